@@ -1,0 +1,435 @@
+// grantkit OIDC test peer: a real OpenID Provider (npm `oidc-provider` 9.x) for integration tests.
+//
+//   node server.mjs            -> prints exactly one stdout line: GRANTKIT_PEER_URL=http://127.0.0.1:<port>
+//
+// Environment:
+//   PEER_PORT               port to listen on (default 0 = random)
+//   PEER_ACCESS_TOKEN_TTL   access-token lifetime in seconds (default 3600; also used for client_credentials)
+//   PEER_IGNORE_STDIN=1     do not exit when stdin reaches EOF (for manual runs with `< /dev/null` / `&`)
+//
+// Everything except the URL line goes to stderr. See README.md for the protocol and the client table.
+
+import http from 'node:http';
+import crypto from 'node:crypto';
+
+// oidc-provider prints its "NOTICE"s with console.info, i.e. to stdout. The parent reads stdout for the
+// URL line only, so route every console method to stderr *before* the library is loaded (hence the
+// dynamic import below: static imports would be evaluated before this code runs).
+for (const m of ['log', 'info', 'debug']) {
+  console[m] = (...args) => console.error(...args);
+}
+const { default: Provider } = await import('oidc-provider');
+
+// ---------------------------------------------------------------------------------------------------
+// Static clients. All are `native` so that RFC 8252 §7.3 applies: for http://127.0.0.1 (and
+// http://[::1], http://localhost) redirect URIs the port is ignored when matching, so a test may use
+// http://127.0.0.1:<any port>/callback. Path and query must still match exactly.
+// ---------------------------------------------------------------------------------------------------
+const REDIRECT_URIS = ['http://127.0.0.1/callback', 'http://127.0.0.1:8976/callback'];
+
+const CLIENTS = [
+  {
+    // Public client: PKCE (S256) is mandatory.
+    client_id: 'public-client',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+  },
+  {
+    // Confidential, HTTP Basic. The secret contains characters that must be form-urlencoded before
+    // base64 (RFC 6749 §2.3.1): '+' -> %2B, '%' -> %25, ':' -> %3A, '/' -> %2F.
+    client_id: 'basic-client',
+    client_secret: 'basic+secret%with:odd/chars',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    scope: 'openid email profile offline_access api:read',
+  },
+  {
+    // Confidential, secret in the form body.
+    client_id: 'post-client',
+    client_secret: 'post-secret-123',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['authorization_code', 'refresh_token'],
+  },
+  {
+    // Confidential, ID tokens signed with ES256 (the P-256 key) instead of the default RS256.
+    client_id: 'es256-client',
+    client_secret: 'es256-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'ES256',
+    grant_types: ['authorization_code', 'refresh_token'],
+  },
+  {
+    // Public device-flow client (RFC 8628).
+    client_id: 'device-client',
+    token_endpoint_auth_method: 'none',
+    grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  },
+].map((c) => ({
+  application_type: 'native',
+  redirect_uris: REDIRECT_URIS,
+  // device-client has no authorization_code grant, hence no response type.
+  response_types: c.grant_types.includes('authorization_code') ? ['code'] : [],
+  ...c,
+}));
+
+// ---------------------------------------------------------------------------------------------------
+// Storage: one in-memory adapter shared by every Provider instance (key rotation builds a new
+// instance), without the size-bounded LRU eviction of the library's built-in development adapter.
+// ---------------------------------------------------------------------------------------------------
+const store = new Map(); // key -> { value, expiresAt (ms epoch) | undefined }
+const GRANTABLE = new Set([
+  'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest',
+]);
+
+function sget(key) {
+  const entry = store.get(key);
+  if (!entry) return undefined;
+  if (entry.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+    store.delete(key);
+    return undefined;
+  }
+  return entry.value;
+}
+function sset(key, value, expiresIn) {
+  store.set(key, { value, expiresAt: typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : undefined });
+}
+setInterval(() => { for (const k of store.keys()) sget(k); }, 60_000).unref();
+
+class SharedMemoryAdapter {
+  constructor(model) { this.model = model; }
+
+  key(id) { return `${this.model}:${id}`; }
+
+  async upsert(id, payload, expiresIn) {
+    const key = this.key(id);
+    if (this.model === 'Session') sset(`sessionUid:${payload.uid}`, id, expiresIn);
+    if (GRANTABLE.has(this.model) && payload.grantId) {
+      const gkey = `grant:${payload.grantId}`;
+      const members = sget(gkey) ?? new Set();
+      members.add(key);
+      store.set(gkey, { value: members, expiresAt: undefined });
+    }
+    if (payload.userCode) sset(`userCode:${payload.userCode}`, id, expiresIn);
+    sset(key, payload, expiresIn);
+  }
+
+  async find(id) { return sget(this.key(id)); }
+
+  async findByUid(uid) {
+    const id = sget(`sessionUid:${uid}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async findByUserCode(userCode) {
+    const id = sget(`userCode:${userCode}`);
+    return id === undefined ? undefined : this.find(id);
+  }
+
+  async consume(id) {
+    const payload = sget(this.key(id));
+    if (payload) payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) { store.delete(this.key(id)); }
+
+  async revokeByGrantId(grantId) {
+    const gkey = `grant:${grantId}`;
+    for (const key of sget(gkey) ?? []) store.delete(key);
+    store.delete(gkey);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Keys
+// ---------------------------------------------------------------------------------------------------
+const rand = () => crypto.randomBytes(6).toString('hex');
+
+function newRsaKey() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid: `rsa-${rand()}`, alg: 'RS256', use: 'sig' };
+}
+function newEcKey() {
+  const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { ...privateKey.export({ format: 'jwk' }), kid: `ec-${rand()}`, alg: 'ES256', use: 'sig' };
+}
+
+let rsaKey = newRsaKey(); // first key = default signer (RS256)
+const ecKey = newEcKey();
+const kids = () => [rsaKey.kid, ecKey.kid];
+
+// Cookie signing keys must survive key rotation (sessions/interactions live in signed cookies).
+const COOKIE_KEYS = [crypto.randomBytes(32).toString('hex')];
+
+// ---------------------------------------------------------------------------------------------------
+// Provider configuration
+// ---------------------------------------------------------------------------------------------------
+const ACCESS_TOKEN_TTL = Number.parseInt(process.env.PEER_ACCESS_TOKEN_TTL ?? '3600', 10) || 3600;
+
+const capitalize = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
+
+const htmlEscape = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+function configuration() {
+  return {
+    adapter: SharedMemoryAdapter,
+    clients: CLIENTS,
+    jwks: { keys: [rsaKey, ecKey] },
+    cookies: { keys: COOKIE_KEYS },
+    scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+    },
+    async findAccount(_ctx, id) {
+      return {
+        accountId: id,
+        async claims() {
+          return { sub: id, email: `${id}@example.test`, email_verified: true, name: capitalize(id) };
+        },
+      };
+    },
+    features: {
+      devInteractions: { enabled: false },
+      revocation: { enabled: true },
+      introspection: { enabled: true },
+      userinfo: { enabled: true },
+      clientCredentials: { enabled: true },
+      dPoP: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      deviceFlow: {
+        enabled: true,
+        // Minimal pages (the library's defaults are styled HTML and log "you SHOULD change it" notices).
+        // Both forms are POSTed back to /device and carry a hidden `xsrf` field.
+        async userCodeInputSource(ctx, form, _out, err) {
+          ctx.body = `<!DOCTYPE html><html><body><h1>Enter code</h1>${err ? `<p class="error">${htmlEscape(err.message || err.name)}</p>` : ''}${form}</body></html>`;
+        },
+        async userCodeConfirmSource(ctx, form, _client, _deviceInfo, userCode) {
+          ctx.body = `<!DOCTYPE html><html><body><h1>Confirm</h1><p>code ${htmlEscape(userCode)}</p>${form}</body></html>`;
+        },
+        async successSource(ctx) {
+          ctx.body = '<!DOCTYPE html><html><body><h1>Sign-in Success</h1></body></html>';
+        },
+      },
+    },
+    // Refresh tokens for every client that may use the refresh_token grant (not only with offline_access).
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    // Every refresh rotates (public and confidential clients alike); reusing a rotated one revokes the grant.
+    rotateRefreshToken: true,
+    // Only S256 exists. Public clients must use PKCE; confidential clients may (and are checked if they do).
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' },
+    // Explicit lifetimes (seconds); the library's default functions log a notice on every use.
+    ttl: {
+      AccessToken: ACCESS_TOKEN_TTL,
+      ClientCredentials: ACCESS_TOKEN_TTL,
+      AuthorizationCode: 60,
+      DeviceCode: 600,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Interaction: 3600,
+      Session: 14 * 24 * 3600,
+      Grant: 14 * 24 * 3600,
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Auto-approving interaction handler (replaces the login/consent UI)
+// ---------------------------------------------------------------------------------------------------
+function claimNames(claimsParam) {
+  if (!claimsParam) return [];
+  try {
+    const parsed = typeof claimsParam === 'string' ? JSON.parse(claimsParam) : claimsParam;
+    return [...new Set([...Object.keys(parsed.userinfo ?? {}), ...Object.keys(parsed.id_token ?? {})])];
+  } catch {
+    return [];
+  }
+}
+
+async function handleInteraction(provider, req, res) {
+  const details = await provider.interactionDetails(req, res);
+  const { params, prompt } = details;
+  const hint = params.login_hint;
+
+  if (hint === 'deny') {
+    await provider.interactionFinished(req, res, {
+      error: 'access_denied',
+      error_description: 'the user denied the request',
+    }, { mergeWithLastSubmission: false });
+    return;
+  }
+
+  const accountId = hint || 'alice';
+  let grant;
+  if (details.grantId) {
+    grant = await provider.Grant.find(details.grantId);
+    if (grant && grant.accountId !== accountId) grant = undefined;
+  }
+  grant ??= new provider.Grant({ accountId, clientId: params.client_id });
+
+  // Grant everything requested, whichever prompt (login or consent) we were sent here for.
+  if (params.scope) grant.addOIDCScope(params.scope);
+  const claims = [...claimNames(params.claims), ...(prompt.details.missingOIDCClaims ?? [])];
+  if (claims.length) grant.addOIDCClaims(claims);
+  if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
+  for (const [indicator, scopes] of Object.entries(prompt.details.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const grantId = await grant.save();
+
+  await provider.interactionFinished(req, res, {
+    login: { accountId },
+    consent: { grantId },
+  }, { mergeWithLastSubmission: false });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// HTTP server: control endpoints + interactions here, everything else to the current Provider.
+// ---------------------------------------------------------------------------------------------------
+let provider;
+let providerHandler;
+
+function json(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const type = req.headers['content-type'] ?? '';
+  if (type.includes('application/json')) return body ? JSON.parse(body) : {};
+  return Object.fromEntries(new URLSearchParams(body));
+}
+
+// Device flow (RFC 8628) user step, done by this process against itself over HTTP exactly like a browser:
+// GET /device (xsrf token in a hidden field, session cookie) -> POST /device xsrf+user_code+confirm=yes
+// (or abort=yes) -> 303 /interaction/<uid> -> 303 /device/<uid> -> 200 success page.
+async function approveDevice(issuer, userCode, deny) {
+  const jar = new Map();
+  const call = async (url, init = {}) => {
+    const headers = { ...init.headers, cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') };
+    const res = await fetch(new URL(url, issuer), { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      jar.set(pair.slice(0, i).trim(), pair.slice(i + 1).trim());
+    }
+    return res;
+  };
+  const page = await (await call('/device')).text();
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)?.[1];
+  if (!xsrf) throw new Error('no xsrf field on /device');
+  let res = await call('/device', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ xsrf, user_code: userCode, ...(deny ? { abort: 'yes' } : { confirm: 'yes' }) }).toString(),
+  });
+  const steps = [];
+  for (let i = 0; i < 5 && res.status >= 300 && res.status < 400; i += 1) {
+    const next = res.headers.get('location');
+    steps.push(next);
+    await res.arrayBuffer();
+    res = await call(next);
+  }
+  const text = await res.text();
+  return { status: res.status, steps, success: res.status === 200 && text.includes('Sign-in Success'), body: text };
+}
+
+function buildProvider(issuer) {
+  const p = new Provider(issuer, configuration());
+  p.on('server_error', (_ctx, err) => console.error('oidc-peer server_error:', err));
+  return p;
+}
+
+async function route(issuer, req, res) {
+  const { pathname } = new URL(req.url, issuer);
+
+  if (pathname === '/__control/rotate-keys' && req.method === 'POST') {
+    req.resume();
+    rsaKey = newRsaKey();
+    const next = buildProvider(issuer);
+    provider = next;
+    providerHandler = next.callback();
+    console.error(`oidc-peer: rotated keys, now publishing ${kids().join(', ')}`);
+    json(res, 200, { kids: kids() });
+    return;
+  }
+  if (pathname === '/__control/kids' && req.method === 'GET') {
+    json(res, 200, { kids: kids() });
+    return;
+  }
+  if (pathname === '/__control/device/approve' && req.method === 'POST') {
+    const form = await readForm(req);
+    if (!form.user_code) {
+      json(res, 400, { error: 'invalid_request', error_description: 'user_code is required' });
+      return;
+    }
+    const deny = form.action === 'deny';
+    const result = await approveDevice(issuer, form.user_code, deny);
+    if (deny) {
+      const denied = result.body.includes('aborted');
+      json(res, denied ? 200 : 400, { denied, ...(denied ? {} : { status: result.status, body: result.body.slice(0, 2000) }) });
+    } else {
+      json(res, result.success ? 200 : 400, {
+        approved: result.success,
+        steps: result.steps,
+        ...(result.success ? {} : { status: result.status, body: result.body.slice(0, 2000) }),
+      });
+    }
+    return;
+  }
+  if (pathname.startsWith('/__control/')) {
+    json(res, 404, { error: 'not_found' });
+    return;
+  }
+
+  const m = /^\/interaction\/([^/]+)\/?$/.exec(pathname);
+  if (m && req.method === 'GET') {
+    try {
+      await handleInteraction(provider, req, res);
+    } catch (err) {
+      console.error('oidc-peer interaction error:', err);
+      if (!res.headersSent) {
+        json(res, 400, { error: err.error || 'invalid_request', error_description: err.error_description || err.message });
+      }
+    }
+    return;
+  }
+
+  providerHandler(req, res);
+}
+
+const server = http.createServer();
+server.listen(Number.parseInt(process.env.PEER_PORT ?? '0', 10) || 0, '127.0.0.1', () => {
+  const { port } = server.address();
+  const issuer = `http://127.0.0.1:${port}`;
+  provider = buildProvider(issuer);
+  providerHandler = provider.callback();
+  server.on('request', (req, res) => {
+    route(issuer, req, res).catch((err) => {
+      console.error('oidc-peer error:', err);
+      if (!res.headersSent) json(res, 500, { error: 'server_error' });
+    });
+  });
+  console.error(`oidc-peer: issuer ${issuer}, kids ${kids().join(', ')}`);
+  process.stdout.write(`GRANTKIT_PEER_URL=${issuer}\n`);
+});
+
+function shutdown(why) {
+  console.error(`oidc-peer: exiting (${why})`);
+  server.closeAllConnections?.();
+  server.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+if (process.env.PEER_IGNORE_STDIN !== '1') {
+  process.stdin.on('end', () => shutdown('stdin closed'));
+  process.stdin.on('error', () => shutdown('stdin error'));
+  process.stdin.resume();
+}

@@ -1,0 +1,14 @@
+//! # grantkit-testkit
+//!
+//! Test peers for grantkit and for applications built on it:
+//!
+//! - [`OidcPeer`]: a real, certified OpenID Provider (the npm package `oidc-provider`) started
+//!   on `127.0.0.1` on a random port, with a fixed set of test clients (see `oidc-peer/README.md`).
+//! - [`Browser`]: a cookie-holding HTTP client that follows the provider's redirects the way a
+//!   browser would and stops at the app's redirect URI, so a test can drive the user's side.
+
+mod browser;
+mod oidc_peer;
+
+pub use browser::{Browser, BrowserError};
+pub use oidc_peer::{OidcPeer, PeerError};

@@ -1,0 +1,152 @@
+//! Starting and stopping the `oidc-provider` test peer.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Why the peer could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+    /// `npm ci` has not been run in the peer's folder.
+    #[error("the oidc-provider peer is not installed in {0}: run `scripts/install-peer` (or `npm ci` there)")]
+    NotInstalled(PathBuf),
+    /// `node` could not be started.
+    #[error("could not start node: {0}; install Node.js 20 or newer")]
+    Spawn(std::io::Error),
+    /// The peer did not print its URL in time.
+    #[error("the oidc-provider peer did not report its URL within {0:?}")]
+    NoUrl(Duration),
+    /// A control call failed.
+    #[error("control call to the peer failed: {0}")]
+    Control(String),
+}
+
+/// A running `oidc-provider` on `127.0.0.1`. Stopped when dropped (and when the test process
+/// dies, because the peer exits when its stdin closes).
+#[derive(Debug)]
+pub struct OidcPeer {
+    child: Child,
+    _stdin: ChildStdin,
+    issuer: String,
+}
+
+impl OidcPeer {
+    /// The folder holding `server.mjs` and its `node_modules`.
+    pub fn dir() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oidc-peer")
+    }
+
+    /// Whether `npm ci` has been run for the peer.
+    pub fn is_installed() -> bool {
+        Self::dir()
+            .join("node_modules/oidc-provider/package.json")
+            .is_file()
+    }
+
+    /// Starts the peer with default settings.
+    pub fn start() -> Result<Self, PeerError> {
+        Self::start_with_env(&[])
+    }
+
+    /// Starts the peer with extra environment (`PEER_ACCESS_TOKEN_TTL`, ...).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Result<Self, PeerError> {
+        let dir = Self::dir();
+        if !Self::is_installed() {
+            return Err(PeerError::NotInstalled(dir));
+        }
+        let mut child = Command::new("node")
+            .arg(dir.join("server.mjs"))
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(PeerError::Spawn)?;
+        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("GRANTKIT_PEER_URL=") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let wait = Duration::from_secs(30);
+        match rx.recv_timeout(wait) {
+            Ok(issuer) => Ok(Self {
+                child,
+                _stdin: stdin,
+                issuer,
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(PeerError::NoUrl(wait))
+            }
+        }
+    }
+
+    /// Starts the peer, or decides what a test does without it: under `CI=true` a missing
+    /// peer is a failure (panic); on a developer machine the test is skipped with a message.
+    pub fn start_or_skip(test: &str) -> Option<Self> {
+        Self::start_with_env_or_skip(test, &[])
+    }
+
+    /// [`OidcPeer::start_or_skip`] with extra environment.
+    pub fn start_with_env_or_skip(test: &str, env: &[(&str, &str)]) -> Option<Self> {
+        match Self::start_with_env(env) {
+            Ok(peer) => Some(peer),
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("{test}: the oidc-provider peer is required under CI=true: {e}")
+            }
+            Err(e) => {
+                eprintln!("SKIPPED {test}: {e}");
+                None
+            }
+        }
+    }
+
+    /// The issuer URL, `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// A URL on the peer.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// Replaces the provider's RSA signing key (the old one disappears from the JWKS) and
+    /// returns the key ids now published.
+    pub async fn rotate_keys(&self) -> Result<Vec<String>, PeerError> {
+        let text = reqwest::Client::new()
+            .post(self.url("/__control/rotate-keys"))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| PeerError::Control(e.to_string()))?
+            .text()
+            .await
+            .map_err(|e| PeerError::Control(e.to_string()))?;
+        let body: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| PeerError::Control(e.to_string()))?;
+        Ok(body["kids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|k| k.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+}
+
+impl Drop for OidcPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,285 @@
+//! Authorization requests: the URL the browser goes to, and what the app keeps until it returns.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use oauth2::{CsrfToken, PkceCodeChallenge};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::callback::{AuthorizationCode, Callback};
+use crate::client::Client;
+use crate::error::{CallbackError, Endpoint, Error, OAuthError, Result};
+use crate::secret::Secret;
+
+/// Parameters grantkit sets itself; an extra parameter may not override them.
+const RESERVED: [&str; 8] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+];
+
+/// Builds an authorization request. Made by [`Client::authorize`].
+///
+/// Every request gets a fresh random `state` and, unless the provider declares it does not
+/// support PKCE, a PKCE S256 challenge — also for confidential clients, since PKCE also stops
+/// code injection. A `nonce` is added whenever the `openid` scope is requested.
+///
+/// ```
+/// # let client = grantkit::Client::builder(
+/// #     grantkit::Provider::builder("p").authorization_endpoint("https://p.example/authorize")
+/// #         .token_endpoint("https://p.example/token").build()?, "my-client")
+/// #     .redirect_uri("https://app.example/callback").build()?;
+/// let (url, pending) = client
+///     .authorize()
+///     .scopes(["openid", "email"])
+///     .prompt("consent")
+///     .param("sub_type", "organization")
+///     .build()?;
+/// assert!(url.as_str().contains("code_challenge_method=S256"));
+/// assert!(pending.nonce().is_some());
+/// // Keep `pending` in the user's server-side session until the callback arrives.
+/// # Ok::<(), grantkit::Error>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct AuthorizationRequest<'c> {
+    client: &'c Client,
+    scopes: Vec<String>,
+    nonce: Option<bool>,
+    prompt: Option<String>,
+    redirect_uri: Option<String>,
+    params: Vec<(String, String)>,
+}
+
+impl<'c> AuthorizationRequest<'c> {
+    pub(crate) fn new(client: &'c Client) -> Self {
+        Self {
+            client,
+            scopes: client.default_scopes().to_vec(),
+            nonce: None,
+            prompt: None,
+            redirect_uri: None,
+            params: Vec::new(),
+        }
+    }
+
+    /// Replaces the client's default scopes.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Adds one scope to those requested.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        if !self.scopes.contains(&scope) {
+            self.scopes.push(scope);
+        }
+        self
+    }
+
+    /// Forces a `nonce` on (`true`) or off (`false`); by default it is sent when `openid` is requested.
+    pub fn nonce(mut self, send: bool) -> Self {
+        self.nonce = Some(send);
+        self
+    }
+
+    /// The `prompt` parameter (`none`, `consent`, `login`, `select_account`).
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+
+    /// A redirect URI for this request only (a CLI's loopback port, say).
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Any other parameter the provider understands (`sub_type`, `login_hint`, `acr_values`...).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Produces the URL to send the browser to and the [`PendingAuthorization`] to keep.
+    pub fn build(self) -> Result<(Url, PendingAuthorization)> {
+        let provider = self.client.provider();
+        if let Some((name, _)) = self
+            .params
+            .iter()
+            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "`{name}` is set by grantkit itself; use the builder's own method for it"
+            )));
+        }
+        let mut url = provider.endpoint(Endpoint::Authorization)?.clone();
+        let redirect_uri = self
+            .redirect_uri
+            .or_else(|| self.client.redirect_uri().map(str::to_owned));
+        if let Some(uri) = &redirect_uri {
+            Url::parse(uri)
+                .map_err(|e| Error::Config(format!("redirect URI `{uri}` is invalid: {e}")))?;
+        }
+        let state = CsrfToken::new_random().secret().clone();
+        let wants_nonce = self
+            .nonce
+            .unwrap_or_else(|| self.scopes.iter().any(|s| s == "openid"));
+        let nonce = wants_nonce.then(|| CsrfToken::new_random().secret().clone());
+        let scope = (!self.scopes.is_empty()).then(|| self.scopes.join(" "));
+        let pkce = provider
+            .quirks()
+            .pkce
+            .then(PkceCodeChallenge::new_random_sha256);
+
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("response_type", "code");
+            q.append_pair("client_id", self.client.client_id());
+            if let Some(uri) = &redirect_uri {
+                q.append_pair("redirect_uri", uri);
+            }
+            if let Some(scope) = &scope {
+                q.append_pair("scope", scope);
+            }
+            q.append_pair("state", &state);
+            if let Some((challenge, _)) = &pkce {
+                // Sent explicitly: some servers (Polar.sh) assume `plain` when it is omitted.
+                q.append_pair("code_challenge", challenge.as_str());
+                q.append_pair("code_challenge_method", challenge.method().as_str());
+            }
+            if let Some(nonce) = &nonce {
+                q.append_pair("nonce", nonce);
+            }
+            if let Some(prompt) = &self.prompt {
+                q.append_pair("prompt", prompt);
+            }
+            for (name, value) in &self.params {
+                q.append_pair(name, value);
+            }
+        }
+        let pending = PendingAuthorization {
+            state: Secret::new(state),
+            code_verifier: pkce.map(|(_, verifier)| Secret::new(verifier.secret().clone())),
+            nonce: nonce.map(Secret::new),
+            redirect_uri,
+            issuer: provider.issuer().map(str::to_owned),
+            require_iss: provider.iss_parameter_supported(),
+            scope,
+            created_at: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        };
+        Ok((url, pending))
+    }
+}
+
+/// What the app keeps between sending the browser away and the callback: `state`, the PKCE
+/// verifier, the `nonce`, the redirect URI used.
+///
+/// It is small and serializable so it fits in a server-side session. It holds the PKCE
+/// verifier: keep it server-side, or encrypted, never in a plain cookie. `Debug` redacts it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingAuthorization {
+    state: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    code_verifier: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    redirect_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    #[serde(default)]
+    require_iss: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    created_at: u64,
+}
+
+impl PendingAuthorization {
+    /// The `state` sent (for apps that key their session store by it).
+    pub fn state(&self) -> &Secret {
+        &self.state
+    }
+
+    /// The `nonce` sent, if any; the ID token must carry it back.
+    pub fn nonce(&self) -> Option<&Secret> {
+        self.nonce.as_ref()
+    }
+
+    /// The redirect URI sent, if any; the code exchange repeats it.
+    pub fn redirect_uri(&self) -> Option<&str> {
+        self.redirect_uri.as_deref()
+    }
+
+    /// When the request was built, in seconds since the Unix epoch.
+    pub fn created_at(&self) -> u64 {
+        self.created_at
+    }
+
+    /// Parses the redirect URL (or just its query) and checks it against this request.
+    ///
+    /// ```
+    /// # let client = grantkit::Client::builder(
+    /// #     grantkit::Provider::builder("p").authorization_endpoint("https://p.example/authorize")
+    /// #         .token_endpoint("https://p.example/token").build()?, "c").build()?;
+    /// let (_, pending) = client.authorize().build()?;
+    /// let forged = "https://app.example/callback?code=abc&state=not-ours";
+    /// let err = pending.verify_callback(forged).unwrap_err();
+    /// assert!(matches!(err, grantkit::Error::Callback(grantkit::CallbackError::StateMismatch)));
+    /// # Ok::<(), grantkit::Error>(())
+    /// ```
+    pub fn verify_callback(&self, url_or_query: &str) -> Result<AuthorizationCode> {
+        self.verify(&Callback::parse(url_or_query)?)
+    }
+
+    /// Checks a parsed callback: `state` first (constant time), then the RFC 9207 `iss`,
+    /// then the provider's `error`, then the presence of a `code`.
+    pub fn verify(&self, callback: &Callback) -> Result<AuthorizationCode> {
+        match callback.state() {
+            Some(state) if self.state.constant_time_eq(state) => {}
+            Some(_) => return Err(CallbackError::StateMismatch.into()),
+            // An error response without state still says why the login failed; report that.
+            None if callback.error().is_some() => {}
+            None => return Err(CallbackError::MissingState.into()),
+        }
+        self.check_issuer(callback.iss())?;
+        if let Some(error) = callback.error() {
+            return Err(Error::OAuth(OAuthError::clone(error)));
+        }
+        let code = callback.code().ok_or(CallbackError::MissingCode)?;
+        Ok(AuthorizationCode {
+            code: code.clone(),
+            code_verifier: self.code_verifier.clone(),
+            redirect_uri: self.redirect_uri.clone(),
+            nonce: self.nonce.clone(),
+            scope: self.scope.clone(),
+        })
+    }
+
+    fn check_issuer(&self, iss: Option<&str>) -> Result<()> {
+        match (iss, &self.issuer) {
+            (Some(received), Some(expected)) if received != expected => {
+                Err(CallbackError::IssuerMismatch {
+                    expected: expected.clone(),
+                    received: crate::error::truncate(received, 200),
+                }
+                .into())
+            }
+            (None, Some(_)) if self.require_iss => Err(CallbackError::MissingIssuer.into()),
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,170 @@
+//! The redirect back from the provider: parsed strictly, checked by [`PendingAuthorization`](crate::PendingAuthorization).
+
+use std::collections::HashSet;
+
+use url::Url;
+
+use crate::error::{truncate, CallbackError, Endpoint, OAuthError, OAuthErrorCode};
+use crate::secret::Secret;
+
+/// The parameters of an authorization response (RFC 6749 §4.1.2, RFC 9207).
+#[derive(Clone, Debug)]
+pub struct Callback {
+    code: Option<Secret>,
+    state: Option<String>,
+    iss: Option<String>,
+    error: Option<OAuthError>,
+}
+
+impl Callback {
+    /// Parses a full redirect URL (`https://app/callback?code=…`), a query with or without the
+    /// leading `?`, or a request target (`/callback?code=…`).
+    ///
+    /// A parameter that appears twice is refused: which copy is genuine cannot be told.
+    pub fn parse(url_or_query: &str) -> Result<Self, CallbackError> {
+        let input = url_or_query.trim();
+        if input.is_empty() {
+            return Err(CallbackError::Malformed("it is empty".into()));
+        }
+        let query = if input.contains("://") {
+            let url = Url::parse(input).map_err(|e| CallbackError::Malformed(e.to_string()))?;
+            url.query().unwrap_or("").to_owned()
+        } else {
+            match input.split_once('?') {
+                Some((_, q)) => q.to_owned(),
+                None => input.to_owned(),
+            }
+        };
+        let query = query.split('#').next().unwrap_or("");
+        let mut seen = HashSet::new();
+        let mut callback = Callback {
+            code: None,
+            state: None,
+            iss: None,
+            error: None,
+        };
+        let (mut error, mut description, mut uri) = (None, None, None);
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if !seen.insert(name.to_string()) {
+                return Err(CallbackError::DuplicateParameter(truncate(&name, 50)));
+            }
+            let value = value.into_owned();
+            match name.as_ref() {
+                "code" if !value.is_empty() => callback.code = Some(Secret::new(value)),
+                "state" => callback.state = Some(value),
+                "iss" => callback.iss = Some(value),
+                "error" => error = Some(value),
+                "error_description" => description = Some(truncate(&value, 300)),
+                "error_uri" => uri = Some(truncate(&value, 300)),
+                _ => {}
+            }
+        }
+        callback.error = error.map(|code| OAuthError {
+            endpoint: Endpoint::Authorization,
+            code: OAuthErrorCode::from_wire(&code),
+            description,
+            uri,
+            status: None,
+        });
+        if callback.code.is_none() && callback.error.is_none() && callback.state.is_none() {
+            return Err(CallbackError::Malformed(
+                "it has no `code`, `state` or `error` parameter; is this the redirect from the provider?".into(),
+            ));
+        }
+        Ok(callback)
+    }
+
+    /// The authorization code, if the provider granted one.
+    pub fn code(&self) -> Option<&Secret> {
+        self.code.as_ref()
+    }
+
+    /// The `state` echoed back.
+    pub fn state(&self) -> Option<&str> {
+        self.state.as_deref()
+    }
+
+    /// The RFC 9207 issuer identifier, if sent.
+    pub fn iss(&self) -> Option<&str> {
+        self.iss.as_deref()
+    }
+
+    /// The provider's error, if the authorization failed.
+    pub fn error(&self) -> Option<&OAuthError> {
+        self.error.as_ref()
+    }
+}
+
+/// A verified authorization code with what its exchange needs (verifier, redirect URI) and
+/// what checking its ID token needs (nonce). Obtained from
+/// [`PendingAuthorization::verify_callback`](crate::PendingAuthorization::verify_callback).
+#[derive(Clone, Debug)]
+pub struct AuthorizationCode {
+    pub(crate) code: Secret,
+    pub(crate) code_verifier: Option<Secret>,
+    pub(crate) redirect_uri: Option<String>,
+    pub(crate) nonce: Option<Secret>,
+    pub(crate) scope: Option<String>,
+}
+
+impl AuthorizationCode {
+    /// The nonce the ID token must carry, if one was sent.
+    pub fn nonce(&self) -> Option<&Secret> {
+        self.nonce.as_ref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_url_query_and_target() {
+        for input in [
+            "https://app.example/cb?code=c1&state=s1&iss=https%3A%2F%2Fop",
+            "?code=c1&state=s1&iss=https%3A%2F%2Fop",
+            "code=c1&state=s1&iss=https%3A%2F%2Fop",
+            "/cb?code=c1&state=s1&iss=https%3A%2F%2Fop",
+        ] {
+            let cb = Callback::parse(input).unwrap();
+            assert_eq!(cb.code().unwrap().expose(), "c1", "{input}");
+            assert_eq!(cb.state(), Some("s1"));
+            assert_eq!(cb.iss(), Some("https://op"));
+        }
+    }
+
+    #[test]
+    fn error_response_is_typed() {
+        let cb = Callback::parse("/cb?error=access_denied&error_description=nope&state=s").unwrap();
+        let e = cb.error().unwrap();
+        assert_eq!(e.code, OAuthErrorCode::AccessDenied);
+        assert_eq!(e.description.as_deref(), Some("nope"));
+        assert_eq!(e.endpoint, Endpoint::Authorization);
+    }
+
+    #[test]
+    fn duplicates_and_garbage_are_refused() {
+        assert!(matches!(
+            Callback::parse("?code=a&code=b&state=s"),
+            Err(CallbackError::DuplicateParameter(p)) if p == "code"
+        ));
+        assert!(matches!(
+            Callback::parse(""),
+            Err(CallbackError::Malformed(_))
+        ));
+        assert!(matches!(
+            Callback::parse("http://[bad"),
+            Err(CallbackError::Malformed(_))
+        ));
+        assert!(matches!(
+            Callback::parse("/cb?foo=bar"),
+            Err(CallbackError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn debug_hides_the_code() {
+        let cb = Callback::parse("?code=SECRET-CODE&state=s").unwrap();
+        assert!(!format!("{cb:?}").contains("SECRET-CODE"));
+    }
+}

@@ -1,0 +1,434 @@
+//! Typed errors. Each variant says what went wrong and, where there is one, what to do about it.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Which endpoint a failed call was made to, so errors can say where things went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// The authorization endpoint (errors here arrive on the redirect back to the app).
+    Authorization,
+    /// The token endpoint (code exchange, refresh, client credentials).
+    Token,
+    /// The RFC 7009 revocation endpoint.
+    Revocation,
+    /// The RFC 7662 introspection endpoint.
+    Introspection,
+    /// The OpenID Connect userinfo endpoint.
+    Userinfo,
+    /// The discovery document (`/.well-known/...`).
+    Discovery,
+    /// The JSON Web Key Set of the provider.
+    Jwks,
+    /// An endpoint a provider crate adds (user registration, client registration...).
+    Api,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Endpoint::Authorization => "authorization",
+            Endpoint::Token => "token",
+            Endpoint::Revocation => "revocation",
+            Endpoint::Introspection => "introspection",
+            Endpoint::Userinfo => "userinfo",
+            Endpoint::Discovery => "discovery",
+            Endpoint::Jwks => "JWKS",
+            Endpoint::Api => "API",
+        })
+    }
+}
+
+/// The `error` code of an OAuth 2.0 error response (RFC 6749 §4.1.2.1 and §5.2, RFC 6750,
+/// OpenID Connect Core §3.1.2.6, RFC 8628, RFC 9449). Codes this enum does not name arrive
+/// as [`OAuthErrorCode::Other`] with the server's text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)] // the variants are the RFC codes, named as the RFCs name them
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    UnsupportedResponseType,
+    UnsupportedTokenType,
+    InvalidScope,
+    AccessDenied,
+    ServerError,
+    TemporarilyUnavailable,
+    InteractionRequired,
+    LoginRequired,
+    ConsentRequired,
+    AccountSelectionRequired,
+    InvalidToken,
+    InsufficientScope,
+    AuthorizationPending,
+    SlowDown,
+    ExpiredToken,
+    InvalidTarget,
+    InvalidDpopProof,
+    UseDpopNonce,
+    /// A code outside the RFCs this crate knows; the server's text as sent.
+    Other(String),
+}
+
+impl OAuthErrorCode {
+    /// Maps the wire string to a code.
+    pub fn from_wire(code: &str) -> Self {
+        use OAuthErrorCode::*;
+        match code {
+            "invalid_request" => InvalidRequest,
+            "invalid_client" => InvalidClient,
+            "invalid_grant" => InvalidGrant,
+            "unauthorized_client" => UnauthorizedClient,
+            "unsupported_grant_type" => UnsupportedGrantType,
+            "unsupported_response_type" => UnsupportedResponseType,
+            "unsupported_token_type" => UnsupportedTokenType,
+            "invalid_scope" => InvalidScope,
+            "access_denied" => AccessDenied,
+            "server_error" => ServerError,
+            "temporarily_unavailable" => TemporarilyUnavailable,
+            "interaction_required" => InteractionRequired,
+            "login_required" => LoginRequired,
+            "consent_required" => ConsentRequired,
+            "account_selection_required" => AccountSelectionRequired,
+            "invalid_token" => InvalidToken,
+            "insufficient_scope" => InsufficientScope,
+            "authorization_pending" => AuthorizationPending,
+            "slow_down" => SlowDown,
+            "expired_token" => ExpiredToken,
+            "invalid_target" => InvalidTarget,
+            "invalid_dpop_proof" => InvalidDpopProof,
+            "use_dpop_nonce" => UseDpopNonce,
+            other => Other(truncate(other, 100)),
+        }
+    }
+
+    /// The wire string of the code.
+    pub fn as_str(&self) -> &str {
+        use OAuthErrorCode::*;
+        match self {
+            InvalidRequest => "invalid_request",
+            InvalidClient => "invalid_client",
+            InvalidGrant => "invalid_grant",
+            UnauthorizedClient => "unauthorized_client",
+            UnsupportedGrantType => "unsupported_grant_type",
+            UnsupportedResponseType => "unsupported_response_type",
+            UnsupportedTokenType => "unsupported_token_type",
+            InvalidScope => "invalid_scope",
+            AccessDenied => "access_denied",
+            ServerError => "server_error",
+            TemporarilyUnavailable => "temporarily_unavailable",
+            InteractionRequired => "interaction_required",
+            LoginRequired => "login_required",
+            ConsentRequired => "consent_required",
+            AccountSelectionRequired => "account_selection_required",
+            InvalidToken => "invalid_token",
+            InsufficientScope => "insufficient_scope",
+            AuthorizationPending => "authorization_pending",
+            SlowDown => "slow_down",
+            ExpiredToken => "expired_token",
+            InvalidTarget => "invalid_target",
+            InvalidDpopProof => "invalid_dpop_proof",
+            UseDpopNonce => "use_dpop_nonce",
+            Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error the provider itself reported, in the RFC 6749 shape: on the redirect back to the app
+/// (`error=access_denied`), in a JSON body (`{"error": "invalid_grant"}`), or in a
+/// `WWW-Authenticate` header (`Bearer error="invalid_token"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    /// Which endpoint reported it.
+    pub endpoint: Endpoint,
+    /// The error code.
+    pub code: OAuthErrorCode,
+    /// The human-readable `error_description`, if the provider sent one (truncated to 300 chars).
+    pub description: Option<String>,
+    /// The `error_uri`, if the provider sent one.
+    pub uri: Option<String>,
+    /// The HTTP status it came with; `None` for errors on the authorization redirect.
+    pub status: Option<u16>,
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the {} endpoint answered `{}`", self.endpoint, self.code)?;
+        if let Some(d) = &self.description {
+            write!(f, ": {d}")?;
+        }
+        if let Some(hint) = hint_for(&self.code) {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+fn hint_for(code: &OAuthErrorCode) -> Option<&'static str> {
+    Some(match code {
+        OAuthErrorCode::InvalidClient => {
+            "check the client id, the secret and the client authentication method registered for it"
+        }
+        OAuthErrorCode::InvalidGrant => {
+            "the code or refresh token is expired, used or revoked: authorize the user again"
+        }
+        OAuthErrorCode::AccessDenied => "the user or the provider declined the authorization",
+        OAuthErrorCode::InvalidScope => "ask only for scopes the client is registered for",
+        OAuthErrorCode::InvalidToken => "the access token is expired or revoked: refresh it",
+        _ => return None,
+    })
+}
+
+/// What went wrong in the redirect back from the provider, before any code could be exchanged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// The redirect URL or query could not be read.
+    #[error("the callback URL is malformed: {0}")]
+    Malformed(String),
+    /// A parameter appeared twice; a second copy may be an injection attempt.
+    #[error("the callback carries `{0}` more than once; refusing an ambiguous response")]
+    DuplicateParameter(String),
+    /// No `state` came back.
+    #[error("the callback has no `state`; it was not started by this app, start the login again")]
+    MissingState,
+    /// The `state` differs from the one this app sent: a forged or stale callback (CSRF).
+    #[error("the callback's `state` does not match this login: start the login again (possible CSRF or a second tab)")]
+    StateMismatch,
+    /// The RFC 9207 `iss` parameter names another issuer: an authorization-server mix-up.
+    #[error("the callback comes from issuer `{received}` but this login went to `{expected}` (mix-up attack?)")]
+    IssuerMismatch {
+        /// The issuer this login was sent to.
+        expected: String,
+        /// The issuer named in the callback.
+        received: String,
+    },
+    /// The provider advertises RFC 9207 but the callback carries no `iss`.
+    #[error("the provider promises an `iss` parameter on callbacks but this one has none")]
+    MissingIssuer,
+    /// Neither a `code` nor an `error` came back.
+    #[error("the callback has no authorization `code`")]
+    MissingCode,
+}
+
+/// Everything that can go wrong in grantkit.
+///
+/// Messages never contain secrets: tokens, codes, verifiers and client secrets are held in
+/// [`Secret`](crate::Secret), which prints as `[redacted]`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The provider answered with an OAuth error (`invalid_grant`, `access_denied`...).
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// The callback could not be trusted or had no code.
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+    /// A non-success HTTP status without an OAuth error body.
+    #[error("the {endpoint} endpoint answered HTTP {status}: {body_excerpt}")]
+    Http {
+        /// Where the call went.
+        endpoint: Endpoint,
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the body, control characters removed, at most 200 characters.
+        body_excerpt: String,
+    },
+    /// HTTP 429 (or 503 with `Retry-After`): wait before trying again.
+    #[error("the {endpoint} endpoint is rate limiting this client; retry {}", retry_words(*.retry_after))]
+    RateLimited {
+        /// Where the call went.
+        endpoint: Endpoint,
+        /// The HTTP status (429, or 503).
+        status: u16,
+        /// How long the server asked to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// No complete answer within the configured timeout.
+    #[error(
+        "the {endpoint} endpoint did not answer within {timeout:?}; it may be down or overloaded"
+    )]
+    Timeout {
+        /// Where the call went.
+        endpoint: Endpoint,
+        /// The timeout in force.
+        timeout: Duration,
+    },
+    /// Connection refused, reset, TLS failure, DNS failure...
+    #[error("could not talk to the {endpoint} endpoint: {message}")]
+    Transport {
+        /// Where the call went.
+        endpoint: Endpoint,
+        /// What the HTTP stack said (URL removed).
+        message: String,
+    },
+    /// The body exceeded the configured cap; it was not read further.
+    #[error("the {endpoint} endpoint sent more than {limit} bytes; refusing to read further")]
+    BodyTooLarge {
+        /// Where the call went.
+        endpoint: Endpoint,
+        /// The cap in bytes.
+        limit: usize,
+    },
+    /// The endpoint answered with a redirect; OAuth back-channel endpoints never should.
+    #[error("the {endpoint} endpoint redirected (HTTP {status}) to {location}; redirects are not followed on OAuth calls, fix the endpoint URL")]
+    UnexpectedRedirect {
+        /// Where the call went.
+        endpoint: Endpoint,
+        /// The 3xx status.
+        status: u16,
+        /// The `Location` header (truncated).
+        location: String,
+    },
+    /// A success status with a body grantkit cannot use (not JSON, missing fields...).
+    #[error("the {endpoint} endpoint sent an unusable response: {reason}")]
+    InvalidResponse {
+        /// Where the call went.
+        endpoint: Endpoint,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The provider description lacks an endpoint this call needs.
+    #[error("the provider `{provider}` has no {endpoint} endpoint configured")]
+    MissingEndpoint {
+        /// The provider's name.
+        provider: String,
+        /// The endpoint that is missing.
+        endpoint: Endpoint,
+    },
+    /// A refresh was needed but the token set has no refresh token (or the provider issues none).
+    #[error("the tokens cannot be refreshed (no refresh token); authorize the user again")]
+    NoRefreshToken,
+    /// The call cannot be made with this client's configuration.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+fn retry_words(d: Option<Duration>) -> String {
+    match d {
+        Some(d) => format!("after {} s", d.as_secs_f64().ceil() as u64),
+        None => "later".to_owned(),
+    }
+}
+
+impl Error {
+    /// The OAuth error, if the provider reported one.
+    pub fn oauth(&self) -> Option<&OAuthError> {
+        match self {
+            Error::OAuth(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The OAuth error code, if the provider reported one.
+    pub fn oauth_code(&self) -> Option<&OAuthErrorCode> {
+        self.oauth().map(|e| &e.code)
+    }
+
+    /// `true` when the grant is dead (`invalid_grant`): the user must authorize again.
+    pub fn is_reauthorization_required(&self) -> bool {
+        matches!(self, Error::NoRefreshToken)
+            || self.oauth_code() == Some(&OAuthErrorCode::InvalidGrant)
+    }
+
+    /// How long to wait before retrying, when the server said so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
+    /// `true` for failures worth retrying later unchanged (timeouts, transport, 5xx, 429).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Timeout { .. } | Error::Transport { .. } | Error::RateLimited { .. } => true,
+            Error::Http { status, .. } => *status >= 500,
+            Error::OAuth(e) => matches!(
+                e.code,
+                OAuthErrorCode::ServerError | OAuthErrorCode::TemporarilyUnavailable
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// `Result` with grantkit's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Cuts a provider-supplied string to `max` characters and drops control characters, so a
+/// hostile server cannot flood logs or forge log lines.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for code in [
+            "invalid_grant",
+            "access_denied",
+            "slow_down",
+            "use_dpop_nonce",
+        ] {
+            assert_eq!(OAuthErrorCode::from_wire(code).as_str(), code);
+        }
+        assert_eq!(
+            OAuthErrorCode::from_wire("weird_code"),
+            OAuthErrorCode::Other("weird_code".into())
+        );
+    }
+
+    #[test]
+    fn display_says_what_to_do() {
+        let e = Error::OAuth(OAuthError {
+            endpoint: Endpoint::Token,
+            code: OAuthErrorCode::InvalidGrant,
+            description: Some("grant request is invalid".into()),
+            uri: None,
+            status: Some(400),
+        });
+        let text = e.to_string();
+        assert!(text.contains("token endpoint"), "{text}");
+        assert!(text.contains("invalid_grant"), "{text}");
+        assert!(text.contains("authorize the user again"), "{text}");
+        assert!(e.is_reauthorization_required());
+    }
+
+    #[test]
+    fn truncate_strips_control_chars() {
+        assert_eq!(truncate("a\nb\x1b[31m", 10), "ab[31m");
+        assert_eq!(truncate("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn rate_limit_message_names_delay() {
+        let e = Error::RateLimited {
+            endpoint: Endpoint::Token,
+            status: 429,
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        assert!(e.to_string().contains("after 7 s"));
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        assert!(e.is_transient());
+    }
+}

@@ -1,0 +1,93 @@
+//! Grants at the token endpoint: authorization code, refresh token, client credentials.
+
+use std::time::SystemTime;
+
+use crate::callback::AuthorizationCode;
+use crate::client::Client;
+use crate::error::{Endpoint, Error, Result};
+use crate::token::TokenSet;
+
+impl Client {
+    /// Exchanges a verified authorization code (with its PKCE verifier and redirect URI) for tokens.
+    ///
+    /// When the response omits `scope`, the requested scope is recorded (RFC 6749 §5.1).
+    /// An ID token in the response is returned as is; OpenID Connect validation is separate.
+    pub async fn exchange_code(&self, code: AuthorizationCode) -> Result<TokenSet> {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.code.expose().to_owned()),
+        ];
+        if let Some(uri) = &code.redirect_uri {
+            form.push(("redirect_uri", uri.clone()));
+        }
+        if let Some(verifier) = &code.code_verifier {
+            form.push(("code_verifier", verifier.expose().to_owned()));
+        }
+        let tokens = self.token_request("authorization_code", form).await?;
+        Ok(tokens.with_default_scope(code.scope))
+    }
+
+    /// Refreshes `tokens`. The result keeps the old refresh token when the server sends no new
+    /// one, and the old scope when it names none (RFC 6749 §6). With a provider that rotates
+    /// refresh tokens, persist the result before using it: the old refresh token is dead.
+    ///
+    /// `invalid_grant` means the grant is gone: see [`Error::is_reauthorization_required`].
+    pub async fn refresh(&self, tokens: &TokenSet) -> Result<TokenSet> {
+        if !self.provider().quirks().refresh_tokens {
+            return Err(Error::NoRefreshToken);
+        }
+        let refresh_token = tokens.refresh_token().ok_or(Error::NoRefreshToken)?;
+        let form = vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh_token.expose().to_owned()),
+        ];
+        Ok(self
+            .token_request("refresh_token", form)
+            .await?
+            .inherit(tokens))
+    }
+
+    /// The client credentials grant (RFC 6749 §4.4): a token for the client itself.
+    pub async fn client_credentials<I, S>(&self, scopes: I) -> Result<TokenSet>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let scope = scopes
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut form = vec![("grant_type", "client_credentials".to_owned())];
+        if !scope.is_empty() {
+            form.push(("scope", scope.clone()));
+        }
+        let tokens = self.token_request("client_credentials", form).await?;
+        Ok(tokens.with_default_scope((!scope.is_empty()).then_some(scope)))
+    }
+
+    /// Posts a grant to the token endpoint and parses the answer.
+    pub(crate) async fn token_request(
+        &self,
+        grant_type: &'static str,
+        mut form: Vec<(&'static str, String)>,
+    ) -> Result<TokenSet> {
+        let url = self.provider().endpoint(Endpoint::Token)?.clone();
+        let request = self.authenticate(self.http().client().post(url), &mut form);
+        tracing::debug!(
+            provider = self.provider().name(),
+            grant_type,
+            "token request"
+        );
+        let response = self
+            .http()
+            .send(Endpoint::Token, request.form(&form))
+            .await?;
+        TokenSet::from_response(&response.body, SystemTime::now()).map_err(|reason| {
+            Error::InvalidResponse {
+                endpoint: Endpoint::Token,
+                reason,
+            }
+        })
+    }
+}

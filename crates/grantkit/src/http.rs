@@ -1,0 +1,345 @@
+//! The HTTP layer every back-channel call goes through: timeouts, a body cap, no redirects,
+//! and one place that turns responses into typed errors.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, CONTENT_LENGTH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::{RequestBuilder, StatusCode};
+use serde::Deserialize;
+
+use crate::error::{truncate, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
+
+/// Limits for the HTTP calls a [`Client`](crate::Client) makes.
+///
+/// The defaults suit a backend calling a provider over the internet: a 30 s total timeout,
+/// 10 s to connect, bodies up to 1 MiB.
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    /// Total time for one call, from connecting until the body is read.
+    pub timeout: Duration,
+    /// Time to establish the connection.
+    pub connect_timeout: Duration,
+    /// Largest response body read; a larger one is an [`Error::BodyTooLarge`].
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// A successful (2xx) response, body read in full.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+/// The shared HTTP client and its limits.
+#[derive(Clone, Debug)]
+pub(crate) struct Http {
+    client: reqwest::Client,
+    options: HttpOptions,
+}
+
+impl Http {
+    pub(crate) fn new(options: HttpOptions) -> Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.connect_timeout)
+            // A token endpoint that redirects could forward the client secret to another host.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { client, options })
+    }
+
+    /// Uses an application's own reqwest client (proxies, custom roots). It should not follow
+    /// redirects; grantkit refuses 3xx answers either way.
+    pub(crate) fn with_client(client: reqwest::Client, options: HttpOptions) -> Self {
+        Self { client, options }
+    }
+
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// Sends a request and returns the 2xx body, or the typed error for anything else.
+    pub(crate) async fn send(
+        &self,
+        endpoint: Endpoint,
+        request: RequestBuilder,
+    ) -> Result<Response> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(endpoint, e))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        if status.is_redirection() {
+            let location = headers
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(no Location header)");
+            return Err(Error::UnexpectedRedirect {
+                endpoint,
+                status: status.as_u16(),
+                location: truncate(location, 200),
+            });
+        }
+        let body = self.read_body(endpoint, response).await?;
+        if status.is_success() {
+            return Ok(Response { headers, body });
+        }
+        Err(error_from_response(endpoint, status, &headers, &body))
+    }
+
+    async fn read_body(
+        &self,
+        endpoint: Endpoint,
+        mut response: reqwest::Response,
+    ) -> Result<Vec<u8>> {
+        let limit = self.options.max_body_bytes;
+        let too_large = || Error::BodyTooLarge { endpoint, limit };
+        let declared = response
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(endpoint, e))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+
+    fn transport_error(&self, endpoint: Endpoint, e: reqwest::Error) -> Error {
+        if e.is_timeout() {
+            return Error::Timeout {
+                endpoint,
+                timeout: self.options.timeout,
+            };
+        }
+        // The URL can carry query parameters; keep it out of messages.
+        let e = e.without_url();
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        Error::Transport {
+            endpoint,
+            message: truncate(&message, 300),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+    error_description: Option<String>,
+    error_uri: Option<String>,
+}
+
+/// Turns a non-2xx answer into the most specific error it supports.
+fn error_from_response(
+    endpoint: Endpoint,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Error {
+    let retry_after = headers
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    if status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
+    {
+        return Error::RateLimited {
+            endpoint,
+            status: status.as_u16(),
+            retry_after,
+        };
+    }
+    if let Ok(e) = serde_json::from_slice::<ErrorBody>(body) {
+        return Error::OAuth(OAuthError {
+            endpoint,
+            code: OAuthErrorCode::from_wire(&e.error),
+            description: e.error_description.map(|d| truncate(&d, 300)),
+            uri: e.error_uri.map(|u| truncate(&u, 300)),
+            status: Some(status.as_u16()),
+        });
+    }
+    if let Some(e) = headers
+        .get(WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| bearer_error(endpoint, status, v))
+    {
+        return Error::OAuth(e);
+    }
+    Error::Http {
+        endpoint,
+        status: status.as_u16(),
+        body_excerpt: excerpt(body),
+    }
+}
+
+/// `Retry-After` is either delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// Reads `error="..."` and `error_description="..."` from a `WWW-Authenticate` challenge (RFC 6750 §3).
+fn bearer_error(endpoint: Endpoint, status: StatusCode, header: &str) -> Option<OAuthError> {
+    let param = |name: &str| -> Option<String> {
+        let start = header.find(&format!("{name}=\""))? + name.len() + 2;
+        let len = header[start..].find('"')?;
+        Some(header[start..start + len].to_owned())
+    };
+    let code = param("error")?;
+    Some(OAuthError {
+        endpoint,
+        code: OAuthErrorCode::from_wire(&code),
+        description: param("error_description").map(|d| truncate(&d, 300)),
+        uri: param("error_uri"),
+        status: Some(status.as_u16()),
+    })
+}
+
+fn excerpt(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    truncate(&String::from_utf8_lossy(&body[..body.len().min(800)]), 200)
+}
+
+/// Parses a 2xx JSON body, naming the endpoint and the problem when it is not what was expected.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
+    endpoint: Endpoint,
+    body: &[u8],
+) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| Error::InvalidResponse {
+        endpoint,
+        reason: if body.first().is_some_and(|b| *b == b'<') {
+            format!("expected JSON but got HTML: {}", excerpt(body))
+        } else {
+            format!("not the expected JSON ({e}): {}", excerpt(body))
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers(pairs: &[(reqwest::header::HeaderName, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(k.clone(), HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn json_error_body_becomes_oauth_error() {
+        let e = error_from_response(
+            Endpoint::Token,
+            StatusCode::BAD_REQUEST,
+            &HeaderMap::new(),
+            br#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#,
+        );
+        let oauth = e.oauth().expect("oauth error");
+        assert_eq!(oauth.code, OAuthErrorCode::InvalidGrant);
+        assert_eq!(oauth.status, Some(400));
+        assert_eq!(
+            oauth.description.as_deref(),
+            Some("grant request is invalid")
+        );
+    }
+
+    #[test]
+    fn html_error_keeps_status_and_excerpt() {
+        let e = error_from_response(
+            Endpoint::Token,
+            StatusCode::BAD_GATEWAY,
+            &HeaderMap::new(),
+            b"<html><body>Bad gateway</body></html>",
+        );
+        match e {
+            Error::Http {
+                status,
+                body_excerpt,
+                ..
+            } => {
+                assert_eq!(status, 502);
+                assert!(body_excerpt.contains("Bad gateway"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn rate_limit_reads_retry_after_seconds_and_dates() {
+        let e = error_from_response(
+            Endpoint::Token,
+            StatusCode::TOO_MANY_REQUESTS,
+            &headers(&[(RETRY_AFTER, "12")]),
+            b"",
+        );
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(12)));
+        let future = std::time::SystemTime::now() + Duration::from_secs(120);
+        let d = parse_retry_after(&httpdate::fmt_http_date(future)).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn www_authenticate_error_is_read() {
+        let e = error_from_response(
+            Endpoint::Userinfo,
+            StatusCode::UNAUTHORIZED,
+            &headers(&[(
+                WWW_AUTHENTICATE,
+                r#"Bearer realm="op", error="invalid_token", error_description="invalid token provided""#,
+            )]),
+            b"",
+        );
+        assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidToken));
+    }
+
+    #[test]
+    fn parse_json_names_html() {
+        let e = parse_json::<serde_json::Value>(Endpoint::Token, b"<html>oops</html>").unwrap_err();
+        assert!(e.to_string().contains("HTML"), "{e}");
+    }
+}

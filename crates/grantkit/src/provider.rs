@@ -1,0 +1,287 @@
+//! A provider is a value: its endpoints, how clients authenticate, and its declared quirks.
+
+use url::Url;
+
+use crate::error::{Endpoint, Error, Result};
+
+/// How the client proves its identity at the token, revocation and introspection endpoints
+/// (RFC 6749 §2.3, OpenID Connect Core §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AuthMethod {
+    /// `client_secret_basic`: id and secret in an HTTP Basic header, each form-urlencoded first.
+    ClientSecretBasic,
+    /// `client_secret_post`: id and secret in the form body.
+    ClientSecretPost,
+    /// `none`: a public client (SPA, CLI, mobile) that has no secret and relies on PKCE.
+    None,
+}
+
+impl AuthMethod {
+    /// The registered name, as in discovery documents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+
+    /// Reads a registered name; `None` for methods grantkit does not implement.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
+            "none" => Some(AuthMethod::None),
+            _ => None,
+        }
+    }
+}
+
+/// Deviations from the RFCs that a provider declares, implemented once in the core.
+///
+/// A provider crate sets these; the core never asks *which* provider it talks to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Quirks {
+    /// Whether the provider accepts PKCE parameters. Default `true`; PKCE S256 is then sent on
+    /// every authorization request, also by confidential clients.
+    pub pkce: bool,
+    /// Whether the provider issues refresh tokens at all. When `false`, an expired token means
+    /// the user must authorize again, and no refresh is attempted.
+    pub refresh_tokens: bool,
+    /// Whether revocation and introspection accept public clients. Some providers (Polar.sh)
+    /// require client authentication there; with `false`, a public client gets a typed
+    /// configuration error instead of an HTTP 401.
+    pub public_clients_can_revoke: bool,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Self {
+            pkce: true,
+            refresh_tokens: true,
+            public_clients_can_revoke: true,
+        }
+    }
+}
+
+/// Everything grantkit needs to know about an authorization server.
+///
+/// Build one with [`Provider::builder`], or get one from a provider crate's presets.
+///
+/// ```
+/// use grantkit::{AuthMethod, Provider};
+///
+/// let provider = Provider::builder("example")
+///     .issuer("https://login.example.com")
+///     .authorization_endpoint("https://login.example.com/authorize")
+///     .token_endpoint("https://login.example.com/token")
+///     .revocation_endpoint("https://login.example.com/revoke")
+///     .auth_methods([AuthMethod::ClientSecretBasic, AuthMethod::None])
+///     .build()?;
+/// assert_eq!(provider.name(), "example");
+/// # Ok::<(), grantkit::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Provider {
+    name: String,
+    issuer: Option<String>,
+    authorization_endpoint: Option<Url>,
+    token_endpoint: Option<Url>,
+    revocation_endpoint: Option<Url>,
+    introspection_endpoint: Option<Url>,
+    userinfo_endpoint: Option<Url>,
+    jwks_uri: Option<Url>,
+    auth_methods: Vec<AuthMethod>,
+    iss_parameter_supported: bool,
+    quirks: Quirks,
+}
+
+impl Provider {
+    /// Starts describing a provider; `name` appears in error messages.
+    pub fn builder(name: impl Into<String>) -> ProviderBuilder {
+        ProviderBuilder {
+            provider: Provider {
+                name: name.into(),
+                issuer: None,
+                authorization_endpoint: None,
+                token_endpoint: None,
+                revocation_endpoint: None,
+                introspection_endpoint: None,
+                userinfo_endpoint: None,
+                jwks_uri: None,
+                auth_methods: Vec::new(),
+                iss_parameter_supported: false,
+                quirks: Quirks::default(),
+            },
+            error: None,
+        }
+    }
+
+    /// The name given at construction.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The issuer identifier, when known (always for OpenID Connect providers).
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
+    }
+
+    /// The authentication methods the provider accepts; empty when it did not say.
+    pub fn auth_methods(&self) -> &[AuthMethod] {
+        &self.auth_methods
+    }
+
+    /// Whether callbacks carry the RFC 9207 `iss` parameter.
+    pub fn iss_parameter_supported(&self) -> bool {
+        self.iss_parameter_supported
+    }
+
+    /// The declared quirks.
+    pub fn quirks(&self) -> &Quirks {
+        &self.quirks
+    }
+
+    /// The URL of `endpoint`, or a typed error naming the missing endpoint.
+    pub fn endpoint(&self, endpoint: Endpoint) -> Result<&Url> {
+        let url = match endpoint {
+            Endpoint::Authorization => &self.authorization_endpoint,
+            Endpoint::Token => &self.token_endpoint,
+            Endpoint::Revocation => &self.revocation_endpoint,
+            Endpoint::Introspection => &self.introspection_endpoint,
+            Endpoint::Userinfo => &self.userinfo_endpoint,
+            Endpoint::Jwks => &self.jwks_uri,
+            Endpoint::Discovery | Endpoint::Api => &None,
+        };
+        url.as_ref().ok_or_else(|| Error::MissingEndpoint {
+            provider: self.name.clone(),
+            endpoint,
+        })
+    }
+}
+
+/// Builds a [`Provider`]; URL errors surface at [`ProviderBuilder::build`].
+#[derive(Debug)]
+#[must_use]
+pub struct ProviderBuilder {
+    provider: Provider,
+    error: Option<Error>,
+}
+
+impl ProviderBuilder {
+    fn url(&mut self, what: &str, value: &str) -> Option<Url> {
+        match Url::parse(value) {
+            Ok(url) => Some(url),
+            Err(e) => {
+                self.error.get_or_insert(Error::Config(format!(
+                    "the {what} `{value}` is not a valid URL: {e}"
+                )));
+                None
+            }
+        }
+    }
+
+    /// The issuer identifier (checked against callbacks' `iss` and ID tokens' `iss`).
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.provider.issuer = Some(issuer.into());
+        self
+    }
+
+    /// Where the user's browser is sent to authorize.
+    pub fn authorization_endpoint(mut self, url: &str) -> Self {
+        self.provider.authorization_endpoint = self.url("authorization endpoint", url);
+        self
+    }
+
+    /// Where codes and refresh tokens are exchanged.
+    pub fn token_endpoint(mut self, url: &str) -> Self {
+        self.provider.token_endpoint = self.url("token endpoint", url);
+        self
+    }
+
+    /// The RFC 7009 revocation endpoint.
+    pub fn revocation_endpoint(mut self, url: &str) -> Self {
+        self.provider.revocation_endpoint = self.url("revocation endpoint", url);
+        self
+    }
+
+    /// The RFC 7662 introspection endpoint.
+    pub fn introspection_endpoint(mut self, url: &str) -> Self {
+        self.provider.introspection_endpoint = self.url("introspection endpoint", url);
+        self
+    }
+
+    /// The OpenID Connect userinfo endpoint.
+    pub fn userinfo_endpoint(mut self, url: &str) -> Self {
+        self.provider.userinfo_endpoint = self.url("userinfo endpoint", url);
+        self
+    }
+
+    /// The JSON Web Key Set URL (OpenID Connect).
+    pub fn jwks_uri(mut self, url: &str) -> Self {
+        self.provider.jwks_uri = self.url("JWKS URI", url);
+        self
+    }
+
+    /// The client authentication methods the provider accepts. A client configured with
+    /// another method is refused at [`ClientBuilder::build`](crate::ClientBuilder::build).
+    pub fn auth_methods(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Self {
+        self.provider.auth_methods = methods.into_iter().collect();
+        self
+    }
+
+    /// Declares that callbacks carry the RFC 9207 `iss` parameter; a callback without it is then refused.
+    pub fn iss_parameter_supported(mut self, supported: bool) -> Self {
+        self.provider.iss_parameter_supported = supported;
+        self
+    }
+
+    /// Declares the provider's quirks.
+    pub fn quirks(mut self, quirks: Quirks) -> Self {
+        self.provider.quirks = quirks;
+        self
+    }
+
+    /// Finishes the description; fails on the first invalid URL given.
+    pub fn build(self) -> Result<Provider> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.provider),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_endpoint_is_typed() {
+        let p = Provider::builder("p")
+            .token_endpoint("https://x/token")
+            .build()
+            .unwrap();
+        assert!(p.endpoint(Endpoint::Token).is_ok());
+        let e = p.endpoint(Endpoint::Revocation).unwrap_err();
+        assert!(matches!(
+            e,
+            Error::MissingEndpoint {
+                endpoint: Endpoint::Revocation,
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("revocation"));
+    }
+
+    #[test]
+    fn bad_url_is_reported_at_build() {
+        let e = Provider::builder("p")
+            .token_endpoint("not a url")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("token endpoint"), "{e}");
+    }
+}

@@ -1,0 +1,391 @@
+//! `TokenSet`: what a token endpoint hands back, parsed leniently and kept whole.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::secret::Secret;
+
+/// The `token_type` of a token response, compared case-insensitively (`bearer` is `Bearer`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenType {
+    /// RFC 6750 Bearer (also when the server omits `token_type`).
+    Bearer,
+    /// RFC 9449 DPoP-bound.
+    DPoP,
+    /// Anything else, as sent.
+    Other(String),
+}
+
+impl TokenType {
+    fn parse(value: &str) -> Self {
+        if value.eq_ignore_ascii_case("bearer") {
+            TokenType::Bearer
+        } else if value.eq_ignore_ascii_case("dpop") {
+            TokenType::DPoP
+        } else {
+            TokenType::Other(value.to_owned())
+        }
+    }
+
+    /// The scheme to use in an `Authorization` header.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::DPoP => "DPoP",
+            TokenType::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for TokenType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for TokenType {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(TokenType::parse(&String::deserialize(d)?))
+    }
+}
+
+/// Tokens from one grant: access token, its type and expiry, and whatever else came with it.
+///
+/// Parsing is lenient where real providers differ and strict where safety needs it:
+/// `token_type` in any case or missing (Bearer), `expires_in` as a number or a numeric string,
+/// unknown fields kept in [`TokenSet::extra`] — but a response without an `access_token` is an error.
+/// The expiry is stored as an absolute time, so a persisted set stays correct after a restart.
+///
+/// `Serialize`/`Deserialize` give the storage format used by token stores (it contains the
+/// secrets in clear: protect the storage). `Debug` redacts every secret.
+///
+/// ```
+/// use grantkit::TokenSet;
+/// let tokens = TokenSet::from_response(
+///     br#"{"access_token":"at","token_type":"bearer","expires_in":"3600","x_user_id":10579}"#,
+///     std::time::SystemTime::now(),
+/// )?;
+/// assert_eq!(tokens.token_type().as_str(), "Bearer");
+/// assert_eq!(tokens.extra()["x_user_id"], 10579);
+/// assert!(!tokens.expires_within(std::time::Duration::from_secs(60)));
+/// # Ok::<(), String>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenSet {
+    access_token: Secret,
+    token_type: TokenType,
+    /// Seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires_at: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<Secret>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    extra: Map<String, Value>,
+}
+
+/// Fields of RFC 6749 §5.1 that are lifted out of the raw JSON.
+const KNOWN: [&str; 6] = [
+    "access_token",
+    "token_type",
+    "expires_in",
+    "refresh_token",
+    "scope",
+    "id_token",
+];
+
+impl TokenSet {
+    /// A token set holding just an access token that never expires, for static tokens
+    /// (personal access tokens, API keys used as Bearer tokens).
+    pub fn from_access_token(access_token: impl Into<Secret>) -> Self {
+        Self {
+            access_token: access_token.into(),
+            token_type: TokenType::Bearer,
+            expires_at: None,
+            refresh_token: None,
+            scope: None,
+            id_token: None,
+            extra: Map::new(),
+        }
+    }
+
+    /// Parses a token endpoint's JSON body received at `received_at`.
+    ///
+    /// The error is a short reason without any token material.
+    pub fn from_response(body: &[u8], received_at: SystemTime) -> Result<Self, String> {
+        let mut raw: Map<String, Value> = match serde_json::from_slice(body) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err("the token response is JSON but not an object".into()),
+            Err(e) => return Err(format!("the token response is not JSON ({e})")),
+        };
+        let access_token = match raw.get("access_token") {
+            Some(Value::String(s)) if !s.is_empty() => Secret::new(s.clone()),
+            Some(_) => return Err("`access_token` is empty or not a string".into()),
+            None => return Err("the token response has no `access_token`".into()),
+        };
+        let token_type = match raw.get("token_type") {
+            Some(Value::String(s)) if !s.is_empty() => TokenType::parse(s),
+            _ => TokenType::Bearer,
+        };
+        let expires_at = raw
+            .get("expires_in")
+            .and_then(lenient_seconds)
+            .map(|secs| unix(received_at).saturating_add(secs));
+        let string = |v: Option<&Value>| {
+            v.and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let refresh_token = string(raw.get("refresh_token")).map(Secret::new);
+        let scope = string(raw.get("scope"));
+        let id_token = string(raw.get("id_token")).map(Secret::new);
+        // Keep an unreadable `expires_in` visible in `extra` rather than dropping it silently.
+        let keep_expires_in = expires_at.is_none() && raw.contains_key("expires_in");
+        raw.retain(|k, _| !KNOWN.contains(&k.as_str()) || (keep_expires_in && k == "expires_in"));
+        Ok(Self {
+            access_token,
+            token_type,
+            expires_at,
+            refresh_token,
+            scope,
+            id_token,
+            extra: raw,
+        })
+    }
+
+    /// The access token.
+    pub fn access_token(&self) -> &Secret {
+        &self.access_token
+    }
+
+    /// The token type (Bearer unless the server said otherwise).
+    pub fn token_type(&self) -> &TokenType {
+        &self.token_type
+    }
+
+    /// When the access token expires, if the server said.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at.map(|s| UNIX_EPOCH + Duration::from_secs(s))
+    }
+
+    /// `true` when the access token expires within `margin` from now (never for tokens without expiry).
+    pub fn expires_within(&self, margin: Duration) -> bool {
+        self.expires_within_at(margin, SystemTime::now())
+    }
+
+    /// [`TokenSet::expires_within`] at a given time.
+    pub fn expires_within_at(&self, margin: Duration, now: SystemTime) -> bool {
+        match self.expires_at {
+            Some(at) => unix(now).saturating_add(margin.as_secs()) >= at,
+            None => false,
+        }
+    }
+
+    /// The refresh token, if one was issued (or kept from an earlier response).
+    pub fn refresh_token(&self) -> Option<&Secret> {
+        self.refresh_token.as_ref()
+    }
+
+    /// The granted scope string, as sent (or as requested, when the server omitted it).
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The granted scopes, split on spaces.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.as_deref().unwrap_or("").split_ascii_whitespace()
+    }
+
+    /// The raw ID token (OpenID Connect), if one was issued.
+    pub fn id_token(&self) -> Option<&Secret> {
+        self.id_token.as_ref()
+    }
+
+    /// Every field of the response that is not one of RFC 6749's (`x_user_id`, `sub`...).
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// Fills what a refresh response may leave out (RFC 6749 §6): the previous refresh token
+    /// when no new one came, the previous scope when none was named, the previous ID token.
+    pub(crate) fn inherit(mut self, previous: &TokenSet) -> Self {
+        if self.refresh_token.is_none() {
+            self.refresh_token = previous.refresh_token.clone();
+        }
+        if self.scope.is_none() {
+            self.scope = previous.scope.clone();
+        }
+        if self.id_token.is_none() {
+            self.id_token = previous.id_token.clone();
+        }
+        self
+    }
+
+    pub(crate) fn with_default_scope(mut self, scope: Option<String>) -> Self {
+        if self.scope.is_none() {
+            self.scope = scope;
+        }
+        self
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `expires_in` as sent in the wild: 3600, 3600.0, "3600". Negative means already expired.
+fn lenient_seconds(v: &Value) -> Option<u64> {
+    let secs = match v {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
+    };
+    if !secs.is_finite() {
+        return None;
+    }
+    // Clamp to 100 years so a hostile value cannot overflow the expiry computation.
+    Some(secs.clamp(0.0, 3_153_600_000.0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn parse(json: &str) -> TokenSet {
+        TokenSet::from_response(json.as_bytes(), at(1_000)).unwrap()
+    }
+
+    #[test]
+    fn token_type_any_case_or_missing() {
+        assert_eq!(
+            parse(r#"{"access_token":"a","token_type":"bearer"}"#).token_type(),
+            &TokenType::Bearer
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"a","token_type":"BEARER"}"#).token_type(),
+            &TokenType::Bearer
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"a"}"#).token_type(),
+            &TokenType::Bearer
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"a","token_type":"dpop"}"#).token_type(),
+            &TokenType::DPoP
+        );
+        assert_eq!(
+            parse(r#"{"access_token":"a","token_type":"mac"}"#).token_type(),
+            &TokenType::Other("mac".into())
+        );
+    }
+
+    #[test]
+    fn expires_in_number_string_float_negative() {
+        let exp = |j: &str| parse(j).expires_at().map(unix);
+        assert_eq!(
+            exp(r#"{"access_token":"a","expires_in":3600}"#),
+            Some(4_600)
+        );
+        assert_eq!(
+            exp(r#"{"access_token":"a","expires_in":"3600"}"#),
+            Some(4_600)
+        );
+        assert_eq!(
+            exp(r#"{"access_token":"a","expires_in":59.9}"#),
+            Some(1_059)
+        );
+        assert_eq!(exp(r#"{"access_token":"a","expires_in":-5}"#), Some(1_000));
+        assert_eq!(exp(r#"{"access_token":"a"}"#), None);
+        let odd = parse(r#"{"access_token":"a","expires_in":"soon"}"#);
+        assert_eq!(odd.expires_at(), None);
+        assert_eq!(
+            odd.extra()["expires_in"],
+            "soon",
+            "unreadable expiry stays visible"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_kept_known_ones_lifted() {
+        let t = parse(
+            r#"{"access_token":"a","refresh_token":"r","scope":"x y","id_token":"i","x_user_id":10579,"nested":{"k":1}}"#,
+        );
+        assert_eq!(t.extra()["x_user_id"], 10579);
+        assert_eq!(t.extra()["nested"]["k"], 1);
+        assert!(!t.extra().contains_key("access_token"));
+        assert_eq!(t.refresh_token().unwrap().expose(), "r");
+        assert_eq!(t.scopes().collect::<Vec<_>>(), ["x", "y"]);
+        assert_eq!(t.id_token().unwrap().expose(), "i");
+    }
+
+    #[test]
+    fn missing_or_bad_access_token_is_an_error() {
+        for bad in [
+            r#"{"token_type":"bearer"}"#,
+            r#"{"access_token":""}"#,
+            r#"{"access_token":5}"#,
+            "[1]",
+            "<html>",
+            "",
+        ] {
+            let e = TokenSet::from_response(bad.as_bytes(), at(0)).unwrap_err();
+            assert!(!e.is_empty());
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_tokens() {
+        let t = parse(
+            r#"{"access_token":"ACCESS-XYZ","refresh_token":"REFRESH-XYZ","id_token":"ID-XYZ"}"#,
+        );
+        let dbg = format!("{t:?}");
+        for secret in ["ACCESS-XYZ", "REFRESH-XYZ", "ID-XYZ"] {
+            assert!(!dbg.contains(secret), "{dbg}");
+        }
+    }
+
+    #[test]
+    fn storage_round_trip_keeps_absolute_expiry() {
+        let t = parse(r#"{"access_token":"a","expires_in":60,"refresh_token":"r","x":true}"#);
+        let json = serde_json::to_string(&t).unwrap();
+        let back: TokenSet = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, t);
+        assert!(back.expires_within_at(Duration::from_secs(0), at(1_060)));
+        assert!(!back.expires_within_at(Duration::from_secs(0), at(1_059)));
+    }
+
+    #[test]
+    fn refresh_inherits_missing_fields() {
+        let old = parse(r#"{"access_token":"a","refresh_token":"r1","scope":"s"}"#);
+        let new = parse(r#"{"access_token":"b"}"#).inherit(&old);
+        assert_eq!(new.refresh_token().unwrap().expose(), "r1");
+        assert_eq!(new.scope(), Some("s"));
+        let rotated = parse(r#"{"access_token":"b","refresh_token":"r2"}"#).inherit(&old);
+        assert_eq!(rotated.refresh_token().unwrap().expose(), "r2");
+    }
+
+    #[test]
+    fn huge_expiry_does_not_overflow() {
+        let t = parse(r#"{"access_token":"a","expires_in":1e300}"#);
+        assert!(t.expires_at().is_some());
+    }
+}

@@ -1,0 +1,105 @@
+//! The OpenID Connect userinfo endpoint.
+
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::error::{Endpoint, Error, Result};
+use crate::http::parse_json;
+use crate::secret::Secret;
+
+/// Claims about the user: the standard ones typed, and every claim in [`UserInfo::claims`],
+/// so custom claims never need a type parameter.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct UserInfo {
+    /// The subject identifier (always present).
+    pub sub: String,
+    /// Full name.
+    pub name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Whether the provider verified the email address.
+    pub email_verified: Option<bool>,
+    /// Preferred username.
+    pub preferred_username: Option<String>,
+    /// Every claim, including the ones above.
+    pub claims: Map<String, Value>,
+}
+
+impl UserInfo {
+    /// Reads a userinfo JSON object; `sub` is required.
+    pub fn from_claims(claims: Map<String, Value>) -> Result<Self, String> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        let sub = text("sub")
+            .filter(|s| !s.is_empty())
+            .ok_or("the claims have no `sub`")?;
+        // Some providers send "true"/"false" as strings.
+        let email_verified = match claims.get("email_verified") {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) => s.parse().ok(),
+            _ => None,
+        };
+        Ok(Self {
+            sub,
+            name: text("name"),
+            email: text("email"),
+            email_verified,
+            preferred_username: text("preferred_username"),
+            claims,
+        })
+    }
+
+    /// One claim by name.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+}
+
+impl Client {
+    /// Fetches the userinfo of the user `access_token` belongs to (Bearer header, RFC 6750 §2.1).
+    pub async fn userinfo(&self, access_token: &Secret) -> Result<UserInfo> {
+        let url = self.provider().endpoint(Endpoint::Userinfo)?.clone();
+        let request = self
+            .http()
+            .client()
+            .get(url)
+            .header(ACCEPT, "application/json")
+            .header(AUTHORIZATION, format!("Bearer {}", access_token.expose()));
+        let response = self.http().send(Endpoint::Userinfo, request).await?;
+        let is_jwt = response
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/jwt"));
+        if is_jwt {
+            return Err(Error::InvalidResponse {
+                endpoint: Endpoint::Userinfo,
+                reason: "signed userinfo (application/jwt) is not supported; register the client for JSON userinfo".into(),
+            });
+        }
+        let claims: Map<String, Value> = parse_json(Endpoint::Userinfo, &response.body)?;
+        UserInfo::from_claims(claims).map_err(|reason| Error::InvalidResponse {
+            endpoint: Endpoint::Userinfo,
+            reason: reason.to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_and_raw_claims() {
+        let claims = serde_json::from_str(
+            r#"{"sub":"u1","email":"a@b","email_verified":"true","tier":"gold"}"#,
+        )
+        .unwrap();
+        let info = UserInfo::from_claims(claims).unwrap();
+        assert_eq!(info.sub, "u1");
+        assert_eq!(info.email_verified, Some(true));
+        assert_eq!(info.claim("tier").unwrap(), "gold");
+        assert!(UserInfo::from_claims(Map::new()).is_err());
+    }
+}
