@@ -227,7 +227,7 @@ pub enum CallbackError {
 ///
 /// Messages never contain secrets: tokens, codes, verifiers and client secrets are held in
 /// [`Secret`](crate::Secret), which prints as `[redacted]`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The provider answered with an OAuth error (`invalid_grant`, `access_denied`...).
