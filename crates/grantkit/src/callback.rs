@@ -26,7 +26,14 @@ impl Callback {
         if input.is_empty() {
             return Err(CallbackError::Malformed("it is empty".into()));
         }
-        let query = if input.contains("://") {
+        // A full URL has a scheme before any `?`; a bare query may carry URLs in its values.
+        let has_scheme = input.split_once(':').is_some_and(|(scheme, _)| {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        });
+        let query = if has_scheme {
             let url = Url::parse(input).map_err(|e| CallbackError::Malformed(e.to_string()))?;
             url.query().unwrap_or("").to_owned()
         } else {
@@ -125,6 +132,8 @@ mod tests {
             "?code=c1&state=s1&iss=https%3A%2F%2Fop",
             "code=c1&state=s1&iss=https%3A%2F%2Fop",
             "/cb?code=c1&state=s1&iss=https%3A%2F%2Fop",
+            "code=c1&state=s1&iss=https://op",
+            "com.example.app:/cb?code=c1&state=s1&iss=https://op",
         ] {
             let cb = Callback::parse(input).unwrap();
             assert_eq!(cb.code().unwrap().expose(), "c1", "{input}");

@@ -2,14 +2,16 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine as _;
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use reqwest::RequestBuilder;
 
 use crate::authorize::AuthorizationRequest;
-use crate::error::{Error, Result};
+use crate::error::{Endpoint, Error, Result};
 use crate::http::{Http, HttpOptions};
+use crate::oidc::{IdTokenVerifier, JwksCache};
 use crate::provider::{AuthMethod, Provider};
 use crate::secret::Secret;
 
@@ -39,7 +41,6 @@ pub struct Client {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     provider: Provider,
     client_id: String,
@@ -48,6 +49,15 @@ struct Inner {
     redirect_uri: Option<String>,
     scopes: Vec<String>,
     http: Http,
+    id_tokens: Option<IdTokenVerifier>,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Client {
@@ -74,6 +84,9 @@ impl Client {
             scopes: Vec::new(),
             http_options: HttpOptions::default(),
             http_client: None,
+            leeway: Duration::from_secs(60),
+            jwks_ttl: Duration::from_secs(300),
+            jwks_cooldown: Duration::from_secs(30),
         }
     }
 
@@ -109,6 +122,24 @@ impl Client {
 
     pub(crate) fn http(&self) -> &Http {
         &self.inner.http
+    }
+
+    pub(crate) fn id_token_verifier(&self) -> Option<&IdTokenVerifier> {
+        self.inner.id_tokens.as_ref()
+    }
+
+    /// Whether this client validates ID tokens (the provider has an issuer and a JWKS URI).
+    pub fn is_openid(&self) -> bool {
+        self.inner.id_tokens.is_some()
+    }
+
+    /// How many times this client fetched the provider's JWKS. A warm cache makes no request
+    /// per validation; a key rotation costs one.
+    pub fn jwks_fetch_count(&self) -> u64 {
+        self.inner
+            .id_tokens
+            .as_ref()
+            .map_or(0, |v| v.jwks.fetches())
     }
 
     /// Adds client authentication to a back-channel request whose form is `form`.
@@ -159,6 +190,9 @@ pub struct ClientBuilder {
     scopes: Vec<String>,
     http_options: HttpOptions,
     http_client: Option<reqwest::Client>,
+    leeway: Duration,
+    jwks_ttl: Duration,
+    jwks_cooldown: Duration,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -215,6 +249,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Clock skew tolerated on ID-token `exp` and `iat` (default 60 s).
+    pub fn id_token_leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// How long JWKS keys are reused (default 5 minutes), and the least time between two
+    /// re-fetches triggered by an unknown `kid` (default 30 s).
+    pub fn jwks_cache(mut self, ttl: Duration, refetch_cooldown: Duration) -> Self {
+        self.jwks_ttl = ttl;
+        self.jwks_cooldown = refetch_cooldown;
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client> {
         let method = self.auth_method.unwrap_or_else(|| self.default_method());
@@ -249,6 +297,24 @@ impl ClientBuilder {
             Some(client) => Http::with_client(client, self.http_options),
             None => Http::new(self.http_options)?,
         };
+        let id_tokens = match (
+            self.provider.issuer(),
+            self.provider.endpoint(Endpoint::Jwks),
+        ) {
+            (Some(issuer), Ok(jwks_uri)) => Some(IdTokenVerifier::new(
+                JwksCache::new(
+                    jwks_uri.clone(),
+                    http.clone(),
+                    self.jwks_ttl,
+                    self.jwks_cooldown,
+                ),
+                issuer.to_owned(),
+                self.client_id.clone(),
+                self.provider.id_token_signing_algs(),
+                self.leeway,
+            )),
+            _ => None,
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 provider: self.provider,
@@ -258,6 +324,7 @@ impl ClientBuilder {
                 redirect_uri: self.redirect_uri,
                 scopes: self.scopes,
                 http,
+                id_tokens,
             }),
         })
     }

@@ -308,6 +308,20 @@ pub enum Error {
         /// The endpoint that is missing.
         endpoint: Endpoint,
     },
+    /// An ID token failed validation.
+    #[error(transparent)]
+    IdToken(crate::oidc::IdTokenError),
+    /// A discovery document names another issuer than the one it was fetched for.
+    #[error("the discovery document names issuer `{found}` but `{expected}` was expected; if the provider serves metadata from another host, set the expected issuer explicitly")]
+    IssuerMismatch {
+        /// The issuer expected.
+        expected: String,
+        /// The issuer in the document.
+        found: String,
+    },
+    /// The userinfo `sub` differs from the ID token's `sub` (OpenID Connect Core §5.3.2).
+    #[error("the userinfo response is for another subject than the ID token; refusing it")]
+    UserinfoSubjectMismatch,
     /// A refresh was needed but the token set has no refresh token (or the provider issues none).
     #[error("the tokens cannot be refreshed (no refresh token); authorize the user again")]
     NoRefreshToken,

@@ -5,6 +5,8 @@ use std::time::SystemTime;
 use crate::callback::AuthorizationCode;
 use crate::client::Client;
 use crate::error::{Endpoint, Error, Result};
+use crate::oidc::{Expectations, IdTokenClaims, IdTokenError};
+use crate::secret::Secret;
 use crate::token::TokenSet;
 
 impl Client {
@@ -23,7 +25,16 @@ impl Client {
         if let Some(verifier) = &code.code_verifier {
             form.push(("code_verifier", verifier.expose().to_owned()));
         }
-        let tokens = self.token_request("authorization_code", form).await?;
+        let mut tokens = self.token_request("authorization_code", form).await?;
+        let openid = code
+            .scope
+            .as_deref()
+            .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
+        let expect = Expectations {
+            nonce: code.nonce.as_ref(),
+            ..Expectations::default()
+        };
+        self.validate_id_token(&mut tokens, expect, openid).await?;
         Ok(tokens.with_default_scope(code.scope))
     }
 
@@ -41,10 +52,67 @@ impl Client {
             ("grant_type", "refresh_token".to_owned()),
             ("refresh_token", refresh_token.expose().to_owned()),
         ];
-        Ok(self
-            .token_request("refresh_token", form)
-            .await?
-            .inherit(tokens))
+        let mut fresh = self.token_request("refresh_token", form).await?;
+        // OpenID Connect Core §12.2: a refreshed ID token must be for the same user.
+        let subject = tokens.id_token_claims().map(|c| c.sub.as_str());
+        let expect = Expectations {
+            subject,
+            ..Expectations::default()
+        };
+        self.validate_id_token(&mut fresh, expect, false).await?;
+        Ok(fresh.inherit(tokens))
+    }
+
+    /// Validates an ID token received some other way (e.g. posted by a SPA) exactly as the code
+    /// exchange does: signature from the provider's JWKS, `iss`, `aud`/`azp`, `exp`/`iat`, and
+    /// `nonce` when one is given. Needs a provider with an issuer and a JWKS URI.
+    pub async fn verify_id_token(
+        &self,
+        id_token: &Secret,
+        nonce: Option<&Secret>,
+    ) -> Result<IdTokenClaims> {
+        let verifier = self.id_token_verifier().ok_or_else(|| {
+            Error::Config(
+                "ID tokens can only be checked with a provider that has an issuer and a JWKS URI"
+                    .into(),
+            )
+        })?;
+        verifier
+            .verify(
+                id_token,
+                Expectations {
+                    nonce,
+                    ..Expectations::default()
+                },
+            )
+            .await
+    }
+
+    /// Validates the response's ID token, if this is an OpenID Connect client, and records its claims.
+    async fn validate_id_token(
+        &self,
+        tokens: &mut TokenSet,
+        expect: Expectations<'_>,
+        required: bool,
+    ) -> Result<()> {
+        let Some(verifier) = self.id_token_verifier() else {
+            return Ok(());
+        };
+        let Some(raw) = tokens.id_token().cloned() else {
+            return if required {
+                Err(IdTokenError::Missing.into())
+            } else {
+                Ok(())
+            };
+        };
+        let access_token = tokens.access_token().clone();
+        let expect = Expectations {
+            access_token: Some(&access_token),
+            ..expect
+        };
+        let claims = verifier.verify(&raw, expect).await?;
+        tokens.set_id_token_claims(claims);
+        Ok(())
     }
 
     /// The client credentials grant (RFC 6749 §4.4): a token for the client itself.

@@ -1,8 +1,11 @@
 //! A provider is a value: its endpoints, how clients authenticate, and its declared quirks.
 
+use std::sync::Arc;
+
 use url::Url;
 
 use crate::error::{Endpoint, Error, Result};
+use crate::oidc::ProviderMetadata;
 
 /// How the client proves its identity at the token, revocation and introspection endpoints
 /// (RFC 6749 §2.3, OpenID Connect Core §9).
@@ -96,6 +99,8 @@ pub struct Provider {
     jwks_uri: Option<Url>,
     auth_methods: Vec<AuthMethod>,
     iss_parameter_supported: bool,
+    id_token_signing_algs: Vec<String>,
+    metadata: Option<Arc<ProviderMetadata>>,
     quirks: Quirks,
 }
 
@@ -114,6 +119,8 @@ impl Provider {
                 jwks_uri: None,
                 auth_methods: Vec::new(),
                 iss_parameter_supported: false,
+                id_token_signing_algs: Vec::new(),
+                metadata: None,
                 quirks: Quirks::default(),
             },
             error: None,
@@ -143,6 +150,16 @@ impl Provider {
     /// The declared quirks.
     pub fn quirks(&self) -> &Quirks {
         &self.quirks
+    }
+
+    /// The algorithms the provider signs ID tokens with; empty when it did not say.
+    pub fn id_token_signing_algs(&self) -> &[String] {
+        &self.id_token_signing_algs
+    }
+
+    /// The discovery document this provider was built from, if any.
+    pub fn metadata(&self) -> Option<&ProviderMetadata> {
+        self.metadata.as_deref()
     }
 
     /// The URL of `endpoint`, or a typed error naming the missing endpoint.
@@ -190,40 +207,66 @@ impl ProviderBuilder {
         self
     }
 
-    /// Where the user's browser is sent to authorize.
-    pub fn authorization_endpoint(mut self, url: &str) -> Self {
-        self.provider.authorization_endpoint = self.url("authorization endpoint", url);
+    /// Sets any endpoint by kind (`Discovery` and `Api` are ignored).
+    pub fn endpoint(mut self, endpoint: Endpoint, url: &str) -> Self {
+        let parsed = self.url(&format!("{endpoint} endpoint"), url);
+        let slot = match endpoint {
+            Endpoint::Authorization => &mut self.provider.authorization_endpoint,
+            Endpoint::Token => &mut self.provider.token_endpoint,
+            Endpoint::Revocation => &mut self.provider.revocation_endpoint,
+            Endpoint::Introspection => &mut self.provider.introspection_endpoint,
+            Endpoint::Userinfo => &mut self.provider.userinfo_endpoint,
+            Endpoint::Jwks => &mut self.provider.jwks_uri,
+            Endpoint::Discovery | Endpoint::Api => return self,
+        };
+        *slot = parsed;
         self
+    }
+
+    /// The algorithms ID tokens may be signed with (`RS256`, `ES256`...). Default: every
+    /// asymmetric algorithm grantkit supports. `none` and HMAC are refused whatever is listed.
+    pub fn id_token_signing_algs<I, S>(mut self, algs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.provider.id_token_signing_algs = algs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    pub(crate) fn metadata(mut self, metadata: Arc<ProviderMetadata>) -> Self {
+        self.provider.metadata = Some(metadata);
+        self
+    }
+
+    /// Where the user's browser is sent to authorize.
+    pub fn authorization_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::Authorization, url)
     }
 
     /// Where codes and refresh tokens are exchanged.
-    pub fn token_endpoint(mut self, url: &str) -> Self {
-        self.provider.token_endpoint = self.url("token endpoint", url);
-        self
+    pub fn token_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::Token, url)
     }
 
     /// The RFC 7009 revocation endpoint.
-    pub fn revocation_endpoint(mut self, url: &str) -> Self {
-        self.provider.revocation_endpoint = self.url("revocation endpoint", url);
-        self
+    pub fn revocation_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::Revocation, url)
     }
 
     /// The RFC 7662 introspection endpoint.
-    pub fn introspection_endpoint(mut self, url: &str) -> Self {
-        self.provider.introspection_endpoint = self.url("introspection endpoint", url);
-        self
+    pub fn introspection_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::Introspection, url)
     }
 
     /// The OpenID Connect userinfo endpoint.
-    pub fn userinfo_endpoint(mut self, url: &str) -> Self {
-        self.provider.userinfo_endpoint = self.url("userinfo endpoint", url);
-        self
+    pub fn userinfo_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::Userinfo, url)
     }
 
     /// The JSON Web Key Set URL (OpenID Connect).
-    pub fn jwks_uri(mut self, url: &str) -> Self {
-        self.provider.jwks_uri = self.url("JWKS URI", url);
-        self
+    pub fn jwks_uri(self, url: &str) -> Self {
+        self.endpoint(Endpoint::Jwks, url)
     }
 
     /// The client authentication methods the provider accepts. A client configured with

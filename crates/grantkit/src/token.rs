@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::oidc::IdTokenClaims;
 use crate::secret::Secret;
 
 /// The `token_type` of a token response, compared case-insensitively (`bearer` is `Bearer`).
@@ -93,6 +94,9 @@ pub struct TokenSet {
     scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id_token: Option<Secret>,
+    /// Claims of the validated ID token (set by the code exchange of an OpenID Connect client).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token_claims: Option<IdTokenClaims>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
 }
@@ -118,6 +122,7 @@ impl TokenSet {
             refresh_token: None,
             scope: None,
             id_token: None,
+            id_token_claims: None,
             extra: Map::new(),
         }
     }
@@ -162,6 +167,7 @@ impl TokenSet {
             refresh_token,
             scope,
             id_token,
+            id_token_claims: None,
             extra: raw,
         })
     }
@@ -214,6 +220,16 @@ impl TokenSet {
         self.id_token.as_ref()
     }
 
+    /// The validated claims of the ID token: who logged in. Set when an OpenID Connect client
+    /// (a provider with an issuer and a JWKS URI) exchanged a code or refreshed.
+    pub fn id_token_claims(&self) -> Option<&IdTokenClaims> {
+        self.id_token_claims.as_ref()
+    }
+
+    pub(crate) fn set_id_token_claims(&mut self, claims: IdTokenClaims) {
+        self.id_token_claims = Some(claims);
+    }
+
     /// Every field of the response that is not one of RFC 6749's (`x_user_id`, `sub`...).
     pub fn extra(&self) -> &Map<String, Value> {
         &self.extra
@@ -230,6 +246,7 @@ impl TokenSet {
         }
         if self.id_token.is_none() {
             self.id_token = previous.id_token.clone();
+            self.id_token_claims = previous.id_token_claims.clone();
         }
         self
     }

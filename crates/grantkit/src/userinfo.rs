@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::client::Client;
 use crate::error::{Endpoint, Error, Result};
 use crate::http::parse_json;
-use crate::secret::Secret;
+use crate::token::TokenSet;
 
 /// Claims about the user: the standard ones typed, and every claim in [`UserInfo::claims`],
 /// so custom claims never need a type parameter.
@@ -57,8 +57,12 @@ impl UserInfo {
 }
 
 impl Client {
-    /// Fetches the userinfo of the user `access_token` belongs to (Bearer header, RFC 6750 §2.1).
-    pub async fn userinfo(&self, access_token: &Secret) -> Result<UserInfo> {
+    /// Fetches the userinfo of the user `tokens` belong to (Bearer header, RFC 6750 §2.1).
+    ///
+    /// When the token set holds validated ID-token claims, the userinfo `sub` must equal the
+    /// ID token's (OpenID Connect Core §5.3.2); otherwise the answer is refused.
+    pub async fn userinfo(&self, tokens: &TokenSet) -> Result<UserInfo> {
+        let access_token = tokens.access_token();
         let url = self.provider().endpoint(Endpoint::Userinfo)?.clone();
         let request = self
             .http()
@@ -79,10 +83,14 @@ impl Client {
             });
         }
         let claims: Map<String, Value> = parse_json(Endpoint::Userinfo, &response.body)?;
-        UserInfo::from_claims(claims).map_err(|reason| Error::InvalidResponse {
+        let info = UserInfo::from_claims(claims).map_err(|reason| Error::InvalidResponse {
             endpoint: Endpoint::Userinfo,
             reason: reason.to_owned(),
-        })
+        })?;
+        match tokens.id_token_claims() {
+            Some(id) if id.sub != info.sub => Err(Error::UserinfoSubjectMismatch),
+            _ => Ok(info),
+        }
     }
 }
 

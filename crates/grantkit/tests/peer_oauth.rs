@@ -105,7 +105,7 @@ async fn public_client_code_flow_with_pkce_s256() {
     assert!(tokens.expires_at().is_some());
     assert!(tokens.scopes().any(|s| s == "openid"));
 
-    let me = client.userinfo(tokens.access_token()).await.unwrap();
+    let me = client.userinfo(&tokens).await.unwrap();
     assert_eq!(me.sub, "alice");
     assert_eq!(me.email.as_deref(), Some("alice@example.test"));
     assert_eq!(me.name.as_deref(), Some("Alice"));
@@ -139,10 +139,7 @@ async fn confidential_client_secret_post() {
         AuthMethod::ClientSecretPost,
     );
     let tokens = login(&client, "carol").await;
-    assert_eq!(
-        client.userinfo(tokens.access_token()).await.unwrap().sub,
-        "carol"
-    );
+    assert_eq!(client.userinfo(&tokens).await.unwrap().sub, "carol");
     let info = client
         .introspect(tokens.access_token(), None)
         .await
@@ -166,10 +163,7 @@ async fn refresh_rotates_and_the_old_refresh_token_dies() {
     assert_ne!(old_rt, new_rt, "the peer rotates refresh tokens");
     assert_ne!(first.access_token(), second.access_token());
     assert_eq!(second.scope(), first.scope(), "scope kept across refresh");
-    assert_eq!(
-        client.userinfo(second.access_token()).await.unwrap().sub,
-        "dave"
-    );
+    assert_eq!(client.userinfo(&second).await.unwrap().sub, "dave");
 
     // Replaying the rotated-out refresh token is refused as a dead grant.
     let err = client.refresh(&first).await.unwrap_err();
@@ -201,7 +195,7 @@ async fn revocation_makes_userinfo_refuse_and_introspection_inactive() {
         .await
         .unwrap();
 
-    let err = client.userinfo(tokens.access_token()).await.unwrap_err();
+    let err = client.userinfo(&tokens).await.unwrap_err();
     assert_eq!(
         err.oauth_code(),
         Some(&OAuthErrorCode::InvalidToken),

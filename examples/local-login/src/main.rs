@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use grantkit::{AuthMethod, Client, Provider, TokenTypeHint};
+use grantkit::{AuthMethod, Client, Discovery, TokenTypeHint};
 use grantkit_testkit::{Browser, OidcPeer};
 
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";
@@ -26,16 +26,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         peer.issuer()
     ));
 
-    // A provider is data: its endpoints and what it supports.
-    let provider = Provider::builder("local oidc-provider")
-        .issuer(peer.issuer())
-        .authorization_endpoint(&peer.url("/auth"))
-        .token_endpoint(&peer.url("/token"))
-        .revocation_endpoint(&peer.url("/token/revocation"))
-        .introspection_endpoint(&peer.url("/token/introspection"))
-        .userinfo_endpoint(&peer.url("/me"))
-        .iss_parameter_supported(true)
-        .build()?;
+    // OpenID Connect discovery: endpoints, issuer, JWKS and supported methods from the provider.
+    let provider = Discovery::new(peer.issuer()).fetch().await?;
+    step("discovery document fetched and its issuer checked");
     let client = Client::builder(provider, "basic-client")
         .client_secret("basic+secret%with:odd/chars")
         .auth_method(AuthMethod::ClientSecretBasic)
@@ -56,15 +49,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     step("callback verified: state matches, iss is the provider's, no error");
 
     let tokens = client.exchange_code(code).await?;
+    let who = tokens
+        .id_token_claims()
+        .map(|c| c.sub.as_str())
+        .unwrap_or("?");
     step(&format!(
-        "code exchanged: {} token, scope `{}`, refresh token: {}, ID token: {}",
+        "code exchanged and ID token validated (signature via JWKS, iss, aud, nonce): sub={who}, {} token, scope `{}`, refresh token: {}",
         tokens.token_type(),
         tokens.scope().unwrap_or(""),
         tokens.refresh_token().is_some(),
-        tokens.id_token().is_some()
     ));
 
-    let me = client.userinfo(tokens.access_token()).await?;
+    let me = client.userinfo(&tokens).await?;
     step(&format!(
         "userinfo: sub={} email={}",
         me.sub,

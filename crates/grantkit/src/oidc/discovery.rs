@@ -1,0 +1,291 @@
+//! OpenID Connect Discovery 1.0 and RFC 8414 metadata, with the issuer check the specs demand
+//! and an explicit override for providers that serve metadata from another host.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use reqwest::header::ACCEPT;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::error::{truncate, Endpoint, Error, Result};
+use crate::http::{parse_json, Http, HttpOptions};
+use crate::provider::{AuthMethod, Provider};
+
+/// A provider's metadata document. Only `issuer` is required; every endpoint is optional
+/// (using a missing one is an [`Error::MissingEndpoint`]) and unknown members are kept.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[non_exhaustive]
+pub struct ProviderMetadata {
+    /// The issuer identifier.
+    pub issuer: String,
+    /// Authorization endpoint.
+    pub authorization_endpoint: Option<String>,
+    /// Token endpoint.
+    pub token_endpoint: Option<String>,
+    /// Userinfo endpoint.
+    pub userinfo_endpoint: Option<String>,
+    /// JWKS URI.
+    pub jwks_uri: Option<String>,
+    /// RFC 7009 revocation endpoint.
+    pub revocation_endpoint: Option<String>,
+    /// RFC 7662 introspection endpoint.
+    pub introspection_endpoint: Option<String>,
+    /// RFC 7591 registration endpoint.
+    pub registration_endpoint: Option<String>,
+    /// RFC 8628 device authorization endpoint.
+    pub device_authorization_endpoint: Option<String>,
+    /// RFC 9126 pushed authorization request endpoint.
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// RP-initiated logout endpoint.
+    pub end_session_endpoint: Option<String>,
+    /// Scopes the provider supports.
+    #[serde(default)]
+    pub scopes_supported: Vec<String>,
+    /// Client authentication methods at the token endpoint.
+    #[serde(default)]
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Algorithms the provider signs ID tokens with.
+    #[serde(default)]
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// PKCE methods.
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: callbacks carry `iss`.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 9126: PAR is mandatory.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Every other member.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ProviderMetadata {
+    /// Turns the metadata into a [`Provider`] named `name`.
+    pub fn into_provider(self, name: impl Into<String>) -> Result<Provider> {
+        let mut builder = Provider::builder(name).issuer(self.issuer.clone());
+        let endpoints = [
+            (&self.authorization_endpoint, Endpoint::Authorization),
+            (&self.token_endpoint, Endpoint::Token),
+            (&self.userinfo_endpoint, Endpoint::Userinfo),
+            (&self.jwks_uri, Endpoint::Jwks),
+            (&self.revocation_endpoint, Endpoint::Revocation),
+            (&self.introspection_endpoint, Endpoint::Introspection),
+        ];
+        for (url, endpoint) in endpoints {
+            if let Some(url) = url {
+                builder = builder.endpoint(endpoint, url);
+            }
+        }
+        let methods = self
+            .token_endpoint_auth_methods_supported
+            .iter()
+            .filter_map(|m| AuthMethod::from_name(m));
+        builder
+            .auth_methods(methods)
+            .iss_parameter_supported(self.authorization_response_iss_parameter_supported)
+            .id_token_signing_algs(self.id_token_signing_alg_values_supported.clone())
+            .metadata(Arc::new(self))
+            .build()
+    }
+}
+
+/// Fetches a provider's metadata and builds a [`Provider`] from it.
+///
+/// The issuer in the document must equal the issuer the metadata was looked up for (OpenID
+/// Connect Discovery §4.3, RFC 8414 §3.3): a document claiming another issuer is refused. For
+/// providers that serve their metadata from another host than their issuer (Polar.sh serves it
+/// from `api.polar.sh` with issuer `https://polar.sh`), name the issuer explicitly with
+/// [`Discovery::expected_issuer`]: the check still runs, against that value.
+///
+/// Results are cached per process for an hour (see [`Discovery::cache_ttl`]).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), grantkit::Error> {
+/// use grantkit::Discovery;
+/// let google = Discovery::new("https://accounts.google.com").fetch().await?;
+/// let polar = Discovery::new("https://api.polar.sh")
+///     .expected_issuer("https://polar.sh")
+///     .fetch()
+///     .await?;
+/// # let _ = (google, polar); Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Discovery {
+    location: String,
+    expected_issuer: Option<String>,
+    name: Option<String>,
+    cache_ttl: Duration,
+    http_options: HttpOptions,
+}
+
+type CacheMap = HashMap<(String, String), (Instant, Arc<ProviderMetadata>)>;
+
+fn cache() -> &'static Mutex<CacheMap> {
+    static CACHE: OnceLock<Mutex<CacheMap>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+impl Discovery {
+    /// Discovery for `issuer` (its metadata is looked up under `/.well-known/` of that URL).
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            location: issuer.into(),
+            expected_issuer: None,
+            name: None,
+            cache_ttl: Duration::from_secs(3600),
+            http_options: HttpOptions::default(),
+        }
+    }
+
+    /// The issuer the document must name, when it differs from the URL the metadata is served
+    /// from. This never disables the check; it says what the right answer is.
+    pub fn expected_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.expected_issuer = Some(issuer.into());
+        self
+    }
+
+    /// The provider's name in errors (default: the issuer).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// How long fetched metadata is reused in this process; `Duration::ZERO` disables caching.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    /// Timeouts and body cap for the metadata request.
+    pub fn http_options(mut self, options: HttpOptions) -> Self {
+        self.http_options = options;
+        self
+    }
+
+    /// Fetches (or reuses) the metadata and returns the provider.
+    pub async fn fetch(self) -> Result<Provider> {
+        let metadata = self.metadata().await?;
+        let name = self.name.unwrap_or_else(|| metadata.issuer.clone());
+        ProviderMetadata::clone(&metadata).into_provider(name)
+    }
+
+    /// Fetches (or reuses) the checked metadata document.
+    pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>> {
+        let expected = self
+            .expected_issuer
+            .clone()
+            .unwrap_or_else(|| self.location.clone());
+        let key = (self.location.clone(), expected.clone());
+        if let Some((at, doc)) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            if at.elapsed() < self.cache_ttl {
+                return Ok(doc.clone());
+            }
+        }
+        let doc = Arc::new(self.fetch_checked(&expected).await?);
+        if !self.cache_ttl.is_zero() {
+            cache()
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, (Instant::now(), doc.clone()));
+        }
+        Ok(doc)
+    }
+
+    async fn fetch_checked(&self, expected: &str) -> Result<ProviderMetadata> {
+        let http = Http::new(self.http_options.clone())?;
+        let (oidc, oauth) = well_known_urls(&self.location)?;
+        let body = match self.get(&http, oidc).await {
+            // RFC 8414 fallback for plain OAuth servers without an OpenID configuration.
+            Err(Error::Http { status: 404, .. }) => self.get(&http, oauth).await?,
+            other => other?,
+        };
+        let metadata: ProviderMetadata = parse_json(Endpoint::Discovery, &body)?;
+        if metadata.issuer != expected {
+            return Err(Error::IssuerMismatch {
+                expected: expected.to_owned(),
+                found: truncate(&metadata.issuer, 200),
+            });
+        }
+        Ok(metadata)
+    }
+
+    async fn get(&self, http: &Http, url: Url) -> Result<Vec<u8>> {
+        let request = http.client().get(url).header(ACCEPT, "application/json");
+        Ok(http.send(Endpoint::Discovery, request).await?.body)
+    }
+}
+
+/// OpenID Connect appends `/.well-known/openid-configuration` to the issuer; RFC 8414 inserts
+/// `/.well-known/oauth-authorization-server` between host and path.
+fn well_known_urls(location: &str) -> Result<(Url, Url)> {
+    let base = Url::parse(location)
+        .map_err(|e| Error::Config(format!("the issuer `{location}` is not a valid URL: {e}")))?;
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "the issuer `{location}` must not have a query or fragment"
+        )));
+    }
+    let path = base.path().trim_end_matches('/').to_owned();
+    let mut oidc = base.clone();
+    oidc.set_path(&format!("{path}/.well-known/openid-configuration"));
+    let mut oauth = base;
+    oauth.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    Ok((oidc, oauth))
+}
+
+impl Provider {
+    /// Shorthand for `Discovery::new(issuer).fetch()`.
+    pub async fn discover(issuer: &str) -> Result<Provider> {
+        Discovery::new(issuer).fetch().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_paths() {
+        let (oidc, oauth) = well_known_urls("https://op.example/tenant/").unwrap();
+        assert_eq!(
+            oidc.as_str(),
+            "https://op.example/tenant/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            oauth.as_str(),
+            "https://op.example/.well-known/oauth-authorization-server/tenant"
+        );
+        let (oidc, oauth) = well_known_urls("https://op.example").unwrap();
+        assert_eq!(
+            oidc.as_str(),
+            "https://op.example/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            oauth.as_str(),
+            "https://op.example/.well-known/oauth-authorization-server"
+        );
+        assert!(well_known_urls("https://op.example/?x=1").is_err());
+    }
+
+    #[test]
+    fn tolerant_metadata() {
+        let doc: ProviderMetadata = serde_json::from_str(
+            r#"{"issuer":"https://polar.sh","token_endpoint":"https://api.polar.sh/v1/oauth2/token",
+                "token_endpoint_auth_methods_supported":["client_secret_basic","private_key_jwt"],
+                "x_vendor":{"a":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(doc.extra["x_vendor"]["a"], 1);
+        let provider = doc.into_provider("polar").unwrap();
+        assert_eq!(provider.auth_methods(), [AuthMethod::ClientSecretBasic]);
+        let e = provider.endpoint(Endpoint::Authorization).unwrap_err();
+        assert!(matches!(e, Error::MissingEndpoint { .. }));
+        assert_eq!(provider.metadata().unwrap().issuer, "https://polar.sh");
+    }
+}

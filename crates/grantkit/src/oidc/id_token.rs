@@ -1,0 +1,492 @@
+//! ID-token validation (OpenID Connect Core §3.1.3.7): signature from the provider's JWKS,
+//! then every claim check, each failure named.
+
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::Algorithm;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use super::jwks::{JwksCache, VerifyKey};
+use crate::error::{truncate, Error, Result};
+use crate::secret::{constant_time_eq, Secret};
+
+/// Why an ID token was refused. Each variant is one check of OpenID Connect Core §3.1.3.7.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdTokenError {
+    /// `openid` was requested (a nonce was sent) but the token response has no `id_token`.
+    #[error("the token response carries no ID token although `openid` was requested")]
+    Missing,
+    /// Not a three-part JWS, or a part is not base64url JSON.
+    #[error("the ID token is malformed: {0}")]
+    Malformed(String),
+    /// `alg: none` — an unsigned token.
+    #[error("the ID token is unsigned (`alg: none`); refused")]
+    Unsigned,
+    /// An HMAC `alg`: with a public key as the secret this is the classic key-confusion attack.
+    #[error("the ID token uses the symmetric `{0}`; only asymmetric signatures are accepted")]
+    Symmetric(String),
+    /// An `alg` outside the provider's advertised list or grantkit's supported set.
+    #[error("the ID token is signed with `{alg}`, which is not allowed (allowed: {allowed})")]
+    AlgorithmNotAllowed {
+        /// The token's `alg`.
+        alg: String,
+        /// The algorithms accepted.
+        allowed: String,
+    },
+    /// The `kid` is not in the JWKS, even after re-fetching it.
+    #[error("the ID token names key `{kid}`, which the provider's JWKS does not hold (even after a re-fetch)")]
+    UnknownKey {
+        /// The token's `kid`.
+        kid: String,
+    },
+    /// No key in the JWKS can verify this `alg`.
+    #[error("the provider's JWKS has no key for `{0}`")]
+    NoKeyForAlgorithm(String),
+    /// The signature does not verify with the provider's key(s).
+    #[error("the ID token's signature is invalid")]
+    BadSignature,
+    /// `iss` is not the provider's issuer.
+    #[error("the ID token was issued by `{found}`, expected `{expected}`")]
+    IssuerMismatch {
+        /// The provider's issuer.
+        expected: String,
+        /// The token's `iss`.
+        found: String,
+    },
+    /// `aud` does not contain this client.
+    #[error("the ID token is for audience {found:?}, not for client `{client_id}`")]
+    AudienceMismatch {
+        /// This client's id.
+        client_id: String,
+        /// The token's audiences.
+        found: Vec<String>,
+    },
+    /// Several audiences and no `azp`.
+    #[error("the ID token has several audiences but no `azp`")]
+    MissingAzp,
+    /// `azp` names another client.
+    #[error("the ID token's `azp` is `{0}`, not this client")]
+    AzpMismatch(String),
+    /// `exp` has passed (beyond the leeway).
+    #[error("the ID token expired at {exp} (now {now}, leeway included); check the clock")]
+    Expired {
+        /// The token's `exp`.
+        exp: i64,
+        /// The time of the check.
+        now: i64,
+    },
+    /// `iat` lies in the future (beyond the leeway).
+    #[error(
+        "the ID token claims to be issued at {iat}, in the future (now {now}); check the clock"
+    )]
+    IssuedInFuture {
+        /// The token's `iat`.
+        iat: i64,
+        /// The time of the check.
+        now: i64,
+    },
+    /// A required claim (`iss`, `sub`, `aud`, `exp`, `iat`) is missing or of the wrong type.
+    #[error("the ID token lacks the required claim `{0}`")]
+    MissingClaim(&'static str),
+    /// The `nonce` differs from the one sent: a replayed or injected token.
+    #[error("the ID token's nonce does not match this login (replay or injection?)")]
+    NonceMismatch,
+    /// A nonce was sent but the token carries none.
+    #[error("a nonce was sent but the ID token carries none")]
+    MissingNonce,
+    /// `at_hash` does not match the access token: the two were not issued together.
+    #[error("the ID token's at_hash does not match the access token")]
+    AtHashMismatch,
+    /// A refreshed ID token names another subject (OpenID Connect Core §12.2).
+    #[error("the refreshed ID token is for another subject")]
+    SubjectChanged,
+}
+
+/// The validated claims of an ID token: the standard ones typed, every claim in
+/// [`IdTokenClaims::claims`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct IdTokenClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Subject: the user's stable identifier at the provider.
+    pub sub: String,
+    /// Audiences.
+    pub aud: Vec<String>,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: i64,
+    /// Issue time, seconds since the Unix epoch.
+    pub iat: i64,
+    /// When the user authenticated, if sent.
+    pub auth_time: Option<i64>,
+    /// Email, if the provider put it in the ID token.
+    pub email: Option<String>,
+    /// Name, if the provider put it in the ID token.
+    pub name: Option<String>,
+    /// Every claim, including the ones above.
+    pub claims: Map<String, Value>,
+}
+
+impl IdTokenClaims {
+    fn from_claims(claims: Map<String, Value>) -> Result<Self, IdTokenError> {
+        let text = |name: &'static str| -> Result<String, IdTokenError> {
+            claims
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .ok_or(IdTokenError::MissingClaim(name))
+        };
+        let number =
+            |name: &'static str| claims.get(name).and_then(Value::as_f64).map(|f| f as i64);
+        let aud = match claims.get("aud") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        };
+        if aud.is_empty() {
+            return Err(IdTokenError::MissingClaim("aud"));
+        }
+        Ok(Self {
+            iss: text("iss")?,
+            sub: text("sub")?,
+            aud,
+            exp: number("exp").ok_or(IdTokenError::MissingClaim("exp"))?,
+            iat: number("iat").ok_or(IdTokenError::MissingClaim("iat"))?,
+            auth_time: number("auth_time"),
+            email: text("email").ok(),
+            name: text("name").ok(),
+            claims,
+        })
+    }
+
+    /// One claim by name.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+}
+
+// Stored with a token set as the plain claims object, so nothing is duplicated.
+impl Serialize for IdTokenClaims {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.claims.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for IdTokenClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let claims = Map::deserialize(d)?;
+        Self::from_claims(claims).map_err(serde::de::Error::custom)
+    }
+}
+
+/// What the caller knows that the token must match.
+#[derive(Default)]
+pub(crate) struct Expectations<'a> {
+    pub(crate) nonce: Option<&'a Secret>,
+    pub(crate) access_token: Option<&'a Secret>,
+    pub(crate) subject: Option<&'a str>,
+}
+
+/// Validates ID tokens for one client at one issuer.
+pub(crate) struct IdTokenVerifier {
+    pub(crate) jwks: JwksCache,
+    issuer: String,
+    client_id: String,
+    algorithms: Vec<(Algorithm, String)>,
+    leeway: Duration,
+}
+
+/// Asymmetric algorithms grantkit verifies, all through `ring`.
+const SUPPORTED: [&str; 10] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519",
+];
+
+impl IdTokenVerifier {
+    /// `advertised` is the provider's `id_token_signing_alg_values_supported`; empty means
+    /// "not said", and then every supported asymmetric algorithm is allowed.
+    pub(crate) fn new(
+        jwks: JwksCache,
+        issuer: String,
+        client_id: String,
+        advertised: &[String],
+        leeway: Duration,
+    ) -> Self {
+        let names: Vec<&str> = if advertised.is_empty() {
+            SUPPORTED.to_vec()
+        } else {
+            advertised
+                .iter()
+                .map(String::as_str)
+                .filter(|a| SUPPORTED.contains(a))
+                .collect()
+        };
+        let algorithms = names
+            .into_iter()
+            .filter_map(|name| {
+                let alg = if name == "Ed25519" {
+                    Algorithm::EdDSA
+                } else {
+                    Algorithm::from_str(name).ok()?
+                };
+                Some((alg, name.to_owned()))
+            })
+            .collect();
+        Self {
+            jwks,
+            issuer,
+            client_id,
+            algorithms,
+            leeway,
+        }
+    }
+
+    /// Checks signature and claims; returns the claims.
+    pub(crate) async fn verify(
+        &self,
+        token: &Secret,
+        expect: Expectations<'_>,
+    ) -> Result<IdTokenClaims> {
+        let token = token.expose();
+        let (signing_input, signature) = token
+            .rsplit_once('.')
+            .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts)"))?;
+        let (header_b64, payload_b64) = signing_input
+            .split_once('.')
+            .filter(|(_, p)| !p.contains('.'))
+            .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts); encrypted ID tokens are not supported"))?;
+        let header = decode_object(header_b64, "header")?;
+        let (alg, alg_name) = self.algorithm(&header)?;
+        let kid = header.get("kid").and_then(Value::as_str);
+        self.check_signature(signing_input, signature, alg, &alg_name, kid)
+            .await?;
+        let claims = IdTokenClaims::from_claims(decode_object(payload_b64, "payload")?)?;
+        self.check_claims(&claims, alg, &expect, SystemTime::now())?;
+        Ok(claims)
+    }
+
+    fn algorithm(&self, header: &Map<String, Value>) -> Result<(Algorithm, String), IdTokenError> {
+        let name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .ok_or_else(|| malformed("the header has no `alg`"))?;
+        if name.eq_ignore_ascii_case("none") {
+            return Err(IdTokenError::Unsigned);
+        }
+        if name.starts_with("HS") {
+            return Err(IdTokenError::Symmetric(truncate(name, 20)));
+        }
+        if header.contains_key("crit") {
+            return Err(malformed(
+                "the header has `crit` extensions grantkit does not implement",
+            ));
+        }
+        self.algorithms
+            .iter()
+            .find(|(_, n)| n == name)
+            .cloned()
+            .ok_or_else(|| IdTokenError::AlgorithmNotAllowed {
+                alg: truncate(name, 20),
+                allowed: self
+                    .algorithms
+                    .iter()
+                    .map(|(_, n)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    async fn check_signature(
+        &self,
+        input: &str,
+        signature: &str,
+        alg: Algorithm,
+        alg_name: &str,
+        kid: Option<&str>,
+    ) -> Result<()> {
+        let mut keys = self.jwks.current().await?;
+        if candidates(&keys, alg, alg_name, kid).is_empty() {
+            // A kid we do not know (or no key for this alg): the provider may have rotated.
+            if let Some(fresh) = self.jwks.refetch_for_unknown_key().await? {
+                keys = fresh;
+            }
+        }
+        let candidates = candidates(&keys, alg, alg_name, kid);
+        if candidates.is_empty() {
+            return Err(match kid {
+                Some(kid) => IdTokenError::UnknownKey {
+                    kid: truncate(kid, 100),
+                },
+                None => IdTokenError::NoKeyForAlgorithm(alg_name.to_owned()),
+            }
+            .into());
+        }
+        // Without a kid every key of the right type is tried (OpenID RP test "kid absent").
+        let valid = candidates.iter().any(|key| {
+            jsonwebtoken::crypto::verify(signature, input.as_bytes(), &key.key, alg)
+                .unwrap_or(false)
+        });
+        if valid {
+            Ok(())
+        } else {
+            Err(IdTokenError::BadSignature.into())
+        }
+    }
+
+    fn check_claims(
+        &self,
+        c: &IdTokenClaims,
+        alg: Algorithm,
+        expect: &Expectations<'_>,
+        now: SystemTime,
+    ) -> Result<(), IdTokenError> {
+        if c.iss != self.issuer {
+            return Err(IdTokenError::IssuerMismatch {
+                expected: self.issuer.clone(),
+                found: truncate(&c.iss, 200),
+            });
+        }
+        if !c.aud.contains(&self.client_id) {
+            return Err(IdTokenError::AudienceMismatch {
+                client_id: self.client_id.clone(),
+                found: c.aud.iter().take(5).map(|a| truncate(a, 100)).collect(),
+            });
+        }
+        match c.claims.get("azp").and_then(Value::as_str) {
+            Some(azp) if azp != self.client_id => {
+                return Err(IdTokenError::AzpMismatch(truncate(azp, 100)))
+            }
+            None if c.aud.len() > 1 => return Err(IdTokenError::MissingAzp),
+            _ => {}
+        }
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let leeway = self.leeway.as_secs() as i64;
+        if now > c.exp.saturating_add(leeway) {
+            return Err(IdTokenError::Expired { exp: c.exp, now });
+        }
+        if c.iat > now.saturating_add(leeway) {
+            return Err(IdTokenError::IssuedInFuture { iat: c.iat, now });
+        }
+        if let Some(expected) = expect.nonce {
+            match c.claims.get("nonce").and_then(Value::as_str) {
+                Some(found) if constant_time_eq(found.as_bytes(), expected.expose().as_bytes()) => {
+                }
+                Some(_) => return Err(IdTokenError::NonceMismatch),
+                None => return Err(IdTokenError::MissingNonce),
+            }
+        }
+        if let (Some(at_hash), Some(access_token)) = (
+            c.claims.get("at_hash").and_then(Value::as_str),
+            expect.access_token,
+        ) {
+            if !constant_time_eq(
+                at_hash.as_bytes(),
+                left_half_hash(alg, access_token.expose()).as_bytes(),
+            ) {
+                return Err(IdTokenError::AtHashMismatch);
+            }
+        }
+        if expect.subject.is_some_and(|s| s != c.sub) {
+            return Err(IdTokenError::SubjectChanged);
+        }
+        Ok(())
+    }
+}
+
+fn candidates<'k>(
+    keys: &'k [VerifyKey],
+    alg: Algorithm,
+    alg_name: &str,
+    kid: Option<&str>,
+) -> Vec<&'k VerifyKey> {
+    keys.iter()
+        .filter(|k| k.accepts(alg, alg_name))
+        .filter(|k| kid.is_none() || k.kid.as_deref() == kid)
+        .collect()
+}
+
+fn malformed(reason: &str) -> IdTokenError {
+    IdTokenError::Malformed(reason.to_owned())
+}
+
+fn decode_object(part: &str, what: &str) -> Result<Map<String, Value>, IdTokenError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| IdTokenError::Malformed(format!("the {what} is not base64url")))?;
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        _ => Err(IdTokenError::Malformed(format!(
+            "the {what} is not a JSON object"
+        ))),
+    }
+}
+
+/// `at_hash`: base64url of the left half of the hash of the access token, with the hash the
+/// signing algorithm uses (SHA-512 for Ed25519).
+fn left_half_hash(alg: Algorithm, access_token: &str) -> String {
+    let digest: Vec<u8> = match alg {
+        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 | Algorithm::HS384 => {
+            Sha384::digest(access_token).to_vec()
+        }
+        Algorithm::RS512 | Algorithm::PS512 | Algorithm::HS512 | Algorithm::EdDSA => {
+            Sha512::digest(access_token).to_vec()
+        }
+        _ => Sha256::digest(access_token).to_vec(),
+    };
+    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+}
+
+impl From<IdTokenError> for Error {
+    fn from(e: IdTokenError) -> Self {
+        Error::IdToken(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_uses_the_algorithms_hash() {
+        // Vectors computed independently with Python's hashlib (left half, base64url, no padding).
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNH";
+        assert_eq!(
+            left_half_hash(Algorithm::RS256, token),
+            "vkER1rsV4D7BS2AekFD1Zg"
+        );
+        assert_eq!(
+            left_half_hash(Algorithm::ES384, token),
+            "sTJIhmpPK0Ulg9lzvikODd_XBV52-9we"
+        );
+        assert_eq!(
+            left_half_hash(Algorithm::EdDSA, token),
+            "2vROxGbP8399zjYX9u5bMzFpi18ahvkMX1lKc_f-Db4"
+        );
+    }
+
+    #[test]
+    fn claims_need_the_required_ones() {
+        let base = serde_json::json!({"iss": "i", "sub": "s", "aud": "a", "exp": 2, "iat": 1});
+        assert!(IdTokenClaims::from_claims(base.as_object().unwrap().clone()).is_ok());
+        for missing in ["iss", "sub", "aud", "exp", "iat"] {
+            let mut c = base.as_object().unwrap().clone();
+            c.remove(missing);
+            assert_eq!(
+                IdTokenClaims::from_claims(c).unwrap_err(),
+                IdTokenError::MissingClaim(missing)
+            );
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! OpenID Connect: discovery, the JWKS cache, ID-token validation.
+
+mod discovery;
+mod id_token;
+mod jwks;
+
+pub use discovery::{Discovery, ProviderMetadata};
+pub(crate) use id_token::{Expectations, IdTokenVerifier};
+pub use id_token::{IdTokenClaims, IdTokenError};
+pub(crate) use jwks::JwksCache;
