@@ -6,10 +6,12 @@
 //!   on `127.0.0.1` on a random port, with a fixed set of test clients (see `oidc-peer/README.md`).
 //! - [`Browser`]: a cookie-holding HTTP client that follows the provider's redirects the way a
 //!   browser would and stops at the app's redirect URI, so a test can drive the user's side.
+//! - [`polar_sh::FakePolarSh`]: an in-process Polar.sh reproducing its documented wire behaviour.
 //! - [`TestServer`]: serves an in-process fake (axum) on `127.0.0.1:0`; the Polar fakes use it.
 
 mod browser;
 mod oidc_peer;
+pub mod polar_sh;
 mod server;
 
 pub use browser::{Browser, BrowserError};

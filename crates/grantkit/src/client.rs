@@ -128,6 +128,12 @@ impl Client {
         self.inner.id_tokens.as_ref()
     }
 
+    /// An [`ApiClient`](crate::ApiClient) sharing this client's connection pool and limits, for
+    /// calls to the provider's API.
+    pub fn api(&self) -> crate::ApiClient {
+        crate::ApiClient::from_http(self.inner.http.clone())
+    }
+
     /// Whether this client validates ID tokens (the provider has an issuer and a JWKS URI).
     pub fn is_openid(&self) -> bool {
         self.inner.id_tokens.is_some()
@@ -332,6 +338,9 @@ impl ClientBuilder {
     fn default_method(&self) -> AuthMethod {
         if self.client_secret.is_none() {
             return AuthMethod::None;
+        }
+        if let Some(method) = self.provider.default_auth_method() {
+            return method;
         }
         let accepted = self.provider.auth_methods();
         if accepted.is_empty() || accepted.contains(&AuthMethod::ClientSecretBasic) {

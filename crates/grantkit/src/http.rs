@@ -71,11 +71,16 @@ impl Http {
     }
 
     /// Sends a request and returns the 2xx body, or the typed error for anything else.
-    pub(crate) async fn send(
-        &self,
-        endpoint: Endpoint,
-        request: RequestBuilder,
-    ) -> Result<Response> {
+    pub(crate) async fn send(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<Response> {
+        let (status, response) = self.fetch(endpoint, request).await?;
+        if status.is_success() {
+            return Ok(response);
+        }
+        Err(error_from_response(endpoint, status, &response.headers, &response.body))
+    }
+
+    /// Sends a request and returns any final status with its (capped) body; refuses redirects.
+    pub(crate) async fn fetch(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<(StatusCode, Response)> {
         let response = request
             .send()
             .await
@@ -94,10 +99,7 @@ impl Http {
             });
         }
         let body = self.read_body(endpoint, response).await?;
-        if status.is_success() {
-            return Ok(Response { headers, body });
-        }
-        Err(error_from_response(endpoint, status, &headers, &body))
+        Ok((status, Response { headers, body }))
     }
 
     async fn read_body(
@@ -160,7 +162,7 @@ struct ErrorBody {
 }
 
 /// Turns a non-2xx answer into the most specific error it supports.
-fn error_from_response(
+pub(crate) fn error_from_response(
     endpoint: Endpoint,
     status: StatusCode,
     headers: &HeaderMap,

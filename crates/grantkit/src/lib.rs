@@ -35,6 +35,7 @@
 //! # Ok(()) }
 //! ```
 
+mod api;
 mod authorize;
 mod callback;
 mod client;
@@ -49,6 +50,7 @@ mod secret;
 mod token;
 mod userinfo;
 
+pub use api::{ApiClient, ApiResponse};
 pub use authorize::{AuthorizationRequest, PendingAuthorization};
 pub use callback::{AuthorizationCode, Callback};
 pub use client::{Client, ClientBuilder};

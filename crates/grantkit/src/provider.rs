@@ -98,6 +98,7 @@ pub struct Provider {
     userinfo_endpoint: Option<Url>,
     jwks_uri: Option<Url>,
     auth_methods: Vec<AuthMethod>,
+    default_auth_method: Option<AuthMethod>,
     iss_parameter_supported: bool,
     id_token_signing_algs: Vec<String>,
     metadata: Option<Arc<ProviderMetadata>>,
@@ -118,6 +119,7 @@ impl Provider {
                 userinfo_endpoint: None,
                 jwks_uri: None,
                 auth_methods: Vec::new(),
+                default_auth_method: None,
                 iss_parameter_supported: false,
                 id_token_signing_algs: Vec::new(),
                 metadata: None,
@@ -140,6 +142,24 @@ impl Provider {
     /// The authentication methods the provider accepts; empty when it did not say.
     pub fn auth_methods(&self) -> &[AuthMethod] {
         &self.auth_methods
+    }
+
+    /// The method a client with a secret uses unless it says otherwise (the provider's
+    /// registration default), if the provider declares one.
+    pub fn default_auth_method(&self) -> Option<AuthMethod> {
+        self.default_auth_method
+    }
+
+    /// The same provider with other quirks (for presets applied to a discovered provider).
+    pub fn with_quirks(mut self, quirks: Quirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+
+    /// The same provider with a default client-authentication method.
+    pub fn with_default_auth_method(mut self, method: AuthMethod) -> Self {
+        self.default_auth_method = Some(method);
+        self
     }
 
     /// Whether callbacks carry the RFC 9207 `iss` parameter.
@@ -273,6 +293,13 @@ impl ProviderBuilder {
     /// another method is refused at [`ClientBuilder::build`](crate::ClientBuilder::build).
     pub fn auth_methods(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Self {
         self.provider.auth_methods = methods.into_iter().collect();
+        self
+    }
+
+    /// The method clients with a secret use unless configured otherwise (e.g. the method the
+    /// provider assigns at registration when none is asked for).
+    pub fn default_auth_method(mut self, method: AuthMethod) -> Self {
+        self.provider.default_auth_method = Some(method);
         self
     }
 
