@@ -6,6 +6,9 @@
 //! clients refused at revoke/introspect, 429 with `Retry-After`), plus a consent step a test
 //! approves or denies.
 
+// Handlers return `Response` as their error: that is the axum idiom, and this is test code.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -156,7 +159,9 @@ pub struct FakePolarSh {
 
 impl std::fmt::Debug for FakePolarSh {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakePolarSh").field("base_url", &self.server.base_url()).finish()
+        f.debug_struct("FakePolarSh")
+            .field("base_url", &self.server.base_url())
+            .finish()
     }
 }
 
@@ -182,7 +187,10 @@ impl FakePolarSh {
             token_requests: 0,
             refresh_requests: 0,
             last_token_request: None,
-            user: (format!("user-{}", random(8)), "merchant@example.test".to_owned()),
+            user: (
+                format!("user-{}", random(8)),
+                "merchant@example.test".to_owned(),
+            ),
             organization: (format!("org-{}", random(8)), "Acme Widgets".to_owned()),
         }));
         let server = TestServer::start(router(inner.clone())).await?;
@@ -190,8 +198,16 @@ impl FakePolarSh {
             let mut s = inner.lock().unwrap();
             s.base = server.base_url();
             for (id, secret, method) in [
-                ("polar_ci_post_client", Some("polar_cs_post_secret"), FakeAuthMethod::Post),
-                ("polar_ci_basic_client", Some("polar_cs_basic+secret%:/"), FakeAuthMethod::Basic),
+                (
+                    "polar_ci_post_client",
+                    Some("polar_cs_post_secret"),
+                    FakeAuthMethod::Post,
+                ),
+                (
+                    "polar_ci_basic_client",
+                    Some("polar_cs_basic+secret%:/"),
+                    FakeAuthMethod::Basic,
+                ),
                 ("polar_ci_public_client", None, FakeAuthMethod::None),
             ] {
                 s.clients.insert(
@@ -235,7 +251,10 @@ impl FakePolarSh {
 
     /// A confidential `client_secret_basic` client whose secret needs RFC 6749 §2.3.1 encoding.
     pub fn basic_client(&self) -> (String, String) {
-        ("polar_ci_basic_client".into(), "polar_cs_basic+secret%:/".into())
+        (
+            "polar_ci_basic_client".into(),
+            "polar_cs_basic+secret%:/".into(),
+        )
     }
 
     /// A public (`none`) client.
@@ -256,7 +275,11 @@ impl FakePolarSh {
     /// Switches to the other signing key; the JWKS then publishes only the new one.
     pub fn rotate_signing_key(&self) {
         let mut s = self.state();
-        s.signing_key = if s.signing_key.0 == KEY_A.0 { KEY_B } else { KEY_A };
+        s.signing_key = if s.signing_key.0 == KEY_A.0 {
+            KEY_B
+        } else {
+            KEY_A
+        };
     }
 
     /// Moves the fake's clock forward (expires codes and tokens).
@@ -303,7 +326,8 @@ impl FakePolarSh {
             ("polar_pat_", s.user.0.clone())
         };
         let token = format!("{prefix}{}", random(32));
-        s.personal_tokens.insert(token.clone(), (sub, scope.to_owned()));
+        s.personal_tokens
+            .insert(token.clone(), (sub, scope.to_owned()));
         token
     }
 
@@ -317,13 +341,21 @@ impl FakePolarSh {
 
 impl Inner {
     fn now(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() + self.clock_offset
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + self.clock_offset
     }
 }
 
 fn random(len: usize) -> String {
     let bytes: Vec<u8> = (0..len).map(|_| rand::thread_rng().gen()).collect();
-    URL_SAFE_NO_PAD.encode(bytes).chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+    URL_SAFE_NO_PAD
+        .encode(bytes)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect()
 }
 
 fn router(inner: Shared) -> Router {
@@ -334,7 +366,10 @@ fn router(inner: Shared) -> Router {
         .route("/oauth2/introspect", post(introspect))
         .route("/oauth2/userinfo", get(userinfo).post(userinfo))
         .route("/oauth2/register", post(register))
-        .route("/oauth2/register/{client_id}", get(read_client).put(update_client).delete(delete_client))
+        .route(
+            "/oauth2/register/{client_id}",
+            get(read_client).put(update_client).delete(delete_client),
+        )
         .route("/products/", get(products));
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
@@ -343,7 +378,10 @@ fn router(inner: Shared) -> Router {
         .route("/oauth2/consent", get(consent))
         .nest("/v1", api.clone())
         .nest("/api/v1", api)
-        .layer(axum::middleware::from_fn_with_state(inner.clone(), rate_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            inner.clone(),
+            rate_limit,
+        ))
         .with_state(inner)
 }
 
@@ -363,17 +401,27 @@ async fn rate_limit(
         }
     };
     match limited {
-        Some(secs) => (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, secs.to_string())], "").into_response(),
+        Some(secs) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, secs.to_string())],
+            "",
+        )
+            .into_response(),
         None => next.run(request).await,
     }
 }
 
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
-    let mut response = (status, Json(json!({"error": code, "error_description": description}))).into_response();
+    let mut response = (
+        status,
+        Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response();
     if status == StatusCode::UNAUTHORIZED {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, "Basic realm=\"polar\"".parse().unwrap());
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Basic realm=\"polar\"".parse().unwrap(),
+        );
     }
     response
 }
@@ -434,7 +482,10 @@ fn redirect_with(uri: &str, params: &[(&str, Option<&str>)]) -> Response {
     Redirect::to(url.as_str()).into_response()
 }
 
-async fn authorize(State(inner): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn authorize(
+    State(inner): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut s = inner.lock().unwrap();
     let client_id = q.get("client_id").cloned().unwrap_or_default();
     let Some(client) = s.clients.get(&client_id).cloned() else {
@@ -449,7 +500,11 @@ async fn authorize(State(inner): State<Shared>, Query(q): Query<HashMap<String, 
     let fail = |code: &str, description: &str| {
         redirect_with(
             &redirect_uri,
-            &[("error", Some(code)), ("error_description", Some(description)), ("state", state.as_deref())],
+            &[
+                ("error", Some(code)),
+                ("error_description", Some(description)),
+                ("state", state.as_deref()),
+            ],
         )
     };
     if q.get("response_type").map(String::as_str) != Some("code") {
@@ -457,12 +512,18 @@ async fn authorize(State(inner): State<Shared>, Query(q): Query<HashMap<String, 
     }
     if let Some(prompt) = q.get("prompt") {
         if !["none", "consent", "select_account"].contains(&prompt.as_str()) {
-            return fail("invalid_request", "prompt must be none, consent or select_account");
+            return fail(
+                "invalid_request",
+                "prompt must be none, consent or select_account",
+            );
         }
     }
     let challenge = q.get("code_challenge").map(|c| {
         // Polar assumes `plain` when the method is omitted.
-        let method = q.get("code_challenge_method").cloned().unwrap_or_else(|| "plain".into());
+        let method = q
+            .get("code_challenge_method")
+            .cloned()
+            .unwrap_or_else(|| "plain".into());
         (c.clone(), method)
     });
     if client.auth_method == FakeAuthMethod::None && challenge.is_none() {
@@ -473,7 +534,10 @@ async fn authorize(State(inner): State<Shared>, Query(q): Query<HashMap<String, 
             return fail("invalid_request", "nonce has already been used");
         }
     }
-    let sub_type = q.get("sub_type").cloned().unwrap_or(client.default_sub_type.clone());
+    let sub_type = q
+        .get("sub_type")
+        .cloned()
+        .unwrap_or(client.default_sub_type.clone());
     if !["user", "organization"].contains(&sub_type.as_str()) {
         return fail("invalid_request", "sub_type must be user or organization");
     }
@@ -492,7 +556,10 @@ async fn authorize(State(inner): State<Shared>, Query(q): Query<HashMap<String, 
     Redirect::to(&format!("/oauth2/consent?request={id}")).into_response()
 }
 
-async fn consent(State(inner): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn consent(
+    State(inner): State<Shared>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let mut s = inner.lock().unwrap();
     let Some(request) = q.get("request").and_then(|id| s.pending.remove(id)) else {
         return (StatusCode::BAD_REQUEST, "unknown authorization request").into_response();
@@ -510,12 +577,26 @@ async fn consent(State(inner): State<Shared>, Query(q): Query<HashMap<String, St
     let code = format!("polar_ac_{}", random(32));
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
     let now = s.now();
-    s.codes.insert(code.clone(), CodeGrant { request, issued_at: now, used: false });
-    redirect_with(&redirect_uri, &[("code", Some(&code)), ("state", state.as_deref())])
+    s.codes.insert(
+        code.clone(),
+        CodeGrant {
+            request,
+            issued_at: now,
+            used: false,
+        },
+    );
+    redirect_with(
+        &redirect_uri,
+        &[("code", Some(&code)), ("state", state.as_deref())],
+    )
 }
 
 /// Client authentication with the one method the client is registered for.
-fn authenticate(s: &Inner, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<FakeClient, Response> {
+fn authenticate(
+    s: &Inner,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<FakeClient, Response> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -524,15 +605,34 @@ fn authenticate(s: &Inner, headers: &HeaderMap, form: &HashMap<String, String>) 
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|pair| {
             let (id, secret) = pair.split_once(':')?;
-            let decode = |x: &str| url::form_urlencoded::parse(format!("x={x}").as_bytes()).next().map(|(_, v)| v.into_owned());
+            let decode = |x: &str| {
+                url::form_urlencoded::parse(format!("x={x}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+            };
             Some((decode(id)?, decode(secret)?))
         });
-    let invalid = || oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed");
-    let client_id = basic.as_ref().map(|(id, _)| id.clone()).or_else(|| form.get("client_id").cloned());
-    let client = client_id.and_then(|id| s.clients.get(&id).cloned()).ok_or_else(invalid)?;
+    let invalid = || {
+        oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )
+    };
+    let client_id = basic
+        .as_ref()
+        .map(|(id, _)| id.clone())
+        .or_else(|| form.get("client_id").cloned());
+    let client = client_id
+        .and_then(|id| s.clients.get(&id).cloned())
+        .ok_or_else(invalid)?;
     let ok = match client.auth_method {
-        FakeAuthMethod::Basic => basic.is_some_and(|(_, secret)| Some(&secret) == client.client_secret.as_ref()),
-        FakeAuthMethod::Post => basic.is_none() && form.get("client_secret") == client.client_secret.as_ref(),
+        FakeAuthMethod::Basic => {
+            basic.is_some_and(|(_, secret)| Some(&secret) == client.client_secret.as_ref())
+        }
+        FakeAuthMethod::Post => {
+            basic.is_none() && form.get("client_secret") == client.client_secret.as_ref()
+        }
         FakeAuthMethod::None => basic.is_none() && !form.contains_key("client_secret"),
     };
     if ok {
@@ -546,18 +646,26 @@ fn pkce_ok(challenge: &Option<(String, String)>, verifier: Option<&String>) -> b
     match (challenge, verifier) {
         (None, _) => true,
         (Some(_), None) => false,
-        (Some((c, m)), Some(v)) if m == "S256" => URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *c,
+        (Some((c, m)), Some(v)) if m == "S256" => {
+            URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *c
+        }
         (Some((c, _)), Some(v)) => c == v,
     }
 }
 
-async fn token(State(inner): State<Shared>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn token(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let mut s = inner.lock().unwrap();
     s.token_requests += 1;
     s.last_token_request = Some(
         form.iter()
             .map(|(k, v)| {
-                let shown = if ["code", "client_secret", "refresh_token", "code_verifier"].contains(&k.as_str()) {
+                let shown = if ["code", "client_secret", "refresh_token", "code_verifier"]
+                    .contains(&k.as_str())
+                {
                     "<present>".to_owned()
                 } else {
                     v.clone()
@@ -573,7 +681,11 @@ async fn token(State(inner): State<Shared>, headers: HeaderMap, Form(form): Form
     match form.get("grant_type").map(String::as_str) {
         Some("authorization_code") => code_grant(&mut s, &client, &form),
         Some("refresh_token") => refresh_grant(&mut s, &client, &form),
-        _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "unsupported grant type"),
+        _ => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "unsupported grant type",
+        ),
     }
 }
 
@@ -590,7 +702,11 @@ fn code_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, String>
         return invalid_grant("redirect_uri does not match");
     }
     if client.auth_method == FakeAuthMethod::None && !form.contains_key("code_verifier") {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request", "missing code_verifier");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "missing code_verifier",
+        );
     }
     if !pkce_ok(&grant.request.challenge, form.get("code_verifier")) {
         return invalid_grant("code_verifier does not match");
@@ -614,11 +730,23 @@ fn code_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, String>
 
 fn refresh_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, String>) -> Response {
     s.refresh_requests += 1;
-    let Some(old) = form.get("refresh_token").and_then(|t| s.refresh.get(t)).cloned() else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid refresh token");
+    let Some(old) = form
+        .get("refresh_token")
+        .and_then(|t| s.refresh.get(t))
+        .cloned()
+    else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "invalid refresh token",
+        );
     };
     if old.client_id != client.client_id {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid refresh token");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "invalid refresh token",
+        );
     }
     // Rotation: the old refresh token and the access token it was issued with die now.
     s.refresh.remove(form.get("refresh_token").unwrap());
@@ -631,7 +759,14 @@ fn refresh_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, Stri
     .into_response()
 }
 
-fn issue_pair(s: &mut Inner, client: &FakeClient, scope: &str, sub_type: &str, sub: &str, ttl: u64) -> (String, String) {
+fn issue_pair(
+    s: &mut Inner,
+    client: &FakeClient,
+    scope: &str,
+    sub_type: &str,
+    sub: &str,
+    ttl: u64,
+) -> (String, String) {
     let kind = if sub_type == "organization" { "o" } else { "u" };
     let access = format!("polar_at_{kind}_{}", random(32));
     let refresh = format!("polar_rt_{kind}_{}", random(32));
@@ -650,7 +785,14 @@ fn issue_pair(s: &mut Inner, client: &FakeClient, scope: &str, sub_type: &str, s
     (access, refresh)
 }
 
-fn id_token(s: &Inner, client: &FakeClient, request: &PendingRequest, sub: &str, access: &str, now: u64) -> String {
+fn id_token(
+    s: &Inner,
+    client: &FakeClient,
+    request: &PendingRequest,
+    sub: &str,
+    access: &str,
+    now: u64,
+) -> String {
     let digest = Sha256::digest(access.as_bytes());
     let (kid, pem, _) = s.signing_key;
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
@@ -667,29 +809,58 @@ fn id_token(s: &Inner, client: &FakeClient, request: &PendingRequest, sub: &str,
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
 }
 
-async fn revoke(State(inner): State<Shared>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn revoke(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let mut s = inner.lock().unwrap();
     let client = match authenticate(&s, &headers, &form) {
         // Revocation needs client authentication: public clients cannot revoke.
         Ok(c) if c.auth_method != FakeAuthMethod::None => c,
-        _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed"),
+        _ => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
     };
     if let Some(token) = form.get("token") {
-        if let Some(info) = s.refresh.get(token).filter(|i| i.client_id == client.client_id).cloned() {
+        if let Some(info) = s
+            .refresh
+            .get(token)
+            .filter(|i| i.client_id == client.client_id)
+            .cloned()
+        {
             s.refresh.remove(token);
             s.access.remove(&info.paired);
-        } else if s.access.get(token).is_some_and(|i| i.client_id == client.client_id) {
+        } else if s
+            .access
+            .get(token)
+            .is_some_and(|i| i.client_id == client.client_id)
+        {
             s.access.remove(token);
         }
     }
     Json(json!({})).into_response()
 }
 
-async fn introspect(State(inner): State<Shared>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn introspect(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let s = inner.lock().unwrap();
     let client = match authenticate(&s, &headers, &form) {
         Ok(c) if c.auth_method != FakeAuthMethod::None => c,
-        _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed"),
+        _ => {
+            return oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
     };
     let token = form.get("token").cloned().unwrap_or_default();
     let now = s.now();
@@ -730,7 +901,10 @@ async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     let s = inner.lock().unwrap();
     let now = s.now();
     // Personal and organization access tokens are refused here, as on Polar.
-    let Some(info) = bearer(&headers).and_then(|t| s.access.get(&t).cloned()).filter(|i| i.exp > now) else {
+    let Some(info) = bearer(&headers)
+        .and_then(|t| s.access.get(&t).cloned())
+        .filter(|i| i.exp > now)
+    else {
         return bearer_error("invalid_token");
     };
     if info.sub_type == "organization" {
@@ -753,8 +927,15 @@ async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
         (_, Some((_, scope))) => scope.clone(),
         _ => return bearer_error("invalid_token"),
     };
-    if !scope.split(' ').any(|x| x == "products:read" || x == "products:write") {
-        let mut r = (StatusCode::FORBIDDEN, Json(json!({"error": "insufficient_scope"}))).into_response();
+    if !scope
+        .split(' ')
+        .any(|x| x == "products:read" || x == "products:write")
+    {
+        let mut r = (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "insufficient_scope"})),
+        )
+            .into_response();
         r.headers_mut().insert(
             header::WWW_AUTHENTICATE,
             "Bearer error=\"insufficient_scope\"".parse().unwrap(),
@@ -772,14 +953,28 @@ async fn register(State(inner): State<Shared>, Json(body): Json<Value>) -> Respo
     let mut s = inner.lock().unwrap();
     let redirect_uris: Vec<String> = body["redirect_uris"]
         .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     if redirect_uris.is_empty() {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", "redirect_uris is required");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_redirect_uri",
+            "redirect_uris is required",
+        );
     }
-    let method_name = body["token_endpoint_auth_method"].as_str().unwrap_or("client_secret_post");
+    let method_name = body["token_endpoint_auth_method"]
+        .as_str()
+        .unwrap_or("client_secret_post");
     let Some(method) = FakeAuthMethod::from_name(method_name) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client_metadata", "unsupported token_endpoint_auth_method");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_client_metadata",
+            "unsupported token_endpoint_auth_method",
+        );
     };
     let client_id = format!("polar_ci_{}", random(22));
     let secret = (method != FakeAuthMethod::None).then(|| format!("polar_cs_{}", random(40)));
@@ -789,7 +984,10 @@ async fn register(State(inner): State<Shared>, Json(body): Json<Value>) -> Respo
         client_secret: secret,
         auth_method: method,
         redirect_uris,
-        default_sub_type: body["default_sub_type"].as_str().unwrap_or("organization").to_owned(),
+        default_sub_type: body["default_sub_type"]
+            .as_str()
+            .unwrap_or("organization")
+            .to_owned(),
         registration_access_token: Some(rat),
         metadata: body,
     };
@@ -819,15 +1017,26 @@ fn client_json(base: &str, c: &FakeClient, with_secrets: bool) -> Value {
     v
 }
 
-fn registered<'a>(s: &'a Inner, headers: &HeaderMap, client_id: &str) -> Result<&'a FakeClient, Response> {
-    let client = s.clients.get(client_id).ok_or_else(|| bearer_error("invalid_token"))?;
+fn registered<'a>(
+    s: &'a Inner,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<&'a FakeClient, Response> {
+    let client = s
+        .clients
+        .get(client_id)
+        .ok_or_else(|| bearer_error("invalid_token"))?;
     match (bearer(headers), &client.registration_access_token) {
         (Some(t), Some(rat)) if t == *rat => Ok(client),
         _ => Err(bearer_error("invalid_token")),
     }
 }
 
-async fn read_client(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn read_client(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let s = inner.lock().unwrap();
     match registered(&s, &headers, &id) {
         Ok(c) => Json(client_json(&s.base, c, true)).into_response(),
@@ -848,13 +1057,20 @@ async fn update_client(
     let base = s.base.clone();
     let client = s.clients.get_mut(&id).unwrap();
     if let Some(uris) = body["redirect_uris"].as_array() {
-        client.redirect_uris = uris.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+        client.redirect_uris = uris
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
     }
     client.metadata = body;
     Json(client_json(&base, client, true)).into_response()
 }
 
-async fn delete_client(State(inner): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+async fn delete_client(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let mut s = inner.lock().unwrap();
     if let Err(r) = registered(&s, &headers, &id) {
         return r;

@@ -71,16 +71,29 @@ impl Http {
     }
 
     /// Sends a request and returns the 2xx body, or the typed error for anything else.
-    pub(crate) async fn send(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<Response> {
+    pub(crate) async fn send(
+        &self,
+        endpoint: Endpoint,
+        request: RequestBuilder,
+    ) -> Result<Response> {
         let (status, response) = self.fetch(endpoint, request).await?;
         if status.is_success() {
             return Ok(response);
         }
-        Err(error_from_response(endpoint, status, &response.headers, &response.body))
+        Err(error_from_response(
+            endpoint,
+            status,
+            &response.headers,
+            &response.body,
+        ))
     }
 
     /// Sends a request and returns any final status with its (capped) body; refuses redirects.
-    pub(crate) async fn fetch(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<(StatusCode, Response)> {
+    pub(crate) async fn fetch(
+        &self,
+        endpoint: Endpoint,
+        request: RequestBuilder,
+    ) -> Result<(StatusCode, Response)> {
         let response = request
             .send()
             .await

@@ -1,0 +1,179 @@
+//! Dynamic client registration (RFC 7591) and management (RFC 7592) at Polar.
+
+use std::fmt;
+
+use grantkit::{ApiClient, AuthMethod, HttpOptions, Secret};
+use reqwest::header::{ACCEPT, AUTHORIZATION};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::authorize::SubType;
+use crate::scope::{join, Scope};
+
+/// What to register. `redirect_uris` and `client_name` are required by Polar.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ClientMetadata {
+    /// Exact redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// The name users see on the consent screen.
+    pub client_name: String,
+    /// How the client authenticates (`client_secret_post` when unset, Polar's default).
+    pub token_endpoint_auth_method: String,
+    /// Grant types.
+    pub grant_types: Vec<String>,
+    /// Response types.
+    pub response_types: Vec<String>,
+    /// Space-separated scopes.
+    pub scope: String,
+    /// Homepage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    /// Logo.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Terms of service.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// Privacy policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    /// `user` or `organization` when an authorization request names none.
+    pub default_sub_type: String,
+}
+
+impl ClientMetadata {
+    /// Metadata for a confidential web client using the code flow with refresh tokens.
+    pub fn new(
+        client_name: impl Into<String>,
+        redirect_uris: Vec<String>,
+        scopes: &[Scope],
+    ) -> Self {
+        Self {
+            redirect_uris,
+            client_name: client_name.into(),
+            token_endpoint_auth_method: AuthMethod::ClientSecretPost.as_str().to_owned(),
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            response_types: vec!["code".into()],
+            scope: join(scopes),
+            client_uri: None,
+            logo_uri: None,
+            tos_uri: None,
+            policy_uri: None,
+            default_sub_type: SubType::Organization.as_str().to_owned(),
+        }
+    }
+
+    /// The client authentication method (`None` for a public client: no secret is issued).
+    pub fn auth_method(mut self, method: AuthMethod) -> Self {
+        self.token_endpoint_auth_method = method.as_str().to_owned();
+        self
+    }
+
+    /// The default `sub_type`.
+    pub fn default_sub_type(mut self, sub_type: SubType) -> Self {
+        self.default_sub_type = sub_type.as_str().to_owned();
+        self
+    }
+}
+
+/// A registered client: its credentials and what manages it. Keep it secret: it holds the
+/// client secret and the registration access token (`Debug` redacts both).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RegisteredClient {
+    /// `polar_ci_…`
+    pub client_id: String,
+    /// `polar_cs_…`, absent for public clients.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    /// Where to read, update or delete this registration.
+    pub registration_client_uri: String,
+    /// The Bearer token for that.
+    pub registration_access_token: Secret,
+    /// Every other member Polar returned (redirect URIs, names, `client_id_issued_at`...).
+    #[serde(flatten)]
+    pub metadata: Map<String, Value>,
+}
+
+impl fmt::Debug for RegisteredClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegisteredClient")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret)
+            .field("registration_client_uri", &self.registration_client_uri)
+            .field("registration_access_token", &self.registration_access_token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Registers and manages OAuth clients at Polar. Made by [`PolarSh::registrar`](crate::PolarSh::registrar).
+#[derive(Clone, Debug)]
+pub struct Registrar {
+    endpoint: String,
+    api: ApiClient,
+}
+
+impl Registrar {
+    pub(crate) fn new(endpoint: String) -> grantkit::Result<Self> {
+        Ok(Self {
+            endpoint,
+            api: ApiClient::new(HttpOptions::default())?,
+        })
+    }
+
+    /// `POST /v1/oauth2/register`: creates a client (RFC 7591 errors such as
+    /// `invalid_redirect_uri` arrive as typed OAuth errors).
+    pub async fn register(&self, metadata: &ClientMetadata) -> grantkit::Result<RegisteredClient> {
+        let request = self
+            .api
+            .reqwest()
+            .post(&self.endpoint)
+            .header(ACCEPT, "application/json")
+            .json(metadata);
+        self.api.send(request).await?.json()
+    }
+
+    /// `GET` the registration.
+    pub async fn read(&self, client: &RegisteredClient) -> grantkit::Result<RegisteredClient> {
+        let request = self.managed(
+            self.api.reqwest().get(&client.registration_client_uri),
+            client,
+        );
+        self.api.send(request).await?.json()
+    }
+
+    /// `PUT` new metadata.
+    pub async fn update(
+        &self,
+        client: &RegisteredClient,
+        metadata: &ClientMetadata,
+    ) -> grantkit::Result<RegisteredClient> {
+        let request = self
+            .managed(
+                self.api.reqwest().put(&client.registration_client_uri),
+                client,
+            )
+            .json(metadata);
+        self.api.send(request).await?.json()
+    }
+
+    /// `DELETE` the client; its tokens stop working.
+    pub async fn delete(&self, client: RegisteredClient) -> grantkit::Result<()> {
+        let request = self.managed(
+            self.api.reqwest().delete(&client.registration_client_uri),
+            &client,
+        );
+        self.api.send(request).await.map(drop)
+    }
+
+    fn managed(
+        &self,
+        request: reqwest::RequestBuilder,
+        client: &RegisteredClient,
+    ) -> reqwest::RequestBuilder {
+        request.header(ACCEPT, "application/json").header(
+            AUTHORIZATION,
+            format!("Bearer {}", client.registration_access_token.expose()),
+        )
+    }
+}

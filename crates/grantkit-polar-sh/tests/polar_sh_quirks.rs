@@ -1,0 +1,576 @@
+//! Every Polar.sh quirk of `shared/polar-facts.md`, each proven against the testkit's fake
+//! Polar.sh (an in-process server reproducing the documented wire format).
+
+use std::time::Duration;
+
+use grantkit::{
+    AuthMethod, CallbackError, Client, Discovery, Error, OAuthErrorCode, PendingAuthorization,
+    TokenSet,
+};
+use grantkit_polar_sh::{
+    static_token, ClientMetadata, PolarAuthorizationExt, PolarIntrospection, PolarSh, PolarSubject,
+    Prompt, Scope, StaticTokenKind, SubType,
+};
+use grantkit_testkit::polar_sh::{Consent, FakePolarSh};
+use grantkit_testkit::Browser;
+
+const REDIRECT: &str = "http://127.0.0.1:8976/callback";
+
+async fn fake() -> (FakePolarSh, PolarSh) {
+    let fake = FakePolarSh::start().await.unwrap();
+    let polar = PolarSh::custom(fake.api_base(), fake.web_base());
+    (fake, polar)
+}
+
+async fn client(polar: &PolarSh, id: &str, secret: Option<&str>) -> Client {
+    let mut b = polar
+        .client_builder(polar.discover().await.unwrap(), id)
+        .redirect_uri(REDIRECT)
+        .scopes(["openid", "email", "products:read"]);
+    if let Some(s) = secret {
+        b = b.client_secret(s);
+    }
+    b.build().unwrap()
+}
+
+async fn authorize(
+    client: &Client,
+    tweak: impl FnOnce(grantkit::AuthorizationRequest<'_>) -> grantkit::AuthorizationRequest<'_>,
+) -> (String, PendingAuthorization) {
+    let (url, pending) = tweak(client.authorize()).build().unwrap();
+    let callback = Browser::new()
+        .authorize(url.as_str(), REDIRECT)
+        .await
+        .unwrap();
+    (callback, pending)
+}
+
+async fn login(client: &Client) -> TokenSet {
+    let (callback, pending) = authorize(client, |r| r).await;
+    client
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn issuer_differs_from_the_discovery_host_and_is_still_checked() {
+    let (fake, polar) = fake().await;
+    // Strict discovery (issuer = the URL served from) fails, as it would against api.polar.sh.
+    let strict = Discovery::new(fake.api_base())
+        .cache_ttl(Duration::ZERO)
+        .fetch()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(strict, Error::IssuerMismatch { ref found, .. } if found == "https://polar.sh"),
+        "{strict:?}"
+    );
+    // The preset names the expected issuer; ID tokens must then carry it too.
+    let provider = polar.discover().await.unwrap();
+    assert_eq!(provider.issuer(), Some("https://polar.sh"));
+    let (post_id, post_secret) = fake.post_client();
+    let tokens = login(&client(&polar, &post_id, Some(&post_secret)).await).await;
+    assert_eq!(tokens.id_token_claims().unwrap().iss, "https://polar.sh");
+}
+
+#[tokio::test]
+async fn static_preset_matches_discovery() {
+    let (_fake, polar) = fake().await;
+    let discovered = polar.discover().await.unwrap();
+    let preset = polar.provider().unwrap();
+    for endpoint in [
+        grantkit::Endpoint::Token,
+        grantkit::Endpoint::Userinfo,
+        grantkit::Endpoint::Revocation,
+        grantkit::Endpoint::Introspection,
+        grantkit::Endpoint::Jwks,
+    ] {
+        assert_eq!(
+            preset.endpoint(endpoint).unwrap(),
+            discovered.endpoint(endpoint).unwrap(),
+            "{endpoint}"
+        );
+    }
+    let public = Client::builder(preset, "x").build().unwrap();
+    assert_eq!(public.auth_method(), AuthMethod::None);
+}
+
+#[tokio::test]
+async fn id_token_rs256_with_and_without_kid_and_aud_array() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let with_kid = login(&client).await;
+    let claims = with_kid.id_token_claims().unwrap();
+    assert_eq!(
+        claims.aud,
+        [id.as_str()],
+        "aud is an array holding the client id"
+    );
+    assert_eq!(claims.email.as_deref(), Some("merchant@example.test"));
+    fake.set_kid_in_header(false);
+    let without_kid = login(&client).await;
+    assert_eq!(without_kid.id_token_claims().unwrap().sub, fake.user_id());
+}
+
+#[tokio::test]
+async fn nonce_may_be_null_when_none_was_sent() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let (callback, pending) = authorize(&client, |r| r.nonce(false)).await;
+    assert!(pending.nonce().is_none());
+    let tokens = client
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap();
+    assert!(tokens
+        .id_token_claims()
+        .unwrap()
+        .claim("nonce")
+        .unwrap()
+        .is_null());
+}
+
+#[tokio::test]
+async fn a_reused_nonce_is_refused_as_a_replay() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let (url, _pending) = client.authorize().build().unwrap();
+    Browser::new()
+        .authorize(url.as_str(), REDIRECT)
+        .await
+        .unwrap();
+    // The same URL again (same nonce): Polar refuses it.
+    let replay = Browser::new()
+        .authorize(url.as_str(), REDIRECT)
+        .await
+        .unwrap();
+    assert!(replay.contains("error=invalid_request"), "{replay}");
+}
+
+#[tokio::test]
+async fn pkce_s256_is_sent_explicitly() {
+    let (fake, polar) = fake().await;
+    let client = client(&polar, &fake.public_client(), None).await;
+    let (url, _) = client.authorize().build().unwrap();
+    assert!(url.query().unwrap().contains("code_challenge_method=S256"));
+    // The fake, like Polar, would verify a missing method as `plain` and refuse our S256 verifier.
+    let tokens = login(&client).await;
+    assert!(tokens.refresh_token().is_some());
+}
+
+#[tokio::test]
+async fn code_is_single_use_and_lives_300_seconds() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let (callback, pending) = authorize(&client, |r| r).await;
+    let code = pending.verify_callback(&callback).unwrap();
+    client.exchange_code(code.clone()).await.unwrap();
+    let reused = client.exchange_code(code).await.unwrap_err();
+    assert_eq!(reused.oauth_code(), Some(&OAuthErrorCode::InvalidGrant));
+
+    let (callback, pending) = authorize(&client, |r| r).await;
+    fake.advance_clock(Duration::from_secs(301));
+    let late = client
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap_err();
+    assert!(late.is_reauthorization_required(), "{late}");
+}
+
+#[tokio::test]
+async fn redirect_uri_at_the_token_step_must_equal_the_one_sent() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let other = "http://127.0.0.1/callback";
+    let (url, pending) = client.authorize().redirect_uri(other).build().unwrap();
+    let callback = Browser::new().authorize(url.as_str(), other).await.unwrap();
+    // Unreachable: PendingAuthorization keeps the URI used. A hand-altered one shows the server rule.
+    let mut stored = serde_json::to_value(&pending).unwrap();
+    stored["redirect_uri"] = REDIRECT.into();
+    let altered: PendingAuthorization = serde_json::from_value(stored).unwrap();
+    let err = client
+        .exchange_code(altered.verify_callback(&callback).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidGrant));
+    assert_eq!(fake.last_token_request().unwrap()["redirect_uri"], REDIRECT);
+}
+
+#[tokio::test]
+async fn client_secret_post_is_the_default_and_basic_is_refused_for_a_post_client() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    assert_eq!(client.auth_method(), AuthMethod::ClientSecretPost);
+    login(&client).await;
+    assert_eq!(
+        fake.last_token_request().unwrap()["client_secret"],
+        "<present>"
+    );
+
+    let wrong = polar
+        .client_builder(polar.discover().await.unwrap(), &id)
+        .client_secret(secret.clone())
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .redirect_uri(REDIRECT)
+        .build()
+        .unwrap();
+    let (callback, pending) = authorize(&wrong, |r| r).await;
+    let err = wrong
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap_err();
+    let oauth = err.oauth().unwrap();
+    assert_eq!(
+        (oauth.code.clone(), oauth.status),
+        (OAuthErrorCode::InvalidClient, Some(401))
+    );
+    assert!(!format!("{err} {err:?}").contains(&secret));
+}
+
+#[tokio::test]
+async fn client_secret_basic_client_with_a_secret_needing_encoding() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.basic_client();
+    let client = polar
+        .client_builder(polar.discover().await.unwrap(), &id)
+        .client_secret(secret)
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .redirect_uri(REDIRECT)
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    let tokens = login(&client).await;
+    assert!(!fake
+        .last_token_request()
+        .unwrap()
+        .contains_key("client_secret"));
+    assert!(
+        client
+            .introspect(tokens.access_token(), None)
+            .await
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn public_clients_use_pkce_and_cannot_revoke_or_introspect() {
+    let (fake, polar) = fake().await;
+    let client = client(&polar, &fake.public_client(), None).await;
+    let tokens = login(&client).await;
+    for err in [
+        client
+            .revoke(tokens.access_token(), None)
+            .await
+            .unwrap_err(),
+        client
+            .introspect(tokens.access_token(), None)
+            .await
+            .map(drop)
+            .unwrap_err(),
+    ] {
+        assert!(
+            matches!(err, Error::Config(ref m) if m.contains("public clients")),
+            "{err:?}"
+        );
+    }
+    assert!(
+        fake.is_access_token_live(tokens.access_token().expose()),
+        "nothing was sent"
+    );
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_kills_the_old_pair() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let first = login(&client).await;
+    let exp = |t: &TokenSet| {
+        t.expires_at()
+            .unwrap()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap()
+            .as_secs()
+    };
+    assert!(exp(&first) > 863_000, "10 days after a code exchange");
+    let second = client.refresh(&first).await.unwrap();
+    assert!(exp(&second) <= 3600, "an hour after a refresh");
+    assert_ne!(first.refresh_token(), second.refresh_token());
+    assert!(
+        !fake.is_access_token_live(first.access_token().expose()),
+        "old access token dead"
+    );
+    assert!(fake.is_access_token_live(second.access_token().expose()));
+    assert_eq!(
+        second.id_token_claims(),
+        first.id_token_claims(),
+        "no ID token on refresh; identity kept"
+    );
+    let replay = client.refresh(&first).await.unwrap_err();
+    assert!(
+        replay.is_reauthorization_required(),
+        "old refresh token dead: {replay}"
+    );
+}
+
+#[tokio::test]
+async fn revoke_always_answers_200_and_kills_the_pair() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let tokens = login(&client).await;
+    client
+        .revoke(&grantkit::Secret::new("polar_at_u_unknown"), None)
+        .await
+        .unwrap();
+    client.revoke_tokens(&tokens).await.unwrap();
+    assert!(!fake.is_access_token_live(tokens.access_token().expose()));
+    assert!(client
+        .refresh(&tokens)
+        .await
+        .unwrap_err()
+        .is_reauthorization_required());
+}
+
+#[tokio::test]
+async fn introspection_is_typed_with_sub_type_and_organizations() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let tokens = login(&client).await;
+    let info = PolarIntrospection::from(
+        client
+            .introspect(tokens.access_token(), None)
+            .await
+            .unwrap(),
+    );
+    assert!(info.active());
+    assert_eq!(info.sub_type, Some(SubType::User));
+    assert_eq!(info.organizations, [fake.organization_id()]);
+    assert_eq!(info.inner.client_id.as_deref(), Some(id.as_str()));
+    let dead = client
+        .introspect(&grantkit::Secret::new("nope"), None)
+        .await
+        .unwrap();
+    assert!(!PolarIntrospection::from(dead).active());
+}
+
+#[tokio::test]
+async fn userinfo_for_users_and_organizations() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let user = login(&client).await;
+    let who = grantkit_polar_sh::userinfo(&client, &user).await.unwrap();
+    assert_eq!(
+        who,
+        PolarSubject::User {
+            id: fake.user_id(),
+            email: Some("merchant@example.test".into()),
+            email_verified: Some(true)
+        }
+    );
+
+    let org_client = polar
+        .client_builder(polar.discover().await.unwrap(), &id)
+        .client_secret(secret)
+        .redirect_uri(REDIRECT)
+        .build()
+        .unwrap();
+    let (callback, pending) = authorize(&org_client, |r| {
+        r.polar_scopes([Scope::OrganizationsRead, Scope::ProductsRead])
+            .organization("org-42")
+            .polar_prompt(Prompt::Consent)
+    })
+    .await;
+    let org = org_client
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap();
+    assert!(org.access_token().expose().starts_with("polar_at_o_"));
+    let who = grantkit_polar_sh::userinfo(&org_client, &org)
+        .await
+        .unwrap();
+    assert_eq!(
+        who,
+        PolarSubject::Organization {
+            id: "org-42".into(),
+            name: "Acme Widgets".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn consent_denied_is_a_typed_access_denied() {
+    let (fake, polar) = fake().await;
+    fake.set_consent(Consent::Deny);
+    let client = client(&polar, &fake.public_client(), None).await;
+    let (callback, pending) = authorize(&client, |r| r).await;
+    let err = pending.verify_callback(&callback).unwrap_err();
+    assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::AccessDenied));
+    let forged = callback.replace("state=", "state=x");
+    assert!(matches!(
+        pending.verify_callback(&forged),
+        Err(Error::Callback(CallbackError::StateMismatch))
+    ));
+}
+
+#[tokio::test]
+async fn personal_and_organization_access_tokens_are_static() {
+    let (fake, polar) = fake().await;
+    let pat = fake.create_static_token(false, "products:read");
+    let (tokens, kind) = static_token(&pat);
+    assert_eq!(kind, StaticTokenKind::Personal);
+    assert!(!tokens.expires_within(Duration::from_secs(3600 * 24 * 365)));
+    let client = client(&polar, &fake.public_client(), None).await;
+    assert!(matches!(
+        client.refresh(&tokens).await,
+        Err(Error::NoRefreshToken)
+    ));
+    // Polar's userinfo refuses PATs.
+    let err = client.userinfo(&tokens).await.unwrap_err();
+    assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidToken));
+    // ...but its API accepts them.
+    let api = client.api();
+    let products = api
+        .send(
+            api.reqwest()
+                .get(format!("{}/v1/products/", fake.api_base()))
+                .bearer_auth(tokens.access_token().expose()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        products.json::<serde_json::Value>().unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        static_token(&fake.create_static_token(true, "")).1,
+        StaticTokenKind::Organization
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_429_carries_retry_after() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let (callback, pending) = authorize(&client, |r| r).await;
+    fake.rate_limit_next(1, 17);
+    let code = pending.verify_callback(&callback).unwrap();
+    let err = client.exchange_code(code.clone()).await.unwrap_err();
+    assert!(
+        matches!(err, Error::RateLimited { status: 429, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(17)));
+    // Nothing was consumed: the same code still works after the wait.
+    client.exchange_code(code).await.unwrap();
+}
+
+#[tokio::test]
+async fn older_api_v1_prefix_works() {
+    let (fake, _) = fake().await;
+    let polar = PolarSh::custom(format!("{}/api", fake.api_base()), fake.web_base());
+    let provider = polar.provider().unwrap();
+    assert!(provider
+        .endpoint(grantkit::Endpoint::Token)
+        .unwrap()
+        .path()
+        .starts_with("/api/v1/"));
+    let (id, secret) = fake.post_client();
+    let client = polar
+        .client_builder(provider, &id)
+        .client_secret(secret)
+        .redirect_uri(REDIRECT)
+        .scopes(["email"])
+        .build()
+        .unwrap();
+    let tokens = login(&client).await;
+    assert!(
+        client
+            .introspect(tokens.access_token(), None)
+            .await
+            .unwrap()
+            .active
+    );
+}
+
+#[tokio::test]
+async fn signing_key_rotation_is_survived() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    login(&client).await;
+    fake.rotate_signing_key();
+    login(&client).await;
+    assert_eq!(client.jwks_fetch_count(), 2);
+}
+
+#[tokio::test]
+async fn dynamic_client_registration_round_trip() {
+    let (fake, polar) = fake().await;
+    let registrar = polar.registrar().unwrap();
+    let meta = ClientMetadata::new(
+        "My shop app",
+        vec![REDIRECT.into()],
+        &[Scope::OpenId, Scope::OrdersRead],
+    )
+    .default_sub_type(SubType::Organization);
+    let registered = registrar.register(&meta).await.unwrap();
+    assert!(registered.client_id.starts_with("polar_ci_"));
+    let secret = registered
+        .client_secret
+        .clone()
+        .expect("confidential clients get a secret");
+    assert!(!format!("{registered:?}").contains(secret.expose()));
+    assert_eq!(
+        registered.metadata["token_endpoint_auth_method"],
+        "client_secret_post"
+    );
+
+    // The new client works at once.
+    let client = polar
+        .client_builder(polar.discover().await.unwrap(), &registered.client_id)
+        .client_secret(secret)
+        .redirect_uri(REDIRECT)
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    assert!(login(&client).await.id_token_claims().is_some());
+
+    let read = registrar.read(&registered).await.unwrap();
+    assert_eq!(read.client_id, registered.client_id);
+    let mut updated_meta = meta.clone();
+    updated_meta.client_name = "Renamed".into();
+    let updated = registrar.update(&registered, &updated_meta).await.unwrap();
+    assert_eq!(updated.metadata["client_name"], "Renamed");
+    registrar.delete(registered.clone()).await.unwrap();
+    assert!(registrar.read(&registered).await.is_err());
+
+    let public = registrar
+        .register(&meta.clone().auth_method(AuthMethod::None))
+        .await
+        .unwrap();
+    assert!(public.client_secret.is_none());
+    let bad = registrar
+        .register(&ClientMetadata::new("x", vec![], &[]))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad.oauth_code(),
+        Some(&OAuthErrorCode::Other("invalid_redirect_uri".into()))
+    );
+    let _ = fake;
+}
