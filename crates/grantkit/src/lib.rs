@@ -42,6 +42,7 @@ mod error;
 mod grant;
 mod http;
 mod introspect;
+mod lifecycle;
 mod provider;
 mod revoke;
 mod secret;
@@ -54,6 +55,10 @@ pub use client::{Client, ClientBuilder};
 pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
 pub use http::HttpOptions;
 pub use introspect::Introspection;
+pub use lifecycle::{
+    AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture, FileTokenStore,
+    MemoryTokenStore, StoreError, StoreLock, TokenSource, TokenSourceBuilder, TokenStore,
+};
 pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks};
 pub use revoke::TokenTypeHint;
 pub use secret::Secret;
