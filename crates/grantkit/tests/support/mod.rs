@@ -211,18 +211,20 @@ async fn resource(
         .to_owned();
     let valid = state.valid_access_token.lock().unwrap().clone();
     let rejects_all = state.resource_rejects_all.load(Ordering::SeqCst);
-    if rejects_all || valid.is_some() {
-        if rejects_all || auth != format!("Bearer {}", valid.unwrap_or_default()) {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(
-                    header::WWW_AUTHENTICATE,
-                    r#"Bearer realm="fake", error="invalid_token", error_description="the token is revoked""#,
-                )],
-                "",
-            )
-                .into_response();
-        }
+    let accepted = match valid {
+        Some(valid) => auth == format!("Bearer {valid}"),
+        None => true,
+    };
+    if rejects_all || !accepted {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                r#"Bearer realm="fake", error="invalid_token", error_description="the token is revoked""#,
+            )],
+            "",
+        )
+            .into_response();
     }
     json(
         StatusCode::OK,
