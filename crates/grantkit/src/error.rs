@@ -328,6 +328,11 @@ pub enum Error {
     /// The call cannot be made with this client's configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A token store failed, holds nothing, or refused an unsafe file (see [`StoreError`]).
+    ///
+    /// [`StoreError`]: crate::StoreError
+    #[error(transparent)]
+    Store(#[from] crate::lifecycle::StoreError),
 }
 
 fn retry_words(d: Option<Duration>) -> String {
@@ -351,10 +356,12 @@ impl Error {
         self.oauth().map(|e| &e.code)
     }
 
-    /// `true` when the grant is dead (`invalid_grant`): the user must authorize again.
+    /// `true` when the grant is dead (`invalid_grant`), there is nothing to refresh with, or the
+    /// token store holds no tokens: the user must authorize again.
     pub fn is_reauthorization_required(&self) -> bool {
         matches!(self, Error::NoRefreshToken)
             || self.oauth_code() == Some(&OAuthErrorCode::InvalidGrant)
+            || matches!(self, Error::Store(e) if e.is_reauthorization_required())
     }
 
     /// How long to wait before retrying, when the server said so.

@@ -43,6 +43,7 @@ mod error;
 mod grant;
 mod http;
 mod introspect;
+mod lifecycle;
 mod oidc;
 mod provider;
 mod revoke;
@@ -57,6 +58,10 @@ pub use client::{Client, ClientBuilder};
 pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
 pub use http::HttpOptions;
 pub use introspect::Introspection;
+pub use lifecycle::{
+    AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture, FileTokenStore,
+    MemoryTokenStore, StoreError, StoreLock, TokenSource, TokenSourceBuilder, TokenStore,
+};
 pub use oidc::{Discovery, IdTokenClaims, IdTokenError, ProviderMetadata};
 pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks};
 pub use revoke::TokenTypeHint;

@@ -1,0 +1,273 @@
+//! [`AuthorizedClient`]: reqwest with the access token added, and one refresh-and-retry when the
+//! resource server says `invalid_token`.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::header::{
+    HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
+use reqwest::{IntoUrl, Method, Request, RequestBuilder, Response, StatusCode};
+use serde::Serialize;
+
+use crate::error::{truncate, Endpoint, Error, Result};
+
+use super::source::{AccessToken, TokenSource};
+
+/// An HTTP client for a protected API: every request carries
+/// `Authorization: <token type> <access token>` from a [`TokenSource`] (refreshed first when
+/// needed).
+///
+/// When the API answers **401 with `WWW-Authenticate: ... error="invalid_token"`** (the token was
+/// revoked or expired early), the client refreshes once — even if the token looked valid, and
+/// only if no other task replaced it already — and sends the request **once** more. It retries
+/// only requests whose body can be replayed ([`reqwest::Request::try_clone`]; a streaming body
+/// cannot); others get the 401 response as it came. Any other answer, 401s without
+/// `invalid_token` included, is returned as is: statuses are the caller's to judge. A refresh
+/// that fails is returned as the error (re-authorization required, for a dead grant or a
+/// static token).
+///
+/// Clones share the connection pool and the token source.
+///
+/// ```no_run
+/// use grantkit::{AuthorizedClient, TokenSource};
+///
+/// # async fn run(source: TokenSource) -> grantkit::Result<()> {
+/// let api = AuthorizedClient::new(source)?;
+/// let me = api.get("https://api.example.com/v1/me").send().await?;
+/// let created = api
+///     .post("https://api.example.com/v1/items")
+///     .json(&serde_json::json!({"name": "x"}))
+///     .send()
+///     .await?;
+/// # let _ = (me, created);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct AuthorizedClient {
+    http: reqwest::Client,
+    source: TokenSource,
+}
+
+impl fmt::Debug for AuthorizedClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizedClient")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthorizedClient {
+    /// A client with its own connection pool: 30 s timeout, 10 s to connect, up to 10
+    /// redirects (reqwest drops the `Authorization` header when a redirect leaves the host).
+    pub fn new(source: TokenSource) -> Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self::with_client(http, source))
+    }
+
+    /// Uses an application's own reqwest client (proxy, roots, timeouts).
+    pub fn with_client(http: reqwest::Client, source: TokenSource) -> Self {
+        Self { http, source }
+    }
+
+    /// The token source requests are authorized with.
+    pub fn token_source(&self) -> &TokenSource {
+        &self.source
+    }
+
+    /// Starts a request with any method.
+    pub fn request(&self, method: Method, url: impl IntoUrl) -> AuthorizedRequestBuilder {
+        AuthorizedRequestBuilder {
+            client: self.clone(),
+            builder: self.http.request(method, url),
+            error: None,
+        }
+    }
+
+    /// Starts a `GET`.
+    pub fn get(&self, url: impl IntoUrl) -> AuthorizedRequestBuilder {
+        self.request(Method::GET, url)
+    }
+
+    /// Starts a `POST`.
+    pub fn post(&self, url: impl IntoUrl) -> AuthorizedRequestBuilder {
+        self.request(Method::POST, url)
+    }
+
+    /// Starts a `PUT`.
+    pub fn put(&self, url: impl IntoUrl) -> AuthorizedRequestBuilder {
+        self.request(Method::PUT, url)
+    }
+
+    /// Starts a `PATCH`.
+    pub fn patch(&self, url: impl IntoUrl) -> AuthorizedRequestBuilder {
+        self.request(Method::PATCH, url)
+    }
+
+    /// Starts a `DELETE`.
+    pub fn delete(&self, url: impl IntoUrl) -> AuthorizedRequestBuilder {
+        self.request(Method::DELETE, url)
+    }
+
+    /// Sends a built request with the access token, refreshing and retrying once on
+    /// `invalid_token` (see the type's documentation). An `Authorization` header already on
+    /// the request is replaced.
+    pub async fn execute(&self, mut request: Request) -> Result<Response> {
+        let token = self.source.access_token().await?;
+        authorize(&mut request, &token)?;
+        let replay = request.try_clone();
+        let response = self.http.execute(request).await.map_err(transport_error)?;
+        if !is_invalid_token(&response) {
+            return Ok(response);
+        }
+        let Some(mut replay) = replay else {
+            tracing::debug!(
+                "invalid_token on a request whose body cannot be replayed; not retried"
+            );
+            return Ok(response);
+        };
+        tracing::debug!("the resource server rejected the access token; refreshing once");
+        let fresh = self.source.refresh_if_current(&token).await?;
+        authorize(&mut replay, &fresh)?;
+        self.http.execute(replay).await.map_err(transport_error)
+    }
+}
+
+/// A request being built by an [`AuthorizedClient`]; [`send`](AuthorizedRequestBuilder::send)
+/// it. The common reqwest builder methods are here; [`with`](AuthorizedRequestBuilder::with)
+/// reaches all the others.
+#[must_use = "a request does nothing until it is sent"]
+pub struct AuthorizedRequestBuilder {
+    client: AuthorizedClient,
+    builder: RequestBuilder,
+    error: Option<Error>,
+}
+
+impl fmt::Debug for AuthorizedRequestBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizedRequestBuilder")
+            .finish_non_exhaustive()
+    }
+}
+
+impl AuthorizedRequestBuilder {
+    /// Adds a header.
+    pub fn header<K, V>(self, key: K, value: V) -> Self
+    where
+        HeaderName: TryFrom<K>,
+        <HeaderName as TryFrom<K>>::Error: Into<http::Error>,
+        HeaderValue: TryFrom<V>,
+        <HeaderValue as TryFrom<V>>::Error: Into<http::Error>,
+    {
+        self.with(|b| b.header(key, value))
+    }
+
+    /// Adds headers.
+    pub fn headers(self, headers: HeaderMap) -> Self {
+        self.with(|b| b.headers(headers))
+    }
+
+    /// Appends query parameters (anything `serde_urlencoded` serializes).
+    pub fn query<T: Serialize + ?Sized>(self, query: &T) -> Self {
+        self.with(|b| b.query(query))
+    }
+
+    /// Sends a form body (`application/x-www-form-urlencoded`).
+    pub fn form<T: Serialize + ?Sized>(self, form: &T) -> Self {
+        self.with(|b| b.form(form))
+    }
+
+    /// Sends a JSON body (`application/json`).
+    pub fn json<T: Serialize + ?Sized>(mut self, json: &T) -> Self {
+        match serde_json::to_vec(json) {
+            Ok(body) => self.with(|b| b.header(CONTENT_TYPE, "application/json").body(body)),
+            Err(e) => {
+                self.error.get_or_insert(Error::Config(format!(
+                    "the JSON body cannot be serialized: {e}"
+                )));
+                self
+            }
+        }
+    }
+
+    /// Sets the body. A streaming body cannot be replayed, so such a request is not retried.
+    pub fn body(self, body: impl Into<reqwest::Body>) -> Self {
+        self.with(|b| b.body(body))
+    }
+
+    /// A timeout for this request.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|b| b.timeout(timeout))
+    }
+
+    /// Applies any other reqwest builder method.
+    ///
+    /// ```no_run
+    /// # async fn run(api: grantkit::AuthorizedClient) -> grantkit::Result<()> {
+    /// let response = api
+    ///     .get("https://api.example.com/v1/me")
+    ///     .with(|b| b.version(reqwest::Version::HTTP_11))
+    ///     .send()
+    ///     .await?;
+    /// # let _ = response; Ok(()) }
+    /// ```
+    pub fn with(mut self, f: impl FnOnce(RequestBuilder) -> RequestBuilder) -> Self {
+        self.builder = f(self.builder);
+        self
+    }
+
+    /// Sends the request (see [`AuthorizedClient::execute`]).
+    pub async fn send(self) -> Result<Response> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let request = self
+            .builder
+            .build()
+            .map_err(|e| Error::Config(format!("invalid request: {}", e.without_url())))?;
+        self.client.execute(request).await
+    }
+}
+
+fn authorize(request: &mut Request, token: &AccessToken) -> Result<()> {
+    let mut value = HeaderValue::from_str(token.authorization().expose()).map_err(|_| {
+        Error::InvalidResponse {
+            endpoint: Endpoint::Token,
+            reason: "the access token has characters an HTTP header cannot carry".into(),
+        }
+    })?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(AUTHORIZATION, value);
+    Ok(())
+}
+
+/// RFC 6750 §3.1: `401` with `WWW-Authenticate: Bearer ... error="invalid_token"`.
+fn is_invalid_token(response: &Response) -> bool {
+    response.status() == StatusCode::UNAUTHORIZED
+        && response
+            .headers()
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")))
+}
+
+fn transport_error(e: reqwest::Error) -> Error {
+    // The URL can carry query parameters; keep it out of messages.
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    Error::Transport {
+        endpoint: Endpoint::Api,
+        message: truncate(&message, 300),
+    }
+}

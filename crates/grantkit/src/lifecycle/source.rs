@@ -1,0 +1,549 @@
+//! [`TokenSource`]: always a valid access token, one refresh at a time, rotation-safe.
+
+use std::fmt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, SystemTime};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+use crate::token::{TokenSet, TokenType};
+
+use super::store::{MemoryTokenStore, StoreError, TokenStore};
+
+/// The default refresh margin: a token is refreshed when it expires within 60 seconds.
+const DEFAULT_MARGIN: Duration = Duration::from_secs(60);
+
+type Hook = Arc<dyn Fn(&TokenSet) + Send + Sync>;
+
+/// Hands out an access token that is valid for at least a margin (60 s by default), refreshing
+/// it when needed — once, however many tasks ask at the same time — and persisting the new pair
+/// in its [`TokenStore`] before anyone gets it.
+///
+/// `TokenSource` has no type parameters and clones cheaply (an `Arc` inside): clones share the
+/// tokens and the single flight. Put it in your application state.
+///
+/// Guarantees (details in `docs/token-lifecycle.md`):
+///
+/// - **Fresh path**: a token valid beyond the margin is handed out without an async lock, an
+///   allocation or a store read: [`AccessToken`] is an `Arc` clone of the current [`TokenSet`].
+/// - **Single flight**: while a refresh runs, every other caller waits for it; exactly one
+///   request reaches the token endpoint. A failed refresh is reported to every waiter; the next
+///   call after it tries again.
+/// - **Across processes**: the refresh runs under [`TokenStore::lock`] and re-reads the store
+///   first, so a token another process already refreshed is used as is.
+/// - **Rotation safety**: the new pair is saved before it is handed out; the previous refresh
+///   token is kept when the server sends none. A pair whose save failed is kept in memory and
+///   saved again before anything else happens. The refresh runs in its own task, so cancelling
+///   a caller cannot lose a rotated refresh token halfway.
+/// - **Re-authorization**: `invalid_grant`, no refresh token, a provider without refresh tokens
+///   and an empty store all satisfy [`Error::is_reauthorization_required`].
+///
+/// Requires a Tokio runtime (the refresh runs in a spawned task).
+///
+/// ```no_run
+/// use grantkit::{Client, FileTokenStore, TokenSource};
+///
+/// # async fn run(client: Client) -> grantkit::Result<()> {
+/// let source = TokenSource::builder(client)
+///     .store(FileTokenStore::new("/home/me/.config/my-app/tokens.json"))
+///     .build()
+///     .await?; // reads the file; `is_reauthorization_required()` when it holds nothing
+/// let token = source.access_token().await?;
+/// println!("{} token valid until {:?}", token.token_type(), token.expires_at());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TokenSource {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` for static tokens, which are never refreshed.
+    client: Option<Client>,
+    store: Arc<dyn TokenStore>,
+    margin: Duration,
+    on_refresh: Option<Hook>,
+    /// The token set handed out. Replaced only after the store saved it.
+    current: RwLock<Arc<TokenSet>>,
+    /// How many refresh attempts (or explicit replacements) have completed. A caller that saw
+    /// another value before waiting for the refresh lock shares that attempt's outcome.
+    attempts: AtomicU64,
+    /// The in-process single flight: held for the whole refresh critical section.
+    refresh: Arc<tokio::sync::Mutex<RefreshState>>,
+}
+
+#[derive(Default)]
+struct RefreshState {
+    /// The outcome of the last attempt, for the callers that waited for it.
+    last_error: Option<Error>,
+    /// A refreshed pair the store failed to save. Its refresh token may be the only live one,
+    /// so it is saved before anything else is tried.
+    unsaved: Option<TokenSet>,
+}
+
+/// Why a caller wants a (new) token.
+enum Need {
+    /// A token valid beyond the margin.
+    Fresh,
+    /// Anything but this access token, which a resource server rejected.
+    Replace(Secret),
+}
+
+impl Need {
+    fn is_unusable(&self, tokens: &TokenSet, margin: Duration) -> bool {
+        match self {
+            Need::Fresh => tokens.expires_within(margin),
+            Need::Replace(rejected) => {
+                tokens.access_token() == rejected || tokens.expires_within(margin)
+            }
+        }
+    }
+}
+
+impl TokenSource {
+    /// Configures a token source that refreshes through `client`.
+    pub fn builder(client: Client) -> TokenSourceBuilder {
+        TokenSourceBuilder {
+            client,
+            store: None,
+            margin: DEFAULT_MARGIN,
+            on_refresh: None,
+            tokens: None,
+        }
+    }
+
+    /// A source for tokens that are never refreshed (personal or organization access tokens,
+    /// API keys sent as Bearer tokens). When `tokens` has an expiry and it has passed,
+    /// [`access_token`](TokenSource::access_token) answers [`Error::NoRefreshToken`]
+    /// (re-authorization required).
+    pub fn fixed(tokens: TokenSet) -> Self {
+        Self::from_parts(
+            None,
+            Arc::new(MemoryTokenStore::with_tokens(tokens.clone())),
+            Duration::ZERO,
+            None,
+            tokens,
+        )
+    }
+
+    /// A source for one static Bearer token that never expires.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> grantkit::Result<()> {
+    /// let source = grantkit::TokenSource::static_token("polar_oat_example");
+    /// let token = source.access_token().await?;
+    /// assert_eq!(token.expose(), "polar_oat_example");
+    /// assert_eq!(token.token_type().as_str(), "Bearer");
+    /// # Ok(()) }
+    /// ```
+    pub fn static_token(token: impl Into<Secret>) -> Self {
+        Self::fixed(TokenSet::from_access_token(token))
+    }
+
+    fn from_parts(
+        client: Option<Client>,
+        store: Arc<dyn TokenStore>,
+        margin: Duration,
+        on_refresh: Option<Hook>,
+        tokens: TokenSet,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                store,
+                margin,
+                on_refresh,
+                current: RwLock::new(Arc::new(tokens)),
+                attempts: AtomicU64::new(0),
+                refresh: Arc::new(tokio::sync::Mutex::new(RefreshState::default())),
+            }),
+        }
+    }
+
+    /// An access token valid for at least the margin, refreshed first when needed.
+    ///
+    /// On the fresh path this is a read lock and an `Arc` clone. When a refresh is needed,
+    /// concurrent callers wait for one shared refresh and all get its outcome. Errors:
+    /// [`Error::is_reauthorization_required`] when the user must authorize again
+    /// (`invalid_grant`, no refresh token, a static token that expired, an empty store);
+    /// [`Error::is_transient`] ones are worth retrying later.
+    pub async fn access_token(&self) -> Result<AccessToken> {
+        self.obtain(Need::Fresh).await
+    }
+
+    /// Replaces `rejected` — an access token a resource server answered `invalid_token` to —
+    /// refreshing even if it looked valid. If another task already replaced it, that newer
+    /// token is returned without a second refresh.
+    pub async fn refresh_if_current(&self, rejected: &AccessToken) -> Result<AccessToken> {
+        self.obtain(Need::Replace(rejected.secret().clone())).await
+    }
+
+    /// Refreshes now, whatever the expiry says (unless another task is already replacing the
+    /// current token, whose result is then shared).
+    pub async fn force_refresh(&self) -> Result<AccessToken> {
+        let current = self.current();
+        self.refresh_if_current(&current).await
+    }
+
+    /// The token set held now, without any check or refresh.
+    pub fn current(&self) -> AccessToken {
+        AccessToken {
+            tokens: self.inner.current_arc(),
+        }
+    }
+
+    /// Replaces the tokens (after the user authorized again): saves them to the store, then
+    /// hands them out. Waits for a refresh in progress.
+    pub async fn set_tokens(&self, tokens: TokenSet) -> Result<()> {
+        let inner = &self.inner;
+        let mut state = inner.refresh.lock().await;
+        let lock = inner.store.lock().await?;
+        let saved = inner.store.save(&tokens).await;
+        release(lock).await;
+        saved?;
+        state.unsaved = None;
+        state.last_error = None;
+        inner.install(tokens);
+        inner.attempts.fetch_add(1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// The refresh margin: tokens expiring sooner than this are refreshed before use.
+    pub fn margin(&self) -> Duration {
+        self.inner.margin
+    }
+
+    /// The client refreshes go through; `None` for static tokens.
+    pub fn client(&self) -> Option<&Client> {
+        self.inner.client.as_ref()
+    }
+
+    /// Whether this source can refresh at all (`false` for [`TokenSource::fixed`] and
+    /// [`TokenSource::static_token`]).
+    pub fn can_refresh(&self) -> bool {
+        self.inner.client.is_some()
+    }
+
+    async fn obtain(&self, need: Need) -> Result<AccessToken> {
+        let inner = &self.inner;
+        // Fresh path: no async lock, no allocation.
+        let current = inner.current_arc();
+        if !need.is_unusable(&current, inner.margin) {
+            return Ok(AccessToken { tokens: current });
+        }
+        if inner.client.is_none() {
+            return Err(Error::NoRefreshToken);
+        }
+        drop(current);
+        let seen = inner.attempts.load(Ordering::Acquire);
+        let state = inner.refresh.clone().lock_owned().await;
+        if inner.attempts.load(Ordering::Acquire) != seen {
+            // A refresh finished while this caller waited: its outcome is ours.
+            return match &state.last_error {
+                Some(e) => Err(e.clone()),
+                None => Ok(self.current()),
+            };
+        }
+        let current = inner.current_arc();
+        if state.unsaved.is_none() && !need.is_unusable(&current, inner.margin) {
+            return Ok(AccessToken { tokens: current });
+        }
+        // The critical section runs in its own task, which owns the single-flight guard: if
+        // this caller is cancelled, the refresh still completes and its result is saved.
+        let task_inner = inner.clone();
+        let task = tokio::spawn(async move {
+            let mut state = state;
+            let result = task_inner.refresh_locked(&mut state, &need).await;
+            state.last_error = result.as_ref().err().cloned();
+            task_inner.attempts.fetch_add(1, Ordering::AcqRel);
+            result
+        });
+        match task.await {
+            Ok(result) => result.map(|tokens| AccessToken { tokens }),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Config(
+                "the token refresh task was cancelled (is the Tokio runtime shutting down?)".into(),
+            )),
+        }
+    }
+}
+
+impl Inner {
+    fn current_arc(&self) -> Arc<TokenSet> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn install(&self, tokens: TokenSet) -> Arc<TokenSet> {
+        let tokens = Arc::new(tokens);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = tokens.clone();
+        tokens
+    }
+
+    /// The refresh protocol, run by one task at a time in this process.
+    async fn refresh_locked(&self, state: &mut RefreshState, need: &Need) -> Result<Arc<TokenSet>> {
+        let lock = self.store.lock().await?;
+        let result = self.refresh_under_store_lock(state, need).await;
+        release(lock).await;
+        result
+    }
+
+    async fn refresh_under_store_lock(
+        &self,
+        state: &mut RefreshState,
+        need: &Need,
+    ) -> Result<Arc<TokenSet>> {
+        if let Some(unsaved) = state.unsaved.take() {
+            tracing::debug!("saving a refreshed token set an earlier attempt could not save");
+            return self.persist_and_install(state, unsaved).await;
+        }
+        // Another process (or replica) may have refreshed while we waited for the lock: its
+        // result is in the store, and our refresh token may already be rotated out.
+        let stored = self
+            .store
+            .load()
+            .await?
+            .ok_or_else(|| StoreError::NoTokens {
+                store: self.store.describe(),
+            })?;
+        if !need.is_unusable(&stored, self.margin) {
+            tracing::debug!("the store holds a token refreshed elsewhere; using it");
+            return Ok(self.install(stored));
+        }
+        let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
+        tracing::debug!(provider = client.provider().name(), "refreshing tokens");
+        let refreshed = client.refresh(&stored).await?;
+        self.persist_and_install(state, refreshed).await
+    }
+
+    async fn persist_and_install(
+        &self,
+        state: &mut RefreshState,
+        tokens: TokenSet,
+    ) -> Result<Arc<TokenSet>> {
+        if let Err(e) = self.store.save(&tokens).await {
+            tracing::warn!(error = %e, "could not save refreshed tokens; keeping them to save again");
+            state.unsaved = Some(tokens);
+            return Err(e);
+        }
+        if let Some(hook) = &self.on_refresh {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| hook(&tokens))).is_err() {
+                tracing::error!(
+                    "the on_refresh hook panicked; the saved tokens are handed out anyway"
+                );
+            }
+        }
+        Ok(self.install(tokens))
+    }
+}
+
+async fn release(lock: super::store::StoreLock) {
+    if let Err(e) = lock.release().await {
+        tracing::warn!(error = %e, "could not release the token store lock");
+    }
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let current = self.inner.current_arc();
+        f.debug_struct("TokenSource")
+            .field(
+                "client_id",
+                &self.inner.client.as_ref().map(Client::client_id),
+            )
+            .field("store", &self.inner.store.describe())
+            .field("margin", &self.inner.margin)
+            .field("expires_at", &current.expires_at())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`TokenSource`]. Made by [`TokenSource::builder`].
+#[must_use]
+pub struct TokenSourceBuilder {
+    client: Client,
+    store: Option<Arc<dyn TokenStore>>,
+    margin: Duration,
+    on_refresh: Option<Hook>,
+    tokens: Option<TokenSet>,
+}
+
+impl fmt::Debug for TokenSourceBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSourceBuilder")
+            .field("client_id", &self.client.client_id())
+            .field("store", &self.store.as_ref().map(|s| s.describe()))
+            .field("margin", &self.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSourceBuilder {
+    /// Where tokens are persisted. Default: a fresh [`MemoryTokenStore`]. Pass an
+    /// `Arc<dyn TokenStore>` (or an `Arc` of a store) to share one store between sources.
+    pub fn store(mut self, store: impl TokenStore + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Refresh tokens that expire within `margin` (default 60 s). A refreshed token is handed
+    /// out even when its whole lifetime is shorter than the margin.
+    pub fn margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// Called with every refreshed token set after the store saved it and before it is handed
+    /// out — for applications that also keep tokens elsewhere. A panic in it is logged and
+    /// ignored. Not called for tokens read from the store or set with
+    /// [`TokenSource::set_tokens`].
+    pub fn on_refresh(mut self, hook: impl Fn(&TokenSet) + Send + Sync + 'static) -> Self {
+        self.on_refresh = Some(Arc::new(hook));
+        self
+    }
+
+    /// Starts from these tokens (fresh from a code exchange) and saves them to the store.
+    /// Without this, [`build`](TokenSourceBuilder::build) reads them from the store.
+    pub fn tokens(mut self, tokens: TokenSet) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// Saves the given tokens, or loads the stored ones, and builds the source. An empty store
+    /// is [`StoreError::NoTokens`] (re-authorization required).
+    pub async fn build(self) -> Result<TokenSource> {
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
+        let tokens = match self.tokens {
+            Some(tokens) => {
+                let lock = store.lock().await?;
+                let saved = store.save(&tokens).await;
+                release(lock).await;
+                saved?;
+                tokens
+            }
+            None => store.load().await?.ok_or_else(|| StoreError::NoTokens {
+                store: store.describe(),
+            })?,
+        };
+        Ok(TokenSource::from_parts(
+            Some(self.client),
+            store,
+            self.margin,
+            self.on_refresh,
+            tokens,
+        ))
+    }
+}
+
+/// An access token handed out by a [`TokenSource`]: a cheap handle (an `Arc` clone) on the
+/// token set it belongs to. `Debug` shows no secret.
+#[derive(Clone)]
+pub struct AccessToken {
+    tokens: Arc<TokenSet>,
+}
+
+impl AccessToken {
+    /// The access token.
+    pub fn secret(&self) -> &Secret {
+        self.tokens.access_token()
+    }
+
+    /// The access token's value; every call site is a place where it leaves its box.
+    pub fn expose(&self) -> &str {
+        self.tokens.access_token().expose()
+    }
+
+    /// Its type: the scheme of the `Authorization` header.
+    pub fn token_type(&self) -> &TokenType {
+        self.tokens.token_type()
+    }
+
+    /// When it expires, if the server said.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.tokens.expires_at()
+    }
+
+    /// The whole token set it came with (refresh token, scope, ID token, extra fields).
+    pub fn token_set(&self) -> &TokenSet {
+        &self.tokens
+    }
+
+    /// The value of an `Authorization` header: `Bearer <token>` (or the server's token type).
+    pub fn authorization(&self) -> Secret {
+        Secret::new(format!("{} {}", self.token_type(), self.expose()))
+    }
+
+    /// `true` when both handles share the same token set (no new set was made in between).
+    pub fn ptr_eq(&self, other: &AccessToken) -> bool {
+        Arc::ptr_eq(&self.tokens, &other.tokens)
+    }
+}
+
+impl PartialEq for AccessToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other) || self.secret() == other.secret()
+    }
+}
+
+impl Eq for AccessToken {}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token_type", self.token_type())
+            .field("expires_at", &self.expires_at())
+            .field("token", self.secret())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fresh_path_hands_out_the_same_set() {
+        let source = TokenSource::static_token("t");
+        let a = source.access_token().await.unwrap();
+        let b = source.access_token().await.unwrap();
+        assert!(a.ptr_eq(&b), "no new token set on the fresh path");
+        assert!(!format!("{a:?} {source:?}").contains("\"t\""));
+    }
+
+    #[tokio::test]
+    async fn expired_fixed_token_needs_reauthorization() {
+        let json = br#"{"access_token":"t","expires_in":10}"#;
+        let tokens =
+            TokenSet::from_response(json, SystemTime::now() - Duration::from_secs(60)).unwrap();
+        let source = TokenSource::fixed(tokens);
+        assert!(!source.can_refresh());
+        let err = source.access_token().await.unwrap_err();
+        assert!(err.is_reauthorization_required(), "{err}");
+        let err = source.force_refresh().await.unwrap_err();
+        assert!(err.is_reauthorization_required(), "{err}");
+    }
+
+    #[tokio::test]
+    async fn fixed_token_with_future_expiry_is_handed_out_until_it_expires() {
+        // A static token has no margin: it is usable to its last second.
+        let json = br#"{"access_token":"t","expires_in":30}"#;
+        let source = TokenSource::fixed(TokenSet::from_response(json, SystemTime::now()).unwrap());
+        assert_eq!(source.margin(), Duration::ZERO);
+        assert_eq!(source.access_token().await.unwrap().expose(), "t");
+    }
+
+    #[test]
+    fn authorization_value_uses_the_token_type() {
+        let source = TokenSource::static_token("abc");
+        let token = source.current();
+        assert_eq!(token.authorization().expose(), "Bearer abc");
+        assert_eq!(format!("{}", token.authorization()), "[redacted]");
+    }
+}

@@ -1,0 +1,644 @@
+//! `TokenSource` and `AuthorizedClient` against a counting fake token endpoint (see
+//! `support/mod.rs`). Each test names the guarantee it proves.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use grantkit::{
+    AuthorizedClient, BoxFuture, Error, FileTokenStore, MemoryTokenStore, OAuthErrorCode, Provider,
+    Quirks, Result, StoreError, StoreLock, TokenSet, TokenSource, TokenStore,
+};
+use support::{expired, valid_for, Behaviour, Fake};
+
+/// Joins spawned tasks, in order.
+async fn join_all<T: Send + 'static>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        out.push(h.await.expect("task panicked"));
+    }
+    out
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("grantkit-ts-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Starts `n` tasks that all call `access_token()` at once (after a barrier).
+async fn concurrent_calls(source: &TokenSource, n: usize) -> Vec<Result<grantkit::AccessToken>> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let handles = (0..n)
+        .map(|_| {
+            let (source, barrier) = (source.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                source.access_token().await
+            })
+        })
+        .collect();
+    join_all(handles).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_concurrent_callers_share_exactly_one_refresh() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(50));
+    fake.set_live_refresh_token(Some("rt-0"));
+    let source = TokenSource::builder(fake.client())
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+
+    let results = concurrent_calls(&source, 1000).await;
+
+    assert_eq!(fake.token_requests(), 1, "exactly one refresh request");
+    let tokens: Vec<_> = results.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(tokens.len(), 1000);
+    assert!(
+        tokens.iter().all(|t| t.expose() == "at-1"),
+        "all get the fresh token"
+    );
+    assert!(
+        tokens.iter().all(|t| t.ptr_eq(&tokens[0])),
+        "one shared token set, no copies"
+    );
+    assert_eq!(
+        source
+            .current()
+            .token_set()
+            .refresh_token()
+            .unwrap()
+            .expose(),
+        "rt-1"
+    );
+    // Fresh now: further calls do not refresh.
+    concurrent_calls(&source, 100).await;
+    assert_eq!(fake.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_refresh_reaches_every_waiter_and_invalid_grant_means_reauthorize() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(50));
+    fake.set_behaviour(Behaviour::Fail(400, "invalid_grant"));
+    let source = TokenSource::builder(fake.client())
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+
+    let results = concurrent_calls(&source, 1000).await;
+
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "one request for all 1,000 waiters"
+    );
+    for r in &results {
+        let e = r.as_ref().unwrap_err();
+        assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidGrant), "{e}");
+        assert!(e.is_reauthorization_required());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_reaches_every_waiter_and_the_next_call_retries() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(50));
+    fake.set_behaviour(Behaviour::Fail(503, "temporarily_unavailable"));
+    let source = TokenSource::builder(fake.client())
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+
+    let results = concurrent_calls(&source, 200).await;
+    assert_eq!(fake.token_requests(), 1);
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().unwrap_err().is_transient()));
+    assert!(!results[0]
+        .as_ref()
+        .unwrap_err()
+        .is_reauthorization_required());
+
+    fake.set_behaviour(Behaviour::Rotate);
+    let results = concurrent_calls(&source, 200).await;
+    assert_eq!(
+        fake.token_requests(),
+        2,
+        "a new call after a failure tries again, once"
+    );
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().unwrap().expose() == "at-1"));
+}
+
+/// A store whose saves can be made to fail, and which records what it saved.
+#[derive(Default)]
+struct FlakyStore {
+    inner: MemoryTokenStore,
+    fail_saves: AtomicBool,
+    saves: AtomicUsize,
+}
+
+impl TokenStore for FlakyStore {
+    fn load(&self) -> BoxFuture<'_, Result<Option<TokenSet>>> {
+        self.inner.load()
+    }
+    fn save<'a>(&'a self, tokens: &'a TokenSet) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if self.fail_saves.load(Ordering::SeqCst) {
+                return Err(StoreError::Io {
+                    store: "the flaky store".into(),
+                    operation: "write",
+                    message: "disk full".into(),
+                }
+                .into());
+            }
+            self.saves.fetch_add(1, Ordering::SeqCst);
+            self.inner.save(tokens).await
+        })
+    }
+    fn delete(&self) -> BoxFuture<'_, Result<()>> {
+        self.inner.delete()
+    }
+    fn lock(&self) -> BoxFuture<'_, Result<StoreLock>> {
+        self.inner.lock()
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_pair_is_never_handed_out_unsaved_nor_lost_when_the_save_fails() {
+    let fake = Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0")); // strict rotation: rt-0 dies on use
+    let store = Arc::new(FlakyStore::default());
+    let source = TokenSource::builder(fake.client())
+        .store(store.clone())
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+
+    store.fail_saves.store(true, Ordering::SeqCst);
+    let e = source.access_token().await.unwrap_err();
+    assert!(matches!(e, Error::Store(StoreError::Io { .. })), "{e:?}");
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "the server rotated rt-0 into rt-1"
+    );
+    assert_eq!(
+        source.current().expose(),
+        "at-0",
+        "the unsaved pair was not handed out"
+    );
+
+    store.fail_saves.store(false, Ordering::SeqCst);
+    let token = source.access_token().await.unwrap();
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "the kept pair is saved, not refreshed again"
+    );
+    assert_eq!(token.expose(), "at-1");
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token().unwrap().expose(), "rt-1");
+
+    // rt-1 is the live one: a forced refresh with it succeeds (rt-0 would be invalid_grant).
+    let token = source.force_refresh().await.unwrap();
+    assert_eq!(token.expose(), "at-2");
+    assert_eq!(fake.token_requests(), 2);
+}
+
+#[tokio::test]
+async fn the_previous_refresh_token_is_kept_when_the_server_sends_none() {
+    let fake = Fake::start().await;
+    fake.set_behaviour(Behaviour::KeepRefreshToken);
+    let store = MemoryTokenStore::new();
+    let source = TokenSource::builder(fake.client())
+        .store(store.clone())
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    let token = source.access_token().await.unwrap();
+    assert_eq!(token.expose(), "at-1");
+    assert_eq!(token.token_set().refresh_token().unwrap().expose(), "rt-0");
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.access_token().expose(), "at-1");
+    assert_eq!(stored.refresh_token().unwrap().expose(), "rt-0");
+}
+
+#[tokio::test]
+async fn on_refresh_runs_after_the_save_and_before_the_token_is_handed_out() {
+    let fake = Fake::start().await;
+    let dir = temp_dir("hook");
+    let store = FileTokenStore::new(dir.join("tokens.json"));
+    let path = store.path().to_owned();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let hook_seen = seen.clone();
+    let source = TokenSource::builder(fake.client())
+        .store(store)
+        .tokens(expired("at-0", Some("rt-0")))
+        .on_refresh(move |tokens| {
+            // The file already holds the new pair when the hook runs.
+            let on_disk: TokenSet = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            assert_eq!(&on_disk, tokens);
+            hook_seen
+                .lock()
+                .unwrap()
+                .push(tokens.access_token().expose().to_owned());
+        })
+        .build()
+        .await
+        .unwrap();
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "not called for the initial tokens"
+    );
+    let token = source.access_token().await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), ["at-1"]);
+    assert_eq!(token.expose(), "at-1");
+    source.access_token().await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1, "once per refresh");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_token_refreshed_by_another_process_is_reread_not_refreshed_again() {
+    let fake = Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0"));
+    let shared = MemoryTokenStore::new();
+    let build = || {
+        TokenSource::builder(fake.client())
+            .store(shared.clone())
+            .tokens(expired("at-0", Some("rt-0")))
+    };
+    let a = build().build().await.unwrap();
+    let b = TokenSource::builder(fake.client())
+        .store(shared.clone())
+        .build()
+        .await
+        .unwrap(); // loads at-0 from the store
+    assert_eq!(b.current().expose(), "at-0");
+
+    assert_eq!(a.access_token().await.unwrap().expose(), "at-1");
+    // b's copy is expired, and its rt-0 is dead: it must take a's result from the store.
+    assert_eq!(b.access_token().await.unwrap().expose(), "at-1");
+    assert_eq!(fake.token_requests(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sources_sharing_a_file_refresh_once_under_its_lock() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(50));
+    fake.set_live_refresh_token(Some("rt-0"));
+    let dir = temp_dir("shared-file");
+    let path = dir.join("tokens.json");
+    // Two independent sources (separate single flights), like two processes: only the file's
+    // lock and the re-read keep them from both refreshing.
+    let a = TokenSource::builder(fake.client())
+        .store(FileTokenStore::new(&path))
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    let b = TokenSource::builder(fake.client())
+        .store(FileTokenStore::new(&path))
+        .build()
+        .await
+        .unwrap();
+    let (ra, rb) = tokio::join!(concurrent_calls(&a, 200), concurrent_calls(&b, 200));
+    assert_eq!(fake.token_requests(), 1, "one refresh across both sources");
+    for r in ra.iter().chain(&rb) {
+        assert_eq!(r.as_ref().unwrap().expose(), "at-1");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_margin_decides_when_to_refresh() {
+    let fake = Fake::start().await;
+    let soon = || valid_for("at-0", Some("rt-0"), 30);
+    let patient = TokenSource::builder(fake.client())
+        .margin(Duration::from_secs(10))
+        .tokens(soon())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(patient.access_token().await.unwrap().expose(), "at-0");
+    assert_eq!(
+        fake.token_requests(),
+        0,
+        "30 s left, margin 10 s: no refresh"
+    );
+
+    let default = TokenSource::builder(fake.client())
+        .tokens(soon())
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(default.margin(), Duration::from_secs(60));
+    assert_eq!(default.access_token().await.unwrap().expose(), "at-1");
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "30 s left, default margin 60 s: refreshed"
+    );
+}
+
+#[tokio::test]
+async fn without_a_refresh_token_or_refresh_support_an_expired_token_needs_reauthorization() {
+    let fake = Fake::start().await;
+    let no_refresh_token = TokenSource::builder(fake.client())
+        .tokens(expired("at-0", None))
+        .build()
+        .await
+        .unwrap();
+    let e = no_refresh_token.access_token().await.unwrap_err();
+    assert!(matches!(e, Error::NoRefreshToken), "{e:?}");
+    assert!(e.is_reauthorization_required());
+
+    let mut quirks = Quirks::default();
+    quirks.refresh_tokens = false;
+    let provider = Provider::builder("no refresh")
+        .token_endpoint(&format!("{}/token", fake.url))
+        .quirks(quirks)
+        .build()
+        .unwrap();
+    let client = grantkit::Client::builder(provider, "c").build().unwrap();
+    let no_support = TokenSource::builder(client)
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    assert!(no_support
+        .access_token()
+        .await
+        .unwrap_err()
+        .is_reauthorization_required());
+    assert_eq!(fake.token_requests(), 0, "no request is even tried");
+}
+
+#[tokio::test]
+async fn an_empty_store_needs_reauthorization() {
+    let fake = Fake::start().await;
+    let e = TokenSource::builder(fake.client())
+        .build()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Store(StoreError::NoTokens { .. })),
+        "{e:?}"
+    );
+    assert!(e.is_reauthorization_required());
+
+    let dir = temp_dir("missing");
+    let e = TokenSource::builder(fake.client())
+        .store(FileTokenStore::new(dir.join("tokens.json")))
+        .build()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("tokens.json"), "names the file: {e}");
+    assert!(e.is_reauthorization_required());
+
+    // Tokens deleted by another process (logout) while this one runs.
+    let store = MemoryTokenStore::new();
+    let source = TokenSource::builder(fake.client())
+        .store(store.clone())
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    store.delete().await.unwrap();
+    assert!(source
+        .access_token()
+        .await
+        .unwrap_err()
+        .is_reauthorization_required());
+    assert_eq!(fake.token_requests(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_if_current_replaces_a_rejected_token_once() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(20));
+    let source = TokenSource::builder(fake.client())
+        .tokens(valid_for("at-0", Some("rt-0"), 3600))
+        .build()
+        .await
+        .unwrap();
+    let rejected = source.access_token().await.unwrap();
+    let handles = (0..100)
+        .map(|_| {
+            let (source, rejected) = (source.clone(), rejected.clone());
+            tokio::spawn(async move { source.refresh_if_current(&rejected).await })
+        })
+        .collect();
+    let results = join_all(handles).await;
+    assert_eq!(fake.token_requests(), 1);
+    assert!(results
+        .iter()
+        .all(|r| r.as_ref().unwrap().expose() == "at-1"));
+    // Later, the same stale token again: already replaced, no request.
+    assert_eq!(
+        source.refresh_if_current(&rejected).await.unwrap().expose(),
+        "at-1"
+    );
+    assert_eq!(fake.token_requests(), 1);
+    // set_tokens (after a new login) replaces without a request and persists.
+    source
+        .set_tokens(valid_for("at-login", Some("rt-login"), 3600))
+        .await
+        .unwrap();
+    assert_eq!(source.access_token().await.unwrap().expose(), "at-login");
+}
+
+#[tokio::test]
+async fn a_cancelled_caller_does_not_cancel_the_refresh() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(100));
+    fake.set_live_refresh_token(Some("rt-0"));
+    let store = MemoryTokenStore::new();
+    let source = TokenSource::builder(fake.client())
+        .store(store.clone())
+        .tokens(expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    let gave_up = tokio::time::timeout(Duration::from_millis(20), source.access_token()).await;
+    assert!(gave_up.is_err(), "the caller timed out mid-refresh");
+    // The refresh goes on and saves the rotated pair.
+    let token = source.access_token().await.unwrap();
+    assert_eq!(token.expose(), "at-1");
+    assert_eq!(fake.token_requests(), 1);
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token().unwrap().expose(), "rt-1");
+}
+
+#[tokio::test]
+async fn static_tokens_are_never_refreshed() {
+    let fake = Fake::start().await;
+    fake.set_valid_access_token(Some("someone-else"));
+    let source = TokenSource::static_token("polar_oat_xyz");
+    for _ in 0..10 {
+        assert_eq!(
+            source.access_token().await.unwrap().expose(),
+            "polar_oat_xyz"
+        );
+    }
+    let api = AuthorizedClient::new(source).unwrap();
+    // A revoked static token: nothing to refresh with, so re-authorization is required.
+    let e = api
+        .get(format!("{}/resource", fake.url))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.is_reauthorization_required(), "{e:?}");
+    assert_eq!(fake.token_requests(), 0);
+    assert_eq!(fake.resource_requests(), 1, "not retried");
+}
+
+async fn body(response: reqwest::Response) -> serde_json::Value {
+    serde_json::from_str(&response.text().await.unwrap()).unwrap()
+}
+
+/// A source whose current token (`at-0`) looks valid but that the resource server rejects.
+async fn revoked_source(fake: &Fake) -> TokenSource {
+    fake.set_valid_access_token(Some("not-at-0"));
+    TokenSource::builder(fake.client())
+        .tokens(valid_for("at-0", Some("rt-0"), 3600))
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn authorized_client_sends_the_token_and_retries_once_after_invalid_token() {
+    let fake = Fake::start().await;
+    let api = AuthorizedClient::new(revoked_source(&fake).await).unwrap();
+
+    let response = api
+        .get(format!("{}/resource", fake.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(body(response).await["authorization"], "Bearer at-1");
+    assert_eq!(fake.token_requests(), 1, "one refresh");
+    assert_eq!(fake.resource_requests(), 2, "one retry");
+
+    // A replayable body is sent again on the retry.
+    fake.set_valid_access_token(Some("revoked-again"));
+    let response = api
+        .post(format!("{}/resource", fake.url))
+        .json(&serde_json::json!({"n": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let echoed = body(response).await;
+    assert_eq!(echoed["authorization"], "Bearer at-2");
+    assert_eq!(echoed["body"], r#"{"n":1}"#);
+    assert_eq!(fake.token_requests(), 2);
+    assert_eq!(fake.resource_requests(), 4);
+
+    // Still rejected after the refresh: the 401 comes back; one refresh, one retry, no loop.
+    fake.state
+        .resource_rejects_all
+        .store(true, Ordering::SeqCst);
+    let response = api
+        .get(format!("{}/resource", fake.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(fake.token_requests(), 3);
+    assert_eq!(fake.resource_requests(), 6);
+}
+
+#[tokio::test]
+async fn authorized_client_does_not_retry_streams_or_plain_401s() {
+    let fake = Fake::start().await;
+    let api = AuthorizedClient::new(revoked_source(&fake).await).unwrap();
+
+    let stream = Once(Some(b"chunk".to_vec()));
+    let response = api
+        .post(format!("{}/resource", fake.url))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        401,
+        "a stream cannot be replayed: the 401 as is"
+    );
+    assert_eq!(fake.token_requests(), 0);
+    assert_eq!(fake.resource_requests(), 1);
+
+    let response = api
+        .get(format!("{}/resource-plain-401", fake.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        401,
+        "no invalid_token: not a token problem"
+    );
+    assert_eq!(fake.token_requests(), 0);
+    assert_eq!(fake.resource_requests(), 2);
+}
+
+/// A one-chunk body stream: a body reqwest cannot clone.
+struct Once(Option<Vec<u8>>);
+
+impl futures_core::Stream for Once {
+    type Item = std::result::Result<Vec<u8>, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.take().map(Ok))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_rejected_together_cause_one_refresh() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(20));
+    let api = AuthorizedClient::new(revoked_source(&fake).await).unwrap();
+    let handles = (0..50)
+        .map(|_| {
+            let (api, url) = (api.clone(), format!("{}/resource", fake.url));
+            tokio::spawn(async move { api.get(url).send().await.unwrap().status() })
+        })
+        .collect();
+    let statuses = join_all(handles).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(fake.token_requests(), 1);
+}
+
+#[tokio::test]
+async fn authorized_client_reports_a_dead_grant() {
+    let fake = Fake::start().await;
+    let api = AuthorizedClient::new(revoked_source(&fake).await).unwrap();
+    fake.set_behaviour(Behaviour::Fail(400, "invalid_grant"));
+    let e = api
+        .get(format!("{}/resource", fake.url))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.is_reauthorization_required(), "{e:?}");
+    assert!(
+        !format!("{e} {e:?}").contains("at-0"),
+        "no token in the error"
+    );
+}
