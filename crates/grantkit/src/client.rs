@@ -124,6 +124,12 @@ impl Client {
         &self.inner.http
     }
 
+    /// This client's HTTP client (same pool, timeouts and body cap), for a provider crate's API
+    /// calls; see [`HttpClient`](crate::http::HttpClient).
+    pub fn http_client(&self) -> crate::http::HttpClient {
+        crate::http::HttpClient::from_http(self.inner.http.clone())
+    }
+
     pub(crate) fn id_token_verifier(&self) -> Option<&IdTokenVerifier> {
         self.inner.id_tokens.as_ref()
     }

@@ -40,7 +40,7 @@ mod callback;
 mod client;
 mod error;
 mod grant;
-mod http;
+pub mod http;
 mod introspect;
 mod oidc;
 mod provider;
