@@ -56,7 +56,7 @@ pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Resu
 pub use http::HttpOptions;
 pub use introspect::Introspection;
 pub use oidc::{Discovery, IdTokenClaims, IdTokenError, ProviderMetadata};
-pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks};
+pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks, TokenField, TokenFieldKind};
 pub use revoke::TokenTypeHint;
 pub use secret::Secret;
 pub use token::{TokenSet, TokenType};
