@@ -7,11 +7,18 @@
 //! - [`Browser`]: a cookie-holding HTTP client that follows the provider's redirects the way a
 //!   browser would and stops at the app's redirect URI, so a test can drive the user's side.
 //! - [`TestServer`]: serves an in-process fake (axum) on `127.0.0.1:0`; the Polar fakes use it.
+//! - [`FakeAccessLink`]: a fake Polar AccessLink (Flow authorization with consent, the token
+//!   endpoint's Basic-only client authentication and `x_user_id`, user registration).
 
+mod accesslink;
 mod browser;
 mod oidc_peer;
 mod server;
 
+pub use accesslink::{
+    ApiRecord, AuthorizationRecord, FakeAccessLink, FakeRateLimit, FakeUser, TokenRequestRecord,
+    ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET, ACCESSLINK_REDIRECT_URI,
+};
 pub use browser::{Browser, BrowserError};
 pub use oidc_peer::{OidcPeer, PeerError};
 pub use server::TestServer;
