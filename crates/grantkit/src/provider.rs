@@ -94,10 +94,9 @@ pub enum TokenFieldKind {
 /// ```
 /// use grantkit::{Quirks, TokenField};
 ///
-/// let quirks = Quirks {
-///     token_fields: vec![TokenField::integer("x_user_id")],
-///     ..Quirks::default()
-/// };
+/// // `Quirks` is non-exhaustive: start from the defaults, change what differs.
+/// let mut quirks = Quirks::default();
+/// quirks.token_fields = vec![TokenField::integer("x_user_id")];
 /// assert!(quirks.token_fields[0].is_required());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
