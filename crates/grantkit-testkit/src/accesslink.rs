@@ -154,6 +154,18 @@ impl Default for FakeRateLimit {
     }
 }
 
+/// How the fake's token responses carry `x_user_id`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UserIdFormat {
+    /// A JSON number, as AccessLink sends it: `"x_user_id": 10579`.
+    #[default]
+    Number,
+    /// A string: `"x_user_id": "10579"` (how some clients have stored it).
+    String,
+    /// Left out (a broken answer, for error paths).
+    Omitted,
+}
+
 #[derive(Debug)]
 struct Consent {
     redirect_uri: Option<String>,
@@ -178,7 +190,7 @@ struct Registration {
 #[derive(Debug, Default)]
 struct Inner {
     deny: bool,
-    user_id_as_string: bool,
+    user_id_format: UserIdFormat,
     rate_limit: Option<FakeRateLimit>,
     clock_offset: Duration,
     current_user: u64,
@@ -290,9 +302,9 @@ impl FakeAccessLink {
         self.state().deny = deny;
     }
 
-    /// `true`: token responses carry `x_user_id` as a string (`"10579"`) instead of a number.
-    pub fn user_id_as_string(&self, as_string: bool) {
-        self.state().user_id_as_string = as_string;
+    /// How token responses carry `x_user_id` (default: a number).
+    pub fn user_id_format(&self, format: UserIdFormat) {
+        self.state().user_id_format = format;
     }
 
     /// `Some`: every API call answers 429 with these `RateLimit-*` headers; `None` lifts it.
@@ -554,21 +566,20 @@ fn token_response(
     let user = grant.user;
     let access_token = state.next_id("al-at-");
     state.tokens.insert(access_token.clone(), user);
-    let x_user_id = if state.user_id_as_string {
-        Value::String(user.to_string())
-    } else {
-        Value::from(user)
-    };
+    let mut body = json!({
+        "access_token": access_token,
+        "token_type": "bearer",
+        "expires_in": EXPIRES_IN,
+    });
+    match state.user_id_format {
+        UserIdFormat::Number => body["x_user_id"] = Value::from(user),
+        UserIdFormat::String => body["x_user_id"] = Value::String(user.to_string()),
+        UserIdFormat::Omitted => {}
+    }
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
-        json!({
-            "access_token": access_token,
-            "token_type": "bearer",
-            "expires_in": EXPIRES_IN,
-            "x_user_id": x_user_id,
-        })
-        .to_string(),
+        body.to_string(),
     )
         .into_response()
 }

@@ -17,7 +17,7 @@ mod server;
 
 pub use accesslink::{
     ApiRecord, AuthorizationRecord, FakeAccessLink, FakeRateLimit, FakeUser, TokenRequestRecord,
-    ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET, ACCESSLINK_REDIRECT_URI,
+    UserIdFormat, ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET, ACCESSLINK_REDIRECT_URI,
 };
 pub use browser::{Browser, BrowserError};
 pub use oidc_peer::{OidcPeer, PeerError};
