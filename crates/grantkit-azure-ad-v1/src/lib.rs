@@ -41,6 +41,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// The code of `docs/adding-a-provider.md`, the guide this crate follows, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/adding-a-provider.md")]
+struct Guide;
+
 use grantkit::{AuthMethod, Provider, Quirks, TokenField, TokenSet};
 
 /// Where Microsoft's v1.0 endpoints live.

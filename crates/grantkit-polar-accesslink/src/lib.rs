@@ -56,6 +56,11 @@
 //! [`AccessLink::send`] are the seam for them (and for the data endpoints), with the same
 //! typed [`Error`]s.
 
+/// The code of `docs/providers/polar-accesslink.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/providers/polar-accesslink.md")]
+struct ProviderGuide;
+
 mod api;
 mod error;
 mod member_id;
