@@ -32,7 +32,7 @@ impl BearerToken for Secret {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Registration {
     /// 200: the user is now registered to your client.
-    Registered(User),
+    Registered(Box<User>),
     /// 409: the user was registered already (a re-link). AccessLink answers 409 also for a
     /// member-id another user holds; [`AccessLink::ensure_registered`] tells the two apart.
     AlreadyRegistered,
@@ -42,7 +42,7 @@ impl Registration {
     /// The user, for a new registration.
     pub fn user(&self) -> Option<&User> {
         match self {
-            Registration::Registered(user) => Some(user),
+            Registration::Registered(user) => Some(user.as_ref()),
             Registration::AlreadyRegistered => None,
         }
     }
@@ -132,10 +132,10 @@ impl AccessLink {
         let response = self.send(request).await?;
         match response.status() {
             StatusCode::CONFLICT => Ok(Registration::AlreadyRegistered),
-            StatusCode::FORBIDDEN => Err(Error::ConsentsMissing(
+            StatusCode::FORBIDDEN => Err(Error::ConsentsMissing(Box::new(
                 crate::error::ApiError::from_response(&response),
-            )),
-            s if s.is_success() => Ok(Registration::Registered(response.json()?)),
+            ))),
+            s if s.is_success() => Ok(Registration::Registered(Box::new(response.json()?))),
             _ => Err(Error::from_response(&response)),
         }
     }
@@ -150,7 +150,7 @@ impl AccessLink {
         member_id: &MemberId,
     ) -> Result<User> {
         match self.register(token, member_id).await? {
-            Registration::Registered(user) => Ok(user),
+            Registration::Registered(user) => Ok(*user),
             Registration::AlreadyRegistered => match self.get_user(token, user_id).await? {
                 Some(user) => Ok(user),
                 None => Err(Error::MemberIdTaken {

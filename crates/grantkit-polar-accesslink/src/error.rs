@@ -163,11 +163,11 @@ impl fmt::Display for RateLimit {
 pub enum Error {
     /// 403 at registration: the user has not accepted Polar's mandatory consents.
     #[error("AccessLink refused the registration: the user has not accepted Polar's mandatory consents ({0}); ask them to accept them in Polar Flow, then register again")]
-    ConsentsMissing(ApiError),
+    ConsentsMissing(Box<ApiError>),
     /// 401: the access token expired (a year after linking) or was revoked (deregistration
     /// revokes it). There is no refresh token: link the user again.
     #[error("AccessLink refused the access token ({0}): it expired or was revoked (deregistration revokes it); link the user again")]
-    Unauthorized(ApiError),
+    Unauthorized(Box<ApiError>),
     /// 429 (or 503 with `Retry-After`): wait [`Error::retry_after`] before the next call.
     #[error("AccessLink is rate limiting this client ({rate_limit}); retry {}", retry_words(*.retry_after))]
     RateLimited {
@@ -176,7 +176,7 @@ pub enum Error {
         /// The `RateLimit-*` headers.
         rate_limit: RateLimit,
         /// The error body.
-        error: ApiError,
+        error: Box<ApiError>,
     },
     /// Registration answered 409 but the user is not registered: the member-id belongs to
     /// another of your users. Member-ids must be unique per user.
@@ -187,7 +187,7 @@ pub enum Error {
     },
     /// Any other error answer from the API.
     #[error("AccessLink answered {0}")]
-    Api(ApiError),
+    Api(Box<ApiError>),
     /// The token set has no usable `x_user_id`.
     #[error("the token set has no usable `x_user_id` (an integer, or a string of digits); it does not come from an AccessLink code exchange")]
     MissingUserId,
@@ -211,7 +211,7 @@ impl Error {
     /// [`Error::Unauthorized`], 429 → [`Error::RateLimited`], anything else → [`Error::Api`].
     /// Use it with [`AccessLink::send`](crate::AccessLink::send) for calls this crate does not wrap.
     pub fn from_response(response: &HttpResponse) -> Self {
-        let error = ApiError::from_response(response);
+        let error = Box::new(ApiError::from_response(response));
         let status = response.status();
         let retry_after = response.retry_after();
         if status == StatusCode::TOO_MANY_REQUESTS

@@ -604,7 +604,7 @@ fn api_error(state: &mut Inner, status: StatusCode, error_type: &str, message: &
 
 /// The checks every API call goes through: rate limit, then the Bearer token.
 /// `Ok(user)` for a live token.
-fn api_gate(state: &mut Inner, headers: &HeaderMap) -> Result<u64, Response> {
+fn api_gate(state: &mut Inner, headers: &HeaderMap) -> Result<u64, Box<Response>> {
     if let Some(limit) = state.rate_limit.clone() {
         let mut response = api_error(
             state,
@@ -623,7 +623,7 @@ fn api_gate(state: &mut Inner, headers: &HeaderMap) -> Result<u64, Response> {
         if let Some(secs) = limit.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        return Err(response);
+        return Err(Box::new(response));
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -634,12 +634,12 @@ fn api_gate(state: &mut Inner, headers: &HeaderMap) -> Result<u64, Response> {
         Some(t) if !state.revoked.contains(&t) && state.tokens.contains_key(&t) => {
             Ok(state.tokens[&t])
         }
-        _ => Err(api_error(
+        _ => Err(Box::new(api_error(
             state,
             StatusCode::UNAUTHORIZED,
             "UNAUTHORIZED",
             "Invalid or revoked access token",
-        )),
+        ))),
     }
 }
 
@@ -696,7 +696,7 @@ async fn register(State(inner): State<Shared>, headers: HeaderMap, body: String)
 fn register_response(state: &mut Inner, headers: &HeaderMap, body: &str) -> Response {
     let user_id = match api_gate(state, headers) {
         Ok(user) => user,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let member_id = serde_json::from_str::<Value>(body)
         .ok()
@@ -755,7 +755,7 @@ async fn get_user(
 ) -> Response {
     let mut state = inner.lock().unwrap();
     let response = match api_gate(&mut state, &headers) {
-        Err(response) => response,
+        Err(response) => *response,
         Ok(token_user) => match (id.parse::<u64>(), state.registrations.get(&token_user)) {
             (Ok(id), Some(registration)) if id == token_user => {
                 user_json(&state.users[&token_user], registration)
@@ -780,7 +780,7 @@ async fn deregister(
 ) -> Response {
     let mut state = inner.lock().unwrap();
     let response = match api_gate(&mut state, &headers) {
-        Err(response) => response,
+        Err(response) => *response,
         Ok(token_user)
             if id.parse::<u64>() == Ok(token_user)
                 && state.registrations.contains_key(&token_user) =>
