@@ -439,14 +439,16 @@ async fn personal_and_organization_access_tokens_are_static() {
     let err = client.userinfo(&tokens).await.unwrap_err();
     assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidToken));
     // ...but its API accepts them.
-    let api = client.api();
+    let api = client.http_client();
+    let request = api
+        .reqwest()
+        .get(format!("{}/v1/products/", fake.api_base()))
+        .bearer_auth(tokens.access_token().expose());
     let products = api
-        .send(
-            api.reqwest()
-                .get(format!("{}/v1/products/", fake.api_base()))
-                .bearer_auth(tokens.access_token().expose()),
-        )
+        .execute(grantkit::Endpoint::Api, request)
         .await
+        .unwrap()
+        .error_for_status()
         .unwrap();
     assert_eq!(
         products.json::<serde_json::Value>().unwrap()["items"]
