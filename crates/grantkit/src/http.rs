@@ -176,19 +176,7 @@ impl Http {
                 timeout: self.options.timeout,
             };
         }
-        // The URL can carry query parameters; keep it out of messages.
-        let e = e.without_url();
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
-        Error::Transport {
-            endpoint,
-            message: truncate(&message, 300),
-        }
+        transport_error(endpoint, e)
     }
 }
 
@@ -329,6 +317,23 @@ impl HttpResponse {
 /// sends it; provider crates should too.
 pub fn clean_text(text: &str, max_chars: usize) -> String {
     truncate(text, max_chars)
+}
+
+/// A transport failure as a typed error: the whole cause chain, without the URL (it can carry
+/// query parameters).
+pub(crate) fn transport_error(endpoint: Endpoint, e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    Error::Transport {
+        endpoint,
+        message: truncate(&message, 300),
+    }
 }
 
 #[derive(Deserialize)]
