@@ -226,7 +226,7 @@ impl Discovery {
 /// against its own network: a scheme other than http(s), a downgrade from an https location to
 /// http, a link-local address (cloud metadata services live there), and loopback or private
 /// addresses when the document itself did not come from such a host.
-fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Result<()> {
+pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Result<()> {
     let origin = Url::parse(location)
         .map_err(|e| Error::Config(format!("`{location}` is not a URL: {e}")))?;
     let origin_internal = origin
