@@ -7,6 +7,6 @@ mod jwks;
 pub use discovery::{Discovery, ProviderMetadata};
 pub(crate) use id_token::{Expectations, IdTokenVerifier};
 pub use id_token::{IdTokenClaims, IdTokenError};
-pub(crate) use jwks::{parse_jwks, JwksCache};
+pub(crate) use jwks::JwksCache;
 #[cfg(feature = "fuzzing")]
-pub(crate) use discovery::check_endpoints;
+pub(crate) use {discovery::check_endpoints, jwks::parse_jwks};
