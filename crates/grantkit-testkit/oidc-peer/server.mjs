@@ -6,11 +6,15 @@
 //   PEER_PORT               port to listen on (default 0 = random)
 //   PEER_ACCESS_TOKEN_TTL   access-token lifetime in seconds (default 3600; also used for client_credentials)
 //   PEER_IGNORE_STDIN=1     do not exit when stdin reaches EOF (for manual runs with `< /dev/null` / `&`)
+//   PEER_DEVICE_INTERVAL    device flow: send this `interval` (seconds) and answer `slow_down` to faster polls
+//   PEER_DEVICE_CODE_TTL    device flow: device code lifetime in seconds (default 600)
+//   PEER_DPOP_NONCE=1       DPoP: demand a server nonce (`use_dpop_nonce` + `DPoP-Nonce`) on every proof
 //
 // Everything except the URL line goes to stderr. See README.md for the protocol and the client table.
 
 import http from 'node:http';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 
 // oidc-provider prints its "NOTICE"s with console.info, i.e. to stdout. The parent reads stdout for the
 // URL line only, so route every console method to stderr *before* the library is loaded (hence the
@@ -26,6 +30,9 @@ const { default: Provider } = await import('oidc-provider');
 // http://127.0.0.1:<any port>/callback. Path and query must still match exactly.
 // ---------------------------------------------------------------------------------------------------
 const REDIRECT_URIS = ['http://127.0.0.1/callback', 'http://127.0.0.1:8976/callback'];
+
+// Public halves of the test-only keys in ../fixtures/peer-client-*.pem (RSA, P-256, Ed25519).
+const CLIENT_JWKS = JSON.parse(fs.readFileSync(new URL('../fixtures/peer-client-jwks.json', import.meta.url), 'utf8'));
 
 const CLIENTS = [
   {
@@ -63,6 +70,36 @@ const CLIENTS = [
     client_id: 'device-client',
     token_endpoint_auth_method: 'none',
     grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+  },
+  {
+    // private_key_jwt (RFC 7523): assertions signed with one of the keys in ../fixtures/peer-client-jwks.json
+    // (RS256, PS256, ES256, EdDSA are accepted; RS384 is not in the server's allowed list).
+    client_id: 'jwt-key-client',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: CLIENT_JWKS,
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
+  {
+    // client_secret_jwt (RFC 7523): HS256 assertions keyed with the secret.
+    client_id: 'jwt-secret-client',
+    client_secret: 'jwt-secret-client-hs256-key-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_jwt',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
+  {
+    // Registered for pushed authorization requests only (RFC 9126 §6).
+    client_id: 'par-client',
+    client_secret: 'par-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    require_pushed_authorization_requests: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+  },
+  {
+    // Public client whose tokens must be DPoP-bound (RFC 9449 §5.2): token requests without a proof fail.
+    client_id: 'dpop-client',
+    token_endpoint_auth_method: 'none',
+    dpop_bound_access_tokens: true,
+    grant_types: ['authorization_code', 'refresh_token'],
   },
 ].map((c) => ({
   application_type: 'native',
@@ -102,6 +139,9 @@ class SharedMemoryAdapter {
 
   async upsert(id, payload, expiresIn) {
     const key = this.key(id);
+    // With PEER_DEVICE_CODE_TTL, an expired device code is kept a minute longer so that polling it gives
+    // RFC 8628's `expired_token` (the library checks expiry itself) instead of `invalid_grant` "not found".
+    if (this.model === 'DeviceCode' && DEVICE_CODE_TTL_SET && typeof expiresIn === 'number') expiresIn += 60;
     if (this.model === 'Session') sset(`sessionUid:${payload.uid}`, id, expiresIn);
     if (GRANTABLE.has(this.model) && payload.grantId) {
       const gkey = `grant:${payload.grantId}`;
@@ -164,6 +204,11 @@ const COOKIE_KEYS = [crypto.randomBytes(32).toString('hex')];
 // Provider configuration
 // ---------------------------------------------------------------------------------------------------
 const ACCESS_TOKEN_TTL = Number.parseInt(process.env.PEER_ACCESS_TOKEN_TTL ?? '3600', 10) || 3600;
+const DEVICE_INTERVAL = Number.parseInt(process.env.PEER_DEVICE_INTERVAL ?? '0', 10) || 0;
+const DEVICE_CODE_TTL = Number.parseInt(process.env.PEER_DEVICE_CODE_TTL ?? '600', 10) || 600;
+const DEVICE_CODE_TTL_SET = process.env.PEER_DEVICE_CODE_TTL !== undefined;
+// The nonce secret must survive key rotation (a new Provider instance), like the cookie keys.
+const DPOP_NONCE_SECRET = process.env.PEER_DPOP_NONCE === '1' ? crypto.randomBytes(32) : undefined;
 
 const capitalize = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 
@@ -195,7 +240,10 @@ function configuration() {
       introspection: { enabled: true },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
-      dPoP: { enabled: true },
+      dPoP: {
+        enabled: true,
+        ...(DPOP_NONCE_SECRET ? { nonceSecret: DPOP_NONCE_SECRET, requireNonce: () => true } : {}),
+      },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
       deviceFlow: {
         enabled: true,
@@ -223,7 +271,7 @@ function configuration() {
       AccessToken: ACCESS_TOKEN_TTL,
       ClientCredentials: ACCESS_TOKEN_TTL,
       AuthorizationCode: 60,
-      DeviceCode: 600,
+      DeviceCode: DEVICE_CODE_TTL,
       IdToken: 3600,
       RefreshToken: 14 * 24 * 3600,
       Interaction: 3600,
@@ -340,9 +388,35 @@ async function approveDevice(issuer, userCode, deny) {
   return { status: res.status, steps, success: res.status === 200 && text.includes('Sign-in Success'), body: text };
 }
 
+// PEER_DEVICE_INTERVAL: oidc-provider sends no `interval` and never `slow_down`; this adds both
+// (RFC 8628 §3.2, §3.5). A poll sooner than the interval after the previous poll (or after the device
+// authorization) gets `slow_down`, and that device code's interval grows by 5 s, as the client's must.
+const devicePolls = new Map(); // device_code -> { last: ms epoch, interval: seconds }
+
+async function deviceInterval(ctx, next) {
+  await next();
+  const body = ctx.body;
+  if (ctx.path === '/device/auth' && ctx.status === 200 && body && typeof body === 'object') {
+    ctx.body = { ...body, interval: DEVICE_INTERVAL };
+    devicePolls.set(body.device_code, { last: Date.now(), interval: DEVICE_INTERVAL });
+    return;
+  }
+  const code = ctx.oidc?.params?.device_code;
+  if (ctx.path !== '/token' || typeof code !== 'string' || !devicePolls.has(code)) return;
+  const poll = devicePolls.get(code);
+  const now = Date.now();
+  const tooSoon = now - poll.last < poll.interval * 1000 - 50;
+  poll.last = now;
+  if (ctx.status === 400 && body?.error === 'authorization_pending' && tooSoon) {
+    poll.interval += 5;
+    ctx.body = { error: 'slow_down', error_description: `poll at most every ${poll.interval} seconds` };
+  }
+}
+
 function buildProvider(issuer) {
   const p = new Provider(issuer, configuration());
   p.on('server_error', (_ctx, err) => console.error('oidc-peer server_error:', err));
+  if (DEVICE_INTERVAL > 0) p.use(deviceInterval);
   return p;
 }
 

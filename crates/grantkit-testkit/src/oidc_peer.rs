@@ -144,6 +144,53 @@ impl OidcPeer {
     }
 }
 
+impl OidcPeer {
+    /// Plays the user who enters `user_code` at the device verification page and approves
+    /// (RFC 8628 §3.3), through the peer's `POST /__control/device/approve`.
+    pub async fn approve_device(&self, user_code: &str) -> Result<(), PeerError> {
+        self.device_control(user_code, None).await
+    }
+
+    /// Plays the user who enters `user_code` and refuses: polling then gives `access_denied`.
+    pub async fn deny_device(&self, user_code: &str) -> Result<(), PeerError> {
+        self.device_control(user_code, Some("deny")).await
+    }
+
+    async fn device_control(&self, user_code: &str, action: Option<&str>) -> Result<(), PeerError> {
+        let mut form = vec![("user_code", user_code)];
+        if let Some(action) = action {
+            form.push(("action", action));
+        }
+        let response = reqwest::Client::new()
+            .post(self.url("/__control/device/approve"))
+            .form(&form)
+            .send()
+            .await
+            .map_err(|e| PeerError::Control(e.to_string()))?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(PeerError::Control(format!(
+                "device {}: HTTP {status}: {}",
+                action.unwrap_or("approve"),
+                body.chars().take(300).collect::<String>()
+            )))
+        }
+    }
+
+    /// A test-only file of `crates/grantkit-testkit/fixtures` (the peer's client keys:
+    /// `peer-client-rsa.pem`, `peer-client-ec.jwk.json`...), as text.
+    pub fn fixture(name: &str) -> String {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(name);
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
+    }
+}
+
 impl Drop for OidcPeer {
     fn drop(&mut self) {
         let _ = self.child.kill();
