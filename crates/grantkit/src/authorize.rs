@@ -112,18 +112,53 @@ impl<'c> AuthorizationRequest<'c> {
     }
 
     /// Produces the URL to send the browser to and the [`PendingAuthorization`] to keep.
+    ///
+    /// When the provider requires pushed authorization requests (RFC 9126), or the client was
+    /// registered for them, this refuses with [`Error::Config`]: use
+    /// [`build_async`](AuthorizationRequest::build_async), which pushes.
     pub fn build(self) -> Result<(Url, PendingAuthorization)> {
+        if self.must_push() {
+            return Err(Error::Config(format!(
+                "provider `{}` requires pushed authorization requests (PAR); use `build_async().await`, which pushes them",
+                self.client.provider().name()
+            )));
+        }
+        let prepared = self.prepare()?;
+        let mut url = prepared.endpoint;
+        url.query_pairs_mut().extend_pairs(
+            prepared
+                .params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        Ok((url, prepared.pending))
+    }
+
+    /// Whether this request has to go through the PAR endpoint.
+    pub(crate) fn must_push(&self) -> bool {
+        self.client
+            .provider()
+            .requires_pushed_authorization_requests()
+            || self.client.requires_pushed_authorization_requests()
+    }
+
+    pub(crate) fn client(&self) -> &'c Client {
+        self.client
+    }
+
+    /// Checks the request and computes every parameter and what to keep for the callback.
+    pub(crate) fn prepare(self) -> Result<Prepared> {
         let provider = self.client.provider();
         if let Some((name, _)) = self
             .params
             .iter()
-            .find(|(n, _)| RESERVED.contains(&n.as_str()))
+            .find(|(n, _)| RESERVED.contains(&n.as_str()) || n == "request_uri" || n == "request")
         {
             return Err(Error::Config(format!(
                 "`{name}` is set by grantkit itself; use the builder's own method for it"
             )));
         }
-        let mut url = provider.endpoint(Endpoint::Authorization)?.clone();
+        let endpoint = provider.endpoint(Endpoint::Authorization)?.clone();
         let redirect_uri = self
             .redirect_uri
             .or_else(|| self.client.redirect_uri().map(str::to_owned));
@@ -142,32 +177,36 @@ impl<'c> AuthorizationRequest<'c> {
             .pkce
             .then(PkceCodeChallenge::new_random_sha256);
 
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("response_type", "code");
-            q.append_pair("client_id", self.client.client_id());
-            if let Some(uri) = &redirect_uri {
-                q.append_pair("redirect_uri", uri);
-            }
-            if let Some(scope) = &scope {
-                q.append_pair("scope", scope);
-            }
-            q.append_pair("state", &state);
-            if let Some((challenge, _)) = &pkce {
-                // Sent explicitly: some servers (Polar.sh) assume `plain` when it is omitted.
-                q.append_pair("code_challenge", challenge.as_str());
-                q.append_pair("code_challenge_method", challenge.method().as_str());
-            }
-            if let Some(nonce) = &nonce {
-                q.append_pair("nonce", nonce);
-            }
-            if let Some(prompt) = &self.prompt {
-                q.append_pair("prompt", prompt);
-            }
-            for (name, value) in &self.params {
-                q.append_pair(name, value);
+        let mut params: Vec<(String, String)> = Vec::with_capacity(10 + self.params.len());
+        let mut add = |name: &str, value: &str| params.push((name.to_owned(), value.to_owned()));
+        add("response_type", "code");
+        add("client_id", self.client.client_id());
+        if let Some(uri) = &redirect_uri {
+            add("redirect_uri", uri);
+        }
+        if let Some(scope) = &scope {
+            add("scope", scope);
+        }
+        add("state", &state);
+        if let Some((challenge, _)) = &pkce {
+            // Sent explicitly: some servers (Polar.sh) assume `plain` when it is omitted.
+            add("code_challenge", challenge.as_str());
+            add("code_challenge_method", challenge.method().as_str());
+        }
+        if let Some(nonce) = &nonce {
+            add("nonce", nonce);
+        }
+        if let Some(prompt) = &self.prompt {
+            add("prompt", prompt);
+        }
+        #[cfg(feature = "dpop")]
+        if let Some(key) = self.client.dpop_key() {
+            // RFC 9449 §10: binds the code to the key, so only its holder can redeem it.
+            if !self.params.iter().any(|(n, _)| n == "dpop_jkt") {
+                add("dpop_jkt", key.thumbprint());
             }
         }
+        params.extend(self.params);
         let pending = PendingAuthorization {
             state: Secret::new(state),
             code_verifier: pkce.map(|(_, verifier)| Secret::new(verifier.secret().clone())),
@@ -181,8 +220,21 @@ impl<'c> AuthorizationRequest<'c> {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
         };
-        Ok((url, pending))
+        Ok(Prepared {
+            endpoint,
+            params,
+            pending,
+        })
     }
+}
+
+/// An authorization request ready to be sent as a URL or pushed.
+pub(crate) struct Prepared {
+    /// The authorization endpoint.
+    pub(crate) endpoint: Url,
+    /// Every parameter, in order.
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) pending: PendingAuthorization,
 }
 
 /// What the app keeps between sending the browser away and the callback: `state`, the PKCE

@@ -10,7 +10,8 @@ use reqwest::RequestBuilder;
 
 use crate::authorize::AuthorizationRequest;
 use crate::error::{Endpoint, Error, Result};
-use crate::http::{Http, HttpOptions};
+use crate::http::{Http, HttpOptions, HttpResponse};
+use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTION_TYPE};
 use crate::oidc::{IdTokenVerifier, JwksCache};
 use crate::provider::{AuthMethod, Provider};
 use crate::secret::Secret;
@@ -45,11 +46,16 @@ struct Inner {
     provider: Provider,
     client_id: String,
     client_secret: Option<Secret>,
+    private_key: Option<ClientKey>,
+    jwt_audience: JwtAudience,
     auth_method: AuthMethod,
     redirect_uri: Option<String>,
     scopes: Vec<String>,
+    require_par: bool,
     http: Http,
     id_tokens: Option<IdTokenVerifier>,
+    #[cfg(feature = "dpop")]
+    dpop: Option<crate::dpop::Dpop>,
 }
 
 impl fmt::Debug for Inner {
@@ -66,6 +72,7 @@ impl fmt::Debug for Client {
             .field("provider", &self.inner.provider.name())
             .field("client_id", &self.inner.client_id)
             .field("client_secret", &self.inner.client_secret)
+            .field("private_key", &self.inner.private_key)
             .field("auth_method", &self.inner.auth_method)
             .field("redirect_uri", &self.inner.redirect_uri)
             .finish_non_exhaustive()
@@ -79,9 +86,14 @@ impl Client {
             provider,
             client_id: client_id.into(),
             client_secret: None,
+            private_key: None,
+            jwt_audience: JwtAudience::default(),
             auth_method: None,
             redirect_uri: None,
             scopes: Vec::new(),
+            require_par: false,
+            #[cfg(feature = "dpop")]
+            dpop: None,
             http_options: HttpOptions::default(),
             http_client: None,
             leeway: Duration::from_secs(60),
@@ -148,29 +160,117 @@ impl Client {
             .map_or(0, |v| v.jwks.fetches())
     }
 
-    /// Adds client authentication to a back-channel request whose form is `form`.
+    /// Whether this client was registered to push every authorization request (RFC 9126 §6,
+    /// `require_pushed_authorization_requests` in its registration).
+    pub fn requires_pushed_authorization_requests(&self) -> bool {
+        self.inner.require_par
+    }
+
+    /// The DPoP state (key and server nonces), when the client has a DPoP key.
+    #[cfg(feature = "dpop")]
+    pub(crate) fn dpop(&self) -> Option<&crate::dpop::Dpop> {
+        self.inner.dpop.as_ref()
+    }
+
+    /// The DPoP key this client proves possession of (feature `dpop`); persist it
+    /// ([`DpopKey::to_pem`](crate::DpopKey::to_pem)) together with DPoP-bound refresh tokens.
+    #[cfg(feature = "dpop")]
+    pub fn dpop_key(&self) -> Option<&crate::DpopKey> {
+        self.inner.dpop.as_ref().map(crate::dpop::Dpop::key)
+    }
+
+    /// Adds client authentication to a back-channel request whose form is `form`: a Basic
+    /// header, the secret in the form, a fresh JWT assertion, or just the client id.
     pub(crate) fn authenticate(
         &self,
         request: RequestBuilder,
         form: &mut Vec<(&'static str, String)>,
-    ) -> RequestBuilder {
+    ) -> Result<RequestBuilder> {
         let request = request.header(ACCEPT, "application/json");
-        let secret = self.inner.client_secret.as_ref();
-        match (self.inner.auth_method, secret) {
-            (AuthMethod::ClientSecretBasic, Some(secret)) => request.header(
-                AUTHORIZATION,
-                basic_credentials(&self.inner.client_id, secret),
-            ),
-            (AuthMethod::ClientSecretPost, Some(secret)) => {
-                form.push(("client_id", self.inner.client_id.clone()));
-                form.push(("client_secret", secret.expose().to_owned()));
-                request
-            }
-            _ => {
-                form.push(("client_id", self.inner.client_id.clone()));
-                request
-            }
+        let id = &self.inner.client_id;
+        if !form.iter().any(|(name, _)| *name == "client_id") {
+            // A pushed authorization request carries the client id already.
+            form.push(("client_id", id.clone()));
         }
+        let secret = self.inner.client_secret.as_ref();
+        let signer = match (self.inner.auth_method, secret, &self.inner.private_key) {
+            (AuthMethod::ClientSecretBasic, Some(secret), _) => {
+                return Ok(request.header(AUTHORIZATION, basic_credentials(id, secret)))
+            }
+            (AuthMethod::ClientSecretPost, Some(secret), _) => {
+                form.push(("client_secret", secret.expose().to_owned()));
+                return Ok(request);
+            }
+            (AuthMethod::PrivateKeyJwt, _, Some(key)) => Signer::Key(key),
+            (AuthMethod::ClientSecretJwt, Some(secret), _) => Signer::Secret(secret),
+            _ => return Ok(request),
+        };
+        let audience = self.jwt_audience()?;
+        form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
+        form.push(("client_assertion", client_assertion(id, &audience, signer)?));
+        Ok(request)
+    }
+
+    fn jwt_audience(&self) -> Result<String> {
+        let provider = self.provider();
+        match self.inner.jwt_audience {
+            JwtAudience::TokenEndpoint => Ok(provider.endpoint(Endpoint::Token)?.to_string()),
+            JwtAudience::Issuer => provider.issuer().map(str::to_owned).ok_or_else(|| {
+                Error::Config(format!(
+                    "the client assertion audience is the issuer, but provider `{}` has none",
+                    provider.name()
+                ))
+            }),
+        }
+    }
+
+    /// POSTs an authenticated form (`form`, then `extra`) to a back-channel endpoint and returns the 2xx answer, or
+    /// the typed error. With `dpop` (token requests), a DPoP client adds a proof and retries
+    /// once when the server demands a nonce (`use_dpop_nonce` + `DPoP-Nonce`).
+    pub(crate) async fn post_form(
+        &self,
+        endpoint: Endpoint,
+        form: Vec<(&'static str, String)>,
+        extra: &[(String, String)],
+        dpop: bool,
+    ) -> Result<HttpResponse> {
+        let url = self.provider().endpoint(endpoint)?.clone();
+        let mut retried = false;
+        loop {
+            let mut form = form.clone();
+            let request = self.authenticate(self.http().client().post(url.clone()), &mut form)?;
+            let request = if dpop {
+                self.with_dpop_proof(request, &url)?
+            } else {
+                request
+            };
+            let body: Vec<(&str, &str)> = form
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .chain(
+                    extra
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value.as_str())),
+                )
+                .collect();
+            let response = self.http().execute(endpoint, request.form(&body)).await?;
+            if dpop && !retried && self.dpop_nonce_demanded(&url, &response) {
+                tracing::debug!(%endpoint, "the server demands a DPoP nonce; retrying once");
+                retried = true;
+                continue;
+            }
+            return response.error_for_status();
+        }
+    }
+
+    #[cfg(not(feature = "dpop"))]
+    fn with_dpop_proof(&self, request: RequestBuilder, _url: &url::Url) -> Result<RequestBuilder> {
+        Ok(request)
+    }
+
+    #[cfg(not(feature = "dpop"))]
+    fn dpop_nonce_demanded(&self, _url: &url::Url, _response: &HttpResponse) -> bool {
+        false
     }
 }
 
@@ -191,9 +291,14 @@ pub struct ClientBuilder {
     provider: Provider,
     client_id: String,
     client_secret: Option<Secret>,
+    private_key: Option<ClientKey>,
+    jwt_audience: JwtAudience,
     auth_method: Option<AuthMethod>,
     redirect_uri: Option<String>,
     scopes: Vec<String>,
+    require_par: bool,
+    #[cfg(feature = "dpop")]
+    dpop: Option<crate::DpopKey>,
     http_options: HttpOptions,
     http_client: Option<reqwest::Client>,
     leeway: Duration,
@@ -218,8 +323,40 @@ impl ClientBuilder {
         self
     }
 
-    /// How to authenticate. Default: `client_secret_basic` with a secret (or `client_secret_post`
-    /// when the provider accepts only that), `none` without one.
+    /// The private key of a `private_key_jwt` client (RFC 7523): each back-channel call then
+    /// carries a fresh assertion signed with it. Makes `private_key_jwt` the default method.
+    pub fn private_key(mut self, key: ClientKey) -> Self {
+        self.private_key = Some(key);
+        self
+    }
+
+    /// The audience of `private_key_jwt` / `client_secret_jwt` assertions: the token endpoint
+    /// (default) or the issuer.
+    pub fn jwt_audience(mut self, audience: JwtAudience) -> Self {
+        self.jwt_audience = audience;
+        self
+    }
+
+    /// The client is registered to use pushed authorization requests only (RFC 9126 §6):
+    /// [`AuthorizationRequest::build_async`](crate::AuthorizationRequest::build_async) then
+    /// always pushes, as it does when the provider requires PAR for everyone.
+    pub fn require_pushed_authorization_requests(mut self, required: bool) -> Self {
+        self.require_par = required;
+        self
+    }
+
+    /// Binds tokens to this DPoP key (RFC 9449; feature `dpop`): token requests carry a proof,
+    /// authorization requests carry `dpop_jkt`, and DPoP-bound tokens are sent with a proof by
+    /// [`Client::userinfo`] and [`AuthorizedClient`](crate::AuthorizedClient).
+    #[cfg(feature = "dpop")]
+    pub fn dpop(mut self, key: crate::DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
+    /// How to authenticate. Default: `private_key_jwt` with a private key, else
+    /// `client_secret_basic` with a secret (or `client_secret_post` when the provider accepts
+    /// only that), `none` without either.
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.auth_method = Some(method);
         self
@@ -272,14 +409,32 @@ impl ClientBuilder {
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client> {
         let method = self.auth_method.unwrap_or_else(|| self.default_method());
-        match (method, &self.client_secret) {
-            (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost, None) => {
+        match (method, &self.client_secret, &self.private_key) {
+            (AuthMethod::PrivateKeyJwt, _, None) => {
+                return Err(Error::Config(
+                    "`private_key_jwt` needs a private key: load one with ClientKey::from_pem or ClientKey::from_jwk".into(),
+                ))
+            }
+            (AuthMethod::PrivateKeyJwt, _, Some(_)) => {}
+            (_, _, Some(_)) => {
+                return Err(Error::Config(format!(
+                    "a private key was given but the client authenticates with `{}`; drop the key or use AuthMethod::PrivateKeyJwt",
+                    method.as_str()
+                )))
+            }
+            (
+                AuthMethod::ClientSecretBasic
+                | AuthMethod::ClientSecretPost
+                | AuthMethod::ClientSecretJwt,
+                None,
+                _,
+            ) => {
                 return Err(Error::Config(format!(
                     "`{}` needs a client secret; set one, or use AuthMethod::None for a public client",
                     method.as_str()
                 )))
             }
-            (AuthMethod::None, Some(_)) => {
+            (AuthMethod::None, Some(_), _) => {
                 return Err(Error::Config(
                     "a client secret was given for a public client (`none`); drop the secret or pick a secret-based method".into(),
                 ))
@@ -298,6 +453,16 @@ impl ClientBuilder {
         }
         if self.client_id.is_empty() {
             return Err(Error::Config("the client id is empty".into()));
+        }
+        let jwt = matches!(
+            method,
+            AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt
+        );
+        if jwt && self.jwt_audience == JwtAudience::Issuer && self.provider.issuer().is_none() {
+            return Err(Error::Config(format!(
+                "JWT client assertions addressed to the issuer need a provider with an issuer; `{}` has none",
+                self.provider.name()
+            )));
         }
         let http = match self.http_client {
             Some(client) => Http::with_client(client, self.http_options),
@@ -326,16 +491,24 @@ impl ClientBuilder {
                 provider: self.provider,
                 client_id: self.client_id,
                 client_secret: self.client_secret,
+                private_key: self.private_key,
+                jwt_audience: self.jwt_audience,
                 auth_method: method,
                 redirect_uri: self.redirect_uri,
                 scopes: self.scopes,
+                require_par: self.require_par,
                 http,
                 id_tokens,
+                #[cfg(feature = "dpop")]
+                dpop: self.dpop.map(crate::dpop::Dpop::new),
             }),
         })
     }
 
     fn default_method(&self) -> AuthMethod {
+        if self.private_key.is_some() {
+            return AuthMethod::PrivateKeyJwt;
+        }
         if self.client_secret.is_none() {
             return AuthMethod::None;
         }

@@ -21,6 +21,10 @@ pub enum Endpoint {
     Discovery,
     /// The JSON Web Key Set of the provider.
     Jwks,
+    /// The RFC 8628 device authorization endpoint.
+    DeviceAuthorization,
+    /// The RFC 9126 pushed authorization request (PAR) endpoint.
+    PushedAuthorization,
     /// An endpoint a provider crate adds (user registration, client registration...).
     Api,
 }
@@ -35,13 +39,15 @@ impl fmt::Display for Endpoint {
             Endpoint::Userinfo => "userinfo",
             Endpoint::Discovery => "discovery",
             Endpoint::Jwks => "JWKS",
+            Endpoint::DeviceAuthorization => "device authorization",
+            Endpoint::PushedAuthorization => "pushed authorization request",
             Endpoint::Api => "API",
         })
     }
 }
 
 /// The `error` code of an OAuth 2.0 error response (RFC 6749 §4.1.2.1 and §5.2, RFC 6750,
-/// OpenID Connect Core §3.1.2.6, RFC 8628, RFC 9449). Codes this enum does not name arrive
+/// OpenID Connect Core §3.1.2.6, RFC 8628, RFC 9449, RFC 9126). Codes this enum does not name arrive
 /// as [`OAuthErrorCode::Other`] with the server's text.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -70,6 +76,8 @@ pub enum OAuthErrorCode {
     InvalidTarget,
     InvalidDpopProof,
     UseDpopNonce,
+    InvalidRequestUri,
+    InvalidRequestObject,
     /// A code outside the RFCs this crate knows; the server's text as sent.
     Other(String),
 }
@@ -102,6 +110,8 @@ impl OAuthErrorCode {
             "invalid_target" => InvalidTarget,
             "invalid_dpop_proof" => InvalidDpopProof,
             "use_dpop_nonce" => UseDpopNonce,
+            "invalid_request_uri" => InvalidRequestUri,
+            "invalid_request_object" => InvalidRequestObject,
             other => Other(truncate(other, 100)),
         }
     }
@@ -133,6 +143,8 @@ impl OAuthErrorCode {
             InvalidTarget => "invalid_target",
             InvalidDpopProof => "invalid_dpop_proof",
             UseDpopNonce => "use_dpop_nonce",
+            InvalidRequestUri => "invalid_request_uri",
+            InvalidRequestObject => "invalid_request_object",
             Other(s) => s,
         }
     }
@@ -187,6 +199,15 @@ fn hint_for(code: &OAuthErrorCode) -> Option<&'static str> {
         OAuthErrorCode::AccessDenied => "the user or the provider declined the authorization",
         OAuthErrorCode::InvalidScope => "ask only for scopes the client is registered for",
         OAuthErrorCode::InvalidToken => "the access token is expired or revoked: refresh it",
+        OAuthErrorCode::ExpiredToken => {
+            "the device code expired before the user approved it: start the device login again"
+        }
+        OAuthErrorCode::InvalidDpopProof => {
+            "the DPoP proof was refused: a token bound to one key cannot be used with another"
+        }
+        OAuthErrorCode::InvalidRequestUri => {
+            "the pushed request expired or was used already: start the authorization again"
+        }
         _ => return None,
     })
 }

@@ -89,7 +89,7 @@ impl Client {
     }
 
     /// Validates the response's ID token, if this is an OpenID Connect client, and records its claims.
-    async fn validate_id_token(
+    pub(crate) async fn validate_id_token(
         &self,
         tokens: &mut TokenSet,
         expect: Expectations<'_>,
@@ -134,24 +134,20 @@ impl Client {
         Ok(tokens.with_default_scope((!scope.is_empty()).then_some(scope)))
     }
 
-    /// Posts a grant to the token endpoint and parses the answer.
+    /// Posts a grant to the token endpoint (with a DPoP proof when the client has a key) and
+    /// parses the answer.
     pub(crate) async fn token_request(
         &self,
         grant_type: &'static str,
-        mut form: Vec<(&'static str, String)>,
+        form: Vec<(&'static str, String)>,
     ) -> Result<TokenSet> {
-        let url = self.provider().endpoint(Endpoint::Token)?.clone();
-        let request = self.authenticate(self.http().client().post(url), &mut form);
         tracing::debug!(
             provider = self.provider().name(),
             grant_type,
             "token request"
         );
-        let response = self
-            .http()
-            .send(Endpoint::Token, request.form(&form))
-            .await?;
-        let tokens = TokenSet::from_response(&response.body, SystemTime::now())
+        let response = self.post_form(Endpoint::Token, form, &[], true).await?;
+        let tokens = TokenSet::from_response(response.body(), SystemTime::now())
             .and_then(|tokens| {
                 let fields = &self.provider().quirks().token_fields;
                 let exchange = grant_type == "authorization_code";

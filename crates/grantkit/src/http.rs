@@ -58,7 +58,6 @@ impl Default for HttpOptions {
 /// A successful (2xx) response, body read in full.
 #[derive(Debug)]
 pub(crate) struct Response {
-    pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
 }
 
@@ -101,7 +100,6 @@ impl Http {
         let response = self.execute(endpoint, request).await?;
         if response.status.is_success() {
             return Ok(Response {
-                headers: response.headers,
                 body: response.body,
             });
         }

@@ -67,17 +67,14 @@ impl Client {
         hint: Option<TokenTypeHint>,
     ) -> Result<Introspection> {
         self.check_may_call(Endpoint::Introspection)?;
-        let url = self.provider().endpoint(Endpoint::Introspection)?.clone();
         let mut form = vec![("token", token.expose().to_owned())];
         if let Some(hint) = hint {
             form.push(("token_type_hint", hint.as_str().to_owned()));
         }
-        let request = self.authenticate(self.http().client().post(url), &mut form);
         let response = self
-            .http()
-            .send(Endpoint::Introspection, request.form(&form))
+            .post_form(Endpoint::Introspection, form, &[], false)
             .await?;
-        parse_json(Endpoint::Introspection, &response.body)
+        parse_json(Endpoint::Introspection, response.body())
     }
 }
 

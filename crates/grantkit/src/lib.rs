@@ -41,12 +41,18 @@ pub mod __fuzz;
 mod authorize;
 mod callback;
 mod client;
+mod device;
+#[cfg(feature = "dpop")]
+mod dpop;
 mod error;
 mod grant;
 pub mod http;
 mod introspect;
+mod jwt_auth;
+mod keys;
 mod lifecycle;
 mod oidc;
+mod par;
 mod provider;
 mod revoke;
 mod secret;
@@ -56,9 +62,13 @@ mod userinfo;
 pub use authorize::{AuthorizationRequest, PendingAuthorization};
 pub use callback::{AuthorizationCode, Callback};
 pub use client::{Client, ClientBuilder};
+pub use device::{DeviceAuthorization, DevicePoll};
+#[cfg(feature = "dpop")]
+pub use dpop::DpopKey;
 pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
 pub use http::HttpOptions;
 pub use introspect::Introspection;
+pub use jwt_auth::{ClientKey, JwtAudience};
 pub use lifecycle::{
     AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture, FileTokenStore,
     MemoryTokenStore, StoreError, StoreLock, TokenSource, TokenSourceBuilder, TokenStore,

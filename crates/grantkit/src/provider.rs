@@ -19,6 +19,12 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// `none`: a public client (SPA, CLI, mobile) that has no secret and relies on PKCE.
     None,
+    /// `private_key_jwt` (RFC 7523, OpenID Connect Core §9): a short-lived JWT signed with the
+    /// client's private key ([`ClientKey`](crate::ClientKey)); no shared secret travels.
+    PrivateKeyJwt,
+    /// `client_secret_jwt` (RFC 7523, OpenID Connect Core §9): a short-lived JWT signed with
+    /// the client secret (HS256); the secret itself never travels.
+    ClientSecretJwt,
 }
 
 impl AuthMethod {
@@ -28,6 +34,8 @@ impl AuthMethod {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
             AuthMethod::None => "none",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
+            AuthMethod::ClientSecretJwt => "client_secret_jwt",
         }
     }
 
@@ -37,6 +45,8 @@ impl AuthMethod {
             "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
             "client_secret_post" => Some(AuthMethod::ClientSecretPost),
             "none" => Some(AuthMethod::None),
+            "private_key_jwt" => Some(AuthMethod::PrivateKeyJwt),
+            "client_secret_jwt" => Some(AuthMethod::ClientSecretJwt),
             _ => None,
         }
     }
@@ -174,6 +184,9 @@ pub struct Provider {
     introspection_endpoint: Option<Url>,
     userinfo_endpoint: Option<Url>,
     jwks_uri: Option<Url>,
+    device_authorization_endpoint: Option<Url>,
+    pushed_authorization_request_endpoint: Option<Url>,
+    require_pushed_authorization_requests: bool,
     auth_methods: Vec<AuthMethod>,
     default_auth_method: Option<AuthMethod>,
     iss_parameter_supported: bool,
@@ -195,6 +208,9 @@ impl Provider {
                 introspection_endpoint: None,
                 userinfo_endpoint: None,
                 jwks_uri: None,
+                device_authorization_endpoint: None,
+                pushed_authorization_request_endpoint: None,
+                require_pushed_authorization_requests: false,
                 auth_methods: Vec::new(),
                 default_auth_method: None,
                 iss_parameter_supported: false,
@@ -254,6 +270,16 @@ impl Provider {
         &self.id_token_signing_algs
     }
 
+    /// Whether every authorization request must be pushed (RFC 9126 §5:
+    /// `require_pushed_authorization_requests`). [`AuthorizationRequest::build_async`] then
+    /// pushes automatically, and the synchronous [`AuthorizationRequest::build`] refuses.
+    ///
+    /// [`AuthorizationRequest::build_async`]: crate::AuthorizationRequest::build_async
+    /// [`AuthorizationRequest::build`]: crate::AuthorizationRequest::build
+    pub fn requires_pushed_authorization_requests(&self) -> bool {
+        self.require_pushed_authorization_requests
+    }
+
     /// The discovery document this provider was built from, if any.
     pub fn metadata(&self) -> Option<&ProviderMetadata> {
         self.metadata.as_deref()
@@ -268,6 +294,8 @@ impl Provider {
             Endpoint::Introspection => &self.introspection_endpoint,
             Endpoint::Userinfo => &self.userinfo_endpoint,
             Endpoint::Jwks => &self.jwks_uri,
+            Endpoint::DeviceAuthorization => &self.device_authorization_endpoint,
+            Endpoint::PushedAuthorization => &self.pushed_authorization_request_endpoint,
             Endpoint::Discovery | Endpoint::Api => &None,
         };
         url.as_ref().ok_or_else(|| Error::MissingEndpoint {
@@ -314,6 +342,10 @@ impl ProviderBuilder {
             Endpoint::Introspection => &mut self.provider.introspection_endpoint,
             Endpoint::Userinfo => &mut self.provider.userinfo_endpoint,
             Endpoint::Jwks => &mut self.provider.jwks_uri,
+            Endpoint::DeviceAuthorization => &mut self.provider.device_authorization_endpoint,
+            Endpoint::PushedAuthorization => {
+                &mut self.provider.pushed_authorization_request_endpoint
+            }
             Endpoint::Discovery | Endpoint::Api => return self,
         };
         *slot = parsed;
@@ -364,6 +396,22 @@ impl ProviderBuilder {
     /// The JSON Web Key Set URL (OpenID Connect).
     pub fn jwks_uri(self, url: &str) -> Self {
         self.endpoint(Endpoint::Jwks, url)
+    }
+
+    /// The RFC 8628 device authorization endpoint.
+    pub fn device_authorization_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::DeviceAuthorization, url)
+    }
+
+    /// The RFC 9126 pushed authorization request (PAR) endpoint.
+    pub fn pushed_authorization_request_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::PushedAuthorization, url)
+    }
+
+    /// Declares that the provider accepts only pushed authorization requests (RFC 9126 §5).
+    pub fn require_pushed_authorization_requests(mut self, required: bool) -> Self {
+        self.provider.require_pushed_authorization_requests = required;
+        self
     }
 
     /// The client authentication methods the provider accepts. A client configured with

@@ -28,14 +28,11 @@ impl Client {
     /// Revokes one token (RFC 7009). Unknown or already-invalid tokens succeed, as the RFC says.
     pub async fn revoke(&self, token: &Secret, hint: Option<TokenTypeHint>) -> Result<()> {
         self.check_may_call(Endpoint::Revocation)?;
-        let url = self.provider().endpoint(Endpoint::Revocation)?.clone();
         let mut form = vec![("token", token.expose().to_owned())];
         if let Some(hint) = hint {
             form.push(("token_type_hint", hint.as_str().to_owned()));
         }
-        let request = self.authenticate(self.http().client().post(url), &mut form);
-        self.http()
-            .send(Endpoint::Revocation, request.form(&form))
+        self.post_form(Endpoint::Revocation, form, &[], false)
             .await?;
         Ok(())
     }

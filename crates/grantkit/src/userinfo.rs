@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::client::Client;
 use crate::error::{Endpoint, Error, Result};
-use crate::http::parse_json;
+use crate::http::{parse_json, HttpResponse};
 use crate::token::TokenSet;
 
 /// Claims about the user: the standard ones typed, and every claim in [`UserInfo::claims`],
@@ -62,17 +62,10 @@ impl Client {
     /// When the token set holds validated ID-token claims, the userinfo `sub` must equal the
     /// ID token's (OpenID Connect Core §5.3.2); otherwise the answer is refused.
     pub async fn userinfo(&self, tokens: &TokenSet) -> Result<UserInfo> {
-        let access_token = tokens.access_token();
         let url = self.provider().endpoint(Endpoint::Userinfo)?.clone();
-        let request = self
-            .http()
-            .client()
-            .get(url)
-            .header(ACCEPT, "application/json")
-            .header(AUTHORIZATION, format!("Bearer {}", access_token.expose()));
-        let response = self.http().send(Endpoint::Userinfo, request).await?;
+        let response = self.userinfo_request(&url, tokens).await?;
         let is_jwt = response
-            .headers
+            .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/jwt"));
@@ -82,7 +75,7 @@ impl Client {
                 reason: "signed userinfo (application/jwt) is not supported; register the client for JSON userinfo".into(),
             });
         }
-        let claims: Map<String, Value> = parse_json(Endpoint::Userinfo, &response.body)?;
+        let claims: Map<String, Value> = parse_json(Endpoint::Userinfo, response.body())?;
         let info = UserInfo::from_claims(claims).map_err(|reason| Error::InvalidResponse {
             endpoint: Endpoint::Userinfo,
             reason: reason.to_owned(),
@@ -91,6 +84,55 @@ impl Client {
             Some(id) if id.sub != info.sub => Err(Error::UserinfoSubjectMismatch),
             _ => Ok(info),
         }
+    }
+}
+
+impl Client {
+    /// GETs the userinfo endpoint with the access token: a Bearer header, or for a DPoP-bound
+    /// token (feature `dpop`) `Authorization: DPoP` plus a proof, retried once when the server
+    /// answers with a nonce challenge.
+    async fn userinfo_request(&self, url: &url::Url, tokens: &TokenSet) -> Result<HttpResponse> {
+        let access_token = tokens.access_token().expose();
+        let request = || {
+            self.http()
+                .client()
+                .get(url.clone())
+                .header(ACCEPT, "application/json")
+        };
+        #[cfg(feature = "dpop")]
+        if *tokens.token_type() == crate::TokenType::DPoP {
+            let dpop = self.dpop().ok_or_else(|| {
+                Error::Config(
+                    "the access token is DPoP-bound but this client has no DPoP key".into(),
+                )
+            })?;
+            let mut retried = false;
+            loop {
+                let proof = dpop.proof(&reqwest::Method::GET, url, Some(access_token))?;
+                let response = self
+                    .http()
+                    .execute(
+                        Endpoint::Userinfo,
+                        request()
+                            .header(AUTHORIZATION, format!("DPoP {access_token}"))
+                            .header(crate::dpop::DPOP_HEADER, proof),
+                    )
+                    .await?;
+                let challenged =
+                    crate::dpop::is_resource_nonce_challenge(response.status(), response.headers());
+                dpop.remember_nonce(url, response.headers());
+                if challenged && !retried {
+                    retried = true;
+                    continue;
+                }
+                return response.error_for_status();
+            }
+        }
+        let request = request().header(AUTHORIZATION, format!("Bearer {access_token}"));
+        self.http()
+            .execute(Endpoint::Userinfo, request)
+            .await?
+            .error_for_status()
     }
 }
 

@@ -19,6 +19,12 @@ use super::source::{AccessToken, TokenSource};
 /// `Authorization: <token type> <access token>` from a [`TokenSource`] (refreshed first when
 /// needed).
 ///
+/// **DPoP** (feature `dpop`): a DPoP-bound token (`token_type: DPoP`, from a client built with
+/// [`ClientBuilder::dpop`](crate::ClientBuilder)) is sent as `Authorization: DPoP <token>` with
+/// a fresh proof per request (method, URL, the token's hash). When the resource server answers
+/// `401` with `WWW-Authenticate: DPoP error="use_dpop_nonce"` and a `DPoP-Nonce`, the request is
+/// sent once more with a proof carrying that nonce; the latest nonce of each server is reused.
+///
 /// When the API answers **401 with `WWW-Authenticate: ... error="invalid_token"`** (the token was
 /// revoked or expired early), the client refreshes once — even if the token looked valid, and
 /// only if no other task replaced it already — and sends the request **once** more. It retries
@@ -118,19 +124,14 @@ impl AuthorizedClient {
     /// Sends a built request with the access token, refreshing and retrying once on
     /// `invalid_token` (see the type's documentation). An `Authorization` header already on
     /// the request is replaced.
-    pub async fn execute(&self, mut request: Request) -> Result<Response> {
+    pub async fn execute(&self, request: Request) -> Result<Response> {
         let token = self.source.access_token().await?;
-        authorize(&mut request, &token)?;
         let replay = request.try_clone();
-        let response = self
-            .http
-            .execute(request)
-            .await
-            .map_err(|e| transport_error(Endpoint::Api, e))?;
+        let response = self.send_with(request, &token).await?;
         if !is_invalid_token(&response) {
             return Ok(response);
         }
-        let Some(mut replay) = replay else {
+        let Some(replay) = replay else {
             tracing::debug!(
                 "invalid_token on a request whose body cannot be replayed; not retried"
             );
@@ -138,11 +139,76 @@ impl AuthorizedClient {
         };
         tracing::debug!("the resource server rejected the access token; refreshing once");
         let fresh = self.source.refresh_if_current(&token).await?;
-        authorize(&mut replay, &fresh)?;
+        self.send_with(replay, &fresh).await
+    }
+
+    /// Sends `request` with `token`. A DPoP-bound token gets a fresh proof, and one more try
+    /// when the resource server answers with a nonce challenge.
+    async fn send_with(&self, mut request: Request, token: &AccessToken) -> Result<Response> {
+        #[cfg(feature = "dpop")]
+        let replay = self.dpop(token)?.and_then(|_| request.try_clone());
+        self.authorize(&mut request, token)?;
+        let response = self.send_raw(request).await?;
+        #[cfg(feature = "dpop")]
+        if let Some(dpop) = self.dpop(token)? {
+            let url = response.url().clone();
+            let challenged =
+                crate::dpop::is_resource_nonce_challenge(response.status(), response.headers());
+            dpop.remember_nonce(&url, response.headers());
+            if let (true, Some(mut again)) = (challenged, replay) {
+                tracing::debug!("the resource server demands a DPoP nonce; retrying once");
+                self.authorize(&mut again, token)?;
+                return self.send_raw(again).await;
+            }
+        }
+        Ok(response)
+    }
+
+    async fn send_raw(&self, request: Request) -> Result<Response> {
         self.http
-            .execute(replay)
+            .execute(request)
             .await
             .map_err(|e| transport_error(Endpoint::Api, e))
+    }
+
+    /// The DPoP state to prove possession with, for a DPoP-bound token.
+    #[cfg(feature = "dpop")]
+    fn dpop(&self, token: &AccessToken) -> Result<Option<&crate::dpop::Dpop>> {
+        if *token.token_type() != crate::TokenType::DPoP {
+            return Ok(None);
+        }
+        self.source
+            .client()
+            .and_then(crate::Client::dpop)
+            .map(Some)
+            .ok_or_else(|| {
+                Error::Config(
+                    "the access token is DPoP-bound but the token source's client has no DPoP key"
+                        .into(),
+                )
+            })
+    }
+
+    /// Sets `Authorization` (marked sensitive) and, for a DPoP-bound token, the `DPoP` proof.
+    fn authorize(&self, request: &mut Request, token: &AccessToken) -> Result<()> {
+        let mut value = HeaderValue::from_str(token.authorization().expose()).map_err(|_| {
+            Error::InvalidResponse {
+                endpoint: Endpoint::Token,
+                reason: "the access token has characters an HTTP header cannot carry".into(),
+            }
+        })?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(AUTHORIZATION, value);
+        #[cfg(feature = "dpop")]
+        if let Some(dpop) = self.dpop(token)? {
+            let proof = dpop.proof(request.method(), request.url(), Some(token.expose()))?;
+            let proof = HeaderValue::from_str(&proof)
+                .map_err(|_| Error::Config("the DPoP proof is not a valid header value".into()))?;
+            request
+                .headers_mut()
+                .insert(crate::dpop::DPOP_HEADER, proof);
+        }
+        Ok(())
     }
 }
 
@@ -240,18 +306,6 @@ impl AuthorizedRequestBuilder {
             .map_err(|e| Error::Config(format!("invalid request: {}", e.without_url())))?;
         self.client.execute(request).await
     }
-}
-
-fn authorize(request: &mut Request, token: &AccessToken) -> Result<()> {
-    let mut value = HeaderValue::from_str(token.authorization().expose()).map_err(|_| {
-        Error::InvalidResponse {
-            endpoint: Endpoint::Token,
-            reason: "the access token has characters an HTTP header cannot carry".into(),
-        }
-    })?;
-    value.set_sensitive(true);
-    request.headers_mut().insert(AUTHORIZATION, value);
-    Ok(())
 }
 
 /// RFC 6750 §3.1: `401` with `WWW-Authenticate: Bearer ... error="invalid_token"`.

@@ -75,6 +75,14 @@ impl ProviderMetadata {
             (&self.jwks_uri, Endpoint::Jwks),
             (&self.revocation_endpoint, Endpoint::Revocation),
             (&self.introspection_endpoint, Endpoint::Introspection),
+            (
+                &self.device_authorization_endpoint,
+                Endpoint::DeviceAuthorization,
+            ),
+            (
+                &self.pushed_authorization_request_endpoint,
+                Endpoint::PushedAuthorization,
+            ),
         ];
         for (url, endpoint) in endpoints {
             if let Some(url) = url {
@@ -88,6 +96,7 @@ impl ProviderMetadata {
         builder
             .auth_methods(methods)
             .iss_parameter_supported(self.authorization_response_iss_parameter_supported)
+            .require_pushed_authorization_requests(self.require_pushed_authorization_requests)
             .id_token_signing_algs(self.id_token_signing_alg_values_supported.clone())
             .metadata(Arc::new(self))
             .build()
@@ -426,7 +435,7 @@ mod tests {
     fn tolerant_metadata() {
         let doc: ProviderMetadata = serde_json::from_str(
             r#"{"issuer":"https://polar.sh","token_endpoint":"https://api.polar.sh/v1/oauth2/token",
-                "token_endpoint_auth_methods_supported":["client_secret_basic","private_key_jwt"],
+                "token_endpoint_auth_methods_supported":["client_secret_basic","tls_client_auth"],
                 "x_vendor":{"a":1}}"#,
         )
         .unwrap();

@@ -1,0 +1,385 @@
+//! DPoP (RFC 9449, feature `dpop`): tokens bound to a key the client proves it holds.
+//!
+//! Every token request of a client with a [`DpopKey`] carries a proof (a JWT signed with the key,
+//! naming the method and URL); the server then binds the tokens to the key (`token_type: DPoP`).
+//! Resource requests with such a token carry `Authorization: DPoP <token>` and a proof with the
+//! token's hash (`ath`). A server may demand a nonce (`use_dpop_nonce` with a `DPoP-Nonce`
+//! header): the request is retried once with it, and the latest nonce of each server (origin) is
+//! remembered for the next proofs.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use oauth2::CsrfToken;
+use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::client::Client;
+use crate::error::{Error, OAuthErrorCode, Result};
+use crate::http::HttpResponse;
+use crate::keys::{self, KeyKind};
+use crate::secret::Secret;
+
+/// The request header carrying a proof.
+pub(crate) const DPOP_HEADER: &str = "DPoP";
+/// The response header carrying a server-chosen nonce.
+const NONCE_HEADER: &str = "DPoP-Nonce";
+
+fn b64(bytes: impl AsRef<[u8]>) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A P-256 key pair for DPoP proofs (ES256).
+///
+/// Generate one per installation and keep it as long as the tokens bound to it: a refresh token
+/// bound to a key is useless without that key. [`DpopKey::to_pem`] and [`DpopKey::from_pem`]
+/// persist it. Clones share the key. `Debug` shows only the public thumbprint.
+///
+/// ```
+/// # fn main() -> grantkit::Result<()> {
+/// let key = grantkit::DpopKey::generate()?;
+/// let saved = key.to_pem();                       // a Secret: store it like a refresh token
+/// let again = grantkit::DpopKey::from_pem(saved.expose())?;
+/// assert_eq!(key.thumbprint(), again.thumbprint()); // RFC 7638 `jkt`
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DpopKey {
+    inner: Arc<KeyInner>,
+}
+
+struct KeyInner {
+    pair: EcdsaKeyPair,
+    pkcs8: Vec<u8>,
+    /// The base64url JOSE header, the same for every proof.
+    header: String,
+    public_jwk: serde_json::Value,
+    thumbprint: String,
+    rng: SystemRandom,
+}
+
+impl fmt::Debug for DpopKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopKey")
+            .field("thumbprint", &self.inner.thumbprint)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_error(what: impl fmt::Display) -> Error {
+    Error::Config(format!("the DPoP key cannot be used: {what}"))
+}
+
+impl DpopKey {
+    /// A fresh random P-256 key.
+    pub fn generate() -> Result<Self> {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .map_err(|_| key_error("the system random generator failed"))?;
+        Self::from_pkcs8_der(pkcs8.as_ref())
+    }
+
+    /// Reads a P-256 key in PKCS#8 DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        let rng = SystemRandom::new();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
+            .map_err(|e| key_error(format!("not a P-256 PKCS#8 key ({e})")))?;
+        let point = pair.public_key().as_ref();
+        if point.len() != 65 || point[0] != 4 {
+            return Err(key_error("unexpected public key encoding"));
+        }
+        let (x, y) = (b64(&point[1..33]), b64(&point[33..]));
+        // RFC 7638: the required members in lexicographic order, no whitespace.
+        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+        let thumbprint = b64(Sha256::digest(canonical.as_bytes()));
+        let public_jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y});
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk});
+        Ok(Self {
+            inner: Arc::new(KeyInner {
+                pair,
+                pkcs8: der.to_vec(),
+                header: b64(header.to_string()),
+                public_jwk,
+                thumbprint,
+                rng,
+            }),
+        })
+    }
+
+    /// Reads a P-256 key from PEM (`PRIVATE KEY` or `EC PRIVATE KEY`).
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        let parsed = keys::from_pem(pem)?;
+        if parsed.kind != KeyKind::P256 {
+            return Err(key_error("DPoP keys are P-256 (ES256)"));
+        }
+        Self::from_pkcs8_der(&parsed.der)
+    }
+
+    /// Reads a private P-256 JWK (`kty: EC`, `crv: P-256`, `x`, `y`, `d`).
+    pub fn from_jwk(json: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::Config(format!("the JWK is not JSON: {e}")))?;
+        let map = value
+            .as_object()
+            .ok_or_else(|| Error::Config("the JWK is not a JSON object".into()))?;
+        let parsed = keys::from_jwk(map)?;
+        if parsed.kind != KeyKind::P256 {
+            return Err(key_error("DPoP keys are P-256 (ES256)"));
+        }
+        Self::from_pkcs8_der(&parsed.der)
+    }
+
+    /// The private key as PKCS#8 PEM, to persist it. Treat it like a refresh token.
+    pub fn to_pem(&self) -> Secret {
+        let body = base64::engine::general_purpose::STANDARD.encode(&self.inner.pkcs8);
+        let mut pem = String::from("-----BEGIN PRIVATE KEY-----\n");
+        for line in body.as_bytes().chunks(64) {
+            pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+            pem.push('\n');
+        }
+        pem.push_str("-----END PRIVATE KEY-----\n");
+        Secret::new(pem)
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint of the public key: the `jkt` tokens are bound to.
+    pub fn thumbprint(&self) -> &str {
+        &self.inner.thumbprint
+    }
+
+    /// The public key as a JWK.
+    pub fn public_jwk(&self) -> &serde_json::Value {
+        &self.inner.public_jwk
+    }
+}
+
+#[derive(Serialize)]
+struct ProofClaims<'a> {
+    jti: String,
+    htm: &'a str,
+    htu: &'a str,
+    iat: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ath: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+}
+
+/// A client's DPoP key and the latest nonce each server gave it.
+pub(crate) struct Dpop {
+    key: DpopKey,
+    nonces: Mutex<HashMap<String, String>>,
+}
+
+impl Dpop {
+    pub(crate) fn new(key: DpopKey) -> Self {
+        Self {
+            key,
+            nonces: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn key(&self) -> &DpopKey {
+        &self.key
+    }
+
+    /// A proof for one request: `htu` is the URL without query and fragment; `ath` is the
+    /// hash of the access token for resource requests; `nonce` the server's latest, if any.
+    pub(crate) fn proof(
+        &self,
+        method: &Method,
+        url: &Url,
+        access_token: Option<&str>,
+    ) -> Result<String> {
+        let mut htu = url.clone();
+        htu.set_query(None);
+        htu.set_fragment(None);
+        let nonce = self
+            .nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&url.origin().ascii_serialization())
+            .cloned();
+        let claims = ProofClaims {
+            jti: CsrfToken::new_random_len(24).secret().clone(),
+            htm: method.as_str(),
+            htu: htu.as_str(),
+            iat: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            ath: access_token.map(|t| b64(Sha256::digest(t.as_bytes()))),
+            nonce,
+        };
+        let claims = serde_json::to_vec(&claims)
+            .map_err(|e| Error::Config(format!("cannot encode the DPoP proof: {e}")))?;
+        let input = format!("{}.{}", self.key.inner.header, b64(claims));
+        let signature = self
+            .key
+            .inner
+            .pair
+            .sign(&self.key.inner.rng, input.as_bytes())
+            .map_err(|_| key_error("signing the proof failed"))?;
+        Ok(format!("{input}.{}", b64(signature)))
+    }
+
+    /// Keeps the server's `DPoP-Nonce`, if the answer carries one; `true` when it did.
+    pub(crate) fn remember_nonce(&self, url: &Url, headers: &HeaderMap) -> bool {
+        let Some(nonce) = headers
+            .get(NONCE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|n| is_nonce(n))
+        else {
+            return false;
+        };
+        self.nonces
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(url.origin().ascii_serialization(), nonce.to_owned());
+        true
+    }
+}
+
+/// RFC 9449 §8.1: `nonce = 1*NQCHAR`, kept short.
+fn is_nonce(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 512
+        && value
+            .bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+/// RFC 9449 §9: a resource server's `401` with `WWW-Authenticate: DPoP error="use_dpop_nonce"`.
+pub(crate) fn is_resource_nonce_challenge(status: StatusCode, headers: &HeaderMap) -> bool {
+    status == StatusCode::UNAUTHORIZED
+        && headers.contains_key(NONCE_HEADER)
+        && headers
+            .get_all(WWW_AUTHENTICATE)
+            .iter()
+            .any(|v| v.to_str().is_ok_and(|v| v.contains("use_dpop_nonce")))
+}
+
+impl Client {
+    /// Adds a proof to a token request, when the client has a DPoP key.
+    pub(crate) fn with_dpop_proof(
+        &self,
+        request: RequestBuilder,
+        url: &Url,
+    ) -> Result<RequestBuilder> {
+        match self.dpop() {
+            Some(dpop) => Ok(request.header(DPOP_HEADER, dpop.proof(&Method::POST, url, None)?)),
+            None => Ok(request),
+        }
+    }
+
+    /// Remembers the answer's nonce; `true` when the server refused the proof for want of it.
+    pub(crate) fn dpop_nonce_demanded(&self, url: &Url, response: &HttpResponse) -> bool {
+        let Some(dpop) = self.dpop() else {
+            return false;
+        };
+        dpop.remember_nonce(url, response.headers())
+            && !response.status().is_success()
+            && response.error().oauth_code() == Some(&OAuthErrorCode::UseDpopNonce)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(part: &str) -> serde_json::Value {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn proofs_verify_with_the_embedded_key_and_carry_the_claims() {
+        let dpop = Dpop::new(DpopKey::generate().unwrap());
+        let url = Url::parse("https://rs.example/api/me?x=1#frag").unwrap();
+        let proof = dpop.proof(&Method::GET, &url, Some("at-123")).unwrap();
+        let parts: Vec<_> = proof.split('.').collect();
+        let header = decode(parts[0]);
+        assert_eq!(header["typ"], "dpop+jwt");
+        assert_eq!(header["alg"], "ES256");
+        assert!(header["jwk"].get("d").is_none(), "only the public key");
+        let claims = decode(parts[1]);
+        assert_eq!(claims["htm"], "GET");
+        assert_eq!(claims["htu"], "https://rs.example/api/me");
+        assert_eq!(claims["ath"], b64(Sha256::digest(b"at-123")));
+        assert!(claims.get("nonce").is_none());
+
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(header["jwk"].clone()).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let message = format!("{}.{}", parts[0], parts[1]);
+        assert!(jsonwebtoken::crypto::verify(
+            parts[2],
+            message.as_bytes(),
+            &key,
+            jsonwebtoken::Algorithm::ES256
+        )
+        .unwrap());
+
+        let mut headers = HeaderMap::new();
+        headers.insert(NONCE_HEADER, "n-1".parse().unwrap());
+        assert!(dpop.remember_nonce(&url, &headers));
+        let other = Url::parse("https://as.example/token").unwrap();
+        let with = decode(
+            dpop.proof(&Method::POST, &url, None)
+                .unwrap()
+                .split('.')
+                .nth(1)
+                .unwrap(),
+        );
+        let without = decode(
+            dpop.proof(&Method::POST, &other, None)
+                .unwrap()
+                .split('.')
+                .nth(1)
+                .unwrap(),
+        );
+        assert_eq!(with["nonce"], "n-1", "the nonce of this origin");
+        assert!(without.get("nonce").is_none(), "nonces are per server");
+        assert_ne!(with["jti"], without["jti"]);
+    }
+
+    #[test]
+    fn key_round_trips_and_never_prints() {
+        let key = DpopKey::generate().unwrap();
+        let pem = key.to_pem();
+        assert!(!format!("{key:?} {pem:?} {pem}").contains("PRIVATE"));
+        let again = DpopKey::from_pem(pem.expose()).unwrap();
+        assert_eq!(again.thumbprint(), key.thumbprint());
+        assert_eq!(key.thumbprint().len(), 43);
+    }
+
+    #[test]
+    fn rfc7638_thumbprint() {
+        // RFC 7515 A.3's P-256 key; its thumbprint computed per RFC 7638 §3.
+        let key = DpopKey::from_jwk(
+            r#"{"kty":"EC","crv":"P-256",
+            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+            "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#,
+        )
+        .unwrap();
+        let canonical = r#"{"crv":"P-256","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+        assert_eq!(key.thumbprint(), b64(Sha256::digest(canonical.as_bytes())));
+    }
+
+    #[test]
+    fn nonce_syntax() {
+        assert!(is_nonce("eyJ7S_zG.eyJH0-Z.HX4w-7v"));
+        assert!(!is_nonce(""));
+        assert!(!is_nonce("a b"));
+        assert!(!is_nonce("a\"b"));
+    }
+}

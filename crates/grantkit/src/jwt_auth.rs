@@ -1,0 +1,294 @@
+//! JWT client authentication (RFC 7523 §2.2, OpenID Connect Core §9): `private_key_jwt` with a
+//! [`ClientKey`], `client_secret_jwt` with the client secret. Each call gets a fresh assertion:
+//! `iss` = `sub` = the client id, `aud` = the token endpoint (or the issuer), a random `jti`,
+//! `iat` now and `exp` 60 seconds later.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use oauth2::CsrfToken;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::keys::{self, KeyKind, ParsedKey};
+use crate::secret::Secret;
+
+/// How long a client assertion is valid. Short: it is made for one request.
+const ASSERTION_LIFETIME_SECS: u64 = 60;
+
+/// The `client_assertion_type` of RFC 7523 §2.2.
+pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A client's private key for `private_key_jwt`: RSA (RS256 by default; RS384/512, PS256/384/512
+/// on request), EC P-256 (ES256), EC P-384 (ES384) or Ed25519 (EdDSA), read from PEM or a JWK.
+///
+/// The key is checked by signing once when it is loaded, so a broken key fails here and not
+/// at the first token request. `Debug` shows the algorithm and `kid`, never the key; errors
+/// never quote it.
+///
+/// ```
+/// use grantkit::ClientKey;
+///
+/// let jwk = r#"{"kty":"EC","crv":"P-256","kid":"k1",
+///   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+///   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+///   "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+/// let key = ClientKey::from_jwk(jwk)?;
+/// assert_eq!(key.algorithm(), "ES256");
+/// assert_eq!(key.kid(), Some("k1"));
+/// assert!(!format!("{key:?}").contains("jpsQ"));
+/// # Ok::<(), grantkit::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ClientKey {
+    encoding: EncodingKey,
+    kind: KeyKind,
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+impl fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientKey")
+            .field("algorithm", &self.algorithm())
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientKey {
+    /// Reads a PEM private key: `PRIVATE KEY` (PKCS#8), `RSA PRIVATE KEY` (PKCS#1) or
+    /// `EC PRIVATE KEY` (SEC1). Encrypted keys are refused; decrypt them first.
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        Self::from_parsed(keys::from_pem(pem)?)
+    }
+
+    /// Reads a private JWK (JSON text): RSA with `n e d p q dp dq qi`, EC with `crv x y d`,
+    /// OKP Ed25519 with `x d`. Its `kid` and `alg` are used when present.
+    pub fn from_jwk(json: &str) -> Result<Self> {
+        let value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|e| Error::Config(format!("the JWK is not JSON: {e}")))?;
+        let map = value
+            .as_object()
+            .ok_or_else(|| Error::Config("the JWK is not a JSON object".into()))?;
+        Self::from_parsed(keys::from_jwk(map)?)
+    }
+
+    fn from_parsed(parsed: ParsedKey) -> Result<Self> {
+        let encoding = match parsed.kind {
+            KeyKind::Rsa => EncodingKey::from_rsa_der(&parsed.der),
+            KeyKind::P256 | KeyKind::P384 => EncodingKey::from_ec_der(&parsed.der),
+            KeyKind::Ed25519 => EncodingKey::from_ed_der(&parsed.der),
+        };
+        let default_alg = match parsed.kind {
+            KeyKind::Rsa => Algorithm::RS256,
+            KeyKind::P256 => Algorithm::ES256,
+            KeyKind::P384 => Algorithm::ES384,
+            KeyKind::Ed25519 => Algorithm::EdDSA,
+        };
+        let key = Self {
+            encoding,
+            kind: parsed.kind,
+            alg: default_alg,
+            kid: parsed.kid,
+        };
+        let key = match parsed.alg {
+            Some(alg) => key.with_algorithm(&alg)?,
+            None => key.checked()?,
+        };
+        Ok(key)
+    }
+
+    /// Sets the `kid` header (the key's id in the JWKS registered for the client). Set it when
+    /// the client has several keys; a JWK's own `kid` is used by default.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// Picks the signing algorithm: for RSA keys `RS256` (default), `RS384`, `RS512`, `PS256`,
+    /// `PS384` or `PS512`; EC and Ed25519 keys have exactly one.
+    pub fn with_algorithm(mut self, alg: &str) -> Result<Self> {
+        let wanted = match (self.kind, alg) {
+            (KeyKind::Rsa, "RS256") => Algorithm::RS256,
+            (KeyKind::Rsa, "RS384") => Algorithm::RS384,
+            (KeyKind::Rsa, "RS512") => Algorithm::RS512,
+            (KeyKind::Rsa, "PS256") => Algorithm::PS256,
+            (KeyKind::Rsa, "PS384") => Algorithm::PS384,
+            (KeyKind::Rsa, "PS512") => Algorithm::PS512,
+            (KeyKind::P256, "ES256") => Algorithm::ES256,
+            (KeyKind::P384, "ES384") => Algorithm::ES384,
+            (KeyKind::Ed25519, "EdDSA" | "Ed25519") => Algorithm::EdDSA,
+            _ => {
+                return Err(Error::Config(format!(
+                    "a {:?} key cannot sign with `{}`",
+                    self.kind,
+                    crate::error::truncate(alg, 20)
+                )))
+            }
+        };
+        self.alg = wanted;
+        self.checked()
+    }
+
+    /// Signs once, so a key `ring` refuses (inconsistent, missing its public part...) fails
+    /// at load time.
+    fn checked(self) -> Result<Self> {
+        jsonwebtoken::crypto::sign(b"grantkit key check", &self.encoding, self.alg)
+            .map_err(|e| key_error(&e))?;
+        Ok(self)
+    }
+
+    /// The JWS algorithm (`RS256`, `ES256`, `EdDSA`...).
+    pub fn algorithm(&self) -> &'static str {
+        match self.alg {
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::PS256 => "PS256",
+            Algorithm::PS384 => "PS384",
+            Algorithm::PS512 => "PS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::ES384 => "ES384",
+            Algorithm::EdDSA => "EdDSA",
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "HS",
+        }
+    }
+
+    /// The `kid` sent in the assertion header, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+}
+
+fn key_error(e: &jsonwebtoken::errors::Error) -> Error {
+    // jsonwebtoken's errors name the failure kind (ring's "InvalidEncoding", ...), never the key.
+    Error::Config(format!("the private key cannot sign: {e}"))
+}
+
+/// Which audience a client assertion names (RFC 7523 §3, item 3).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JwtAudience {
+    /// The token endpoint URL, for calls to every endpoint (OpenID Connect Core §9). Default.
+    #[default]
+    TokenEndpoint,
+    /// The provider's issuer identifier, for providers that want it (and per the 2025 guidance
+    /// on audience injection). Needs a provider with an issuer.
+    Issuer,
+}
+
+/// What signs the assertion.
+pub(crate) enum Signer<'a> {
+    Key(&'a ClientKey),
+    Secret(&'a Secret),
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    jti: String,
+    iat: u64,
+    exp: u64,
+}
+
+/// A fresh client assertion for one request.
+pub(crate) fn client_assertion(
+    client_id: &str,
+    audience: &str,
+    signer: Signer<'_>,
+) -> Result<String> {
+    let iat = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let claims = Claims {
+        iss: client_id,
+        sub: client_id,
+        aud: audience,
+        jti: CsrfToken::new_random_len(24).secret().clone(),
+        iat,
+        exp: iat + ASSERTION_LIFETIME_SECS,
+    };
+    let (alg, kid, key) = match signer {
+        Signer::Key(key) => (key.alg, key.kid.clone(), key.encoding.clone()),
+        Signer::Secret(secret) => (
+            Algorithm::HS256,
+            None,
+            EncodingKey::from_secret(secret.expose().as_bytes()),
+        ),
+    };
+    let header = Header {
+        typ: Some("JWT".into()),
+        kid,
+        ..Header::new(alg)
+    };
+    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| key_error(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",
+        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+
+    fn decode(part: &str) -> serde_json::Value {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn assertion_claims_are_fresh_and_short_lived() {
+        let key = ClientKey::from_jwk(EC_JWK).unwrap();
+        let a = client_assertion("c1", "https://op/token", Signer::Key(&key)).unwrap();
+        let b = client_assertion("c1", "https://op/token", Signer::Key(&key)).unwrap();
+        let parts: Vec<_> = a.split('.').collect();
+        let header = decode(parts[0]);
+        assert_eq!(header["alg"], "ES256");
+        assert_eq!(header["kid"], "k1");
+        assert_eq!(header["typ"], "JWT");
+        let claims = decode(parts[1]);
+        assert_eq!(claims["iss"], "c1");
+        assert_eq!(claims["sub"], "c1");
+        assert_eq!(claims["aud"], "https://op/token");
+        let (iat, exp) = (
+            claims["iat"].as_u64().unwrap(),
+            claims["exp"].as_u64().unwrap(),
+        );
+        assert_eq!(exp - iat, 60);
+        let jti_b = decode(b.split('.').nth(1).unwrap())["jti"].clone();
+        assert_ne!(claims["jti"], jti_b, "a fresh jti per assertion");
+        assert!(claims["jti"].as_str().unwrap().len() >= 32);
+    }
+
+    #[test]
+    fn hs256_with_the_secret_verifies() {
+        let secret = Secret::new("s3cret");
+        let jwt = client_assertion("c1", "https://op", Signer::Secret(&secret)).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
+        validation.set_audience(&["https://op"]);
+        let data = jsonwebtoken::decode::<serde_json::Value>(
+            &jwt,
+            &jsonwebtoken::DecodingKey::from_secret(b"s3cret"),
+            &validation,
+        )
+        .unwrap();
+        assert_eq!(data.claims["sub"], "c1");
+    }
+
+    #[test]
+    fn algorithm_must_fit_the_key() {
+        let key = ClientKey::from_jwk(EC_JWK).unwrap();
+        assert!(key.clone().with_algorithm("RS256").is_err());
+        assert!(key.with_algorithm("ES256").is_ok());
+    }
+}
