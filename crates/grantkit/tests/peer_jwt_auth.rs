@@ -1,0 +1,237 @@
+//! JWT client authentication (RFC 7523): `private_key_jwt` and `client_secret_jwt` against the
+//! real `oidc-provider` peer, which verifies the signature against the client's registered JWKS
+//! (or secret), the `aud`, the `exp`, and refuses a `jti` it has seen before.
+
+use std::sync::OnceLock;
+
+use grantkit::{
+    AuthMethod, Client, ClientKey, Discovery, Error, JwtAudience, OAuthErrorCode, Provider,
+    TokenTypeHint,
+};
+use grantkit_testkit::{Browser, OidcPeer};
+
+const REDIRECT: &str = "http://127.0.0.1:8976/callback";
+const JWT_SECRET: &str = "jwt-secret-client-hs256-key-0123456789abcdef";
+
+fn peer(test: &str) -> Option<&'static OidcPeer> {
+    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
+    PEER.get_or_init(|| OidcPeer::start_or_skip(test)).as_ref()
+}
+
+async fn provider(peer: &OidcPeer) -> Provider {
+    Discovery::new(peer.issuer()).fetch().await.unwrap()
+}
+
+async fn key_client(peer: &OidcPeer, key: ClientKey) -> Client {
+    Client::builder(provider(peer).await, "jwt-key-client")
+        .private_key(key)
+        .redirect_uri(REDIRECT)
+        .scopes(["openid", "email"])
+        .build()
+        .unwrap()
+}
+
+fn pem(name: &str) -> ClientKey {
+    ClientKey::from_pem(&OidcPeer::fixture(name)).unwrap()
+}
+
+fn jwk(name: &str) -> ClientKey {
+    ClientKey::from_jwk(&OidcPeer::fixture(name)).unwrap()
+}
+
+/// Every supported key form, signed assertions accepted at the token and introspection
+/// endpoints (the `aud` is the token endpoint for both). Two calls per key in the same second
+/// also prove each assertion has a fresh `jti`: the peer refuses a replayed one.
+#[tokio::test]
+async fn private_key_jwt_with_rsa_ec_and_ed25519_keys_from_pem_and_jwk() {
+    let Some(peer) = peer("private_key_jwt_with_rsa_ec_and_ed25519_keys_from_pem_and_jwk") else {
+        return;
+    };
+    let keys = [
+        ("RSA PKCS#8 PEM", pem("peer-client-rsa.pem"), "RS256"),
+        ("RSA PKCS#1 PEM", pem("peer-client-rsa.pkcs1.pem"), "RS256"),
+        ("RSA JWK", jwk("peer-client-rsa.jwk.json"), "RS256"),
+        (
+            "RSA PEM, PS256",
+            pem("peer-client-rsa.pem").with_algorithm("PS256").unwrap(),
+            "PS256",
+        ),
+        ("P-256 PKCS#8 PEM", pem("peer-client-ec.pem"), "ES256"),
+        ("P-256 SEC1 PEM", pem("peer-client-ec.sec1.pem"), "ES256"),
+        ("P-256 JWK", jwk("peer-client-ec.jwk.json"), "ES256"),
+        (
+            "Ed25519 PKCS#8 PEM",
+            pem("peer-client-ed25519.pem"),
+            "EdDSA",
+        ),
+        ("Ed25519 JWK", jwk("peer-client-ed25519.jwk.json"), "EdDSA"),
+    ];
+    for (form, key, alg) in keys {
+        assert_eq!(key.algorithm(), alg, "{form}");
+        let client = key_client(peer, key).await;
+        assert_eq!(client.auth_method(), AuthMethod::PrivateKeyJwt);
+        let tokens = client
+            .client_credentials(["api:read"])
+            .await
+            .unwrap_or_else(|e| panic!("{form}: {e}"));
+        let info = client
+            .introspect(tokens.access_token(), Some(TokenTypeHint::AccessToken))
+            .await
+            .unwrap_or_else(|e| panic!("{form}: {e}"));
+        assert!(info.active, "{form}");
+        assert_eq!(info.client_id.as_deref(), Some("jwt-key-client"), "{form}");
+    }
+}
+
+#[tokio::test]
+async fn private_key_jwt_code_flow_refresh_and_revocation_with_the_issuer_as_audience() {
+    let Some(peer) =
+        peer("private_key_jwt_code_flow_refresh_and_revocation_with_the_issuer_as_audience")
+    else {
+        return;
+    };
+    for audience in [JwtAudience::TokenEndpoint, JwtAudience::Issuer] {
+        let client = Client::builder(provider(peer).await, "jwt-key-client")
+            .private_key(jwk("peer-client-ec.jwk.json"))
+            .jwt_audience(audience.clone())
+            .redirect_uri(REDIRECT)
+            .scopes(["openid", "email"])
+            .build()
+            .unwrap();
+        let (url, pending) = client.authorize().build().unwrap();
+        let callback = Browser::new()
+            .authorize(url.as_str(), REDIRECT)
+            .await
+            .unwrap();
+        let code = pending.verify_callback(&callback).unwrap();
+        let tokens = client.exchange_code(code).await.unwrap();
+        assert_eq!(
+            tokens.id_token_claims().unwrap().sub,
+            "alice",
+            "{audience:?}"
+        );
+        let tokens = client.refresh(&tokens).await.unwrap();
+        client.revoke_tokens(&tokens).await.unwrap();
+        let info = client
+            .introspect(tokens.access_token(), None)
+            .await
+            .unwrap();
+        assert!(!info.active, "revoked ({audience:?})");
+    }
+}
+
+#[tokio::test]
+async fn client_secret_jwt_authenticates_and_a_wrong_secret_is_invalid_client() {
+    let Some(peer) = peer("client_secret_jwt_authenticates_and_a_wrong_secret_is_invalid_client")
+    else {
+        return;
+    };
+    let client = |secret: &str| {
+        let secret = secret.to_owned();
+        async move {
+            Client::builder(provider(peer).await, "jwt-secret-client")
+                .client_secret(secret)
+                .auth_method(AuthMethod::ClientSecretJwt)
+                .build()
+                .unwrap()
+        }
+    };
+    let good = client(JWT_SECRET).await;
+    let tokens = good.client_credentials(["api:read"]).await.unwrap();
+    let info = good.introspect(tokens.access_token(), None).await.unwrap();
+    assert!(info.active);
+    let again = good.client_credentials(["api:read"]).await;
+    assert!(again.is_ok(), "a fresh jti per assertion: {again:?}");
+
+    let bad = client("not-the-secret-but-long-enough-for-hs256-0000").await;
+    let err = bad.client_credentials(["api:read"]).await.unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::InvalidClient),
+        "{err}"
+    );
+    assert!(!format!("{err} {err:?} {bad:?}").contains("not-the-secret"));
+}
+
+#[tokio::test]
+async fn an_unregistered_key_or_a_refused_algorithm_is_invalid_client() {
+    let Some(peer) = peer("an_unregistered_key_or_a_refused_algorithm_is_invalid_client") else {
+        return;
+    };
+    // A key that is not in the client's registered JWKS.
+    let stranger = ClientKey::from_pem(include_str!("fixtures/rsa-2.pem")).unwrap();
+    let err = key_client(peer, stranger)
+        .await
+        .client_credentials(["api:read"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::InvalidClient),
+        "{err}"
+    );
+    assert_eq!(err.oauth().unwrap().status, Some(401));
+
+    // The registered RSA key, but with an algorithm the provider does not accept for clients.
+    let rs384 = pem("peer-client-rsa.pem").with_algorithm("RS384").unwrap();
+    let err = key_client(peer, rs384)
+        .await
+        .client_credentials(["api:read"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::InvalidClient),
+        "{err}"
+    );
+    let text = format!("{err} {err:?}");
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains("MII"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn configuration_mistakes_are_refused_at_build() {
+    let provider = Provider::builder("p")
+        .token_endpoint("https://op.example/token")
+        .build()
+        .unwrap();
+    let e = Client::builder(provider.clone(), "c")
+        .auth_method(AuthMethod::PrivateKeyJwt)
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::Config(_)) && e.to_string().contains("private key"),
+        "{e}"
+    );
+    let e = Client::builder(provider.clone(), "c")
+        .auth_method(AuthMethod::ClientSecretJwt)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("needs a client secret"), "{e}");
+    let e = Client::builder(provider.clone(), "c")
+        .private_key(pem("peer-client-ec.pem"))
+        .jwt_audience(JwtAudience::Issuer)
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("issuer"),
+        "no issuer to address: {e}"
+    );
+    let e = Client::builder(provider, "c")
+        .private_key(pem("peer-client-ec.pem"))
+        .client_secret("s")
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("private key was given"), "{e}");
+
+    let public_only = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
+    assert!(ClientKey::from_jwk(public_only)
+        .unwrap_err()
+        .to_string()
+        .contains("public key"));
+    let key = pem("peer-client-rsa.pem");
+    assert!(!format!("{key:?}").contains("MII"));
+}
