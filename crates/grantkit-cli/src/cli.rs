@@ -87,7 +87,7 @@ pub enum Command {
     /// Refresh the tokens now and save the new pair.
     #[command(after_help = REFRESH_AFTER)]
     Refresh(JsonArgs),
-    /// Revoke the tokens at the provider and delete them (alias: logout).
+    /// Revoke the tokens at the provider and delete them.
     #[command(visible_alias = "logout", after_help = REVOKE_AFTER)]
     Revoke(RevokeArgs),
     /// Print the provider's userinfo for the logged-in user, as JSON.

@@ -125,15 +125,16 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
         let _ = shared.notes.send(note);
         page_response(StatusCode::BAD_REQUEST, "Not this login", page)
     };
-    let callback = match Callback::parse(query.as_deref().unwrap_or("")) {
-        Ok(callback) => callback,
-        Err(e) => return refuse(
-            format!(
+    let callback =
+        match Callback::parse(query.as_deref().unwrap_or("")) {
+            Ok(callback) => callback,
+            Err(e) => return refuse(
+                format!(
                 "ignored a request to /callback that is not a login callback ({e}); still waiting"
             ),
-            "This is not an authorization response. grantkit is still waiting for the login.",
-        ),
-    };
+                "This is not an authorization response. grantkit is still waiting for the login.",
+            ),
+        };
     // Only a callback carrying this login's state may end it (success or error): anything
     // else may come from a stale tab or another web page, and must not abort the login.
     let ours = callback

@@ -117,6 +117,13 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
         || format!("grantkit login{}", paths.flags()),
         |p| p.relogin(paths),
     );
+    if !args.local_only {
+        // An unreadable file is reported before anything (even the lock file) is created.
+        store
+            .load()
+            .await
+            .map_err(|e| CliError::from_grantkit(&e, &relogin))?;
+    }
     // Held while revoking, so no other grantkit process refreshes the pair meanwhile.
     let lock = store
         .lock()
@@ -346,11 +353,10 @@ pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
                 }
             ),
         };
-        let issuer = profile
-            .endpoints
-            .issuer
-            .as_deref()
-            .map_or_else(String::new, |i| format!(" ({i})"));
+        let issuer = match profile.endpoints.issuer.as_deref() {
+            Some(i) if i != profile.endpoints.name => format!(" ({i})"),
+            _ => String::new(),
+        };
         out.line(&format!(
             "{} {} ({})",
             label("profile"),
