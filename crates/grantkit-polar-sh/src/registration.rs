@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use grantkit::{ApiClient, AuthMethod, HttpOptions, Secret};
+use grantkit::http::HttpClient;
+use grantkit::{AuthMethod, Endpoint, HttpOptions, Secret};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -110,14 +111,14 @@ impl fmt::Debug for RegisteredClient {
 #[derive(Clone, Debug)]
 pub struct Registrar {
     endpoint: String,
-    api: ApiClient,
+    api: HttpClient,
 }
 
 impl Registrar {
     pub(crate) fn new(endpoint: String) -> grantkit::Result<Self> {
         Ok(Self {
             endpoint,
-            api: ApiClient::new(HttpOptions::default())?,
+            api: HttpClient::new(HttpOptions::default())?,
         })
     }
 
@@ -130,7 +131,7 @@ impl Registrar {
             .post(&self.endpoint)
             .header(ACCEPT, "application/json")
             .json(metadata);
-        self.api.send(request).await?.json()
+        self.send(request).await?.json()
     }
 
     /// `GET` the registration.
@@ -139,7 +140,7 @@ impl Registrar {
             self.api.reqwest().get(&client.registration_client_uri),
             client,
         );
-        self.api.send(request).await?.json()
+        self.send(request).await?.json()
     }
 
     /// `PUT` new metadata.
@@ -154,7 +155,7 @@ impl Registrar {
                 client,
             )
             .json(metadata);
-        self.api.send(request).await?.json()
+        self.send(request).await?.json()
     }
 
     /// `DELETE` the client; its tokens stop working.
@@ -163,7 +164,17 @@ impl Registrar {
             self.api.reqwest().delete(&client.registration_client_uri),
             &client,
         );
-        self.api.send(request).await.map(drop)
+        self.send(request).await.map(drop)
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> grantkit::Result<grantkit::http::HttpResponse> {
+        self.api
+            .execute(Endpoint::Api, request)
+            .await?
+            .error_for_status()
     }
 
     fn managed(

@@ -439,14 +439,16 @@ async fn personal_and_organization_access_tokens_are_static() {
     let err = client.userinfo(&tokens).await.unwrap_err();
     assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidToken));
     // ...but its API accepts them.
-    let api = client.api();
+    let api = client.http_client();
+    let request = api
+        .reqwest()
+        .get(format!("{}/v1/products/", fake.api_base()))
+        .bearer_auth(tokens.access_token().expose());
     let products = api
-        .send(
-            api.reqwest()
-                .get(format!("{}/v1/products/", fake.api_base()))
-                .bearer_auth(tokens.access_token().expose()),
-        )
+        .execute(grantkit::Endpoint::Api, request)
         .await
+        .unwrap()
+        .error_for_status()
         .unwrap();
     assert_eq!(
         products.json::<serde_json::Value>().unwrap()["items"]
@@ -573,4 +575,60 @@ async fn dynamic_client_registration_round_trip() {
         Some(&OAuthErrorCode::Other("invalid_redirect_uri".into()))
     );
     let _ = fake;
+}
+
+#[tokio::test]
+async fn rotation_through_a_token_source_refreshes_once_and_keeps_the_new_pair() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let tokens = login(&client).await;
+    let dir = std::env::temp_dir().join(format!("grantkit-polar-rotation-{}", std::process::id()));
+    let file = dir.join("tokens.json");
+    let source = grantkit::TokenSource::builder(client.clone())
+        .store(grantkit::FileTokenStore::new(&file))
+        .tokens(tokens)
+        .build()
+        .await
+        .unwrap();
+    let rejected = source.access_token().await.unwrap();
+    // Polar rejected the token (say, revoked elsewhere): 100 tasks ask for a new one at once.
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (source, rejected) = (source.clone(), rejected.clone());
+            tokio::spawn(async move { source.refresh_if_current(&rejected).await.unwrap() })
+        })
+        .collect();
+    let mut fresh = Vec::new();
+    for t in tasks {
+        fresh.push(t.await.unwrap());
+    }
+    assert_eq!(
+        fake.refresh_requests(),
+        1,
+        "one refresh for 100 callers: a second would present a dead refresh token"
+    );
+    assert!(fresh.iter().all(|t| t.expose() == fresh[0].expose()));
+    assert!(!fake.is_access_token_live(rejected.expose()));
+    assert!(fake.is_access_token_live(fresh[0].expose()));
+    // The rotated pair is on disk before anyone used it.
+    let stored: grantkit::TokenSet =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(stored.refresh_token(), fresh[0].token_set().refresh_token());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_personal_access_token_is_a_static_token_source() {
+    let (fake, _) = fake().await;
+    let pat = fake.create_static_token(false, "products:read");
+    let source = grantkit::TokenSource::fixed(static_token(&pat).0);
+    let api = grantkit::AuthorizedClient::new(source).unwrap();
+    let response = api
+        .get(format!("{}/v1/products/", fake.api_base()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(fake.token_requests(), 0, "never refreshed");
 }

@@ -8,12 +8,19 @@
 //!   browser would and stops at the app's redirect URI, so a test can drive the user's side.
 //! - [`polar_sh::FakePolarSh`]: an in-process Polar.sh reproducing its documented wire behaviour.
 //! - [`TestServer`]: serves an in-process fake (axum) on `127.0.0.1:0`; the Polar fakes use it.
+//! - [`FakeAccessLink`]: a fake Polar AccessLink (Flow authorization with consent, the token
+//!   endpoint's Basic-only client authentication and `x_user_id`, user registration).
 
+mod accesslink;
 mod browser;
 mod oidc_peer;
 pub mod polar_sh;
 mod server;
 
+pub use accesslink::{
+    ApiRecord, AuthorizationRecord, FakeAccessLink, FakeRateLimit, FakeUser, TokenRequestRecord,
+    UserIdFormat, ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET, ACCESSLINK_REDIRECT_URI,
+};
 pub use browser::{Browser, BrowserError};
 pub use oidc_peer::{OidcPeer, PeerError};
 pub use server::TestServer;

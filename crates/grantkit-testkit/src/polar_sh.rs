@@ -331,6 +331,16 @@ impl FakePolarSh {
         token
     }
 
+    /// How many access and refresh tokens are live (not expired, revoked or rotated away).
+    pub fn live_tokens(&self) -> (usize, usize) {
+        let s = self.state();
+        let now = s.now();
+        (
+            s.access.values().filter(|t| t.exp > now).count(),
+            s.refresh.len(),
+        )
+    }
+
     /// Whether an access token is currently live.
     pub fn is_access_token_live(&self, token: &str) -> bool {
         let s = self.state();

@@ -124,14 +124,14 @@ impl Client {
         &self.inner.http
     }
 
-    pub(crate) fn id_token_verifier(&self) -> Option<&IdTokenVerifier> {
-        self.inner.id_tokens.as_ref()
+    /// This client's HTTP client (same pool, timeouts and body cap), for a provider crate's API
+    /// calls; see [`HttpClient`](crate::http::HttpClient).
+    pub fn http_client(&self) -> crate::http::HttpClient {
+        crate::http::HttpClient::from_http(self.inner.http.clone())
     }
 
-    /// An [`ApiClient`](crate::ApiClient) sharing this client's connection pool and limits, for
-    /// calls to the provider's API.
-    pub fn api(&self) -> crate::ApiClient {
-        crate::ApiClient::from_http(self.inner.http.clone())
+    pub(crate) fn id_token_verifier(&self) -> Option<&IdTokenVerifier> {
+        self.inner.id_tokens.as_ref()
     }
 
     /// Whether this client validates ID tokens (the provider has an issuer and a JWKS URI).

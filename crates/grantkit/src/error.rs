@@ -319,6 +319,14 @@ pub enum Error {
         /// The issuer in the document.
         found: String,
     },
+    /// A discovery document names an endpoint grantkit refuses to call (SSRF defence).
+    #[error("the discovery document's `{field}` is refused: {reason}")]
+    UnsafeEndpoint {
+        /// The metadata member.
+        field: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// The userinfo `sub` differs from the ID token's `sub` (OpenID Connect Core §5.3.2).
     #[error("the userinfo response is for another subject than the ID token; refusing it")]
     UserinfoSubjectMismatch,

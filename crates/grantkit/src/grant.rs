@@ -151,11 +151,16 @@ impl Client {
             .http()
             .send(Endpoint::Token, request.form(&form))
             .await?;
-        TokenSet::from_response(&response.body, SystemTime::now()).map_err(|reason| {
-            Error::InvalidResponse {
+        let tokens = TokenSet::from_response(&response.body, SystemTime::now())
+            .and_then(|tokens| {
+                let fields = &self.provider().quirks().token_fields;
+                let exchange = grant_type == "authorization_code";
+                tokens.check_fields(fields, exchange).map(|()| tokens)
+            })
+            .map_err(|reason| Error::InvalidResponse {
                 endpoint: Endpoint::Token,
                 reason,
-            }
-        })
+            })?;
+        Ok(tokens)
     }
 }

@@ -1,6 +1,28 @@
 //! The HTTP layer every back-channel call goes through: timeouts, a body cap, no redirects,
 //! and one place that turns responses into typed errors.
+//!
+//! Applications need only [`HttpOptions`]. Provider crates use [`HttpClient`] and
+//! [`HttpResponse`] for their own API calls (user registration, client registration...), so those
+//! calls get the same limits and the same typed [`Error`]s as grantkit's, with
+//! [`Endpoint::Api`], without a second HTTP layer:
+//!
+//! ```no_run
+//! use grantkit::http::HttpClient;
+//! use grantkit::{Endpoint, HttpOptions};
+//!
+//! # async fn run() -> grantkit::Result<()> {
+//! let http = HttpClient::new(HttpOptions::default())?;
+//! let request = http.reqwest().get("https://api.example.com/v1/me").bearer_auth("token");
+//! let response = http.execute(Endpoint::Api, request).await?;
+//! match response.status().as_u16() {
+//!     200 => { let _me: serde_json::Value = response.json()?; }
+//!     409 => { /* a status this provider uses for "already done" */ }
+//!     _ => return Err(response.error()), // 429 -> RateLimited, JSON OAuth error, or status + excerpt
+//! }
+//! # Ok(()) }
+//! ```
 
+use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, CONTENT_LENGTH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -76,24 +98,22 @@ impl Http {
         endpoint: Endpoint,
         request: RequestBuilder,
     ) -> Result<Response> {
-        let (status, response) = self.fetch(endpoint, request).await?;
-        if status.is_success() {
-            return Ok(response);
+        let response = self.execute(endpoint, request).await?;
+        if response.status.is_success() {
+            return Ok(Response {
+                headers: response.headers,
+                body: response.body,
+            });
         }
-        Err(error_from_response(
-            endpoint,
-            status,
-            &response.headers,
-            &response.body,
-        ))
+        Err(response.error())
     }
 
-    /// Sends a request and returns any final status with its (capped) body; refuses redirects.
-    pub(crate) async fn fetch(
+    /// Sends a request and reads the body of any answer but a redirect, which is an error.
+    pub(crate) async fn execute(
         &self,
         endpoint: Endpoint,
         request: RequestBuilder,
-    ) -> Result<(StatusCode, Response)> {
+    ) -> Result<HttpResponse> {
         let response = request
             .send()
             .await
@@ -112,7 +132,12 @@ impl Http {
             });
         }
         let body = self.read_body(endpoint, response).await?;
-        Ok((status, Response { headers, body }))
+        Ok(HttpResponse {
+            endpoint,
+            status,
+            headers,
+            body,
+        })
     }
 
     async fn read_body(
@@ -151,19 +176,163 @@ impl Http {
                 timeout: self.options.timeout,
             };
         }
-        // The URL can carry query parameters; keep it out of messages.
-        let e = e.without_url();
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
+        transport_error(endpoint, e)
+    }
+}
+
+/// The HTTP client grantkit's own calls go through, for a provider crate's API calls: timeouts,
+/// the body cap of [`HttpOptions`], redirects refused ([`Error::UnexpectedRedirect`]), transport
+/// failures as [`Error::Transport`] / [`Error::Timeout`] without the URL, and [`HttpResponse::error`]
+/// for the typed error of a failed answer. Clones share one connection pool.
+///
+/// Get one from [`Client::http_client`](crate::Client::http_client) to share the client's
+/// settings, or build one with [`HttpClient::new`].
+#[derive(Clone, Debug)]
+pub struct HttpClient {
+    http: Http,
+}
+
+impl HttpClient {
+    /// A client with its own connection pool and these limits.
+    pub fn new(options: HttpOptions) -> Result<Self> {
+        Ok(Self {
+            http: Http::new(options)?,
+        })
+    }
+
+    /// Uses an application's own reqwest client (proxy, custom roots); `options` sets the body cap.
+    /// Configure it not to follow redirects; 3xx answers are refused either way.
+    pub fn with_client(client: reqwest::Client, options: HttpOptions) -> Self {
+        Self {
+            http: Http::with_client(client, options),
         }
-        Error::Transport {
-            endpoint,
-            message: truncate(&message, 300),
+    }
+
+    pub(crate) fn from_http(http: Http) -> Self {
+        Self { http }
+    }
+
+    /// The reqwest client, to build requests with (`.get(url)`, `.bearer_auth(...)`, `.json(...)`).
+    pub fn reqwest(&self) -> &reqwest::Client {
+        self.http.client()
+    }
+
+    /// Sends `request` and reads the answer, whatever its status, so the caller can give meaning
+    /// to the statuses of its API (a 409 that means "already done", a 204 that means "none").
+    /// Fails only for a redirect, a transport failure, a timeout or a body over the cap; errors
+    /// name `endpoint` (use [`Endpoint::Api`] for a provider's API).
+    pub async fn execute(
+        &self,
+        endpoint: Endpoint,
+        request: RequestBuilder,
+    ) -> Result<HttpResponse> {
+        self.http.execute(endpoint, request).await
+    }
+}
+
+/// An answer read by [`HttpClient::execute`]: status, headers and the whole body (within the cap).
+///
+/// `Debug` shows the status and the body's length, never the body, which may hold tokens.
+#[derive(Clone)]
+pub struct HttpResponse {
+    endpoint: Endpoint,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("endpoint", &self.endpoint)
+            .field("status", &self.status)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpResponse {
+    /// The endpoint the request went to, as given to [`HttpClient::execute`].
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// One header as text, if present and printable.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Parses the body as JSON; an unexpected body is an [`Error::InvalidResponse`] that names
+    /// the endpoint and quotes a short, cleaned excerpt (and says so when it is HTML).
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        parse_json(self.endpoint, &self.body)
+    }
+
+    /// The `Retry-After` delay (seconds or an HTTP date), if the answer carries one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.header(RETRY_AFTER.as_str())
+            .and_then(parse_retry_after)
+    }
+
+    /// The start of the body for a message: at most 200 characters, control characters removed.
+    pub fn body_excerpt(&self) -> String {
+        excerpt(&self.body)
+    }
+
+    /// The typed error grantkit gives for this answer when it is not a success:
+    /// [`Error::RateLimited`] for 429 (or 503 with `Retry-After`), [`Error::OAuth`] for an
+    /// RFC 6749 JSON error body or a `WWW-Authenticate: Bearer error=...` header, else
+    /// [`Error::Http`] with the status and a body excerpt.
+    pub fn error(&self) -> Error {
+        error_from_response(self.endpoint, self.status, &self.headers, &self.body)
+    }
+
+    /// `Ok(self)` for a 2xx answer, else [`HttpResponse::error`].
+    pub fn error_for_status(self) -> Result<Self> {
+        if self.status.is_success() {
+            Ok(self)
+        } else {
+            Err(self.error())
         }
+    }
+}
+
+/// Makes a provider-supplied string safe to put in an error or a log line: control characters
+/// removed, cut to `max_chars` characters (with `…`). grantkit does this to every text a provider
+/// sends it; provider crates should too.
+pub fn clean_text(text: &str, max_chars: usize) -> String {
+    truncate(text, max_chars)
+}
+
+/// A transport failure as a typed error: the whole cause chain, without the URL (it can carry
+/// query parameters).
+pub(crate) fn transport_error(endpoint: Endpoint, e: reqwest::Error) -> Error {
+    let e = e.without_url();
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    Error::Transport {
+        endpoint,
+        message: truncate(&message, 300),
     }
 }
 

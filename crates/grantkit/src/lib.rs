@@ -35,13 +35,12 @@
 //! # Ok(()) }
 //! ```
 
-mod api;
 mod authorize;
 mod callback;
 mod client;
 mod error;
 mod grant;
-mod http;
+pub mod http;
 mod introspect;
 mod lifecycle;
 mod oidc;
@@ -51,7 +50,6 @@ mod secret;
 mod token;
 mod userinfo;
 
-pub use api::{ApiClient, ApiResponse};
 pub use authorize::{AuthorizationRequest, PendingAuthorization};
 pub use callback::{AuthorizationCode, Callback};
 pub use client::{Client, ClientBuilder};
@@ -63,7 +61,7 @@ pub use lifecycle::{
     MemoryTokenStore, StoreError, StoreLock, TokenSource, TokenSourceBuilder, TokenStore,
 };
 pub use oidc::{Discovery, IdTokenClaims, IdTokenError, ProviderMetadata};
-pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks};
+pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks, TokenField, TokenFieldKind};
 pub use revoke::TokenTypeHint;
 pub use secret::Secret;
 pub use token::{TokenSet, TokenType};

@@ -58,6 +58,12 @@ pub struct Quirks {
     /// require client authentication there; with `false`, a public client gets a typed
     /// configuration error instead of an HTTP 401.
     pub public_clients_can_revoke: bool,
+    /// Members the provider adds to its token responses (`x_user_id`...), with their kind.
+    /// Default: none, and unknown members are kept in [`TokenSet::extra`](crate::TokenSet::extra)
+    /// unchecked. A declared member that is present must have its kind in every token response;
+    /// a required one must be present in the response to a code exchange, or the exchange fails
+    /// with [`Error::InvalidResponse`] instead of handing out tokens the application cannot use.
+    pub token_fields: Vec<TokenField>,
 }
 
 impl Default for Quirks {
@@ -66,7 +72,78 @@ impl Default for Quirks {
             pkce: true,
             refresh_tokens: true,
             public_clients_can_revoke: true,
+            token_fields: Vec::new(),
         }
+    }
+}
+
+/// The kind of value a declared token-response member holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenFieldKind {
+    /// A non-negative integer, sent as a JSON number or as a string of digits (`10579` or
+    /// `"10579"`); read it with [`TokenSet::extra_u64`](crate::TokenSet::extra_u64).
+    Integer,
+    /// A JSON string.
+    String,
+}
+
+/// A member a provider adds to its token responses beyond RFC 6749's, declared in
+/// [`Quirks::token_fields`] so the core checks it once for every application.
+///
+/// ```
+/// use grantkit::{Quirks, TokenField};
+///
+/// // `Quirks` is non-exhaustive: start from the defaults, change what differs.
+/// let mut quirks = Quirks::default();
+/// quirks.token_fields = vec![TokenField::integer("x_user_id")];
+/// assert!(quirks.token_fields[0].is_required());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TokenField {
+    name: String,
+    kind: TokenFieldKind,
+    required: bool,
+}
+
+impl TokenField {
+    /// A required integer member (number or string of digits).
+    pub fn integer(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: TokenFieldKind::Integer,
+            required: true,
+        }
+    }
+
+    /// A required string member.
+    pub fn string(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            kind: TokenFieldKind::String,
+            required: true,
+        }
+    }
+
+    /// Makes the member optional: checked only when present.
+    pub fn optional(mut self) -> Self {
+        self.required = false;
+        self
+    }
+
+    /// The member's name in the JSON response.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The kind of value it holds.
+    pub fn kind(&self) -> TokenFieldKind {
+        self.kind
+    }
+
+    /// Whether a code exchange's response must carry it.
+    pub fn is_required(&self) -> bool {
+        self.required
     }
 }
 

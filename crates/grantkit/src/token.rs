@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::oidc::IdTokenClaims;
+use crate::provider::{TokenField, TokenFieldKind};
 use crate::secret::Secret;
 
 /// The `token_type` of a token response, compared case-insensitively (`bearer` is `Bearer`).
@@ -235,6 +236,62 @@ impl TokenSet {
         &self.extra
     }
 
+    /// An extra member holding a non-negative integer, sent as a JSON number or as a string of
+    /// digits (providers differ, and some clients have stored it either way): `x_user_id`...
+    /// `None` when absent or not such an integer.
+    ///
+    /// ```
+    /// # use grantkit::TokenSet;
+    /// # let now = std::time::SystemTime::now();
+    /// let number = TokenSet::from_response(br#"{"access_token":"a","x_user_id":10579}"#, now)?;
+    /// let string = TokenSet::from_response(br#"{"access_token":"a","x_user_id":"10579"}"#, now)?;
+    /// assert_eq!(number.extra_u64("x_user_id"), Some(10579));
+    /// assert_eq!(string.extra_u64("x_user_id"), Some(10579));
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn extra_u64(&self, name: &str) -> Option<u64> {
+        match self.extra.get(name)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => {
+                let s = s.trim();
+                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return None;
+                }
+                s.parse().ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks the members a provider declares ([`Quirks::token_fields`](crate::Quirks)): each
+    /// present one must have its kind; required ones must be present when `exchange` is true.
+    /// The reason names the member, never its value.
+    pub(crate) fn check_fields(&self, fields: &[TokenField], exchange: bool) -> Result<(), String> {
+        for field in fields {
+            let name = field.name();
+            let Some(value) = self.extra.get(name) else {
+                if exchange && field.is_required() {
+                    return Err(format!(
+                        "the provider always sends `{name}` in its token responses, but this one has none"
+                    ));
+                }
+                continue;
+            };
+            let ok = match field.kind() {
+                TokenFieldKind::Integer => self.extra_u64(name).is_some(),
+                TokenFieldKind::String => value.is_string(),
+            };
+            if !ok {
+                let kind = match field.kind() {
+                    TokenFieldKind::Integer => "an integer",
+                    TokenFieldKind::String => "a string",
+                };
+                return Err(format!("`{name}` in the token response is not {kind}"));
+            }
+        }
+        Ok(())
+    }
+
     /// Fills what a refresh response may leave out (RFC 6749 §6): the previous refresh token
     /// when no new one came, the previous scope when none was named, the previous ID token.
     pub(crate) fn inherit(mut self, previous: &TokenSet) -> Self {
@@ -398,6 +455,40 @@ mod tests {
         assert_eq!(new.scope(), Some("s"));
         let rotated = parse(r#"{"access_token":"b","refresh_token":"r2"}"#).inherit(&old);
         assert_eq!(rotated.refresh_token().unwrap().expose(), "r2");
+    }
+
+    #[test]
+    fn extra_u64_reads_numbers_and_digit_strings_only() {
+        let t = parse(
+            r#"{"access_token":"a","n":10579,"s":" 10579 ","neg":-5,"f":1.5,"x":"12a","e":"","b":true}"#,
+        );
+        assert_eq!(t.extra_u64("n"), Some(10579));
+        assert_eq!(t.extra_u64("s"), Some(10579));
+        for bad in ["neg", "f", "x", "e", "b", "absent"] {
+            assert_eq!(t.extra_u64(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn declared_fields_are_checked_by_kind_and_presence() {
+        let fields = [
+            TokenField::integer("x_user_id"),
+            TokenField::string("region").optional(),
+        ];
+        let ok = parse(r#"{"access_token":"a","x_user_id":"7"}"#);
+        assert!(ok.check_fields(&fields, true).is_ok());
+        let missing = parse(r#"{"access_token":"a"}"#);
+        let e = missing.check_fields(&fields, true).unwrap_err();
+        assert!(e.contains("`x_user_id`"), "{e}");
+        assert!(
+            missing.check_fields(&fields, false).is_ok(),
+            "refreshes may omit it"
+        );
+        let wrong = parse(r#"{"access_token":"a","x_user_id":"SECRET-ish"}"#);
+        let e = wrong.check_fields(&fields, true).unwrap_err();
+        assert!(e.contains("not an integer") && !e.contains("SECRET"), "{e}");
+        let bad_optional = parse(r#"{"access_token":"a","x_user_id":1,"region":5}"#);
+        assert!(bad_optional.check_fields(&fields, false).is_err());
     }
 
     #[test]

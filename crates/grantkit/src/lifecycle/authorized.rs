@@ -10,7 +10,8 @@ use reqwest::header::{
 use reqwest::{IntoUrl, Method, Request, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 
-use crate::error::{truncate, Endpoint, Error, Result};
+use crate::error::{Endpoint, Error, Result};
+use crate::http::transport_error;
 
 use super::source::{AccessToken, TokenSource};
 
@@ -121,7 +122,11 @@ impl AuthorizedClient {
         let token = self.source.access_token().await?;
         authorize(&mut request, &token)?;
         let replay = request.try_clone();
-        let response = self.http.execute(request).await.map_err(transport_error)?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| transport_error(Endpoint::Api, e))?;
         if !is_invalid_token(&response) {
             return Ok(response);
         }
@@ -134,7 +139,10 @@ impl AuthorizedClient {
         tracing::debug!("the resource server rejected the access token; refreshing once");
         let fresh = self.source.refresh_if_current(&token).await?;
         authorize(&mut replay, &fresh)?;
-        self.http.execute(replay).await.map_err(transport_error)
+        self.http
+            .execute(replay)
+            .await
+            .map_err(|e| transport_error(Endpoint::Api, e))
     }
 }
 
@@ -254,20 +262,4 @@ fn is_invalid_token(response: &Response) -> bool {
             .get_all(WWW_AUTHENTICATE)
             .iter()
             .any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")))
-}
-
-fn transport_error(e: reqwest::Error) -> Error {
-    // The URL can carry query parameters; keep it out of messages.
-    let e = e.without_url();
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    Error::Transport {
-        endpoint: Endpoint::Api,
-        message: truncate(&message, 300),
-    }
 }

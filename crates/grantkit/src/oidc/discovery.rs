@@ -206,6 +206,7 @@ impl Discovery {
             other => other?,
         };
         let metadata: ProviderMetadata = parse_json(Endpoint::Discovery, &body)?;
+        check_endpoints(&self.location, &metadata)?;
         if metadata.issuer != expected {
             return Err(Error::IssuerMismatch {
                 expected: expected.to_owned(),
@@ -218,6 +219,106 @@ impl Discovery {
     async fn get(&self, http: &Http, url: Url) -> Result<Vec<u8>> {
         let request = http.client().get(url).header(ACCEPT, "application/json");
         Ok(http.send(Endpoint::Discovery, request).await?.body)
+    }
+}
+
+/// Refuses endpoints a hostile or compromised discovery document could use to turn the client
+/// against its own network: a scheme other than http(s), a downgrade from an https location to
+/// http, a link-local address (cloud metadata services live there), and loopback or private
+/// addresses when the document itself did not come from such a host.
+fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Result<()> {
+    let origin = Url::parse(location)
+        .map_err(|e| Error::Config(format!("`{location}` is not a URL: {e}")))?;
+    let origin_internal = origin
+        .host()
+        .is_some_and(|h| host_class(&h) != HostClass::Public);
+    let fields = [
+        ("authorization_endpoint", &metadata.authorization_endpoint),
+        ("token_endpoint", &metadata.token_endpoint),
+        ("userinfo_endpoint", &metadata.userinfo_endpoint),
+        ("jwks_uri", &metadata.jwks_uri),
+        ("revocation_endpoint", &metadata.revocation_endpoint),
+        ("introspection_endpoint", &metadata.introspection_endpoint),
+        ("registration_endpoint", &metadata.registration_endpoint),
+        (
+            "device_authorization_endpoint",
+            &metadata.device_authorization_endpoint,
+        ),
+        (
+            "pushed_authorization_request_endpoint",
+            &metadata.pushed_authorization_request_endpoint,
+        ),
+    ];
+    for (field, value) in fields {
+        let Some(value) = value else { continue };
+        let refuse = |reason: &str| Error::UnsafeEndpoint {
+            field: field.to_owned(),
+            reason: format!("{reason} (`{}`)", truncate(value, 200)),
+        };
+        let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
+        match url.scheme() {
+            "https" => {}
+            "http" if origin.scheme() == "http" => {}
+            "http" => return Err(refuse("plain http from a document served over https")),
+            _ => return Err(refuse("only http(s) endpoints are called")),
+        }
+        let host = url.host().ok_or_else(|| refuse("no host"))?;
+        match host_class(&host) {
+            HostClass::LinkLocal => {
+                return Err(refuse("a link-local address (cloud metadata range)"))
+            }
+            HostClass::Internal if !origin_internal => {
+                return Err(refuse(
+                    "an internal address named by a document from a public host",
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum HostClass {
+    Public,
+    Internal,
+    LinkLocal,
+}
+
+fn host_class(host: &url::Host<&str>) -> HostClass {
+    use std::net::IpAddr;
+    let ip = match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            return if d == "localhost" || d.ends_with(".localhost") {
+                HostClass::Internal
+            } else {
+                HostClass::Public
+            };
+        }
+        url::Host::Ipv4(v4) => IpAddr::V4(*v4),
+        url::Host::Ipv6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(*v6)),
+    };
+    match ip {
+        IpAddr::V4(v4) if v4.is_link_local() => HostClass::LinkLocal,
+        IpAddr::V4(v4)
+            if v4.is_loopback()
+                || v4.is_private()
+                || v4.is_unspecified()
+                || v4.octets()[0] == 0 =>
+        {
+            HostClass::Internal
+        }
+        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => HostClass::LinkLocal,
+        IpAddr::V6(v6)
+            if v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 =>
+        {
+            HostClass::Internal
+        }
+        _ => HostClass::Public,
     }
 }
 
@@ -271,6 +372,54 @@ mod tests {
             "https://op.example/.well-known/oauth-authorization-server"
         );
         assert!(well_known_urls("https://op.example/?x=1").is_err());
+    }
+
+    fn doc(token_endpoint: &str) -> ProviderMetadata {
+        serde_json::from_value(
+            serde_json::json!({"issuer": "https://op.example", "token_endpoint": token_endpoint}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn endpoint_policy_refuses_ssrf_targets() {
+        let ok = |loc: &str, ep: &str| check_endpoints(loc, &doc(ep)).is_ok();
+        assert!(
+            ok("https://op.example", "https://api.op.example/token"),
+            "another public host is fine (Polar does it)"
+        );
+        assert!(
+            ok("http://127.0.0.1:8080", "http://127.0.0.1:8080/token"),
+            "local development"
+        );
+        assert!(
+            !ok("https://op.example", "http://op.example/token"),
+            "no downgrade to http"
+        );
+        assert!(!ok("https://op.example", "file:///etc/passwd"));
+        assert!(
+            !ok(
+                "http://127.0.0.1:8080",
+                "http://169.254.169.254/latest/meta-data/"
+            ),
+            "link-local, always"
+        );
+        assert!(!ok("https://op.example", "https://[fe80::1]/token"));
+        assert!(
+            !ok("https://op.example", "https://127.0.0.1/token"),
+            "public document, loopback target"
+        );
+        assert!(!ok("https://op.example", "https://10.0.0.5/token"));
+        assert!(!ok("https://op.example", "https://localhost/token"));
+        assert!(!ok(
+            "https://op.example",
+            "https://[::ffff:192.168.1.1]/token"
+        ));
+        let e = check_endpoints("https://op.example", &doc("https://192.168.0.1/t")).unwrap_err();
+        assert!(
+            matches!(e, Error::UnsafeEndpoint { ref field, .. } if field == "token_endpoint"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -256,7 +256,32 @@ impl IdTokenVerifier {
         token: &Secret,
         expect: Expectations<'_>,
     ) -> Result<IdTokenClaims> {
-        let token = token.expose();
+        let keys = self.jwks.current().await?;
+        let first = self.verify_against(&keys, token.expose(), &expect, SystemTime::now());
+        let unknown_key = matches!(
+            first,
+            Err(IdTokenError::UnknownKey { .. } | IdTokenError::NoKeyForAlgorithm(_))
+        );
+        if !unknown_key {
+            return Ok(first?);
+        }
+        // A kid we do not know (or no key for this alg): the provider may have rotated.
+        match self.jwks.refetch_for_unknown_key().await? {
+            Some(fresh) => {
+                Ok(self.verify_against(&fresh, token.expose(), &expect, SystemTime::now())?)
+            }
+            None => Ok(first?),
+        }
+    }
+
+    /// Every check, against a given key set, at a given time: no I/O.
+    pub(crate) fn verify_against(
+        &self,
+        keys: &[VerifyKey],
+        token: &str,
+        expect: &Expectations<'_>,
+        now: SystemTime,
+    ) -> Result<IdTokenClaims, IdTokenError> {
         let (signing_input, signature) = token
             .rsplit_once('.')
             .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts)"))?;
@@ -267,10 +292,9 @@ impl IdTokenVerifier {
         let header = decode_object(header_b64, "header")?;
         let (alg, alg_name) = self.algorithm(&header)?;
         let kid = header.get("kid").and_then(Value::as_str);
-        self.check_signature(signing_input, signature, alg, &alg_name, kid)
-            .await?;
+        check_signature(keys, signing_input, signature, alg, &alg_name, kid)?;
         let claims = IdTokenClaims::from_claims(decode_object(payload_b64, "payload")?)?;
-        self.check_claims(&claims, alg, &expect, SystemTime::now())?;
+        self.check_claims(&claims, alg, expect, now)?;
         Ok(claims)
     }
 
@@ -303,43 +327,6 @@ impl IdTokenVerifier {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
-    }
-
-    async fn check_signature(
-        &self,
-        input: &str,
-        signature: &str,
-        alg: Algorithm,
-        alg_name: &str,
-        kid: Option<&str>,
-    ) -> Result<()> {
-        let mut keys = self.jwks.current().await?;
-        if candidates(&keys, alg, alg_name, kid).is_empty() {
-            // A kid we do not know (or no key for this alg): the provider may have rotated.
-            if let Some(fresh) = self.jwks.refetch_for_unknown_key().await? {
-                keys = fresh;
-            }
-        }
-        let candidates = candidates(&keys, alg, alg_name, kid);
-        if candidates.is_empty() {
-            return Err(match kid {
-                Some(kid) => IdTokenError::UnknownKey {
-                    kid: truncate(kid, 100),
-                },
-                None => IdTokenError::NoKeyForAlgorithm(alg_name.to_owned()),
-            }
-            .into());
-        }
-        // Without a kid every key of the right type is tried (OpenID RP test "kid absent").
-        let valid = candidates.iter().any(|key| {
-            jsonwebtoken::crypto::verify(signature, input.as_bytes(), &key.key, alg)
-                .unwrap_or(false)
-        });
-        if valid {
-            Ok(())
-        } else {
-            Err(IdTokenError::BadSignature.into())
-        }
     }
 
     fn check_claims(
@@ -402,6 +389,34 @@ impl IdTokenVerifier {
             return Err(IdTokenError::SubjectChanged);
         }
         Ok(())
+    }
+}
+
+fn check_signature(
+    keys: &[VerifyKey],
+    input: &str,
+    signature: &str,
+    alg: Algorithm,
+    alg_name: &str,
+    kid: Option<&str>,
+) -> Result<(), IdTokenError> {
+    let candidates = candidates(keys, alg, alg_name, kid);
+    if candidates.is_empty() {
+        return Err(match kid {
+            Some(kid) => IdTokenError::UnknownKey {
+                kid: truncate(kid, 100),
+            },
+            None => IdTokenError::NoKeyForAlgorithm(alg_name.to_owned()),
+        });
+    }
+    // Without a kid every key of the right type is tried (OpenID RP test "kid absent").
+    let valid = candidates.iter().any(|key| {
+        jsonwebtoken::crypto::verify(signature, input.as_bytes(), &key.key, alg).unwrap_or(false)
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(IdTokenError::BadSignature)
     }
 }
 

@@ -1,0 +1,433 @@
+//! A hostile token endpoint, one misbehaviour per test: every one must end in a typed error
+//! within the configured timeout, with the stored tokens untouched and no secret in the message.
+
+use std::time::{Duration, Instant};
+
+use grantkit::{
+    Client, Discovery, Endpoint, Error, HttpOptions, MemoryTokenStore, Provider, TokenSet,
+    TokenSource, TokenStore,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const TIMEOUT: Duration = Duration::from_secs(2);
+const REFRESH_TOKEN: &str = "refresh-secret-DO-NOT-LEAK";
+
+/// What the hostile server does after reading a request.
+#[derive(Clone, Copy)]
+enum Act {
+    Status500,
+    Html502,
+    Html200,
+    TruncatedJson,
+    BodyShorterThanDeclared,
+    DeclaredHuge,
+    ChunkedHuge,
+    NeverEnds,
+    RedirectElsewhere,
+    Reset,
+    Stall,
+}
+
+async fn serve(act: Act) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            tokio::spawn(respond(stream, act));
+        }
+    });
+    url
+}
+
+async fn respond(mut s: TcpStream, act: Act) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let _ = s.read(&mut buf).await;
+    let head = |status: &str, extra: &str| format!("HTTP/1.1 {status}\r\n{extra}\r\n");
+    let _ = match act {
+        Act::Status500 => {
+            s.write_all(head("500 Internal Server Error", "Content-Length: 0\r\n").as_bytes())
+                .await
+        }
+        Act::Html502 => {
+            let body = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+            let h = head(
+                "502 Bad Gateway",
+                &format!(
+                    "Content-Type: text/html\r\nContent-Length: {}\r\n",
+                    body.len()
+                ),
+            );
+            s.write_all(format!("{h}{body}").as_bytes()).await
+        }
+        Act::Html200 => {
+            let body = "<!doctype html><title>Login</title><form>Sign in</form>";
+            let h = head(
+                "200 OK",
+                &format!(
+                    "Content-Type: text/html\r\nContent-Length: {}\r\n",
+                    body.len()
+                ),
+            );
+            s.write_all(format!("{h}{body}").as_bytes()).await
+        }
+        Act::TruncatedJson => {
+            let body = r#"{"access_token":"abc","token_ty"#;
+            let h = head(
+                "200 OK",
+                &format!(
+                    "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                    body.len()
+                ),
+            );
+            s.write_all(format!("{h}{body}").as_bytes()).await
+        }
+        Act::BodyShorterThanDeclared => {
+            let h = head(
+                "200 OK",
+                "Content-Type: application/json\r\nContent-Length: 500\r\n",
+            );
+            let _ = s
+                .write_all(format!("{h}{{\"access_token\":\"a").as_bytes())
+                .await;
+            Ok(()) // and close: the body ends early
+        }
+        Act::DeclaredHuge => {
+            let h = head(
+                "200 OK",
+                &format!(
+                    "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                    50 << 20
+                ),
+            );
+            let _ = s.write_all(h.as_bytes()).await;
+            let chunk = vec![b' '; 64 * 1024];
+            for _ in 0..800 {
+                if s.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        Act::ChunkedHuge => {
+            let _ = s
+                .write_all(
+                    head(
+                        "200 OK",
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+                    )
+                    .as_bytes(),
+                )
+                .await;
+            let chunk = vec![b' '; 64 * 1024];
+            for _ in 0..800 {
+                let frame = [
+                    format!("{:x}\r\n", chunk.len()).into_bytes(),
+                    chunk.clone(),
+                    b"\r\n".to_vec(),
+                ]
+                .concat();
+                if s.write_all(&frame).await.is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        }
+        Act::NeverEnds => {
+            let _ = s
+                .write_all(
+                    head(
+                        "200 OK",
+                        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n",
+                    )
+                    .as_bytes(),
+                )
+                .await;
+            loop {
+                if s.write_all(b"1\r\n \r\n").await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Ok(())
+        }
+        Act::RedirectElsewhere => {
+            s.write_all(
+                head(
+                    "302 Found",
+                    "Location: https://attacker.example/steal\r\nContent-Length: 0\r\n",
+                )
+                .as_bytes(),
+            )
+            .await
+        }
+        Act::Reset => {
+            // Linger 0 makes the close send RST; the blocking-on-drop caveat is the point here.
+            #[allow(deprecated)]
+            let _ = s.set_linger(Some(Duration::ZERO));
+            Ok(()) // dropping with linger 0 sends RST
+        }
+        Act::Stall => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(())
+        }
+    };
+}
+
+fn old_tokens() -> TokenSet {
+    TokenSet::from_response(
+        format!(
+            r#"{{"access_token":"old-access","refresh_token":"{REFRESH_TOKEN}","expires_in":1}}"#
+        )
+        .as_bytes(),
+        std::time::SystemTime::now(),
+    )
+    .unwrap()
+}
+
+/// Refreshes through a token source against the hostile endpoint; returns the error, checking
+/// the timing bound, the untouched store and the absence of the refresh token in the message.
+async fn refresh_against(act: Act) -> Error {
+    let url = serve(act).await;
+    let provider = Provider::builder("hostile")
+        .token_endpoint(&url)
+        .build()
+        .unwrap();
+    let options = HttpOptions {
+        timeout: TIMEOUT,
+        connect_timeout: Duration::from_secs(1),
+        max_body_bytes: 1 << 20,
+    };
+    let client = Client::builder(provider, "c")
+        .client_secret("s3cret")
+        .http_options(options)
+        .build()
+        .unwrap();
+    let old = old_tokens();
+    let store = MemoryTokenStore::with_tokens(old.clone());
+    let source = TokenSource::builder(client)
+        .store(store.clone())
+        .build()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = source.force_refresh().await.unwrap_err();
+    assert!(
+        started.elapsed() < TIMEOUT + Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        store.load().await.unwrap(),
+        Some(old),
+        "stored tokens untouched"
+    );
+    let shown = format!("{err} {err:?}");
+    assert!(
+        !shown.contains(REFRESH_TOKEN) && !shown.contains("s3cret"),
+        "secret leaked: {shown}"
+    );
+    err
+}
+
+#[tokio::test]
+async fn status_500_is_a_transient_http_error() {
+    let err = refresh_against(Act::Status500).await;
+    assert!(
+        matches!(
+            err,
+            Error::Http {
+                status: 500,
+                endpoint: Endpoint::Token,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn html_502_keeps_status_and_an_excerpt() {
+    let err = refresh_against(Act::Html502).await;
+    match &err {
+        Error::Http {
+            status: 502,
+            body_excerpt,
+            ..
+        } => assert!(body_excerpt.contains("Bad Gateway")),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn html_with_200_is_an_invalid_response() {
+    let err = refresh_against(Act::Html200).await;
+    assert!(
+        matches!(&err, Error::InvalidResponse { reason, .. } if reason.contains("not JSON")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn truncated_json_is_an_invalid_response() {
+    let err = refresh_against(Act::TruncatedJson).await;
+    assert!(matches!(err, Error::InvalidResponse { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_body_shorter_than_declared_is_a_transport_error() {
+    let err = refresh_against(Act::BodyShorterThanDeclared).await;
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_declared_50_mib_body_is_refused_without_reading_it() {
+    let err = refresh_against(Act::DeclaredHuge).await;
+    assert!(
+        matches!(
+            err,
+            Error::BodyTooLarge {
+                limit: 1_048_576,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_chunked_50_mib_body_is_cut_at_the_cap() {
+    let err = refresh_against(Act::ChunkedHuge).await;
+    assert!(matches!(err, Error::BodyTooLarge { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_body_that_never_ends_times_out() {
+    let err = refresh_against(Act::NeverEnds).await;
+    assert!(
+        matches!(err, Error::Timeout { .. } | Error::BodyTooLarge { .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_followed() {
+    let err = refresh_against(Act::RedirectElsewhere).await;
+    assert!(
+        matches!(&err, Error::UnexpectedRedirect { status: 302, location, .. } if location.contains("attacker.example")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_reset_is_a_transport_error() {
+    let err = refresh_against(Act::Reset).await;
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn a_stalled_connection_times_out() {
+    let err = refresh_against(Act::Stall).await;
+    assert!(
+        matches!(err, Error::Timeout { timeout, .. } if timeout == TIMEOUT),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn discovery_naming_a_metadata_service_address_is_refused() {
+    use axum::{routing::get, Json, Router};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = serde_json::json!({
+        "issuer": base,
+        "token_endpoint": format!("{base}/token"),
+        "jwks_uri": "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+    });
+    let app = Router::new().route(
+        "/.well-known/openid-configuration",
+        get(move || async move { Json(doc) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let err = Discovery::new(&base).fetch().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::UnsafeEndpoint { field, .. } if field == "jwks_uri"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_jwks_of_garbage_keys_is_a_typed_error() {
+    use axum::{routing::get, routing::post, Json, Router};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = serde_json::json!({
+        "issuer": base, "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"), "jwks_uri": format!("{base}/jwks"),
+    });
+    let garbage = serde_json::json!({"keys": [
+        {"kty": "RSA", "n": "!!!", "e": "AQAB", "kid": "a"},
+        {"kty": "EC", "crv": "P-256", "x": "zz", "kid": "b"},
+        {"kty": "wat"}, 42, "key"
+    ]});
+    let token = serde_json::json!({"access_token": "at", "token_type": "Bearer", "id_token": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"});
+    let app = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { Json(doc) }),
+        )
+        .route("/jwks", get(move || async move { Json(garbage) }))
+        .route("/token", post(move || async move { Json(token) }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let client = Client::builder(Discovery::new(&base).fetch().await.unwrap(), "c")
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    let (_, pending) = client.authorize().build().unwrap();
+    let code = pending
+        .verify_callback(&format!("?code=x&state={}", pending.state().expose()))
+        .unwrap();
+    let err = client.exchange_code(code).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidResponse {
+                endpoint: Endpoint::Jwks,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// Peak resident memory of this process (Linux), in KiB.
+#[cfg(target_os = "linux")]
+fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_concurrent_50_mib_bodies_keep_memory_bounded() {
+    let before = peak_rss_kib();
+    let tasks: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(refresh_against(Act::ChunkedHuge)))
+        .collect();
+    let mut errors = Vec::new();
+    for task in tasks {
+        errors.push(task.await.unwrap());
+    }
+    assert!(errors
+        .iter()
+        .all(|e| matches!(e, Error::BodyTooLarge { .. })));
+    let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
+    // 250 MiB were offered; the 1 MiB cap per call keeps the peak far below that.
+    assert!(grown_mib < 48, "peak RSS grew by {grown_mib} MiB");
+}
