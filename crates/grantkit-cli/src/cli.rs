@@ -23,7 +23,7 @@ Files:
 
 Environment:
   GRANTKIT_CLIENT_ID, GRANTKIT_CLIENT_SECRET, GRANTKIT_PROFILE, GRANTKIT_TOKEN_FILE,
-  GRANTKIT_POLAR_API_BASE, GRANTKIT_POLAR_WEB_BASE, NO_COLOR
+  GRANTKIT_POLAR_API_BASE, GRANTKIT_POLAR_WEB_BASE, GRANTKIT_ACCESSLINK_BASE, NO_COLOR
 
 Exit codes:
   0  success
@@ -123,6 +123,8 @@ Examples:
   grantkit login --provider polar-sh --client-id polar_ci_... --redirect-port 8976 --param sub_type=organization
   # On a machine without a browser: open the printed URL elsewhere (the callback must reach this machine)
   grantkit login --issuer https://op.example --client-id my-cli --no-browser --timeout 10m
+  # Polar AccessLink: link and register the user (confidential client, HTTP Basic)
+  GRANTKIT_CLIENT_SECRET=... grantkit login --provider polar-accesslink --client-id ... --redirect-port 8976 --member-id user-42
   # A second account
   grantkit login --profile work --issuer https://login.work.example --client-id cli";
 
@@ -143,6 +145,8 @@ Examples:
 
 const REVOKE_AFTER: &str = "\
 Revokes the refresh token and then the access token (RFC 7009), then deletes the profile's files.
+Polar AccessLink has no RFC 7009 endpoint: there, revoke deregisters the user (DELETE /v3/users/{id}),
+which revokes the token.
 If the provider cannot be reached, nothing is deleted: retry, or use --local-only.
 
 Examples:
@@ -152,6 +156,7 @@ Examples:
 
 const USERINFO_AFTER: &str = "\
 The access token is refreshed first when needed. The answer's `sub` must match the ID token's.
+For Polar AccessLink, which has no userinfo endpoint, this prints the registered user (GET /v3/users/{id}).
 
 Examples:
   grantkit userinfo
@@ -235,6 +240,16 @@ pub struct LoginArgs {
     /// With --polar-api-base: the web base serving /oauth2/authorize (default: the API base).
     #[arg(long, env = "GRANTKIT_POLAR_WEB_BASE", value_name = "URL")]
     pub polar_web_base: Option<String>,
+    /// Point the polar-accesslink preset at another base URL serving /oauth2/authorization,
+    /// /v2/oauth2/token and /v3 (the testkit's fake).
+    #[arg(long, env = "GRANTKIT_ACCESSLINK_BASE", value_name = "URL")]
+    pub accesslink_base: Option<String>,
+    /// AccessLink: the member-id to register the user under (default: a generated unique one).
+    #[arg(long, value_name = "ID")]
+    pub member_id: Option<String>,
+    /// AccessLink: link only, do not register the user (POST /v3/users).
+    #[arg(long)]
+    pub no_register: bool,
     /// Print a JSON summary on stdout after the URL line.
     #[arg(long)]
     pub json: bool,

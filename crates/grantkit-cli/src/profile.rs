@@ -131,6 +131,15 @@ pub enum ProviderRecord {
         /// The web base (authorize).
         web_base: String,
     },
+    /// `--provider polar-accesslink`.
+    #[serde(rename = "polar-accesslink")]
+    PolarAccessLink {
+        /// The API base (`.../v3`): registration, deregistration.
+        api: String,
+        /// The base URL given with `--accesslink-base`, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<String>,
+    },
 }
 
 impl ProviderRecord {
@@ -165,6 +174,13 @@ impl ProviderRecord {
                 }
                 flags
             }
+            ProviderRecord::PolarAccessLink { base, .. } => match base {
+                Some(base) => format!(
+                    "--provider polar-accesslink --accesslink-base {}",
+                    shell_quote(base)
+                ),
+                None => "--provider polar-accesslink".to_owned(),
+            },
         }
     }
 }
@@ -330,9 +346,51 @@ pub struct Profile {
     pub identity: Identity,
     /// When, in seconds since the Unix epoch.
     pub logged_in_at: u64,
+    /// Polar AccessLink: the user and their registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accesslink: Option<AccessLinkUser>,
+}
+
+/// The AccessLink user of a profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessLinkUser {
+    /// `x_user_id`: the Polar user id.
+    pub user_id: u64,
+    /// The member-id the user is registered under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// Whether the user was registered (`false` after `--no-register`).
+    pub registered: bool,
 }
 
 impl Profile {
+    /// The provider, without a network call: the preset itself for AccessLink (its declared
+    /// token fields included), the recorded endpoints otherwise.
+    pub fn provider(&self) -> grantkit::Result<Provider> {
+        match self.accesslink_endpoints() {
+            Some(endpoints) => endpoints.provider(),
+            None => self.endpoints.provider(),
+        }
+    }
+
+    /// The AccessLink endpoints of an AccessLink profile.
+    pub fn accesslink_endpoints(&self) -> Option<grantkit_polar_accesslink::Endpoints> {
+        match &self.provider {
+            ProviderRecord::PolarAccessLink { api, .. } => {
+                Some(grantkit_polar_accesslink::Endpoints {
+                    authorization: self
+                        .endpoints
+                        .authorization_endpoint
+                        .clone()
+                        .unwrap_or_default(),
+                    token: self.endpoints.token_endpoint.clone().unwrap_or_default(),
+                    api: api.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
+
     /// The client authentication method.
     pub fn auth_method(&self) -> AuthMethod {
         AuthMethod::from_name(&self.auth_method).unwrap_or(AuthMethod::None)

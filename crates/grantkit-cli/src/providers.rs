@@ -54,6 +54,21 @@ pub fn parse_preset(name: &str) -> Result<Preset, String> {
         })
 }
 
+/// The provider flags of `grantkit login`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Flags<'a> {
+    /// `--provider`.
+    pub preset: Option<Preset>,
+    /// `--issuer`.
+    pub issuer: Option<&'a str>,
+    /// `--polar-api-base`.
+    pub polar_api_base: Option<&'a str>,
+    /// `--polar-web-base`.
+    pub polar_web_base: Option<&'a str>,
+    /// `--accesslink-base`.
+    pub accesslink_base: Option<&'a str>,
+}
+
 /// The provider selected on the command line, before discovery.
 #[derive(Clone, Debug)]
 pub enum Selected {
@@ -68,16 +83,35 @@ pub enum Selected {
         /// The web base, as given.
         web_base: String,
     },
+    /// Polar AccessLink (possibly pointed elsewhere with `--accesslink-base`).
+    AccessLink {
+        /// Its endpoints.
+        endpoints: grantkit_polar_accesslink::Endpoints,
+        /// The base URL given with `--accesslink-base`.
+        base: Option<String>,
+    },
 }
 
 impl Selected {
     /// Resolves `--provider` / `--issuer` and the Polar base-URL overrides.
-    pub fn from_flags(
-        preset: Option<Preset>,
-        issuer: Option<&str>,
-        polar_api_base: Option<&str>,
-        polar_web_base: Option<&str>,
-    ) -> CliResult<Self> {
+    pub fn from_flags(flags: Flags<'_>) -> CliResult<Self> {
+        let Flags {
+            preset,
+            issuer,
+            polar_api_base,
+            polar_web_base,
+            accesslink_base,
+        } = flags;
+        if accesslink_base.is_some() && preset != Some(Preset::PolarAccessLink) {
+            return Err(CliError::usage(
+                "--accesslink-base / GRANTKIT_ACCESSLINK_BASE only applies to --provider polar-accesslink; unset it",
+            ));
+        }
+        if polar_api_base.is_some() && preset == Some(Preset::PolarAccessLink) {
+            return Err(CliError::usage(
+                "--polar-api-base / GRANTKIT_POLAR_API_BASE only applies to --provider polar-sh or polar-sh-sandbox; for AccessLink use --accesslink-base",
+            ));
+        }
         if polar_api_base.is_none() && polar_web_base.is_some() {
             return Err(CliError::usage(
                 "--polar-web-base needs --polar-api-base too (GRANTKIT_POLAR_API_BASE)",
@@ -143,9 +177,21 @@ impl Selected {
                     web_base,
                 })
             }
-            (Some(Preset::PolarAccessLink), None) => Err(CliError::usage(
-                "--provider polar-accesslink is not available in this build yet (it comes with the grantkit-polar-accesslink crate); use polar-sh, polar-sh-sandbox or --issuer",
-            )),
+            (Some(Preset::PolarAccessLink), None) => {
+                let endpoints = match accesslink_base {
+                    Some(base) => {
+                        url::Url::parse(base).map_err(|e| {
+                            CliError::usage(format!("--accesslink-base `{base}` is not a URL ({e})"))
+                        })?;
+                        grantkit_polar_accesslink::Endpoints::at(base)
+                    }
+                    None => grantkit_polar_accesslink::Endpoints::production(),
+                };
+                Ok(Selected::AccessLink {
+                    endpoints,
+                    base: accesslink_base.map(|b| b.trim_end_matches('/').to_owned()),
+                })
+            }
         }
     }
 
@@ -164,6 +210,10 @@ impl Selected {
                 api_base: polar.api_base().to_owned(),
                 web_base: web_base.clone(),
             },
+            Selected::AccessLink { endpoints, base } => ProviderRecord::PolarAccessLink {
+                api: endpoints.api.clone(),
+                base: base.clone(),
+            },
         }
     }
 
@@ -172,6 +222,7 @@ impl Selected {
         match self {
             Selected::Issuer(issuer) => issuer.clone(),
             Selected::PolarSh { polar, .. } => polar.api_base().to_owned(),
+            Selected::AccessLink { endpoints, .. } => endpoints.token.clone(),
         }
     }
 
@@ -180,6 +231,8 @@ impl Selected {
         match self {
             Selected::Issuer(issuer) => Discovery::new(issuer.clone()).fetch().await,
             Selected::PolarSh { polar, .. } => polar.discover().await,
+            // No discovery document: the preset's endpoints.
+            Selected::AccessLink { endpoints, .. } => endpoints.provider(),
         }
     }
 
@@ -200,6 +253,7 @@ impl Selected {
                 scopes
             }
             Selected::PolarSh { .. } => vec!["openid".into(), "email".into(), "profile".into()],
+            Selected::AccessLink { .. } => vec![grantkit_polar_accesslink::SCOPE.to_owned()],
         }
     }
 }

@@ -7,7 +7,7 @@ mod support;
 
 use grantkit_polar_sh::{ClientMetadata, PolarSh, Scope, SubType};
 use grantkit_testkit::polar_sh::{Consent, FakePolarSh};
-use grantkit_testkit::OidcPeer;
+use grantkit_testkit::{FakeAccessLink, OidcPeer, ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET};
 use support::*;
 
 fn json(text: &str) -> serde_json::Value {
@@ -672,4 +672,161 @@ async fn a_corrupt_or_readable_token_file_is_refused_in_one_line_and_left_alone(
         let message = home.run(&["token"]).await.fails_with_one_line(1);
         assert!(message.contains("chmod 600"), "{message}");
     }
+}
+
+async fn accesslink_login(home: &Home, fake: &FakeAccessLink, port: u16, extra: &[&str]) -> Run {
+    let base = fake.base_url();
+    let port_text = port.to_string();
+    let mut args = vec![
+        "--provider",
+        "polar-accesslink",
+        "--accesslink-base",
+        &base,
+        "--client-id",
+        ACCESSLINK_CLIENT_ID,
+        "--redirect-port",
+        &port_text,
+    ];
+    args.extend_from_slice(extra);
+    let login = home
+        .login(
+            &args,
+            &[("GRANTKIT_CLIENT_SECRET", ACCESSLINK_CLIENT_SECRET)],
+        )
+        .await;
+    let url = url::Url::parse(&login.url).unwrap();
+    assert!(
+        !url.query_pairs()
+            .any(|(k, _)| k == "code_challenge" || k == "nonce"),
+        "AccessLink gets no PKCE and no nonce: {url}"
+    );
+    let callback = login.approve().await;
+    assert_eq!(deliver(&callback).await.0, 200);
+    login.finish().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polar_accesslink_links_registers_and_revoke_deregisters() {
+    let fake = FakeAccessLink::start().await.unwrap();
+    let port = free_port();
+    fake.add_redirect_uri(format!("http://127.0.0.1:{port}/callback"));
+    let home = Home::new("accesslink");
+    let secret = [("GRANTKIT_CLIENT_SECRET", ACCESSLINK_CLIENT_SECRET)];
+
+    let login = accesslink_login(&home, &fake, port, &["--member-id", "member-1", "--json"]).await;
+    login.ok();
+    assert!(
+        login.stderr.contains("with member-id member-1"),
+        "{}",
+        login.stderr
+    );
+    assert_eq!(json(&login.stdout)["accesslink"]["user_id"], 10579);
+    assert_eq!(
+        fake.registered_member_id(10579).as_deref(),
+        Some("member-1")
+    );
+    let meta = json(&std::fs::read_to_string(home.meta_file("default")).unwrap());
+    assert_eq!(meta["provider"]["kind"], "polar-accesslink");
+    assert_eq!(meta["accesslink"]["user_id"], 10579);
+    assert_eq!(meta["auth_method"], "client_secret_basic");
+    assert_eq!(mode(&home.token_file("default")), 0o600);
+
+    // A fresh token needs no secret; AccessLink has no refresh token: refresh says to log in again.
+    let token = home.run(&["token"]).await.ok().trim().to_owned();
+    assert!(fake.is_token_active(&token));
+    let refresh = home
+        .run_env(&["refresh"], &secret)
+        .await
+        .fails_with_one_line(3);
+    assert!(
+        refresh.contains("grantkit login --provider polar-accesslink"),
+        "{refresh}"
+    );
+    let user = json(home.run_env(&["userinfo"], &secret).await.ok());
+    assert_eq!(user["polar-user-id"], 10579);
+    assert_eq!(user["member-id"], "member-1");
+    let status = home.run(&["status"]).await;
+    status.ok();
+    assert!(
+        status
+            .stderr
+            .contains("Polar user 10579, registered with member-id member-1"),
+        "{}",
+        status.stderr
+    );
+
+    // revoke = deregistration, which revokes the token.
+    let revoke = home.run_env(&["revoke"], &secret).await;
+    revoke.ok();
+    assert!(revoke.stderr.contains("deregistered"), "{}", revoke.stderr);
+    assert!(!fake.is_token_active(&token));
+    assert_eq!(fake.registered_member_id(10579), None);
+    assert!(home.snapshot().is_empty());
+
+    // Without --member-id a unique one is generated; with --no-register nothing is registered.
+    accesslink_login(&home, &fake, port, &[]).await.ok();
+    let meta = json(&std::fs::read_to_string(home.meta_file("default")).unwrap());
+    let generated = meta["accesslink"]["member_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        fake.registered_member_id(10579).as_deref(),
+        Some(generated.as_str())
+    );
+    home.run_env(&["revoke"], &secret).await.ok();
+    let linked = accesslink_login(&home, &fake, port, &["--no-register"]).await;
+    linked.ok();
+    assert!(
+        linked.stderr.contains("without registering"),
+        "{}",
+        linked.stderr
+    );
+    assert_eq!(fake.registered_member_id(10579), None);
+}
+
+#[tokio::test]
+async fn accesslink_flags_are_checked_before_anything_happens() {
+    let home = Home::new("accesslink-flags");
+    let both = home
+        .run(&[
+            "login",
+            "--provider",
+            "polar-accesslink",
+            "--client-id",
+            "c",
+            "--member-id",
+            "m",
+            "--no-register",
+        ])
+        .await;
+    assert!(both.fails_with_one_line(2).contains("contradict"));
+    let elsewhere = home
+        .run(&[
+            "login",
+            "--issuer",
+            "https://op.example",
+            "--client-id",
+            "c",
+            "--member-id",
+            "m",
+        ])
+        .await;
+    assert!(elsewhere
+        .fails_with_one_line(2)
+        .contains("only apply to --provider polar-accesslink"));
+    let no_secret = home
+        .run(&[
+            "login",
+            "--provider",
+            "polar-accesslink",
+            "--client-id",
+            "c",
+            "--accesslink-base",
+            "http://127.0.0.1:1",
+        ])
+        .await;
+    let message = no_secret.fails_with_one_line(2);
+    assert!(
+        message.contains("client secret") || message.contains("GRANTKIT_CLIENT_SECRET"),
+        "{message}"
+    );
+    assert!(!home.config().exists());
 }

@@ -9,20 +9,40 @@ use crate::cli::LoginArgs;
 use crate::error::{CliError, CliResult, Exit};
 use crate::loopback::Loopback;
 use crate::output::{relative, unix, unix_now};
-use crate::profile::{Endpoints, Profile};
-use crate::providers::Selected;
+use crate::profile::{AccessLinkUser, Endpoints, Identity, Profile};
+use crate::providers::{Flags, Selected};
+use grantkit_polar_accesslink::{AccessLink, MemberId, TokenSetExt};
 
 /// Runs `grantkit login`.
 pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     let out = &ctx.out;
     // Everything that can be checked without the network first, and nothing written until the
     // tokens are in hand.
-    let selected = Selected::from_flags(
-        args.provider,
-        args.issuer.as_deref(),
-        args.polar_api_base.as_deref(),
-        args.polar_web_base.as_deref(),
-    )?;
+    let selected = Selected::from_flags(Flags {
+        preset: args.provider,
+        issuer: args.issuer.as_deref(),
+        polar_api_base: args.polar_api_base.as_deref(),
+        polar_web_base: args.polar_web_base.as_deref(),
+        accesslink_base: args.accesslink_base.as_deref(),
+    })?;
+    let member_id = match (&selected, &args.member_id, args.no_register) {
+        (Selected::AccessLink { .. }, Some(_), true) => {
+            return Err(CliError::usage(
+                "--member-id and --no-register contradict each other: drop one",
+            ))
+        }
+        (Selected::AccessLink { .. }, Some(id), false) => Some(
+            MemberId::new(id.clone()).map_err(|e| CliError::usage(format!("--member-id: {e}")))?,
+        ),
+        (Selected::AccessLink { .. }, None, false) => Some(MemberId::generate()),
+        (Selected::AccessLink { .. }, None, true) => None,
+        (_, Some(_), _) | (_, _, true) => {
+            return Err(CliError::usage(
+                "--member-id and --no-register only apply to --provider polar-accesslink",
+            ))
+        }
+        _ => None,
+    };
     let client_id = args
         .client_id
         .filter(|id| !id.trim().is_empty())
@@ -77,6 +97,10 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         Some(scope) => scope.split_ascii_whitespace().map(str::to_owned).collect(),
         None => selected.default_scopes(&provider),
     };
+    let accepted = provider.auth_methods();
+    if ctx.secret.is_none() && !accepted.is_empty() && !accepted.contains(&AuthMethod::None) {
+        return Err(super::missing_secret(&client_id, accepted[0]));
+    }
     let mut builder = Client::builder(provider, client_id.clone())
         .redirect_uri(redirect_uri.clone())
         .scopes(scopes.clone());
@@ -115,7 +139,13 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         .exchange_code(code)
         .await
         .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?;
-    let identity = identify(&client, &tokens).await;
+    let (identity, accesslink) = match &selected {
+        Selected::AccessLink { endpoints, .. } => {
+            let (identity, user) = accesslink_user(&client, endpoints, &tokens, member_id).await?;
+            (identity, Some(user))
+        }
+        _ => (identify(&client, &tokens).await, None),
+    };
 
     let profile = Profile {
         version: 1,
@@ -128,6 +158,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         redirect_port: (args.redirect_port != 0).then_some(args.redirect_port),
         identity,
         logged_in_at: unix_now(),
+        accesslink,
     };
     TokenSource::builder(client.clone())
         .store(ctx.paths.store())
@@ -152,6 +183,18 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
             "no (log in again when it expires)"
         }
     ));
+    if let Some(user) = &profile.accesslink {
+        out.line(&match (&user.member_id, user.registered) {
+            (Some(member), true) => format!(
+                "  registered at AccessLink as Polar user {} with member-id {member}",
+                user.user_id
+            ),
+            _ => format!(
+                "  linked Polar user {} without registering it (--no-register): data calls need a registration",
+                user.user_id
+            ),
+        });
+    }
     if args.json {
         print_json(&json!({
             "profile": ctx.paths.name,
@@ -165,9 +208,83 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
             "scope": tokens.scope(),
             "expires_at": expires,
             "refresh_token": tokens.refresh_token().is_some(),
+            "accesslink": profile.accesslink.as_ref().map(|u| json!({
+                "user_id": u.user_id,
+                "member_id": u.member_id,
+                "registered": u.registered,
+            })),
         }));
     }
     Ok(())
+}
+
+/// AccessLink: the user id of the link, and the registration (unless `--no-register`).
+async fn accesslink_user(
+    client: &Client,
+    endpoints: &grantkit_polar_accesslink::Endpoints,
+    tokens: &grantkit::TokenSet,
+    member_id: Option<MemberId>,
+) -> CliResult<(Identity, AccessLinkUser)> {
+    let user_id = tokens
+        .user_id()
+        .map_err(|e| accesslink_error(&e, "grantkit login --provider polar-accesslink"))?;
+    let mut identity = Identity {
+        subject: Some(user_id.to_string()),
+        ..Identity::default()
+    };
+    let Some(member_id) = member_id else {
+        let user = AccessLinkUser {
+            user_id: user_id.0,
+            member_id: None,
+            registered: false,
+        };
+        return Ok((identity, user));
+    };
+    let api = AccessLink::with_http(endpoints, client.http_client())
+        .map_err(|e| accesslink_error(&e, "grantkit login"))?;
+    let user = api
+        .ensure_registered(tokens, user_id, &member_id)
+        .await
+        .map_err(|e| {
+            let mapped = accesslink_error(&e, "grantkit login --provider polar-accesslink");
+            CliError::new(
+                mapped.exit,
+                format!(
+                    "the user was linked but not registered, nothing was saved: {}",
+                    mapped.message()
+                ),
+            )
+        })?;
+    let name: Vec<&str> = [user.first_name.as_deref(), user.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !name.is_empty() {
+        identity.name = Some(name.join(" "));
+    }
+    let user = AccessLinkUser {
+        user_id: user_id.0,
+        member_id: Some(
+            user.member_id
+                .unwrap_or_else(|| member_id.as_str().to_owned()),
+        ),
+        registered: true,
+    };
+    Ok((identity, user))
+}
+
+/// Maps an AccessLink error like a grantkit one.
+pub fn accesslink_error(e: &grantkit_polar_accesslink::Error, relogin: &str) -> CliError {
+    use grantkit_polar_accesslink::Error as E;
+    match e {
+        E::Grantkit(inner) => CliError::from_grantkit(inner, relogin),
+        e if e.is_reauthorization_required() => {
+            CliError::reauthorize(format!("{e}; run `{relogin}`"))
+        }
+        e if e.is_transient() => CliError::new(Exit::Unavailable, e.to_string()),
+        E::InvalidMemberId(_) => CliError::usage(e.to_string()),
+        e => CliError::failure(e.to_string()),
+    }
 }
 
 /// Opens `url` in the user's browser: `$BROWSER`, else the platform's opener. Failure is fine:

@@ -44,7 +44,7 @@ pub fn missing_secret(client_id: &str, method: AuthMethod) -> CliError {
 /// The client of a logged-in profile, from its recorded endpoints (no network).
 pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
     let relogin = profile.relogin(&ctx.paths);
-    let provider = profile.endpoints.provider().map_err(|e| {
+    let provider = profile.provider().map_err(|e| {
         CliError::failure(format!(
             "{e}; fix or delete {}, or run `{relogin}`",
             ctx.paths.meta.display()

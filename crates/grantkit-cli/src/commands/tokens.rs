@@ -11,9 +11,11 @@ use serde_json::{json, Map, Value};
 
 use super::{client_for, missing_secret, needs_secret, print_json, source_for, Ctx};
 use crate::cli::{IntrospectArgs, JsonArgs, RevokeArgs, TokenArgs};
+use crate::commands::login::accesslink_error;
 use crate::error::{CliError, CliResult, Exit};
 use crate::output::{relative, unix, unix_now, utc};
 use crate::profile::{remove_if_present, Paths, Profile};
+use grantkit_polar_accesslink::{AccessLink, UserId};
 
 /// The margin `token` promises (the token source's default).
 const MARGIN: Duration = Duration::from_secs(60);
@@ -142,6 +144,27 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
         match (&profile, &stored) {
             (Some(profile), Some(tokens)) => {
                 let client = client_for(ctx, profile)?;
+                if let (Some(endpoints), Some(user)) =
+                    (profile.accesslink_endpoints(), &profile.accesslink)
+                {
+                    // AccessLink has no RFC 7009 endpoint: deregistration revokes the token.
+                    let access = AccessLink::with_http(&endpoints, client.http_client())
+                        .map_err(|e| accesslink_error(&e, &relogin))?;
+                    access
+                        .deregister(tokens, UserId(user.user_id))
+                        .await
+                        .map_err(|e| {
+                            let mapped = accesslink_error(&e, &relogin);
+                            CliError::new(
+                                mapped.exit,
+                                format!(
+                                    "{}; nothing was deleted (retry, or use --local-only)",
+                                    mapped.message()
+                                ),
+                            )
+                        })?;
+                    revoked_at = Some("Polar AccessLink (user deregistered)".to_owned());
+                } else {
                 client.revoke_tokens(tokens).await.map_err(|e| {
                     let cannot = matches!(e, Error::MissingEndpoint { .. } | Error::Config(_));
                     if cannot {
@@ -158,6 +181,7 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
                     }
                 })?;
                 revoked_at = Some(profile.endpoints.name.clone());
+                }
             }
             (None, Some(_)) => {
                 return Err(CliError::usage(format!(
@@ -215,6 +239,23 @@ pub async fn userinfo(ctx: &Ctx, _args: JsonArgs) -> CliResult {
     let source = source_for(ctx, &profile, client.clone()).await?;
     let map = |e: Error| CliError::from_grantkit(&e, &relogin);
     let token = source.access_token().await.map_err(map)?;
+    if let (Some(endpoints), Some(user)) = (profile.accesslink_endpoints(), &profile.accesslink) {
+        // AccessLink has no userinfo endpoint: the registered user is what it knows.
+        let api = AccessLink::with_http(&endpoints, client.http_client())
+            .map_err(|e| accesslink_error(&e, &relogin))?;
+        let found = api
+            .get_user(token.token_set(), UserId(user.user_id))
+            .await
+            .map_err(|e| accesslink_error(&e, &relogin))?
+            .ok_or_else(|| {
+                CliError::failure(format!(
+                    "Polar user {} is not registered at AccessLink (logged in with --no-register?): run `{relogin}` without --no-register",
+                    user.user_id
+                ))
+            })?;
+        print_json(&serde_json::to_value(found).expect("a user serializes"));
+        return Ok(());
+    }
     let info = match client.userinfo(token.token_set()).await {
         // Rejected although it looked valid (revoked, or the clocks disagree): refresh once.
         Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidToken) => {
@@ -324,6 +365,11 @@ pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
             "refreshable": refreshable,
             "logged_in_at": profile.logged_in_at,
             "needs_login": !usable,
+            "accesslink": profile.accesslink.as_ref().map(|u| json!({
+                "user_id": u.user_id,
+                "member_id": u.member_id,
+                "registered": u.registered,
+            })),
         }));
     } else {
         let label = |name: &str| out.dim(&format!("{name:<10}"));
@@ -379,6 +425,17 @@ pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
             label("user"),
             out.bold(&profile.identity.describe())
         ));
+        if let Some(user) = &profile.accesslink {
+            out.line(&format!(
+                "{} Polar user {}, {}",
+                label("accesslink"),
+                user.user_id,
+                match &user.member_id {
+                    Some(m) if user.registered => format!("registered with member-id {m}"),
+                    _ => "not registered".to_owned(),
+                }
+            ));
+        }
         out.line(&format!(
             "{} {}",
             label("scopes"),
