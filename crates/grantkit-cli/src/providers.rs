@@ -276,21 +276,34 @@ mod tests {
 
     #[test]
     fn provider_flags_are_checked() {
-        assert!(Selected::from_flags(None, None, None, None).is_err());
+        let flags = |preset, issuer, polar_api_base, accesslink_base| Flags {
+            preset,
+            issuer,
+            polar_api_base,
+            polar_web_base: None,
+            accesslink_base,
+        };
+        let polar = Some(Preset::PolarSh);
+        let accesslink = Some(Preset::PolarAccessLink);
+        assert!(Selected::from_flags(flags(None, None, None, None)).is_err());
+        assert!(Selected::from_flags(flags(polar, Some("https://x"), None, None)).is_err());
+        assert!(Selected::from_flags(flags(None, Some("not a url"), None, None)).is_err());
         assert!(
-            Selected::from_flags(Some(Preset::PolarSh), Some("https://x"), None, None).is_err()
+            Selected::from_flags(flags(None, Some("https://x"), Some("http://y"), None)).is_err()
         );
-        assert!(Selected::from_flags(None, Some("not a url"), None, None).is_err());
-        assert!(Selected::from_flags(None, Some("https://x"), Some("http://y"), None).is_err());
-        let s = Selected::from_flags(
-            Some(Preset::PolarSh),
-            None,
-            Some("http://127.0.0.1:9/"),
-            None,
-        )
-        .unwrap();
+        assert!(Selected::from_flags(flags(polar, None, None, Some("http://y"))).is_err());
+        assert!(Selected::from_flags(flags(accesslink, None, Some("http://y"), None)).is_err());
+        let a = Selected::from_flags(flags(accesslink, None, None, Some("http://127.0.0.1:9")));
         assert_eq!(
-            s.record(),
+            a.unwrap().record(),
+            ProviderRecord::PolarAccessLink {
+                api: "http://127.0.0.1:9/v3".into(),
+                base: Some("http://127.0.0.1:9".into())
+            }
+        );
+        let s = Selected::from_flags(flags(polar, None, Some("http://127.0.0.1:9/"), None));
+        assert_eq!(
+            s.unwrap().record(),
             ProviderRecord::PolarSh {
                 sandbox: false,
                 api_base: "http://127.0.0.1:9".into(),
