@@ -77,6 +77,7 @@ pub struct ProfileArgs {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Log in through the browser (loopback redirect, RFC 8252) and save the tokens.
     #[command(after_help = LOGIN_AFTER)]

@@ -11,6 +11,7 @@ use crate::profile::ProviderRecord;
 
 /// The presets `--provider` accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the products' names
 pub enum Preset {
     /// Polar.sh production.
     PolarSh,
