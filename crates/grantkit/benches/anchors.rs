@@ -25,14 +25,23 @@ const ISSUER: &str = "https://op.example";
 const CLIENT_ID: &str = "bench-client";
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// A token endpoint answering a fixed token response, and the JWKS of the fixtures.
 async fn serve() -> String {
-    let jwks: Value = serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/jwks.json")).unwrap()).unwrap();
+    let jwks: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/jwks.json")).unwrap())
+            .unwrap();
     let app = Router::new()
-        .route("/token", post(|| async { ([("content-type", "application/json")], TOKEN_BODY) }))
+        .route(
+            "/token",
+            post(|| async { ([("content-type", "application/json")], TOKEN_BODY) }),
+        )
         .route("/jwks", get(move || async move { Json(jwks) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -54,7 +63,13 @@ struct Contenders {
     floor: reqwest::Client,
     token_url: String,
     grantkit: Client,
-    oauth2: oauth2::basic::BasicClient<oauth2::EndpointSet, oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointNotSet, oauth2::EndpointSet>,
+    oauth2: oauth2::basic::BasicClient<
+        oauth2::EndpointSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointNotSet,
+        oauth2::EndpointSet,
+    >,
     oauth2_http: oauth2::reqwest::Client,
     code: grantkit::AuthorizationCode,
     tokens: TokenSet,
@@ -74,14 +89,22 @@ fn contenders(base: &str) -> Contenders {
         .unwrap();
     let (_, pending) = grantkit.authorize().build().unwrap();
     let code = pending
-        .verify_callback(&format!("?code=the-code&state={}", pending.state().expose()))
+        .verify_callback(&format!(
+            "?code=the-code&state={}",
+            pending.state().expose()
+        ))
         .unwrap();
     let oauth2 = oauth2::basic::BasicClient::new(oauth2::ClientId::new(CLIENT_ID.into()))
         .set_client_secret(oauth2::ClientSecret::new("bench-secret".into()))
         .set_auth_uri(oauth2::AuthUrl::new(format!("{base}/authorize")).unwrap())
         .set_token_uri(oauth2::TokenUrl::new(token_url.clone()).unwrap())
         .set_redirect_uri(oauth2::RedirectUrl::new("http://127.0.0.1/callback".into()).unwrap());
-    let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let no_redirects = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
     Contenders {
         floor: no_redirects(),
         token_url,
@@ -112,16 +135,33 @@ impl Contenders {
     }
 
     async fn floor_exchange(&self) {
-        let form = [("grant_type", "authorization_code"), ("code", "the-code"), ("redirect_uri", "http://127.0.0.1/callback"), ("code_verifier", "v".repeat(43).leak())];
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", "the-code"),
+            ("redirect_uri", "http://127.0.0.1/callback"),
+            ("code_verifier", "v".repeat(43).leak()),
+        ];
         self.floor(&form).await
     }
 
     async fn floor_refresh(&self) {
-        self.floor(&[("grant_type", "refresh_token"), ("refresh_token", "polar_rt_u_0123456789abcdef0123456789abcdef")]).await
+        self.floor(&[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                "polar_rt_u_0123456789abcdef0123456789abcdef",
+            ),
+        ])
+        .await
     }
 
     async fn grantkit_exchange(&self) {
-        std::hint::black_box(self.grantkit.exchange_code(self.code.clone()).await.unwrap());
+        std::hint::black_box(
+            self.grantkit
+                .exchange_code(self.code.clone())
+                .await
+                .unwrap(),
+        );
     }
 
     async fn grantkit_refresh(&self) {
@@ -141,7 +181,12 @@ impl Contenders {
 
     async fn oauth2_refresh(&self) {
         let rt = oauth2::RefreshToken::new("polar_rt_u_0123456789abcdef0123456789abcdef".into());
-        let token = self.oauth2.exchange_refresh_token(&rt).request_async(&self.oauth2_http).await.unwrap();
+        let token = self
+            .oauth2
+            .exchange_refresh_token(&rt)
+            .request_async(&self.oauth2_http)
+            .await
+            .unwrap();
         std::hint::black_box(token.access_token());
     }
 }
@@ -152,13 +197,17 @@ fn grants(c: &mut Criterion) {
     let k = contenders(&base);
     let mut group = c.benchmark_group("code_exchange");
     group.bench_function("floor", |b| b.to_async(&rt).iter(|| k.floor_exchange()));
-    group.bench_function("grantkit", |b| b.to_async(&rt).iter(|| k.grantkit_exchange()));
+    group.bench_function("grantkit", |b| {
+        b.to_async(&rt).iter(|| k.grantkit_exchange())
+    });
     group.bench_function("oauth2", |b| b.to_async(&rt).iter(|| k.oauth2_exchange()));
     group.finish();
 
     let mut group = c.benchmark_group("refresh");
     group.bench_function("floor", |b| b.to_async(&rt).iter(|| k.floor_refresh()));
-    group.bench_function("grantkit", |b| b.to_async(&rt).iter(|| k.grantkit_refresh()));
+    group.bench_function("grantkit", |b| {
+        b.to_async(&rt).iter(|| k.grantkit_refresh())
+    });
     group.bench_function("oauth2", |b| b.to_async(&rt).iter(|| k.oauth2_refresh()));
     group.finish();
 
@@ -193,7 +242,10 @@ fn grants(c: &mut Criterion) {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn id_tokens(c: &mut Criterion) {
@@ -211,12 +263,22 @@ fn id_tokens(c: &mut Criterion) {
     let nonce = Secret::new("n-1");
 
     for (kid, alg, oidc_alg) in [
-        ("rsa-1", jsonwebtoken::Algorithm::RS256, openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256),
-        ("ec-256", jsonwebtoken::Algorithm::ES256, openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+        (
+            "rsa-1",
+            jsonwebtoken::Algorithm::RS256,
+            openidconnect::core::CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+        ),
+        (
+            "ec-256",
+            jsonwebtoken::Algorithm::ES256,
+            openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+        ),
     ] {
         let pem = std::fs::read(format!("{FIXTURES}/{kid}.pem")).unwrap();
         let key = match alg {
-            jsonwebtoken::Algorithm::RS256 => jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap(),
+            jsonwebtoken::Algorithm::RS256 => {
+                jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap()
+            }
             _ => jsonwebtoken::EncodingKey::from_ec_pem(&pem).unwrap(),
         };
         let mut header = jsonwebtoken::Header::new(alg);
@@ -224,7 +286,8 @@ fn id_tokens(c: &mut Criterion) {
         let token = jsonwebtoken::encode(&header, &claims, &key).unwrap();
         let secret = Secret::new(token.clone());
         // Warm grantkit's JWKS cache: after this, validations make no network request.
-        rt.block_on(client.verify_id_token(&secret, Some(&nonce))).unwrap();
+        rt.block_on(client.verify_id_token(&secret, Some(&nonce)))
+            .unwrap();
 
         let jwk: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&jwks_json).unwrap();
         let floor_key = jsonwebtoken::DecodingKey::from_jwk(jwk.find(kid).unwrap()).unwrap();
@@ -232,7 +295,8 @@ fn id_tokens(c: &mut Criterion) {
         validation.set_audience(&[CLIENT_ID]);
         validation.set_issuer(&[ISSUER]);
 
-        let oidc_jwks: openidconnect::core::CoreJsonWebKeySet = serde_json::from_str(&jwks_json).unwrap();
+        let oidc_jwks: openidconnect::core::CoreJsonWebKeySet =
+            serde_json::from_str(&jwks_json).unwrap();
         let verifier = openidconnect::core::CoreIdTokenVerifier::new_public_client(
             openidconnect::ClientId::new(CLIENT_ID.into()),
             openidconnect::IssuerUrl::new(ISSUER.into()).unwrap(),
@@ -241,7 +305,10 @@ fn id_tokens(c: &mut Criterion) {
         .set_allowed_algs(vec![oidc_alg]);
         let oidc_nonce = openidconnect::Nonce::new("n-1".into());
 
-        let mut group = c.benchmark_group(format!("id_token_{}", if kid == "rsa-1" { "rs256" } else { "es256" }));
+        let mut group = c.benchmark_group(format!(
+            "id_token_{}",
+            if kid == "rsa-1" { "rs256" } else { "es256" }
+        ));
         group.bench_function("floor", |b| {
             b.iter(|| {
                 let data = jsonwebtoken::decode::<Value>(&token, &floor_key, &validation).unwrap();
@@ -250,7 +317,9 @@ fn id_tokens(c: &mut Criterion) {
             })
         });
         group.bench_function("grantkit", |b| {
-            b.to_async(&rt).iter(|| async { std::hint::black_box(client.verify_id_token(&secret, Some(&nonce)).await.unwrap()) })
+            b.to_async(&rt).iter(|| async {
+                std::hint::black_box(client.verify_id_token(&secret, Some(&nonce)).await.unwrap())
+            })
         });
         group.bench_function("openidconnect", |b| {
             b.iter(|| {
@@ -261,14 +330,22 @@ fn id_tokens(c: &mut Criterion) {
         });
         group.finish();
     }
-    assert_eq!(client.jwks_fetch_count(), 1, "no network request after warm-up");
+    assert_eq!(
+        client.jwks_fetch_count(),
+        1,
+        "no network request after warm-up"
+    );
 }
 
 fn authorize_urls(c: &mut Criterion) {
     let base = "https://op.example";
     let k = contenders(base);
     let client = Client::builder(
-        Provider::builder("bench").authorization_endpoint(&format!("{base}/authorize")).token_endpoint(&format!("{base}/token")).build().unwrap(),
+        Provider::builder("bench")
+            .authorization_endpoint(&format!("{base}/authorize"))
+            .token_endpoint(&format!("{base}/token"))
+            .build()
+            .unwrap(),
         CLIENT_ID,
     )
     .redirect_uri("http://127.0.0.1/callback")
@@ -276,7 +353,9 @@ fn authorize_urls(c: &mut Criterion) {
     .build()
     .unwrap();
     let mut group = c.benchmark_group("authorize_url");
-    group.bench_function("grantkit", |b| b.iter(|| std::hint::black_box(client.authorize().build().unwrap())));
+    group.bench_function("grantkit", |b| {
+        b.iter(|| std::hint::black_box(client.authorize().build().unwrap()))
+    });
     group.bench_function("oauth2", |b| {
         b.iter(|| {
             let (challenge, verifier) = oauth2::PkceCodeChallenge::new_random_sha256();

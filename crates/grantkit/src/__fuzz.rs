@@ -5,7 +5,9 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use crate::http::{Http, HttpOptions};
-use crate::oidc::{check_endpoints, parse_jwks, Expectations, IdTokenVerifier, JwksCache, ProviderMetadata};
+use crate::oidc::{
+    check_endpoints, parse_jwks, Expectations, IdTokenVerifier, JwksCache, ProviderMetadata,
+};
 use crate::secret::Secret;
 
 /// Parses a discovery document, applies the endpoint policy, and builds a provider.
@@ -26,8 +28,19 @@ fn verifier() -> &'static IdTokenVerifier {
     static V: OnceLock<IdTokenVerifier> = OnceLock::new();
     V.get_or_init(|| {
         let http = Http::new(HttpOptions::default()).expect("http client");
-        let jwks = JwksCache::new("https://op.example/jwks".parse().unwrap(), http, Duration::ZERO, Duration::ZERO);
-        IdTokenVerifier::new(jwks, ISSUER.into(), CLIENT_ID.into(), &[], Duration::from_secs(60))
+        let jwks = JwksCache::new(
+            "https://op.example/jwks".parse().unwrap(),
+            http,
+            Duration::ZERO,
+            Duration::ZERO,
+        );
+        IdTokenVerifier::new(
+            jwks,
+            ISSUER.into(),
+            CLIENT_ID.into(),
+            &[],
+            Duration::from_secs(60),
+        )
     })
 }
 
