@@ -4,7 +4,7 @@
 //!
 //! | path | what it does |
 //! |---|---|
-//! | `GET /oauth2/authorization` | checks `client_id`, `response_type=code` and a registered `redirect_uri`, then redirects to the consent step |
+//! | `GET /oauth2/authorization` | checks `client_id`, `response_type=code` and a registered `redirect_uri` ([`ACCESSLINK_REDIRECT_URI`], or one added with [`FakeAccessLink::add_redirect_uri`]), then redirects to the consent step |
 //! | `GET /oauth2/consent` | approves or denies per [`FakeAccessLink::deny_consent`]; redirects to the redirect URI (the registered one when none was sent) with `code` + `state` or `error=access_denied` |
 //! | `POST /v2/oauth2/token` | client credentials **only** as HTTP Basic (body credentials: 401 `invalid_client`); `redirect_uri` must be repeated exactly when it was sent; 10-minute single-use codes; answers `{"access_token","token_type":"bearer","expires_in":31535999,"x_user_id":...}` |
 //! | `POST /v3/users` | registers the token's user: 200 user object, 409 already registered or duplicated member-id, 403 consents missing |
@@ -205,6 +205,8 @@ struct Inner {
     token_requests: Vec<TokenRequestRecord>,
     api_requests: Vec<ApiRecord>,
     counter: u64,
+    /// Redirect URIs registered besides [`ACCESSLINK_REDIRECT_URI`].
+    extra_redirect_uris: HashSet<String>,
 }
 
 impl Inner {
@@ -297,6 +299,12 @@ impl FakeAccessLink {
         state.users.insert(user.polar_user_id, user);
     }
 
+    /// Registers another redirect URI for the client, as an application does in AccessLink's
+    /// admin pages (a CLI's `http://127.0.0.1:<port>/callback`). Compared exactly.
+    pub fn add_redirect_uri(&self, uri: impl Into<String>) {
+        self.state().extra_redirect_uris.insert(uri.into());
+    }
+
     /// `true`: the user denies the consent, the callback carries `error=access_denied`.
     pub fn deny_consent(&self, deny: bool) {
         self.state().deny = deny;
@@ -376,7 +384,7 @@ async fn authorize(
     let redirect_uri = get("redirect_uri");
     if redirect_uri
         .as_deref()
-        .is_some_and(|r| r != ACCESSLINK_REDIRECT_URI)
+        .is_some_and(|r| r != ACCESSLINK_REDIRECT_URI && !state.extra_redirect_uris.contains(r))
     {
         // Never redirect to an unregistered URI.
         return page(StatusCode::BAD_REQUEST, "Invalid redirect: not registered");

@@ -1,7 +1,8 @@
 //! The whole authorization-code flow against a real OpenID Provider started on loopback.
 //!
-//! Run it with `scripts/demo` (which installs the provider first), or after `scripts/install-peer`:
-//! `cargo run -p example-local-login`. No credentials or network needed.
+//! Run it after `scripts/install-peer` (which installs the provider): `cargo run -p
+//! example-local-login`. No credentials or network needed. (The project's demo, `scripts/demo`,
+//! is `grantkit demo`: the same flow through the CLI's loopback listener, against a fake Polar.sh.)
 
 use std::time::Instant;
 

@@ -1,0 +1,321 @@
+//! `grantkit login`: the RFC 8252 loopback login.
+
+use grantkit::{AuthMethod, Client, TokenSource};
+use serde_json::json;
+use std::io::Write;
+
+use super::{identify, needs_secret, print_json, start_authorization, wait_for_callback, Ctx};
+use crate::cli::LoginArgs;
+use crate::error::{CliError, CliResult, Exit};
+use crate::loopback::Loopback;
+use crate::output::{relative, unix, unix_now};
+use crate::profile::{AccessLinkUser, Endpoints, Identity, Profile};
+use crate::providers::{Flags, Selected};
+use grantkit_polar_accesslink::{AccessLink, MemberId, TokenSetExt};
+
+/// Runs `grantkit login`.
+pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
+    let out = &ctx.out;
+    // Everything that can be checked without the network first, and nothing written until the
+    // tokens are in hand.
+    let selected = Selected::from_flags(Flags {
+        preset: args.provider,
+        issuer: args.issuer.as_deref(),
+        polar_api_base: args.polar_api_base.as_deref(),
+        polar_web_base: args.polar_web_base.as_deref(),
+        accesslink_base: args.accesslink_base.as_deref(),
+    })?;
+    let member_id = match (&selected, &args.member_id, args.no_register) {
+        (Selected::AccessLink { .. }, Some(_), true) => {
+            return Err(CliError::usage(
+                "--member-id and --no-register contradict each other: drop one",
+            ))
+        }
+        (Selected::AccessLink { .. }, Some(id), false) => Some(
+            MemberId::new(id.clone()).map_err(|e| CliError::usage(format!("--member-id: {e}")))?,
+        ),
+        (Selected::AccessLink { .. }, None, false) => Some(MemberId::generate()),
+        (Selected::AccessLink { .. }, None, true) => None,
+        (_, Some(_), _) | (_, _, true) => {
+            return Err(CliError::usage(
+                "--member-id and --no-register only apply to --provider polar-accesslink",
+            ))
+        }
+        _ => None,
+    };
+    let client_id = args
+        .client_id
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| {
+            CliError::usage(
+                "no client id: pass --client-id ID or set GRANTKIT_CLIENT_ID (the id of the app registered at the provider)",
+            )
+        })?;
+    let method = match args.auth_method.as_deref() {
+        None => None,
+        Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
+            CliError::usage(format!(
+                "unknown --auth-method `{name}`: use client_secret_basic, client_secret_post or none"
+            ))
+        })?),
+    };
+    match (method, &ctx.secret) {
+        (Some(m), None) if needs_secret(m) => return Err(super::missing_secret(&client_id, m)),
+        (Some(AuthMethod::None), Some(_)) => {
+            return Err(CliError::usage(
+                "--auth-method none is a public client, but a client secret was given: drop it (unset GRANTKIT_CLIENT_SECRET)",
+            ))
+        }
+        _ => {}
+    }
+    let params = args
+        .params
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .filter(|(name, _)| !name.is_empty())
+                .map(|(n, v)| (n.to_owned(), v.to_owned()))
+                .ok_or_else(|| CliError::usage(format!("--param `{p}` must be NAME=VALUE")))
+        })
+        .collect::<CliResult<Vec<_>>>()?;
+
+    let listener = Loopback::bind(args.redirect_port).await?;
+    let redirect_uri = listener.redirect_uri();
+    let provider = selected.discover().await.map_err(|e| {
+        let mapped = CliError::from_grantkit(&e, "grantkit login");
+        let message = if mapped.exit == Exit::Unavailable {
+            format!(
+                "could not reach the provider at {}: {e}; check the URL and your network, then retry",
+                selected.location()
+            )
+        } else {
+            format!("discovery at {} failed: {}", selected.location(), mapped.message())
+        };
+        CliError::new(mapped.exit, message)
+    })?;
+    let scopes: Vec<String> = match &args.scope {
+        Some(scope) => scope.split_ascii_whitespace().map(str::to_owned).collect(),
+        None => selected.default_scopes(&provider),
+    };
+    let accepted = provider.auth_methods();
+    if ctx.secret.is_none() && !accepted.is_empty() && !accepted.contains(&AuthMethod::None) {
+        return Err(super::missing_secret(&client_id, accepted[0]));
+    }
+    let mut builder = Client::builder(provider, client_id.clone())
+        .redirect_uri(redirect_uri.clone())
+        .scopes(scopes.clone());
+    if let Some(method) = method {
+        builder = builder.auth_method(method);
+    }
+    if let Some(secret) = &ctx.secret {
+        builder = builder.client_secret(secret.clone());
+    }
+    let client = builder
+        .build()
+        .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?;
+
+    let (url, pending) = start_authorization(&client, &listener, &scopes, &params)?;
+    let name = client.provider().name().to_owned();
+    out.line(&format!(
+        "Logging in to {} with client {} ({}); waiting for the browser at {redirect_uri}",
+        out.bold(&name),
+        client_id,
+        client.auth_method().as_str()
+    ));
+    let opened = !args.no_browser && open_browser(url.as_str());
+    out.line(&if opened {
+        "Opening this URL in your browser (open it yourself if nothing happens):".to_owned()
+    } else {
+        "Open this URL in a browser on this machine:".to_owned()
+    });
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{url}");
+        let _ = stdout.flush();
+    }
+
+    let code = wait_for_callback(out, listener, &pending, args.timeout).await?;
+    let tokens = client
+        .exchange_code(code)
+        .await
+        .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?;
+    let (identity, accesslink) = match &selected {
+        Selected::AccessLink { endpoints, .. } => {
+            let (identity, user) = accesslink_user(&client, endpoints, &tokens, member_id).await?;
+            (identity, Some(user))
+        }
+        _ => (identify(&client, &tokens).await, None),
+    };
+
+    let profile = Profile {
+        version: 1,
+        provider: selected.record(),
+        endpoints: Endpoints::of(client.provider()),
+        client_id,
+        auth_method: client.auth_method().as_str().to_owned(),
+        scopes,
+        redirect_uri,
+        redirect_port: (args.redirect_port != 0).then_some(args.redirect_port),
+        identity,
+        logged_in_at: unix_now(),
+        accesslink,
+    };
+    TokenSource::builder(client.clone())
+        .store(ctx.paths.store())
+        .tokens(tokens.clone())
+        .build()
+        .await
+        .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?;
+    profile.save(&ctx.paths)?;
+
+    let expires = tokens.expires_at().map(unix);
+    out.ok(&format!(
+        "Logged in to {name} as {}",
+        out.bold(&profile.identity.describe())
+    ));
+    out.line(&format!(
+        "  tokens saved in {} (mode 600); access token expires {}; refresh token: {}",
+        ctx.paths.tokens.display(),
+        expires.map_or("never (as far as the provider said)".to_owned(), relative),
+        if tokens.refresh_token().is_some() {
+            "yes"
+        } else {
+            "no (log in again when it expires)"
+        }
+    ));
+    if let Some(user) = &profile.accesslink {
+        out.line(&match (&user.member_id, user.registered) {
+            (Some(member), true) => format!(
+                "  registered at AccessLink as Polar user {} with member-id {member}",
+                user.user_id
+            ),
+            _ => format!(
+                "  linked Polar user {} without registering it (--no-register): data calls need a registration",
+                user.user_id
+            ),
+        });
+    }
+    if args.json {
+        print_json(&json!({
+            "profile": ctx.paths.name,
+            "token_file": ctx.paths.tokens,
+            "provider": name,
+            "issuer": client.provider().issuer(),
+            "client_id": profile.client_id,
+            "subject": profile.identity.subject,
+            "email": profile.identity.email,
+            "name": profile.identity.name,
+            "scope": tokens.scope(),
+            "expires_at": expires,
+            "refresh_token": tokens.refresh_token().is_some(),
+            "accesslink": profile.accesslink.as_ref().map(|u| json!({
+                "user_id": u.user_id,
+                "member_id": u.member_id,
+                "registered": u.registered,
+            })),
+        }));
+    }
+    Ok(())
+}
+
+/// AccessLink: the user id of the link, and the registration (unless `--no-register`).
+async fn accesslink_user(
+    client: &Client,
+    endpoints: &grantkit_polar_accesslink::Endpoints,
+    tokens: &grantkit::TokenSet,
+    member_id: Option<MemberId>,
+) -> CliResult<(Identity, AccessLinkUser)> {
+    let user_id = tokens
+        .user_id()
+        .map_err(|e| accesslink_error(&e, "grantkit login --provider polar-accesslink"))?;
+    let mut identity = Identity {
+        subject: Some(user_id.to_string()),
+        ..Identity::default()
+    };
+    let Some(member_id) = member_id else {
+        let user = AccessLinkUser {
+            user_id: user_id.0,
+            member_id: None,
+            registered: false,
+        };
+        return Ok((identity, user));
+    };
+    let api = AccessLink::with_http(endpoints, client.http_client())
+        .map_err(|e| accesslink_error(&e, "grantkit login"))?;
+    let user = api
+        .ensure_registered(tokens, user_id, &member_id)
+        .await
+        .map_err(|e| {
+            let mapped = accesslink_error(&e, "grantkit login --provider polar-accesslink");
+            CliError::new(
+                mapped.exit,
+                format!(
+                    "the user was linked but not registered, nothing was saved: {}",
+                    mapped.message()
+                ),
+            )
+        })?;
+    let name: Vec<&str> = [user.first_name.as_deref(), user.last_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !name.is_empty() {
+        identity.name = Some(name.join(" "));
+    }
+    let user = AccessLinkUser {
+        user_id: user_id.0,
+        member_id: Some(
+            user.member_id
+                .unwrap_or_else(|| member_id.as_str().to_owned()),
+        ),
+        registered: true,
+    };
+    Ok((identity, user))
+}
+
+/// Maps an AccessLink error like a grantkit one.
+pub fn accesslink_error(e: &grantkit_polar_accesslink::Error, relogin: &str) -> CliError {
+    use grantkit_polar_accesslink::Error as E;
+    match e {
+        E::Grantkit(inner) => CliError::from_grantkit(inner, relogin),
+        e if e.is_reauthorization_required() => {
+            CliError::reauthorize(format!("{e}; run `{relogin}`"))
+        }
+        e if e.is_transient() => CliError::new(Exit::Unavailable, e.to_string()),
+        E::InvalidMemberId(_) => CliError::usage(e.to_string()),
+        e => CliError::failure(e.to_string()),
+    }
+}
+
+/// Opens `url` in the user's browser: `$BROWSER`, else the platform's opener. Failure is fine:
+/// the URL is printed anyway.
+fn open_browser(url: &str) -> bool {
+    use std::process::{Command, Stdio};
+    let mut cmd = match std::env::var("BROWSER")
+        .ok()
+        .filter(|b| !b.trim().is_empty())
+    {
+        Some(browser) => Command::new(browser),
+        None if cfg!(target_os = "macos") => Command::new("open"),
+        None if cfg!(windows) => {
+            let mut c = Command::new("rundll32");
+            c.arg("url.dll,FileProtocolHandler");
+            c
+        }
+        None => Command::new("xdg-open"),
+    };
+    cmd.arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    match cmd.spawn() {
+        Ok(mut child) => {
+            // Reap it in the background; the login does not wait for the browser to exit.
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+            true
+        }
+        Err(_) => false,
+    }
+}

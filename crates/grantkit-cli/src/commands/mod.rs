@@ -1,0 +1,156 @@
+//! The commands, and what they share: building the client of a profile, its token source,
+//! and the browser part of a login.
+
+pub mod demo;
+pub mod login;
+pub mod tokens;
+
+use std::time::Duration;
+
+use grantkit::{
+    AuthMethod, AuthorizationCode, Client, PendingAuthorization, TokenSet, TokenSource,
+};
+use url::Url;
+
+use crate::error::{CliError, CliResult, Exit};
+use crate::loopback::{Loopback, WaitError};
+use crate::output::Out;
+use crate::profile::{Identity, Paths, Profile};
+
+/// What every command gets.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Human output.
+    pub out: Out,
+    /// The profile's files.
+    pub paths: Paths,
+    /// `--client-secret` / `GRANTKIT_CLIENT_SECRET`, when set and not empty.
+    pub secret: Option<String>,
+}
+
+/// Whether `method` authenticates with a client secret.
+pub fn needs_secret(method: AuthMethod) -> bool {
+    method != AuthMethod::None
+}
+
+/// The message for a confidential profile used without its secret.
+pub fn missing_secret(client_id: &str, method: AuthMethod) -> CliError {
+    CliError::usage(format!(
+        "client `{client_id}` authenticates with {} and no secret was given: set GRANTKIT_CLIENT_SECRET (or pass --client-secret)",
+        method.as_str()
+    ))
+}
+
+/// The client of a logged-in profile, from its recorded endpoints (no network).
+pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
+    let relogin = profile.relogin(&ctx.paths);
+    let provider = profile.provider().map_err(|e| {
+        CliError::failure(format!(
+            "{e}; fix or delete {}, or run `{relogin}`",
+            ctx.paths.meta.display()
+        ))
+    })?;
+    let method = profile.auth_method();
+    let mut builder = Client::builder(provider, profile.client_id.clone())
+        .auth_method(method)
+        .redirect_uri(profile.redirect_uri.clone())
+        .scopes(profile.scopes.clone());
+    if needs_secret(method) {
+        let secret = ctx
+            .secret
+            .clone()
+            .ok_or_else(|| missing_secret(&profile.client_id, method))?;
+        builder = builder.client_secret(secret);
+    }
+    builder
+        .build()
+        .map_err(|e| CliError::from_grantkit(&e, &relogin))
+}
+
+/// The token source of a logged-in profile: the tokens in its file, refreshed through `client`.
+pub async fn source_for(ctx: &Ctx, profile: &Profile, client: Client) -> CliResult<TokenSource> {
+    TokenSource::builder(client)
+        .store(ctx.paths.store())
+        .build()
+        .await
+        .map_err(|e| CliError::from_grantkit(&e, &profile.relogin(&ctx.paths)))
+}
+
+/// Builds the authorization request for the listener's redirect URI.
+pub fn start_authorization(
+    client: &Client,
+    listener: &Loopback,
+    scopes: &[String],
+    params: &[(String, String)],
+) -> CliResult<(Url, PendingAuthorization)> {
+    let mut request = client
+        .authorize()
+        .scopes(scopes.iter().cloned())
+        .redirect_uri(listener.redirect_uri());
+    for (name, value) in params {
+        request = if name == "prompt" {
+            request.prompt(value.clone())
+        } else {
+            request.param(name.clone(), value.clone())
+        };
+    }
+    request
+        .build()
+        .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))
+}
+
+/// Waits on the listener for this login's callback; refused requests are reported as warnings.
+pub async fn wait_for_callback(
+    out: &Out,
+    listener: Loopback,
+    pending: &PendingAuthorization,
+    timeout: Duration,
+) -> CliResult<AuthorizationCode> {
+    let redirect = listener.redirect_uri();
+    listener
+        .wait(pending, timeout, |note| out.warn(note))
+        .await
+        .map_err(|e| match e {
+            WaitError::Timeout(t) => CliError::new(
+                Exit::LoginIncomplete,
+                format!(
+                    "no login came back to {redirect} within {}: run the command again and finish the login in the browser (or raise --timeout)",
+                    crate::output::words(t)
+                ),
+            ),
+            WaitError::Callback(e) => CliError::from_grantkit(&e, "grantkit login"),
+        })
+}
+
+/// Who the tokens belong to: the validated ID token, completed by userinfo when it lacks the
+/// email and name (best effort: a failing userinfo only leaves them unknown).
+pub async fn identify(client: &Client, tokens: &TokenSet) -> Identity {
+    let mut who = Identity::default();
+    if let Some(claims) = tokens.id_token_claims() {
+        who.subject = Some(claims.sub.clone());
+        who.email = claims.email.clone();
+        who.name = claims.name.clone();
+    }
+    let has_userinfo = client
+        .provider()
+        .endpoint(grantkit::Endpoint::Userinfo)
+        .is_ok();
+    if has_userinfo && (who.email.is_none() || who.name.is_none()) {
+        if let Ok(Ok(info)) =
+            tokio::time::timeout(Duration::from_secs(10), client.userinfo(tokens)).await
+        {
+            who.subject.get_or_insert(info.sub);
+            who.email = who.email.or(info.email);
+            who.name = who.name.or(info.name);
+        }
+    }
+    who
+}
+
+/// Prints a JSON value on stdout.
+pub fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON values serialize")
+    );
+}

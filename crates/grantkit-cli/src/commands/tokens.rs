@@ -1,0 +1,536 @@
+//! The commands that use a stored login: token, refresh, revoke, userinfo, introspect,
+//! status, profiles.
+
+use std::io::Write;
+use std::time::Duration;
+
+use grantkit::{
+    Endpoint, Error, Introspection, OAuthErrorCode, TokenSet, TokenStore, TokenTypeHint,
+};
+use serde_json::{json, Map, Value};
+
+use super::{client_for, missing_secret, needs_secret, print_json, source_for, Ctx};
+use crate::cli::{IntrospectArgs, JsonArgs, RevokeArgs, TokenArgs};
+use crate::commands::login::accesslink_error;
+use crate::error::{CliError, CliResult, Exit};
+use crate::output::{relative, unix, unix_now, utc};
+use crate::profile::{remove_if_present, Paths, Profile};
+use grantkit_polar_accesslink::{AccessLink, UserId};
+
+/// The margin `token` promises (the token source's default).
+const MARGIN: Duration = Duration::from_secs(60);
+
+/// `grantkit token`.
+pub async fn token(ctx: &Ctx, args: TokenArgs) -> CliResult {
+    let profile = Profile::load(&ctx.paths)?;
+    let relogin = profile.relogin(&ctx.paths);
+    let method = profile.auth_method();
+    let tokens: TokenSet = if needs_secret(method) && ctx.secret.is_none() {
+        // Without the secret a refresh is impossible, but a fresh stored token is still fine.
+        let stored = ctx
+            .paths
+            .store()
+            .load()
+            .await
+            .map_err(|e| CliError::from_grantkit(&e, &relogin))?
+            .ok_or_else(|| {
+                CliError::reauthorize(format!(
+                    "{} holds no tokens: run `{relogin}`",
+                    ctx.paths.tokens.display()
+                ))
+            })?;
+        if stored.expires_within(MARGIN) {
+            return Err(CliError::usage(format!(
+                "the access token expires within a minute and refreshing it needs the client secret: {}",
+                missing_secret(&profile.client_id, method).message()
+            )));
+        }
+        stored
+    } else {
+        let source = source_for(ctx, &profile, client_for(ctx, &profile)?).await?;
+        let token = source
+            .access_token()
+            .await
+            .map_err(|e| CliError::from_grantkit(&e, &relogin))?;
+        token.token_set().clone()
+    };
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        let expires_at = tokens.expires_at().map(unix);
+        let value = json!({
+            "access_token": tokens.access_token().expose(),
+            "token_type": tokens.token_type().as_str(),
+            "expires_at": expires_at,
+            "expires_in": expires_at.map(|at| at.saturating_sub(unix_now())),
+        });
+        let _ = writeln!(stdout, "{value}");
+    } else {
+        let _ = writeln!(stdout, "{}", tokens.access_token().expose());
+    }
+    let _ = stdout.flush();
+    Ok(())
+}
+
+/// `grantkit refresh`.
+pub async fn refresh(ctx: &Ctx, args: JsonArgs) -> CliResult {
+    let profile = Profile::load(&ctx.paths)?;
+    let relogin = profile.relogin(&ctx.paths);
+    let source = source_for(ctx, &profile, client_for(ctx, &profile)?).await?;
+    let before = source.current();
+    let after = source
+        .force_refresh()
+        .await
+        .map_err(|e| CliError::from_grantkit(&e, &relogin))?;
+    let tokens = after.token_set();
+    let rotated = tokens.refresh_token() != before.token_set().refresh_token();
+    let expires_at = tokens.expires_at().map(unix);
+    ctx.out.ok(&format!(
+        "Refreshed: access token expires {}; refresh token {}; saved in {}",
+        expires_at.map_or("never".to_owned(), relative),
+        if rotated { "rotated" } else { "kept" },
+        ctx.paths.tokens.display()
+    ));
+    if args.json {
+        print_json(&json!({
+            "expires_at": expires_at,
+            "expires_in": expires_at.map(|at| at.saturating_sub(unix_now())),
+            "scope": tokens.scope(),
+            "token_type": tokens.token_type().as_str(),
+            "refresh_token_rotated": rotated,
+        }));
+    }
+    Ok(())
+}
+
+/// `grantkit revoke` / `grantkit logout`.
+pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
+    let paths = &ctx.paths;
+    let profile = match Profile::load(paths) {
+        Ok(profile) => Some(profile),
+        Err(e) if e.exit == Exit::Reauthorize => None,
+        Err(e) if args.local_only => {
+            ctx.out.warn(e.message());
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let store = paths.store();
+    let relogin = profile.as_ref().map_or_else(
+        || format!("grantkit login{}", paths.flags()),
+        |p| p.relogin(paths),
+    );
+    if !args.local_only {
+        // An unreadable file is reported before anything (even the lock file) is created.
+        store
+            .load()
+            .await
+            .map_err(|e| CliError::from_grantkit(&e, &relogin))?;
+    }
+    // Held while revoking, so no other grantkit process refreshes the pair meanwhile.
+    let lock = store
+        .lock()
+        .await
+        .map_err(|e| CliError::from_grantkit(&e, &relogin))?;
+    let stored = if args.local_only {
+        store.load().await.ok().flatten()
+    } else {
+        store
+            .load()
+            .await
+            .map_err(|e| CliError::from_grantkit(&e, &relogin))?
+    };
+    let mut revoked_at = None;
+    if !args.local_only {
+        match (&profile, &stored) {
+            (Some(profile), Some(tokens)) => {
+                let client = client_for(ctx, profile)?;
+                if let (Some(endpoints), Some(user)) =
+                    (profile.accesslink_endpoints(), &profile.accesslink)
+                {
+                    // AccessLink has no RFC 7009 endpoint: deregistration revokes the token.
+                    let access = AccessLink::with_http(&endpoints, client.http_client())
+                        .map_err(|e| accesslink_error(&e, &relogin))?;
+                    access
+                        .deregister(tokens, UserId(user.user_id))
+                        .await
+                        .map_err(|e| {
+                            let mapped = accesslink_error(&e, &relogin);
+                            CliError::new(
+                                mapped.exit,
+                                format!(
+                                    "{}; nothing was deleted (retry, or use --local-only)",
+                                    mapped.message()
+                                ),
+                            )
+                        })?;
+                    revoked_at = Some("Polar AccessLink (user deregistered)".to_owned());
+                } else {
+                client.revoke_tokens(tokens).await.map_err(|e| {
+                    let cannot = matches!(e, Error::MissingEndpoint { .. } | Error::Config(_));
+                    if cannot {
+                        CliError::usage(format!(
+                            "{e}; to forget the tokens here anyway, run `grantkit revoke --local-only{}` (they stay valid until they expire)",
+                            paths.flags()
+                        ))
+                    } else {
+                        let mapped = CliError::from_grantkit(&e, &relogin);
+                        CliError::new(
+                            mapped.exit,
+                            format!("{}; nothing was deleted (retry, or use --local-only)", mapped.message()),
+                        )
+                    }
+                })?;
+                revoked_at = Some(profile.endpoints.name.clone());
+                }
+            }
+            (None, Some(_)) => {
+                return Err(CliError::usage(format!(
+                    "{} holds tokens but there is no profile metadata ({}) to revoke them with: run `grantkit revoke --local-only{}` to delete them",
+                    paths.tokens.display(),
+                    paths.meta.display(),
+                    paths.flags()
+                )))
+            }
+            (_, None) => {}
+        }
+    }
+    let deleted = stored.is_some() || profile.is_some();
+    store
+        .delete()
+        .await
+        .map_err(|e| CliError::from_grantkit(&e, &relogin))?;
+    for file in [&paths.meta, &store.lock_path().to_path_buf()] {
+        remove_if_present(file)
+            .map_err(|e| CliError::failure(format!("could not delete {}: {e}", file.display())))?;
+    }
+    drop(lock);
+    let who = profile
+        .as_ref()
+        .map_or_else(String::new, |p| format!(" of {}", p.identity.describe()));
+    match (&revoked_at, deleted) {
+        (Some(provider), _) => ctx.out.ok(&format!(
+            "Revoked the tokens{who} at {provider} and deleted {}",
+            paths.tokens.display()
+        )),
+        (None, true) => ctx.out.ok(&format!(
+            "Deleted the stored tokens{who} ({}); they were not revoked at the provider",
+            paths.tokens.display()
+        )),
+        (None, false) => ctx.out.line(&format!(
+            "Nothing to revoke: profile `{}` is not logged in",
+            paths.name
+        )),
+    }
+    if args.json {
+        print_json(&json!({
+            "revoked": revoked_at.is_some(),
+            "deleted": deleted,
+            "token_file": paths.tokens,
+        }));
+    }
+    Ok(())
+}
+
+/// `grantkit userinfo`.
+pub async fn userinfo(ctx: &Ctx, _args: JsonArgs) -> CliResult {
+    let profile = Profile::load(&ctx.paths)?;
+    let relogin = profile.relogin(&ctx.paths);
+    let client = client_for(ctx, &profile)?;
+    let source = source_for(ctx, &profile, client.clone()).await?;
+    let map = |e: Error| CliError::from_grantkit(&e, &relogin);
+    let token = source.access_token().await.map_err(map)?;
+    if let (Some(endpoints), Some(user)) = (profile.accesslink_endpoints(), &profile.accesslink) {
+        // AccessLink has no userinfo endpoint: the registered user is what it knows.
+        let api = AccessLink::with_http(&endpoints, client.http_client())
+            .map_err(|e| accesslink_error(&e, &relogin))?;
+        let found = api
+            .get_user(token.token_set(), UserId(user.user_id))
+            .await
+            .map_err(|e| accesslink_error(&e, &relogin))?
+            .ok_or_else(|| {
+                CliError::failure(format!(
+                    "Polar user {} is not registered at AccessLink (logged in with --no-register?): run `{relogin}` without --no-register",
+                    user.user_id
+                ))
+            })?;
+        print_json(&serde_json::to_value(found).expect("a user serializes"));
+        return Ok(());
+    }
+    let info = match client.userinfo(token.token_set()).await {
+        // Rejected although it looked valid (revoked, or the clocks disagree): refresh once.
+        Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidToken) => {
+            let token = source.refresh_if_current(&token).await.map_err(map)?;
+            client.userinfo(token.token_set()).await.map_err(map)?
+        }
+        other => other.map_err(map)?,
+    };
+    print_json(&Value::Object(info.claims));
+    Ok(())
+}
+
+/// `grantkit introspect`.
+pub async fn introspect(ctx: &Ctx, args: IntrospectArgs) -> CliResult {
+    let profile = Profile::load(&ctx.paths)?;
+    let relogin = profile.relogin(&ctx.paths);
+    let client = client_for(ctx, &profile)?;
+    let tokens = load_tokens(&ctx.paths, &relogin).await?;
+    let (token, hint) = if args.refresh_token {
+        let refresh = tokens.refresh_token().ok_or_else(|| {
+            CliError::usage("this login has no refresh token to introspect; drop --refresh-token")
+        })?;
+        (refresh.clone(), TokenTypeHint::RefreshToken)
+    } else {
+        (tokens.access_token().clone(), TokenTypeHint::AccessToken)
+    };
+    let info = client
+        .introspect(&token, Some(hint))
+        .await
+        .map_err(|e| match e {
+            Error::MissingEndpoint {
+                endpoint: Endpoint::Introspection,
+                ..
+            } => CliError::usage(format!("{e}: this provider does not offer introspection")),
+            e => CliError::from_grantkit(&e, &relogin),
+        })?;
+    print_json(&introspection_json(info));
+    Ok(())
+}
+
+fn introspection_json(info: Introspection) -> Value {
+    let mut map = Map::new();
+    map.insert("active".into(), json!(info.active));
+    let fields = [
+        ("scope", json!(info.scope)),
+        ("client_id", json!(info.client_id)),
+        ("username", json!(info.username)),
+        ("token_type", json!(info.token_type)),
+        ("exp", json!(info.exp)),
+        ("iat", json!(info.iat)),
+        ("sub", json!(info.sub)),
+        ("iss", json!(info.iss)),
+    ];
+    for (name, value) in fields {
+        if !value.is_null() {
+            map.insert(name.into(), value);
+        }
+    }
+    if !info.aud.is_empty() {
+        map.insert("aud".into(), json!(info.aud));
+    }
+    for (name, value) in info.extra {
+        map.entry(name).or_insert(value);
+    }
+    Value::Object(map)
+}
+
+async fn load_tokens(paths: &Paths, relogin: &str) -> CliResult<TokenSet> {
+    paths
+        .store()
+        .load()
+        .await
+        .map_err(|e| CliError::from_grantkit(&e, relogin))?
+        .ok_or_else(|| {
+            CliError::reauthorize(format!(
+                "{} holds no tokens: run `{relogin}`",
+                paths.tokens.display()
+            ))
+        })
+}
+
+/// `grantkit status`.
+pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
+    let profile = Profile::load(&ctx.paths)?;
+    let relogin = profile.relogin(&ctx.paths);
+    let tokens = load_tokens(&ctx.paths, &relogin).await?;
+    let out = &ctx.out;
+    let now = unix_now();
+    let expires_at = tokens.expires_at().map(unix);
+    let refreshable = tokens.refresh_token().is_some() && profile.endpoints.refresh_tokens;
+    let expired = tokens.expires_within(MARGIN);
+    let usable = !expired || refreshable;
+    if args.json {
+        print_json(&json!({
+            "profile": ctx.paths.name,
+            "token_file": ctx.paths.tokens,
+            "provider": profile.endpoints.name,
+            "issuer": profile.endpoints.issuer,
+            "client_id": profile.client_id,
+            "auth_method": profile.auth_method,
+            "subject": profile.identity.subject,
+            "email": profile.identity.email,
+            "name": profile.identity.name,
+            "scope": tokens.scope(),
+            "expires_at": expires_at,
+            "expires_in": expires_at.map(|at| at.saturating_sub(now)),
+            "refreshable": refreshable,
+            "logged_in_at": profile.logged_in_at,
+            "needs_login": !usable,
+            "accesslink": profile.accesslink.as_ref().map(|u| json!({
+                "user_id": u.user_id,
+                "member_id": u.member_id,
+                "registered": u.registered,
+            })),
+        }));
+    } else {
+        let label = |name: &str| out.dim(&format!("{name:<10}"));
+        let access = match expires_at {
+            None => "valid, no expiry given by the provider".to_owned(),
+            Some(at) if at > now && !expired => {
+                format!("valid, expires {} ({})", relative(at), utc(at))
+            }
+            Some(at) if at > now => format!(
+                "expires {} ({}), {}",
+                relative(at),
+                utc(at),
+                if refreshable {
+                    "refreshed on next use"
+                } else {
+                    "log in again soon"
+                }
+            ),
+            Some(at) => format!(
+                "expired {} ({}), {}",
+                relative(at),
+                utc(at),
+                if refreshable {
+                    "refreshed on next use"
+                } else {
+                    "log in again"
+                }
+            ),
+        };
+        let issuer = match profile.endpoints.issuer.as_deref() {
+            Some(i) if i != profile.endpoints.name => format!(" ({i})"),
+            _ => String::new(),
+        };
+        out.line(&format!(
+            "{} {} ({})",
+            label("profile"),
+            out.bold(&ctx.paths.name),
+            ctx.paths.tokens.display()
+        ));
+        out.line(&format!(
+            "{} {}{issuer}",
+            label("provider"),
+            profile.endpoints.name
+        ));
+        out.line(&format!(
+            "{} {} ({})",
+            label("client"),
+            profile.client_id,
+            profile.auth_method
+        ));
+        out.line(&format!(
+            "{} {}",
+            label("user"),
+            out.bold(&profile.identity.describe())
+        ));
+        if let Some(user) = &profile.accesslink {
+            out.line(&format!(
+                "{} Polar user {}, {}",
+                label("accesslink"),
+                user.user_id,
+                match &user.member_id {
+                    Some(m) if user.registered => format!("registered with member-id {m}"),
+                    _ => "not registered".to_owned(),
+                }
+            ));
+        }
+        out.line(&format!(
+            "{} {}",
+            label("scopes"),
+            tokens.scope().unwrap_or("(none named)")
+        ));
+        out.line(&format!("{} {access}", label("access")));
+        out.line(&format!(
+            "{} {}",
+            label("refresh"),
+            if refreshable { "yes" } else { "no" }
+        ));
+        out.line(&format!(
+            "{} {}",
+            label("logged in"),
+            relative(profile.logged_in_at)
+        ));
+    }
+    if !usable {
+        return Err(CliError::reauthorize(format!(
+            "the access token has expired and cannot be refreshed: run `{relogin}`"
+        )));
+    }
+    Ok(())
+}
+
+/// `grantkit profiles`.
+pub async fn profiles(ctx: &Ctx, args: JsonArgs) -> CliResult {
+    let Some(dir) = crate::profile::config_dir() else {
+        return Err(CliError::usage(
+            "no configuration directory: set HOME (or XDG_CONFIG_HOME)",
+        ));
+    };
+    let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".profile.json"))
+                    .filter(|n| !n.starts_with('.'))
+                    .map(str::to_owned)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    names.sort();
+    let mut rows = Vec::new();
+    for name in names {
+        let paths = Paths::resolve(&name, None)?;
+        let row = match Profile::load(&paths) {
+            Ok(p) => {
+                let tokens = paths.store().load().await;
+                let state = match &tokens {
+                    Ok(Some(t)) => match t.expires_at().map(unix) {
+                        Some(at) if t.expires_within(MARGIN) && t.refresh_token().is_none() => {
+                            format!("expired {}", relative(at))
+                        }
+                        Some(_) if t.expires_within(MARGIN) => "refreshed on next use".to_owned(),
+                        Some(at) => format!("valid, expires {}", relative(at)),
+                        None => "valid".to_owned(),
+                    },
+                    Ok(None) => "no tokens".to_owned(),
+                    Err(e) => format!("unreadable: {e}"),
+                };
+                json!({
+                    "profile": name,
+                    "provider": p.endpoints.name,
+                    "client_id": p.client_id,
+                    "subject": p.identity.subject,
+                    "user": p.identity.describe(),
+                    "state": state,
+                })
+            }
+            Err(e) => json!({"profile": name, "state": e.message()}),
+        };
+        rows.push(row);
+    }
+    if args.json {
+        print_json(&Value::Array(rows));
+    } else if rows.is_empty() {
+        ctx.out.line(&format!(
+            "No profiles in {}: run `grantkit login` first",
+            dir.display()
+        ));
+    } else {
+        for row in &rows {
+            let text = |k: &str| row[k].as_str().unwrap_or("-").to_owned();
+            ctx.out.line(&format!(
+                "{:<16} {:<12} {:<40} {}",
+                text("profile"),
+                text("provider"),
+                text("user"),
+                text("state")
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! Profiles: where a login's tokens and its non-secret metadata live.
+//!
+//! A profile `NAME` is two files in `<config dir>/grantkit/`:
+//! - `NAME.json`: the tokens, written by grantkit's [`FileTokenStore`] (0600, atomic, locked
+//!   through `NAME.json.lock`);
+//! - `NAME.profile.json`: what the other commands need to use them (provider and its endpoints,
+//!   client id, authentication method, scopes, redirect URI, who logged in). Never the client
+//!   secret: commands that need it read `--client-secret` / `GRANTKIT_CLIENT_SECRET`.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use grantkit::{AuthMethod, Endpoint, FileTokenStore, Provider, Quirks};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{CliError, CliResult};
+
+/// The two files of a profile.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// The profile's name (for messages), or the token file's when `--token-file` was given.
+    pub name: String,
+    /// Whether the user gave `--token-file`.
+    pub explicit_file: bool,
+    /// The token file (FileTokenStore).
+    pub tokens: PathBuf,
+    /// The metadata file.
+    pub meta: PathBuf,
+}
+
+impl Paths {
+    /// Resolves `--profile` / `--token-file`.
+    pub fn resolve(profile: &str, token_file: Option<&Path>) -> CliResult<Self> {
+        if let Some(file) = token_file {
+            let name = file.to_string_lossy();
+            let stem = name.strip_suffix(".json").unwrap_or(&name);
+            return Ok(Self {
+                name: profile.to_owned(),
+                explicit_file: true,
+                tokens: file.to_path_buf(),
+                meta: PathBuf::from(format!("{stem}.profile.json")),
+            });
+        }
+        let valid = !profile.is_empty()
+            && !profile.starts_with('.')
+            && profile
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid {
+            return Err(CliError::usage(format!(
+                "`{profile}` is not a profile name: use letters, digits, `.`, `_` and `-`"
+            )));
+        }
+        let dir = config_dir().ok_or_else(|| {
+            CliError::usage(
+                "no configuration directory: set HOME (or XDG_CONFIG_HOME), or pass --token-file PATH",
+            )
+        })?;
+        Ok(Self {
+            name: profile.to_owned(),
+            explicit_file: false,
+            tokens: dir.join(format!("{profile}.json")),
+            meta: dir.join(format!("{profile}.profile.json")),
+        })
+    }
+
+    /// The token store of this profile.
+    pub fn store(&self) -> FileTokenStore {
+        FileTokenStore::new(&self.tokens)
+    }
+
+    /// The flags that select this profile again (`--profile work`, `--token-file f`), with a
+    /// leading space, or nothing for the default profile.
+    pub fn flags(&self) -> String {
+        if self.explicit_file {
+            format!(
+                " --token-file {}",
+                shell_quote(&self.tokens.to_string_lossy())
+            )
+        } else if self.name != "default" {
+            format!(" --profile {}", self.name)
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// `$XDG_CONFIG_HOME/grantkit`, `$HOME/.config/grantkit`, or `%APPDATA%\grantkit` on Windows.
+pub fn config_dir() -> Option<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if cfg!(windows) {
+        if let Some(appdata) = non_empty("APPDATA") {
+            return Some(PathBuf::from(appdata).join("grantkit"));
+        }
+    }
+    if let Some(xdg) = non_empty("XDG_CONFIG_HOME") {
+        return Some(PathBuf::from(xdg).join("grantkit"));
+    }
+    non_empty("HOME").map(|home| PathBuf::from(home).join(".config").join("grantkit"))
+}
+
+/// Quotes a word for a shell command shown to the user, when it needs it.
+pub fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// Which provider a profile logged in to, as the user selected it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ProviderRecord {
+    /// `--issuer URL`: any OpenID Connect (or RFC 8414) provider, by discovery.
+    Issuer {
+        /// The issuer URL.
+        issuer: String,
+    },
+    /// `--provider polar-sh` or `polar-sh-sandbox`.
+    PolarSh {
+        /// `true` for the sandbox.
+        sandbox: bool,
+        /// The API base (discovery, token...).
+        api_base: String,
+        /// The web base (authorize).
+        web_base: String,
+    },
+    /// `--provider polar-accesslink`.
+    #[serde(rename = "polar-accesslink")]
+    PolarAccessLink {
+        /// The API base (`.../v3`): registration, deregistration.
+        api: String,
+        /// The base URL given with `--accesslink-base`, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        base: Option<String>,
+    },
+}
+
+impl ProviderRecord {
+    /// The flags that select this provider on `grantkit login`.
+    pub fn login_flags(&self) -> String {
+        match self {
+            ProviderRecord::Issuer { issuer } => format!("--issuer {}", shell_quote(issuer)),
+            ProviderRecord::PolarSh {
+                sandbox,
+                api_base,
+                web_base,
+            } => {
+                let preset = if *sandbox {
+                    grantkit_polar_sh::PolarSh::sandbox()
+                } else {
+                    grantkit_polar_sh::PolarSh::production()
+                };
+                let mut flags = format!(
+                    "--provider {}",
+                    if *sandbox {
+                        "polar-sh-sandbox"
+                    } else {
+                        "polar-sh"
+                    }
+                );
+                if preset.api_base() != api_base {
+                    flags.push_str(&format!(
+                        " --polar-api-base {} --polar-web-base {}",
+                        shell_quote(api_base),
+                        shell_quote(web_base)
+                    ));
+                }
+                flags
+            }
+            ProviderRecord::PolarAccessLink { base, .. } => match base {
+                Some(base) => format!(
+                    "--provider polar-accesslink --accesslink-base {}",
+                    shell_quote(base)
+                ),
+                None => "--provider polar-accesslink".to_owned(),
+            },
+        }
+    }
+}
+
+/// A snapshot of the provider's endpoints and declared behaviour at login, so the other
+/// commands need no discovery round trip. Log in again if the provider moves its endpoints.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoints {
+    /// The provider's display name.
+    pub name: String,
+    /// The issuer, for ID-token checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Authorization endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_endpoint: Option<String>,
+    /// Token endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint: Option<String>,
+    /// Userinfo endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_endpoint: Option<String>,
+    /// JWKS URI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Revocation endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_endpoint: Option<String>,
+    /// Introspection endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_endpoint: Option<String>,
+    /// Client authentication methods the provider accepts.
+    #[serde(default)]
+    pub auth_methods: Vec<String>,
+    /// ID-token signing algorithms the provider uses.
+    #[serde(default)]
+    pub id_token_signing_algs: Vec<String>,
+    /// RFC 9207 `iss` on callbacks.
+    #[serde(default)]
+    pub iss_parameter_supported: bool,
+    /// Quirk: PKCE accepted.
+    pub pkce: bool,
+    /// Quirk: refresh tokens issued.
+    pub refresh_tokens: bool,
+    /// Quirk: public clients may revoke and introspect.
+    pub public_clients_can_revoke: bool,
+}
+
+impl Endpoints {
+    /// The snapshot of `provider`.
+    pub fn of(provider: &Provider) -> Self {
+        let url = |e| provider.endpoint(e).ok().map(|u| u.to_string());
+        let quirks = provider.quirks();
+        Self {
+            name: provider.name().to_owned(),
+            issuer: provider.issuer().map(str::to_owned),
+            authorization_endpoint: url(Endpoint::Authorization),
+            token_endpoint: url(Endpoint::Token),
+            userinfo_endpoint: url(Endpoint::Userinfo),
+            jwks_uri: url(Endpoint::Jwks),
+            revocation_endpoint: url(Endpoint::Revocation),
+            introspection_endpoint: url(Endpoint::Introspection),
+            auth_methods: provider
+                .auth_methods()
+                .iter()
+                .map(|m| m.as_str().to_owned())
+                .collect(),
+            id_token_signing_algs: provider.id_token_signing_algs().to_vec(),
+            iss_parameter_supported: provider.iss_parameter_supported(),
+            pkce: quirks.pkce,
+            refresh_tokens: quirks.refresh_tokens,
+            public_clients_can_revoke: quirks.public_clients_can_revoke,
+        }
+    }
+
+    /// The provider again, without a network call.
+    pub fn provider(&self) -> grantkit::Result<Provider> {
+        let mut builder = Provider::builder(self.name.clone());
+        if let Some(issuer) = &self.issuer {
+            builder = builder.issuer(issuer.clone());
+        }
+        for (url, endpoint) in [
+            (&self.authorization_endpoint, Endpoint::Authorization),
+            (&self.token_endpoint, Endpoint::Token),
+            (&self.userinfo_endpoint, Endpoint::Userinfo),
+            (&self.jwks_uri, Endpoint::Jwks),
+            (&self.revocation_endpoint, Endpoint::Revocation),
+            (&self.introspection_endpoint, Endpoint::Introspection),
+        ] {
+            if let Some(url) = url {
+                builder = builder.endpoint(endpoint, url);
+            }
+        }
+        let mut quirks = Quirks::default();
+        quirks.pkce = self.pkce;
+        quirks.refresh_tokens = self.refresh_tokens;
+        quirks.public_clients_can_revoke = self.public_clients_can_revoke;
+        builder
+            .auth_methods(
+                self.auth_methods
+                    .iter()
+                    .filter_map(|m| AuthMethod::from_name(m)),
+            )
+            .id_token_signing_algs(self.id_token_signing_algs.clone())
+            .iss_parameter_supported(self.iss_parameter_supported)
+            .quirks(quirks)
+            .build()
+    }
+}
+
+/// Who logged in, as far as the provider said.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The subject (`sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Email, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Name, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl Identity {
+    /// `alice (alice@example.test, Alice)`, or `an unknown user` when the provider said nothing.
+    pub fn describe(&self) -> String {
+        let extra: Vec<&str> = [self.email.as_deref(), self.name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        match (&self.subject, extra.is_empty()) {
+            (Some(sub), true) => sub.clone(),
+            (Some(sub), false) => format!("{sub} ({})", extra.join(", ")),
+            (None, false) => extra.join(", "),
+            (None, true) => "an unknown user (the provider did not say who)".to_owned(),
+        }
+    }
+}
+
+/// The non-secret metadata of a profile (`NAME.profile.json`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    /// Format version.
+    pub version: u32,
+    /// The provider as selected at login.
+    pub provider: ProviderRecord,
+    /// Its endpoints at login.
+    pub endpoints: Endpoints,
+    /// The client id.
+    pub client_id: String,
+    /// The client authentication method (`none` for a public client).
+    pub auth_method: String,
+    /// The scopes requested.
+    pub scopes: Vec<String>,
+    /// The loopback redirect URI used.
+    pub redirect_uri: String,
+    /// The port given with `--redirect-port`, if one was (none: a free port each time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_port: Option<u16>,
+    /// Who logged in.
+    #[serde(default)]
+    pub identity: Identity,
+    /// When, in seconds since the Unix epoch.
+    pub logged_in_at: u64,
+    /// Polar AccessLink: the user and their registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accesslink: Option<AccessLinkUser>,
+}
+
+/// The AccessLink user of a profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessLinkUser {
+    /// `x_user_id`: the Polar user id.
+    pub user_id: u64,
+    /// The member-id the user is registered under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    /// Whether the user was registered (`false` after `--no-register`).
+    pub registered: bool,
+}
+
+impl Profile {
+    /// The provider, without a network call: the preset itself for AccessLink (its declared
+    /// token fields included), the recorded endpoints otherwise.
+    pub fn provider(&self) -> grantkit::Result<Provider> {
+        match self.accesslink_endpoints() {
+            Some(endpoints) => endpoints.provider(),
+            None => self.endpoints.provider(),
+        }
+    }
+
+    /// The AccessLink endpoints of an AccessLink profile.
+    pub fn accesslink_endpoints(&self) -> Option<grantkit_polar_accesslink::Endpoints> {
+        match &self.provider {
+            ProviderRecord::PolarAccessLink { api, .. } => {
+                Some(grantkit_polar_accesslink::Endpoints {
+                    authorization: self
+                        .endpoints
+                        .authorization_endpoint
+                        .clone()
+                        .unwrap_or_default(),
+                    token: self.endpoints.token_endpoint.clone().unwrap_or_default(),
+                    api: api.clone(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The client authentication method.
+    pub fn auth_method(&self) -> AuthMethod {
+        AuthMethod::from_name(&self.auth_method).unwrap_or(AuthMethod::None)
+    }
+
+    /// The command that logs this profile in again.
+    pub fn relogin(&self, paths: &Paths) -> String {
+        let mut cmd = format!(
+            "grantkit login {} --client-id {}",
+            self.provider.login_flags(),
+            shell_quote(&self.client_id)
+        );
+        if let Some(port) = self.redirect_port {
+            cmd.push_str(&format!(" --redirect-port {port}"));
+        }
+        if !self.scopes.is_empty() {
+            cmd.push_str(&format!(" --scope {}", shell_quote(&self.scopes.join(" "))));
+        }
+        cmd.push_str(&paths.flags());
+        cmd
+    }
+
+    /// Reads the metadata of `paths`; a missing file means "log in first" (exit 3).
+    pub fn load(paths: &Paths) -> CliResult<Self> {
+        let bytes = match fs::read(&paths.meta) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(CliError::reauthorize(format!(
+                    "profile `{}` is not logged in (no {}): run `grantkit login{}` first",
+                    paths.name,
+                    paths.meta.display(),
+                    paths.flags()
+                )))
+            }
+            Err(e) => {
+                return Err(CliError::failure(format!(
+                    "could not read {}: {e}",
+                    paths.meta.display()
+                )))
+            }
+        };
+        serde_json::from_slice(&bytes).map_err(|e| {
+            CliError::failure(format!(
+                "the profile file {} is not readable (invalid at line {} column {}): delete it and run `grantkit login{}` again",
+                paths.meta.display(),
+                e.line(),
+                e.column(),
+                paths.flags()
+            ))
+        })
+    }
+
+    /// Writes the metadata atomically, mode 0600, in a 0700 directory.
+    pub fn save(&self, paths: &Paths) -> CliResult {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("a profile serializes");
+        bytes.push(b'\n');
+        write_private(&paths.meta, &bytes).map_err(|e| {
+            CliError::failure(format!("could not write {}: {e}", paths.meta.display()))
+        })
+    }
+}
+
+/// Atomic private write: a temporary file (0600) in the same directory, then a rename.
+pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "profile".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let result = (|| {
+        let mut file = options.open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Removes a file; a missing one is fine.
+pub fn remove_if_present(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_file_and_metadata_paths() {
+        let p = Paths::resolve("x", Some(Path::new("/tmp/a/tokens.json"))).unwrap();
+        assert_eq!(p.meta, Path::new("/tmp/a/tokens.profile.json"));
+        let p = Paths::resolve("x", Some(Path::new("/tmp/a/tok"))).unwrap();
+        assert_eq!(p.meta, Path::new("/tmp/a/tok.profile.json"));
+        assert!(Paths::resolve("../etc", None).is_err());
+        assert!(Paths::resolve(".hidden", None).is_err());
+    }
+
+    #[test]
+    fn endpoints_round_trip_into_a_provider() {
+        let provider = grantkit_polar_sh::PolarSh::sandbox().provider().unwrap();
+        let snapshot = Endpoints::of(&provider);
+        let again = snapshot.provider().unwrap();
+        assert_eq!(Endpoints::of(&again), snapshot);
+        assert!(!snapshot.public_clients_can_revoke);
+    }
+
+    #[test]
+    fn shell_quoting() {
+        assert_eq!(shell_quote("https://x.example/a"), "https://x.example/a");
+        assert_eq!(shell_quote("openid email"), "'openid email'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}
