@@ -188,15 +188,17 @@ impl Client {
     ) -> Result<RequestBuilder> {
         let request = request.header(ACCEPT, "application/json");
         let id = &self.inner.client_id;
+        let secret = self.inner.client_secret.as_ref();
+        if let (AuthMethod::ClientSecretBasic, Some(secret)) = (self.inner.auth_method, secret) {
+            // The id travels in the header only: some servers (Polar AccessLink) refuse a
+            // `client_id` in the body next to Basic credentials.
+            return Ok(request.header(AUTHORIZATION, basic_credentials(id, secret)));
+        }
         if !form.iter().any(|(name, _)| *name == "client_id") {
             // A pushed authorization request carries the client id already.
             form.push(("client_id", id.clone()));
         }
-        let secret = self.inner.client_secret.as_ref();
         let signer = match (self.inner.auth_method, secret, &self.inner.private_key) {
-            (AuthMethod::ClientSecretBasic, Some(secret), _) => {
-                return Ok(request.header(AUTHORIZATION, basic_credentials(id, secret)))
-            }
             (AuthMethod::ClientSecretPost, Some(secret), _) => {
                 form.push(("client_secret", secret.expose().to_owned()));
                 return Ok(request);
