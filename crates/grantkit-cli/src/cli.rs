@@ -122,7 +122,10 @@ Examples:
   GRANTKIT_CLIENT_SECRET=... grantkit login --issuer https://op.example --client-id my-app --scope \"openid email\"
   # Polar.sh compares redirect URIs exactly: register http://127.0.0.1:8976/callback and fix the port
   grantkit login --provider polar-sh --client-id polar_ci_... --redirect-port 8976 --param sub_type=organization
-  # On a machine without a browser: open the printed URL elsewhere (the callback must reach this machine)
+  # On a machine without a browser: the device flow (RFC 8628). Open the printed URL on any device
+  # (phone, laptop) and enter the code; nothing has to reach this machine
+  grantkit login --device --issuer https://op.example --client-id my-cli
+  # Or the browser login with the URL opened elsewhere (the callback must reach this machine)
   grantkit login --issuer https://op.example --client-id my-cli --no-browser --timeout 10m
   # Polar AccessLink: link and register the user (confidential client, HTTP Basic)
   GRANTKIT_CLIENT_SECRET=... grantkit login --provider polar-accesslink --client-id ... --redirect-port 8976 --member-id user-42
@@ -216,7 +219,7 @@ pub struct LoginArgs {
     /// The client id registered at the provider.
     #[arg(long, env = "GRANTKIT_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
-    /// Client authentication: client_secret_basic, client_secret_post or none
+    /// Client authentication: client_secret_basic, client_secret_post, client_secret_jwt or none
     /// (default: none without a secret; with one, the provider's preference).
     #[arg(long, value_name = "METHOD")]
     pub auth_method: Option<String>,
@@ -232,7 +235,11 @@ pub struct LoginArgs {
     /// Do not open the browser; only print the URL.
     #[arg(long)]
     pub no_browser: bool,
-    /// How long to wait for the browser to come back: 90s, 5m, 1h.
+    /// Log in with the device authorization grant (RFC 8628), for machines without a browser:
+    /// print a code and a URL to open on any other device, and wait for the approval there.
+    #[arg(long)]
+    pub device: bool,
+    /// How long to wait for the browser to come back (with --device: for the approval): 90s, 5m, 1h.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
     /// Point the Polar.sh preset at another API base (a proxy, or the testkit's fake).

@@ -336,8 +336,11 @@ pub struct Profile {
     pub auth_method: String,
     /// The scopes requested.
     pub scopes: Vec<String>,
-    /// The loopback redirect URI used.
+    /// The loopback redirect URI used (empty after a device login).
     pub redirect_uri: String,
+    /// Logged in with the device flow (`grantkit login --device`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub device: bool,
     /// The port given with `--redirect-port`, if one was (none: a free port each time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_port: Option<u16>,
@@ -403,6 +406,9 @@ impl Profile {
             self.provider.login_flags(),
             shell_quote(&self.client_id)
         );
+        if self.device {
+            cmd.push_str(" --device");
+        }
         if let Some(port) = self.redirect_port {
             cmd.push_str(&format!(" --redirect-port {port}"));
         }

@@ -830,3 +830,99 @@ async fn accesslink_flags_are_checked_before_anything_happens() {
     );
     assert!(!home.config().exists());
 }
+
+/// Starts `grantkit login --device` at the peer and returns the running login and its user code
+/// (read from the printed `verification_uri_complete`).
+async fn device_login(home: &Home, peer: &OidcPeer) -> (Login, String) {
+    let login = home
+        .login(
+            &[
+                "--device",
+                "--issuer",
+                peer.issuer(),
+                "--client-id",
+                "device-client",
+                "--json",
+            ],
+            &[],
+        )
+        .await;
+    let url = url::Url::parse(&login.url).unwrap();
+    assert_eq!(url.path(), "/device", "{url}");
+    let code = url
+        .query_pairs()
+        .find(|(k, _)| k == "user_code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no user_code in {url}"));
+    (login, code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_login_on_a_machine_without_a_browser_then_token_and_refresh() {
+    // interval 1 s, and `slow_down` for faster polls.
+    let Some(peer) =
+        OidcPeer::start_with_env_or_skip("cli device login", &[("PEER_DEVICE_INTERVAL", "1")])
+    else {
+        return;
+    };
+    let home = Home::new("peer-device");
+    let (login, code) = device_login(&home, &peer).await;
+    peer.approve_device(&code).await.unwrap();
+    let run = login.finish().await;
+    run.ok();
+    assert!(
+        run.stderr.contains(&code),
+        "the code is shown: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Logged in to"), "{}", run.stderr);
+    let summary = json(&run.stdout);
+    assert_eq!(summary["subject"], "alice");
+    assert_eq!(summary["refresh_token"], true);
+    let meta = json(&std::fs::read_to_string(home.meta_file("default")).unwrap());
+    assert_eq!(meta["device"], true);
+    assert_eq!(meta["redirect_uri"], "");
+    assert_eq!(mode(&home.token_file("default")), 0o600);
+
+    let first = stored(&home.token_file("default"));
+    let token = home.run(&["token"]).await;
+    assert_eq!(token.ok().trim(), first["access_token"].as_str().unwrap());
+    home.run(&["refresh"]).await.ok();
+    assert_ne!(
+        stored(&home.token_file("default"))["access_token"],
+        first["access_token"]
+    );
+    let info = json(home.run(&["userinfo"]).await.ok());
+    assert_eq!(info["sub"], "alice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_device_login_exits_5_and_browser_only_flags_are_refused() {
+    let Some(peer) =
+        OidcPeer::start_with_env_or_skip("cli device deny", &[("PEER_DEVICE_INTERVAL", "1")])
+    else {
+        return;
+    };
+    let home = Home::new("peer-device-deny");
+    let (login, code) = device_login(&home, &peer).await;
+    peer.deny_device(&code).await.unwrap();
+    let run = login.finish().await;
+    let message = run.fails(5);
+    assert!(message.contains("declined"), "{message}");
+    assert!(message.contains("grantkit login --device"), "{message}");
+    assert!(!home.token_file("default").exists(), "nothing written");
+
+    let run = home
+        .run(&[
+            "login",
+            "--device",
+            "--issuer",
+            peer.issuer(),
+            "--client-id",
+            "device-client",
+            "--redirect-port",
+            "8976",
+        ])
+        .await;
+    assert!(run.fails_with_one_line(2).contains("--redirect-port"));
+}

@@ -1,6 +1,6 @@
 //! `grantkit login`: the RFC 8252 loopback login.
 
-use grantkit::{AuthMethod, Client, TokenSource};
+use grantkit::{AuthMethod, Client, OAuthErrorCode, TokenSet, TokenSource};
 use serde_json::json;
 use std::io::Write;
 
@@ -53,9 +53,14 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         })?;
     let method = match args.auth_method.as_deref() {
         None => None,
+        Some("private_key_jwt") => {
+            return Err(CliError::usage(
+                "--auth-method private_key_jwt needs a private key, which the CLI does not take: use a secret-based method or none",
+            ))
+        }
         Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
             CliError::usage(format!(
-                "unknown --auth-method `{name}`: use client_secret_basic, client_secret_post or none"
+                "unknown --auth-method `{name}`: use client_secret_basic, client_secret_post, client_secret_jwt or none"
             ))
         })?),
     };
@@ -78,9 +83,31 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
                 .ok_or_else(|| CliError::usage(format!("--param `{p}` must be NAME=VALUE")))
         })
         .collect::<CliResult<Vec<_>>>()?;
+    if args.device {
+        let browser_only = if matches!(selected, Selected::AccessLink { .. }) {
+            Some("Polar AccessLink has no device flow")
+        } else if args.redirect_port != 0 {
+            Some("--redirect-port is for the browser login")
+        } else if !params.is_empty() {
+            Some("--param is for the browser login")
+        } else {
+            None
+        };
+        if let Some(why) = browser_only {
+            return Err(CliError::usage(format!("{why}: drop it, or drop --device")));
+        }
+    }
 
-    let listener = Loopback::bind(args.redirect_port).await?;
-    let redirect_uri = listener.redirect_uri();
+    // The browser login binds its loopback listener first: a port in use fails before anything.
+    let listener = if args.device {
+        None
+    } else {
+        Some(Loopback::bind(args.redirect_port).await?)
+    };
+    let redirect_uri = listener
+        .as_ref()
+        .map(Loopback::redirect_uri)
+        .unwrap_or_default();
     let provider = selected.discover().await.map_err(|e| {
         let mapped = CliError::from_grantkit(&e, "grantkit login");
         let message = if mapped.exit == Exit::Unavailable {
@@ -101,9 +128,10 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     if ctx.secret.is_none() && !accepted.is_empty() && !accepted.contains(&AuthMethod::None) {
         return Err(super::missing_secret(&client_id, accepted[0]));
     }
-    let mut builder = Client::builder(provider, client_id.clone())
-        .redirect_uri(redirect_uri.clone())
-        .scopes(scopes.clone());
+    let mut builder = Client::builder(provider, client_id.clone()).scopes(scopes.clone());
+    if listener.is_some() {
+        builder = builder.redirect_uri(redirect_uri.clone());
+    }
     if let Some(method) = method {
         builder = builder.auth_method(method);
     }
@@ -113,32 +141,32 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     let client = builder
         .build()
         .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?;
-
-    let (url, pending) = start_authorization(&client, &listener, &scopes, &params)?;
     let name = client.provider().name().to_owned();
-    out.line(&format!(
-        "Logging in to {} with client {} ({}); waiting for the browser at {redirect_uri}",
-        out.bold(&name),
-        client_id,
-        client.auth_method().as_str()
-    ));
-    let opened = !args.no_browser && open_browser(url.as_str());
-    out.line(&if opened {
-        "Opening this URL in your browser (open it yourself if nothing happens):".to_owned()
-    } else {
-        "Open this URL in a browser on this machine:".to_owned()
-    });
-    {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{url}");
-        let _ = stdout.flush();
-    }
 
-    let code = wait_for_callback(out, listener, &pending, args.timeout).await?;
-    let tokens = client
-        .exchange_code(code)
-        .await
-        .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?;
+    let tokens = match listener {
+        Some(listener) => {
+            let (url, pending) = start_authorization(&client, &listener, &scopes, &params)?;
+            out.line(&format!(
+                "Logging in to {} with client {} ({}); waiting for the browser at {redirect_uri}",
+                out.bold(&name),
+                client_id,
+                client.auth_method().as_str()
+            ));
+            let opened = !args.no_browser && open_browser(url.as_str());
+            out.line(&if opened {
+                "Opening this URL in your browser (open it yourself if nothing happens):".to_owned()
+            } else {
+                "Open this URL in a browser on this machine:".to_owned()
+            });
+            print_line(url.as_str());
+            let code = wait_for_callback(out, listener, &pending, args.timeout).await?;
+            client
+                .exchange_code(code)
+                .await
+                .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?
+        }
+        None => device_login(ctx, &client, &scopes, args.timeout).await?,
+    };
     let (identity, accesslink) = match &selected {
         Selected::AccessLink { endpoints, .. } => {
             let (identity, user) = accesslink_user(&client, endpoints, &tokens, member_id).await?;
@@ -155,6 +183,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         auth_method: client.auth_method().as_str().to_owned(),
         scopes,
         redirect_uri,
+        device: args.device,
         redirect_port: (args.redirect_port != 0).then_some(args.redirect_port),
         identity,
         logged_in_at: unix_now(),
@@ -216,6 +245,77 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         }));
     }
     Ok(())
+}
+
+/// Prints `line` alone on stdout, at once (the URL a test or a script waits for).
+fn print_line(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+/// The device flow (RFC 8628): show the code and where to enter it, then poll until the user
+/// approved on another device, declined, or the code expired.
+async fn device_login(
+    ctx: &Ctx,
+    client: &Client,
+    scopes: &[String],
+    timeout: std::time::Duration,
+) -> CliResult<TokenSet> {
+    let out = &ctx.out;
+    const RELOGIN: &str = "grantkit login --device";
+    let auth = client
+        .device_authorization(scopes)
+        .await
+        .map_err(|e| match e {
+            grantkit::Error::MissingEndpoint { .. } => CliError::usage(format!(
+                "provider `{}` has no device authorization endpoint (RFC 8628): drop --device and log in through the browser",
+                client.provider().name()
+            )),
+            e => CliError::from_grantkit(&e, RELOGIN),
+        })?;
+    out.line(&format!(
+        "Logging in to {} with client {} ({}) on another device:",
+        out.bold(client.provider().name()),
+        client.client_id(),
+        client.auth_method().as_str()
+    ));
+    out.line(&format!(
+        "  open {} and enter the code {}",
+        auth.verification_uri(),
+        out.bold(auth.user_code())
+    ));
+    match auth.verification_uri_complete() {
+        Some(complete) => {
+            out.line("  or open this URL, which holds the code:");
+            print_line(complete);
+        }
+        None => print_line(auth.verification_uri()),
+    }
+    out.line(&format!(
+        "Waiting for the approval (the code expires {})",
+        relative(unix(auth.expires_at()))
+    ));
+    let declined = |what: &str| {
+        CliError::new(
+            Exit::LoginIncomplete,
+            format!("the device login was not completed: {what}; run `{RELOGIN}` again"),
+        )
+    };
+    match tokio::time::timeout(timeout, client.poll_device(&auth)).await {
+        Ok(Ok(tokens)) => Ok(tokens),
+        Ok(Err(e)) => Err(match e.oauth_code() {
+            Some(OAuthErrorCode::AccessDenied) => declined("the request was declined"),
+            Some(OAuthErrorCode::ExpiredToken) => {
+                declined("the code expired before it was approved")
+            }
+            _ => CliError::from_grantkit(&e, RELOGIN),
+        }),
+        Err(_) => Err(declined(&format!(
+            "no approval within {}",
+            crate::output::words(timeout)
+        ))),
+    }
 }
 
 /// AccessLink: the user id of the link, and the registration (unless `--no-register`).

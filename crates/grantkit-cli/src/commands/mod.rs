@@ -53,8 +53,10 @@ pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
     let method = profile.auth_method();
     let mut builder = Client::builder(provider, profile.client_id.clone())
         .auth_method(method)
-        .redirect_uri(profile.redirect_uri.clone())
         .scopes(profile.scopes.clone());
+    if !profile.redirect_uri.is_empty() {
+        builder = builder.redirect_uri(profile.redirect_uri.clone());
+    }
     if needs_secret(method) {
         let secret = ctx
             .secret
