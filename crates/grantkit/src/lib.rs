@@ -34,6 +34,30 @@
 //! client.revoke_tokens(&tokens).await?;
 //! # Ok(()) }
 //! ```
+//!
+//! ## Beyond the basics
+//!
+//! - **Device authorization grant** (RFC 8628), for machines without a browser:
+//!   [`Client::device_authorization`], then [`Client::poll_device`] (or
+//!   [`Client::poll_device_once`] in your own loop, see [`DevicePoll`]).
+//! - **JWT client authentication** (RFC 7523): [`AuthMethod::PrivateKeyJwt`] with a
+//!   [`ClientKey`] read from PEM or a JWK ([`ClientBuilder::private_key`]), and
+//!   [`AuthMethod::ClientSecretJwt`]; the audience is set by [`JwtAudience`].
+//! - **Pushed authorization requests** (RFC 9126): [`AuthorizationRequest::push`], and
+//!   [`AuthorizationRequest::build_async`], which pushes whenever the provider or the client
+//!   requires it.
+//! - **DPoP** (RFC 9449, feature `dpop`): `DpopKey` and `ClientBuilder::dpop`; proofs on token
+//!   requests, DPoP-bound tokens in [`Client::userinfo`] and [`AuthorizedClient`], server nonces.
+//!
+//! `docs/advanced-grants.md` in the repository has an example for each.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `dpop` | off | DPoP (RFC 9449): `DpopKey`, `ClientBuilder::dpop`, proofs. Depends on `ring` directly (already in the tree through `jsonwebtoken` and `rustls`). |
+//!
+//! Everything else is always available and adds no dependency.
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
