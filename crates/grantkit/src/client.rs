@@ -226,9 +226,9 @@ impl Client {
         }
     }
 
-    /// POSTs an authenticated form (`form`, then `extra`) to a back-channel endpoint and returns the 2xx answer, or
-    /// the typed error. With `dpop` (token requests), a DPoP client adds a proof and retries
-    /// once when the server demands a nonce (`use_dpop_nonce` + `DPoP-Nonce`).
+    /// POSTs an authenticated form (`form`, then `extra`) to a back-channel endpoint and returns
+    /// the 2xx answer, or the typed error. With `dpop` (token requests), a DPoP client adds a
+    /// proof and retries once when the server demands a nonce (`use_dpop_nonce` + `DPoP-Nonce`).
     pub(crate) async fn post_form(
         &self,
         endpoint: Endpoint,

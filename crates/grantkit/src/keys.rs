@@ -49,17 +49,28 @@ fn bad(what: &str) -> Error {
 /// Reads the first private key of a PEM text: `PRIVATE KEY` (PKCS#8: RSA, P-256, P-384,
 /// Ed25519), `RSA PRIVATE KEY` (PKCS#1) or `EC PRIVATE KEY` (SEC1).
 pub(crate) fn from_pem(pem: &str) -> Result<ParsedKey> {
-    let begin = pem
-        .find("-----BEGIN ")
-        .ok_or_else(|| bad("no `-----BEGIN ...-----` line: this is not PEM"))?;
-    let rest = &pem[begin + "-----BEGIN ".len()..];
-    let label_end = rest
-        .find("-----")
-        .ok_or_else(|| bad("a malformed BEGIN line"))?;
-    let label = &rest[..label_end];
-    let body = &rest[label_end + 5..];
-    let end = body.find("-----END ").ok_or_else(|| bad("no END line"))?;
-    let body = &body[..end];
+    let mut rest = pem;
+    loop {
+        let begin = rest.find("-----BEGIN ").ok_or_else(|| {
+            bad("no `-----BEGIN ...-----` line with a private key: this is not a PEM key")
+        })?;
+        let after = &rest[begin + "-----BEGIN ".len()..];
+        let label_end = after
+            .find("-----")
+            .ok_or_else(|| bad("a malformed BEGIN line"))?;
+        let label = &after[..label_end];
+        let body = &after[label_end + 5..];
+        let end = body.find("-----END ").ok_or_else(|| bad("no END line"))?;
+        if label == "EC PARAMETERS" {
+            // `openssl ecparam -genkey` writes the curve before the key; the key names it too.
+            rest = &body[end + "-----END ".len()..];
+            continue;
+        }
+        return pem_block(label, &body[..end]);
+    }
+}
+
+fn pem_block(label: &str, body: &str) -> Result<ParsedKey> {
     if body.contains(':') {
         return Err(bad("an encrypted PEM (Proc-Type header); decrypt it first"));
     }
@@ -67,24 +78,21 @@ pub(crate) fn from_pem(pem: &str) -> Result<ParsedKey> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(compact)
         .map_err(|_| bad("the PEM body is not base64"))?;
-    let key = match label {
-        "PRIVATE KEY" => from_pkcs8(der)?,
-        "RSA PRIVATE KEY" => ParsedKey {
+    match label {
+        "PRIVATE KEY" => from_pkcs8(der),
+        "RSA PRIVATE KEY" => Ok(ParsedKey {
             kind: KeyKind::Rsa,
             der,
             kid: None,
             alg: None,
-        },
-        "EC PRIVATE KEY" => from_sec1(&der)?,
-        "ENCRYPTED PRIVATE KEY" => return Err(bad("an encrypted PKCS#8 key; decrypt it first")),
-        "PUBLIC KEY" | "RSA PUBLIC KEY" | "CERTIFICATE" => {
-            return Err(bad(
-                "this PEM holds a public key or certificate; the private key is needed",
-            ))
-        }
-        _ => return Err(bad("an unknown PEM label")),
-    };
-    Ok(key)
+        }),
+        "EC PRIVATE KEY" => from_sec1(&der),
+        "ENCRYPTED PRIVATE KEY" => Err(bad("an encrypted PKCS#8 key; decrypt it first")),
+        "PUBLIC KEY" | "RSA PUBLIC KEY" | "CERTIFICATE" => Err(bad(
+            "this PEM holds a public key or certificate; the private key is needed",
+        )),
+        _ => Err(bad("an unknown PEM label")),
+    }
 }
 
 /// Reads a PKCS#8 `PrivateKeyInfo`, keeping PKCS#8 for EC and Ed25519 and unwrapping the
@@ -348,7 +356,11 @@ mod tests {
     #[test]
     fn refusals_name_the_problem_without_key_material() {
         let e = |pem: &str| from_pem(pem).err().unwrap().to_string();
-        assert!(e("hello").contains("not PEM"));
+        assert!(e("hello").contains("not a PEM key"));
+        assert!(e(
+            "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"
+        )
+        .contains("not a PEM key"));
         assert!(
             e("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").contains("public key")
         );

@@ -10,11 +10,11 @@ use crate::authorize::{AuthorizationRequest, PendingAuthorization};
 use crate::error::{Endpoint, Error, Result};
 use crate::http::parse_json;
 
+/// RFC 9126 §2.2. `expires_in` is not read: the provider enforces the lifetime, and the URL is
+/// used at once.
 #[derive(Deserialize)]
 struct PushedResponse {
     request_uri: String,
-    #[allow(dead_code)] // read for validation; the provider enforces the lifetime
-    expires_in: serde_json::Value,
 }
 
 impl AuthorizationRequest<'_> {

@@ -234,4 +234,13 @@ async fn configuration_mistakes_are_refused_at_build() {
         .contains("public key"));
     let key = pem("peer-client-rsa.pem");
     assert!(!format!("{key:?}").contains("MII"));
+    // `openssl ecparam -genkey` output: the curve block first, then the SEC1 key.
+    let with_params = format!(
+        "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n{}",
+        OidcPeer::fixture("peer-client-ec.sec1.pem")
+    );
+    assert_eq!(
+        ClientKey::from_pem(&with_params).unwrap().algorithm(),
+        "ES256"
+    );
 }

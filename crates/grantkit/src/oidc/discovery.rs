@@ -446,4 +446,36 @@ mod tests {
         assert!(matches!(e, Error::MissingEndpoint { .. }));
         assert_eq!(provider.metadata().unwrap().issuer, "https://polar.sh");
     }
+
+    #[test]
+    fn device_and_par_metadata_reach_the_provider() {
+        let doc: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example",
+            "device_authorization_endpoint": "https://op.example/device/auth",
+            "pushed_authorization_request_endpoint": "https://op.example/par",
+            "require_pushed_authorization_requests": true,
+            "token_endpoint_auth_methods_supported": ["private_key_jwt", "client_secret_jwt"],
+        }))
+        .unwrap();
+        let provider = doc.into_provider("op").unwrap();
+        assert_eq!(
+            provider
+                .endpoint(Endpoint::DeviceAuthorization)
+                .unwrap()
+                .as_str(),
+            "https://op.example/device/auth"
+        );
+        assert_eq!(
+            provider
+                .endpoint(Endpoint::PushedAuthorization)
+                .unwrap()
+                .as_str(),
+            "https://op.example/par"
+        );
+        assert!(provider.requires_pushed_authorization_requests());
+        assert_eq!(
+            provider.auth_methods(),
+            [AuthMethod::PrivateKeyJwt, AuthMethod::ClientSecretJwt]
+        );
+    }
 }
