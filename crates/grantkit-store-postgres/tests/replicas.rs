@@ -21,7 +21,6 @@ struct Postgres;
 impl Backend for Postgres {
     const NAME: &'static str = "PostgreSQL";
     const URL_VAR: &'static str = "GRANTKIT_TEST_POSTGRES_URL";
-    const CHILD_TEST: &'static str = "child_replica";
 
     fn store(
         url: String,
@@ -43,60 +42,29 @@ impl Backend for Postgres {
     }
 }
 
-#[test]
-fn child_replica() {
-    replicas::child_main::<Postgres>();
-}
+// The killed process's connection closes and PostgreSQL ends its session at once; the
+// keepalive bound (3 s here) is for a holder whose host vanished without a FIN.
+replicas::store_proofs!(Postgres, Duration::from_secs(3), raw_row);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_store_contract() {
-    replicas::store_contract::<Postgres>("postgres_store_contract").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_four_processes_refresh_once_per_expiry() {
-    replicas::one_refresh_per_expiry_across_processes::<Postgres>(
-        "postgres_four_processes_refresh_once_per_expiry",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_killed_lock_holder_does_not_block_the_others() {
-    // The killed process's connection closes and PostgreSQL ends its session at once; the
-    // keepalive bound (3 s here) is for a holder whose host vanished without a FIN.
-    replicas::a_killed_lock_holder_does_not_block_the_others::<Postgres>(
-        "postgres_killed_lock_holder_does_not_block_the_others",
-        Duration::from_secs(3),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_sealed_tokens_round_trip_and_refuse_a_wrong_key() {
-    replicas::sealed_tokens_round_trip_and_refuse_a_wrong_key::<Postgres, _>(
-        "postgres_sealed_tokens_round_trip_and_refuse_a_wrong_key",
-        |url, key| {
-            Box::pin(async move {
-                let pool = sqlx::PgPool::connect(url).await.unwrap();
-                let (bytes,): (Vec<u8>,) = sqlx::query_as(
-                    "SELECT tokens FROM grantkit_tokens WHERE provider = $1 AND client_id = $2 AND subject = $3",
-                )
-                .bind(key.provider())
-                .bind(key.client())
-                .bind(key.subject())
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-                bytes
-            })
-        },
-    )
-    .await;
+/// The stored bytes, straight from the table.
+fn raw_row<'a>(url: &'a str, key: &'a StoreKey) -> BoxFuture<'a, Vec<u8>> {
+    Box::pin(async move {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let (bytes,): (Vec<u8>,) = sqlx::query_as(
+            "SELECT tokens FROM grantkit_tokens WHERE provider = $1 AND client_id = $2 AND subject = $3",
+        )
+        .bind(key.provider())
+        .bind(key.client())
+        .bind(key.subject())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        bytes
+    })
 }
 
 #[tokio::test]
-async fn postgres_migration_is_idempotent_and_concurrent_safe() {
+async fn migration_is_idempotent_and_concurrent_safe() {
     let Some(url) = replicas::url_or_skip::<Postgres>("postgres_migration_is_idempotent") else {
         return;
     };

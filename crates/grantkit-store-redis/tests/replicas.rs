@@ -21,7 +21,6 @@ struct Redis;
 impl Backend for Redis {
     const NAME: &'static str = "Redis";
     const URL_VAR: &'static str = "GRANTKIT_TEST_REDIS_URL";
-    const CHILD_TEST: &'static str = "child_replica";
 
     fn store(
         url: String,
@@ -42,61 +41,33 @@ impl Backend for Redis {
     }
 }
 
-#[test]
-fn child_replica() {
-    replicas::child_main::<Redis>();
+// The killed holder's watchdog stops renewing; its 3 s lease runs out.
+replicas::store_proofs!(Redis, Duration::from_secs(3), raw_value);
+
+/// The stored bytes, straight from Redis.
+fn raw_value<'a>(url: &'a str, key: &'a StoreKey) -> BoxFuture<'a, Vec<u8>> {
+    Box::pin(async move {
+        let stores = RedisTokenStores::connect(url).await.unwrap();
+        let token_key = stores.store(key.clone()).token_key().to_owned();
+        redis::cmd("GET")
+            .arg(token_key)
+            .query_async::<Vec<u8>>(&mut connection(url).await)
+            .await
+            .unwrap()
+    })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_store_contract() {
-    replicas::store_contract::<Redis>("redis_store_contract").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_four_processes_refresh_once_per_expiry() {
-    replicas::one_refresh_per_expiry_across_processes::<Redis>(
-        "redis_four_processes_refresh_once_per_expiry",
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_killed_lock_holder_does_not_block_the_others() {
-    // The killed holder's watchdog stops renewing; its 3 s lease runs out.
-    replicas::a_killed_lock_holder_does_not_block_the_others::<Redis>(
-        "redis_killed_lock_holder_does_not_block_the_others",
-        Duration::from_secs(3),
-    )
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_sealed_tokens_round_trip_and_refuse_a_wrong_key() {
-    replicas::sealed_tokens_round_trip_and_refuse_a_wrong_key::<Redis, _>(
-        "redis_sealed_tokens_round_trip_and_refuse_a_wrong_key",
-        |url, key| {
-            Box::pin(async move {
-                let stores = RedisTokenStores::connect(url).await.unwrap();
-                let token_key = stores.store(key.clone()).token_key().to_owned();
-                let mut conn = redis::Client::open(url)
-                    .unwrap()
-                    .get_multiplexed_async_connection()
-                    .await
-                    .unwrap();
-                redis::cmd("GET")
-                    .arg(token_key)
-                    .query_async::<Vec<u8>>(&mut conn)
-                    .await
-                    .unwrap()
-            })
-        },
-    )
-    .await;
+async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
 }
 
 /// A live holder whose refresh outlasts the lease keeps the lock: the watchdog renews it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_lease_is_renewed_while_the_holder_lives() {
+async fn lease_is_renewed_while_the_holder_lives() {
     let Some(url) = replicas::url_or_skip::<Redis>("redis_lease_is_renewed") else {
         return;
     };
@@ -114,11 +85,7 @@ async fn redis_lease_is_renewed_while_the_holder_lives() {
     held.release().await.unwrap();
     b.lock().await.unwrap().release().await.unwrap();
     // Released: the key is gone, and a stale holder cannot delete a newer holder's lock.
-    let mut conn = redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
+    let mut conn = connection(&url).await;
     let exists: bool = redis::cmd("EXISTS")
         .arg(a.lock_key())
         .query_async(&mut conn)

@@ -11,7 +11,7 @@ use grantkit::{
     AuthorizedClient, BoxFuture, Error, FileTokenStore, MemoryTokenStore, OAuthErrorCode, Provider,
     Quirks, Result, StoreError, StoreLock, TokenSet, TokenSource, TokenStore,
 };
-use support::{expired, valid_for, Behaviour, Fake};
+use support::{concurrent_calls, expired, valid_for, Behaviour, Fake};
 
 /// Joins spawned tasks, in order.
 async fn join_all<T: Send + 'static>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
@@ -26,21 +26,6 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("grantkit-ts-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-/// Starts `n` tasks that all call `access_token()` at once (after a barrier).
-async fn concurrent_calls(source: &TokenSource, n: usize) -> Vec<Result<grantkit::AccessToken>> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let handles = (0..n)
-        .map(|_| {
-            let (source, barrier) = (source.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                source.access_token().await
-            })
-        })
-        .collect();
-    join_all(handles).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

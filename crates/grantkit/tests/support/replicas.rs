@@ -13,7 +13,7 @@ use grantkit::{
 };
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::{client_for, expired, Fake};
+use crate::support::{client_for, concurrent_calls, expired, Fake};
 
 const ROLE: &str = "GRANTKIT_REPLICA_ROLE";
 const TOKEN_URL: &str = "GRANTKIT_REPLICA_TOKEN_URL";
@@ -46,8 +46,6 @@ pub trait Backend: 'static {
     const NAME: &'static str;
     /// The environment variable with the server's URL.
     const URL_VAR: &'static str;
-    /// The name of the test that runs [`child_main`] for this backend.
-    const CHILD_TEST: &'static str;
     fn store(
         url: String,
         key: StoreKey,
@@ -90,13 +88,18 @@ fn key_for(url: &str, subject: &str) -> StoreKey {
 
 fn child<B: Backend>(role: &str, env: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", B::CHILD_TEST, "--nocapture", "--test-threads=1"])
-        .env(ROLE, role)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true);
+    cmd.args([
+        "--exact",
+        "child_replica",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(ROLE, role)
+    .envs(env.iter().copied())
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::inherit())
+    .kill_on_drop(true);
     cmd
 }
 
@@ -153,19 +156,9 @@ pub fn child_main<B: Backend>() {
                 .build()
                 .await
                 .unwrap();
-            let barrier = Arc::new(tokio::sync::Barrier::new(tasks));
-            let handles: Vec<_> = (0..tasks)
-                .map(|_| {
-                    let (source, barrier) = (source.clone(), barrier.clone());
-                    tokio::spawn(async move {
-                        barrier.wait().await;
-                        source.access_token().await
-                    })
-                })
-                .collect();
             let (mut tokens, mut errors) = (Vec::new(), Vec::new());
-            for h in handles {
-                match h.await.unwrap() {
+            for result in concurrent_calls(&source, tasks).await {
+                match result {
                     Ok(t) => tokens.push(t.expose().to_owned()),
                     Err(e) => errors.push(e.to_string()),
                 }
@@ -511,3 +504,46 @@ where
     assert_eq!(raw(&server, &key).await[1], 2, "re-sealed with key 2");
     store.delete().await.unwrap();
 }
+
+/// The proofs above as tests of one backend: `store_proofs!(Backend, kill_bound, raw)` where
+/// `raw(url, key)` reads the stored bytes straight from the engine.
+macro_rules! store_proofs {
+    ($backend:ty, $kill_bound:expr, $raw:expr) => {
+        #[test]
+        fn child_replica() {
+            crate::replicas::child_main::<$backend>();
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn store_contract() {
+            crate::replicas::store_contract::<$backend>("store_contract").await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn four_processes_refresh_once_per_expiry() {
+            crate::replicas::one_refresh_per_expiry_across_processes::<$backend>(
+                "four_processes_refresh_once_per_expiry",
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn killed_lock_holder_does_not_block_the_others() {
+            crate::replicas::a_killed_lock_holder_does_not_block_the_others::<$backend>(
+                "killed_lock_holder_does_not_block_the_others",
+                $kill_bound,
+            )
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn sealed_tokens_round_trip_and_refuse_a_wrong_key() {
+            crate::replicas::sealed_tokens_round_trip_and_refuse_a_wrong_key::<$backend, _>(
+                "sealed_tokens_round_trip_and_refuse_a_wrong_key",
+                $raw,
+            )
+            .await;
+        }
+    };
+}
+pub(crate) use store_proofs;
