@@ -80,3 +80,37 @@ async fn migration_is_idempotent_and_concurrent_safe() {
     }
     stores.migrate().await.unwrap();
 }
+
+/// A refresh uses one connection: `load` and `save` under the lock run on the lock's own
+/// connection, so even a pool of one connection refreshes (with separate connections the
+/// holder would wait for a connection its own lock holds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_needs_only_one_pooled_connection() {
+    let Some(url) = replicas::url_or_skip::<Postgres>("a_refresh_needs_only_one_pooled_connection")
+    else {
+        return;
+    };
+    let fake = support::Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0"));
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&url)
+        .await
+        .unwrap();
+    let stores = PostgresTokenStores::new(pool).lock_wait(Duration::from_secs(5));
+    stores.migrate().await.unwrap();
+    let key = StoreKey::for_client(&fake.client(), replicas::unique_subject("one-connection"));
+    let source = grantkit::TokenSource::builder(fake.client())
+        .store(stores.store(key.clone()))
+        .tokens(support::expired("at-0", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    let tokens = support::concurrent_calls(&source, 20).await;
+    assert!(tokens
+        .iter()
+        .all(|t| t.as_ref().unwrap().expose() == "at-1"));
+    assert_eq!(fake.token_requests(), 1);
+    stores.store(key).delete().await.unwrap();
+}
