@@ -56,8 +56,10 @@
 //! | feature | default | adds |
 //! |---|---|---|
 //! | `dpop` | off | DPoP (RFC 9449): `DpopKey`, `ClientBuilder::dpop`, proofs. Depends on `ring` directly (already in the tree through `jsonwebtoken` and `rustls`). |
+//! | `sealing` | off | `SealingKeys`, `TokenCodec::sealed`: tokens at rest sealed with AES-256-GCM (`aes-gcm`). |
 //!
-//! Everything else is always available and adds no dependency.
+//! Everything else (device flow, JWT client authentication, PAR included) is always available
+//! and adds no dependency.
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
@@ -93,9 +95,12 @@ pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Resu
 pub use http::HttpOptions;
 pub use introspect::Introspection;
 pub use jwt_auth::{ClientKey, JwtAudience};
+#[cfg(feature = "sealing")]
+pub use lifecycle::SealingKeys;
 pub use lifecycle::{
     AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture, FileTokenStore,
-    MemoryTokenStore, StoreError, StoreLock, TokenSource, TokenSourceBuilder, TokenStore,
+    MemoryTokenStore, StoreError, StoreKey, StoreLock, TokenCodec, TokenSource, TokenSourceBuilder,
+    TokenStore,
 };
 pub use oidc::{Discovery, IdTokenClaims, IdTokenError, ProviderMetadata};
 pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks, TokenField, TokenFieldKind};

@@ -492,6 +492,16 @@ mod tests {
     }
 
     #[test]
+    fn stored_numbers_load_back_exactly() {
+        // Found by the token_response fuzz target: without serde_json's exact float parsing,
+        // a numeric extra field changed its last digits across a save and a load.
+        let t = parse(r#"{"access_token":"a","ratio":10.111111111111112579,"tiny":5e-324}"#);
+        let stored = serde_json::to_string(&t).unwrap();
+        let back: TokenSet = serde_json::from_str(&stored).unwrap();
+        assert_eq!(back, t);
+    }
+
+    #[test]
     fn huge_expiry_does_not_overflow() {
         let t = parse(r#"{"access_token":"a","expires_in":1e300}"#);
         assert!(t.expires_at().is_some());
