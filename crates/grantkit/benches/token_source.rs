@@ -11,34 +11,12 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::future::Future;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use grantkit::{FileTokenStore, MemoryTokenStore, TokenSource, TokenStore};
-use support::{expired, valid_for, Fake};
-
-/// Polls a future once; the fresh path must be ready at once.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("access_token() waited on the fresh path"),
-    }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
+use support::{expired, micros, percentile, ready, valid_for, Fake};
 
 fn bench_fresh(c: &mut Criterion, rt: &tokio::runtime::Runtime, fake: &Fake) {
     let source = rt.block_on(async {

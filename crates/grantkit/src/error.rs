@@ -385,6 +385,7 @@ impl Error {
         match self {
             Error::Timeout { .. } | Error::Transport { .. } | Error::RateLimited { .. } => true,
             Error::Http { status, .. } => *status >= 500,
+            Error::Store(e) => e.is_transient(),
             Error::OAuth(e) => matches!(
                 e.code,
                 OAuthErrorCode::ServerError | OAuthErrorCode::TemporarilyUnavailable

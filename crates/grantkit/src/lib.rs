@@ -59,9 +59,12 @@ pub use client::{Client, ClientBuilder};
 pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
 pub use http::HttpOptions;
 pub use introspect::Introspection;
+#[cfg(feature = "sealing")]
+pub use lifecycle::SealingKeys;
 pub use lifecycle::{
     AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture, FileTokenStore,
-    MemoryTokenStore, StoreError, StoreLock, TokenSource, TokenSourceBuilder, TokenStore,
+    MemoryTokenStore, StoreError, StoreKey, StoreLock, TokenCodec, TokenSource, TokenSourceBuilder,
+    TokenStore,
 };
 pub use oidc::{Discovery, IdTokenClaims, IdTokenError, ProviderMetadata};
 pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks, TokenField, TokenFieldKind};

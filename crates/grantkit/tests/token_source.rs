@@ -11,7 +11,7 @@ use grantkit::{
     AuthorizedClient, BoxFuture, Error, FileTokenStore, MemoryTokenStore, OAuthErrorCode, Provider,
     Quirks, Result, StoreError, StoreLock, TokenSet, TokenSource, TokenStore,
 };
-use support::{expired, valid_for, Behaviour, Fake};
+use support::{concurrent_calls, expired, valid_for, Behaviour, Fake};
 
 /// Joins spawned tasks, in order.
 async fn join_all<T: Send + 'static>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
@@ -26,21 +26,6 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("grantkit-ts-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
-}
-
-/// Starts `n` tasks that all call `access_token()` at once (after a barrier).
-async fn concurrent_calls(source: &TokenSource, n: usize) -> Vec<Result<grantkit::AccessToken>> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let handles = (0..n)
-        .map(|_| {
-            let (source, barrier) = (source.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                source.access_token().await
-            })
-        })
-        .collect();
-    join_all(handles).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,6 +277,56 @@ async fn a_token_refreshed_by_another_process_is_reread_not_refreshed_again() {
     // b's copy is expired, and its rt-0 is dead: it must take a's result from the store.
     assert_eq!(b.access_token().await.unwrap().expose(), "at-1");
     assert_eq!(fake.token_requests(), 1);
+}
+
+/// A shared store whose lock excludes nobody: what two replicas see when one's lock lease ran
+/// out while it was still refreshing.
+struct LeaseExpired(MemoryTokenStore);
+
+impl TokenStore for LeaseExpired {
+    fn load(&self) -> BoxFuture<'_, Result<Option<TokenSet>>> {
+        self.0.load()
+    }
+    fn save<'a>(&'a self, tokens: &'a TokenSet) -> BoxFuture<'a, Result<()>> {
+        self.0.save(tokens)
+    }
+    fn delete(&self) -> BoxFuture<'_, Result<()>> {
+        self.0.delete()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_after_a_concurrent_rotation_uses_the_stored_winner() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(200));
+    fake.set_live_refresh_token(Some("rt-0"));
+    let shared = MemoryTokenStore::with_tokens(expired("at-0", Some("rt-0")));
+    let source = || async {
+        TokenSource::builder(fake.client())
+            .store(LeaseExpired(shared.clone()))
+            .build()
+            .await
+            .unwrap()
+    };
+    let (a, b) = (source().await, source().await);
+    // Both present rt-0; a's request is answered first (rotation to rt-1, saved), b's 50 ms
+    // later with invalid_grant. b finds a's newer pair in the store and uses it.
+    let first = tokio::spawn(async move { a.access_token().await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = b.access_token().await.expect("b uses the stored winner");
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.expose(), "at-1");
+    assert_eq!(second.expose(), "at-1");
+    assert_eq!(fake.token_requests(), 2, "two refreshes raced (no lock)");
+    // With nothing newer in the store, invalid_grant stands.
+    let lone = TokenSource::builder(fake.client())
+        .store(LeaseExpired(MemoryTokenStore::new()))
+        .tokens(expired("at-x", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    let e = lone.access_token().await.unwrap_err();
+    assert!(e.is_reauthorization_required(), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Error, OAuthErrorCode, Result};
 use crate::secret::Secret;
 use crate::token::{TokenSet, TokenType};
 
@@ -317,8 +317,35 @@ impl Inner {
         }
         let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
         tracing::debug!(provider = client.provider().name(), "refreshing tokens");
-        let refreshed = client.refresh(&stored).await?;
+        let refreshed = match client.refresh(&stored).await {
+            Ok(refreshed) => refreshed,
+            Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
+                return self.after_invalid_grant(&stored, need, e).await;
+            }
+            Err(e) => return Err(e),
+        };
         self.persist_and_install(state, refreshed).await
+    }
+
+    /// Rotation detection: `invalid_grant` for the stored refresh token, while the store now
+    /// holds a newer usable pair, means another process refreshed at the same time — its store
+    /// lock's lease ran out under it, or it writes without the lock. Its pair is the live one:
+    /// use it instead of logging the user out. Otherwise the error stands.
+    async fn after_invalid_grant(
+        &self,
+        used: &TokenSet,
+        need: &Need,
+        error: Error,
+    ) -> Result<Arc<TokenSet>> {
+        if let Ok(Some(now)) = self.store.load().await {
+            if now.refresh_token() != used.refresh_token() && !need.is_unusable(&now, self.margin) {
+                tracing::warn!(
+                    "invalid_grant, but another process stored newer tokens meanwhile (concurrent refresh outside the store lock); using them"
+                );
+                return Ok(self.install(now));
+            }
+        }
+        Err(error)
     }
 
     async fn persist_and_install(

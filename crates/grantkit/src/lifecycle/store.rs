@@ -245,6 +245,28 @@ pub enum StoreError {
         /// Its permission bits (`0o644`...).
         mode: u32,
     },
+    /// The store's lock stayed taken longer than the store's bound on waiting: another
+    /// process or replica holds it (a refresh that takes long, or a holder that died and whose
+    /// lease has not run out yet). Transient ([`Error::is_transient`](crate::Error::is_transient)):
+    /// try again later.
+    #[error("{store}: the refresh lock is still held by another process after {}: try again later", humantime(*waited))]
+    LockTimeout {
+        /// The store, as [`TokenStore::describe`] names it.
+        store: String,
+        /// How long this caller waited.
+        waited: std::time::Duration,
+    },
+    /// Sealed tokens could not be opened (wrong or unknown key, data altered or copied from
+    /// another user's row), or the tokens are stored in clear where a key is required. See
+    /// [`TokenCodec`](crate::TokenCodec). Not a reason to re-authorize: fix the key
+    /// configuration.
+    #[error("{store}: could not read the stored tokens: {reason}")]
+    Unseal {
+        /// The store, as [`TokenStore::describe`] names it.
+        store: String,
+        /// What is wrong (never key or token material).
+        reason: String,
+    },
     /// An I/O failure (disk full, permission denied, connection lost...).
     #[error("{store}: could not {operation}: {message}")]
     Io {
@@ -261,6 +283,20 @@ impl StoreError {
     /// `true` when the store simply holds no tokens: send the user through authorization.
     pub fn is_reauthorization_required(&self) -> bool {
         matches!(self, StoreError::NoTokens { .. })
+    }
+
+    /// `true` when waiting and trying again should succeed: the lock was busy for too long.
+    /// ([`StoreError::Io`] is not counted: it mixes passing failures with lasting ones.)
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::LockTimeout { .. })
+    }
+}
+
+fn humantime(d: std::time::Duration) -> String {
+    if d.as_secs() >= 1 {
+        format!("{:.1} s", d.as_secs_f64())
+    } else {
+        format!("{} ms", d.as_millis())
     }
 }
 

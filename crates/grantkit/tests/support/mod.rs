@@ -5,8 +5,10 @@
 #![allow(dead_code)] // each test binary uses a part
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::{Form, State};
@@ -14,7 +16,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::Router;
-use grantkit::{Client, Provider, TokenSet};
+use grantkit::{AccessToken, Client, Provider, Result, TokenSet, TokenSource};
 
 /// What the token endpoint does with the next refresh requests.
 #[derive(Clone, Debug)]
@@ -240,4 +242,45 @@ async fn plain_401(State(state): State<Arc<FakeState>>) -> Response {
         "",
     )
         .into_response()
+}
+
+/// Starts `n` tasks that all call `access_token()` at once (after a barrier); their results in
+/// order.
+pub async fn concurrent_calls(source: &TokenSource, n: usize) -> Vec<Result<AccessToken>> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let (source, barrier) = (source.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                source.access_token().await
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for h in handles {
+        out.push(h.await.expect("task panicked"));
+    }
+    out
+}
+
+/// Polls a future once (benchmarks): the fresh path must be ready at once.
+pub fn ready<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("access_token() waited on the fresh path"),
+    }
+}
+
+/// The `p` quantile of sorted durations.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
 }

@@ -1,0 +1,459 @@
+//! What stores that keep many users' tokens in one shared engine (PostgreSQL, Redis, an
+//! application's own database) have in common: the [`StoreKey`] naming one user's tokens and the
+//! [`TokenCodec`] that turns a [`TokenSet`] into the bytes at rest — JSON, or sealed with
+//! AES-256-GCM under an application key ([`SealingKeys`], feature `sealing`).
+//!
+//! Written once here so that every engine stores the same format and makes the same checks.
+
+use std::fmt;
+#[cfg(feature = "sealing")]
+use std::sync::Arc;
+
+use crate::client::Client;
+use crate::token::TokenSet;
+
+use super::store::StoreError;
+
+/// Which tokens a shared store holds: the provider, the OAuth client at it, and the subject (the
+/// application's user id, or the provider's `sub`). One engine serves many users; each
+/// `(provider, client, subject)` has its own tokens and its own refresh lock.
+///
+/// None of the three is a secret; they appear in [`TokenStore::describe`](crate::TokenStore::describe)
+/// and so in error messages.
+///
+/// ```
+/// use grantkit::StoreKey;
+/// let key = StoreKey::new("polar", "polar_ci_123", "user:42");
+/// assert_eq!(key.canonical(), "polar:polar_ci_123:user%3A42"); // `:` and `%` escaped
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StoreKey {
+    provider: String,
+    client: String,
+    subject: String,
+}
+
+impl StoreKey {
+    /// The key of `subject`'s tokens for the client `client` at the provider `provider`.
+    pub fn new(
+        provider: impl Into<String>,
+        client: impl Into<String>,
+        subject: impl Into<String>,
+    ) -> Self {
+        Self {
+            provider: provider.into(),
+            client: client.into(),
+            subject: subject.into(),
+        }
+    }
+
+    /// The key of `subject`'s tokens for `client` (its provider's name and its client id).
+    pub fn for_client(client: &Client, subject: impl Into<String>) -> Self {
+        Self::new(client.provider().name(), client.client_id(), subject)
+    }
+
+    /// The provider's name.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// The client id.
+    pub fn client(&self) -> &str {
+        &self.client
+    }
+
+    /// The subject (user).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// `provider:client:subject`, with `%` and `:` inside each part percent-encoded, so that
+    /// two different keys never give the same string. Used as the Redis key suffix, as the
+    /// additional authenticated data of sealed tokens, and to derive lock ids.
+    pub fn canonical(&self) -> String {
+        fn escape(part: &str, out: &mut String) {
+            for c in part.chars() {
+                match c {
+                    '%' => out.push_str("%25"),
+                    ':' => out.push_str("%3A"),
+                    c => out.push(c),
+                }
+            }
+        }
+        let mut out =
+            String::with_capacity(self.provider.len() + self.client.len() + self.subject.len() + 2);
+        escape(&self.provider, &mut out);
+        out.push(':');
+        escape(&self.client, &mut out);
+        out.push(':');
+        escape(&self.subject, &mut out);
+        out
+    }
+}
+
+impl fmt::Display for StoreKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "provider `{}`, client `{}`, subject `{}`",
+            self.provider, self.client, self.subject
+        )
+    }
+}
+
+/// The first byte of a sealed value (a JSON token set starts with `{`).
+const SEALED_V1: u8 = 1;
+/// Format byte, key id, 96-bit nonce.
+#[cfg(feature = "sealing")]
+const HEADER: usize = 2 + 12;
+
+/// The bytes a shared store keeps for a [`TokenSet`]: its JSON (the `TokenSet` serde format,
+/// the same as the file store's), or — with [`SealingKeys`] — that JSON sealed with
+/// AES-256-GCM.
+///
+/// Sealed layout: `0x01` (format version) · key id (1 byte) · nonce (12 random bytes) ·
+/// ciphertext and 16-byte tag. The additional authenticated data is the format byte, the key id
+/// and [`StoreKey::canonical`], so a value copied to another user's row does not open either.
+///
+/// A codec with keys refuses values stored in clear (unless
+/// [`SealingKeys::accept_plaintext`]), and a codec without keys refuses sealed values: both
+/// with [`StoreError::Unseal`], never with garbage.
+#[derive(Clone, Default)]
+pub struct TokenCodec {
+    #[cfg(feature = "sealing")]
+    keys: Option<Arc<SealingKeys>>,
+}
+
+impl fmt::Debug for TokenCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCodec")
+            .field("key_id", &self.key_id())
+            .finish()
+    }
+}
+
+impl TokenCodec {
+    /// Tokens at rest as JSON, in clear: protect the storage.
+    pub fn plain() -> Self {
+        Self::default()
+    }
+
+    /// Tokens at rest sealed with AES-256-GCM under `keys`.
+    #[cfg(feature = "sealing")]
+    pub fn sealed(keys: SealingKeys) -> Self {
+        Self {
+            keys: Some(Arc::new(keys)),
+        }
+    }
+
+    /// The id of the key new values are sealed with; `None` when values are stored in clear.
+    pub fn key_id(&self) -> Option<u8> {
+        #[cfg(feature = "sealing")]
+        return self.keys.as_ref().map(|k| k.current.0);
+        #[cfg(not(feature = "sealing"))]
+        return None;
+    }
+
+    /// The bytes to store for `tokens` under `key`.
+    pub fn encode(&self, key: &StoreKey, tokens: &TokenSet) -> Result<Vec<u8>, StoreError> {
+        let json = serde_json::to_vec(tokens).map_err(|e| StoreError::Io {
+            store: key.to_string(),
+            operation: "serialize the token set",
+            message: e.to_string(),
+        })?;
+        #[cfg(feature = "sealing")]
+        if let Some(keys) = &self.keys {
+            return keys.seal(key, &json);
+        }
+        let _ = key;
+        Ok(json)
+    }
+
+    /// The token set stored as `bytes` under `key`. `store` names the store in errors.
+    pub fn decode(
+        &self,
+        key: &StoreKey,
+        bytes: &[u8],
+        store: &str,
+    ) -> Result<TokenSet, StoreError> {
+        let unseal = |reason: String| StoreError::Unseal {
+            store: store.to_owned(),
+            reason,
+        };
+        let json: std::borrow::Cow<'_, [u8]> = match bytes.first() {
+            Some(&SEALED_V1) => {
+                #[cfg(feature = "sealing")]
+                match &self.keys {
+                    Some(keys) => keys.open(key, bytes).map_err(unseal)?.into(),
+                    None => return Err(unseal(
+                        "the tokens are encrypted but this store has no key; configure the sealing keys".into(),
+                    )),
+                }
+                #[cfg(not(feature = "sealing"))]
+                return Err(unseal(
+                    "the tokens are encrypted; enable grantkit's `sealing` feature and configure the keys".into(),
+                ));
+            }
+            Some(b'{') => {
+                #[cfg(feature = "sealing")]
+                if self.keys.as_ref().is_some_and(|k| !k.accept_plaintext) {
+                    return Err(unseal(
+                        "the tokens are stored in clear but this store requires them encrypted (see SealingKeys::accept_plaintext to migrate)".into(),
+                    ));
+                }
+                bytes.into()
+            }
+            _ => {
+                return Err(StoreError::Corrupt {
+                    store: store.to_owned(),
+                    reason: "neither a JSON token set nor a sealed one".into(),
+                })
+            }
+        };
+        let _ = key;
+        serde_json::from_slice(&json).map_err(|e| StoreError::Corrupt {
+            store: store.to_owned(),
+            // Position only: the message of a serde error may quote the input.
+            reason: format!(
+                "invalid token set JSON at line {} column {}",
+                e.line(),
+                e.column()
+            ),
+        })
+    }
+}
+
+#[cfg(feature = "sealing")]
+pub use sealing::SealingKeys;
+
+#[cfg(feature = "sealing")]
+mod sealing {
+    use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+    use aes_gcm::{Aes256Gcm, Nonce};
+    use std::fmt;
+
+    use super::{StoreError, StoreKey, HEADER, SEALED_V1};
+
+    /// Application keys for sealing tokens at rest with AES-256-GCM (feature `sealing`): one
+    /// current key that seals new values, and previous keys that still open old ones, each with
+    /// a one-byte id stored in front of every value so keys can rotate.
+    ///
+    /// Keep the key outside the database it protects (an environment variable, a secret
+    /// manager). 32 random bytes: `openssl rand -base64 32`. Nonces are random (96 bits), which
+    /// is safe for up to about 2³² seals per key: rotate well before that.
+    ///
+    /// ```
+    /// use grantkit::{SealingKeys, StoreKey, TokenCodec, TokenSet};
+    /// let codec = TokenCodec::sealed(SealingKeys::new(1, [7u8; 32]));
+    /// let key = StoreKey::new("polar", "client", "user-1");
+    /// let bytes = codec.encode(&key, &TokenSet::from_access_token("at"))?;
+    /// assert_eq!(codec.decode(&key, &bytes, "test")?.access_token().expose(), "at");
+    ///
+    /// let wrong = TokenCodec::sealed(SealingKeys::new(1, [8u8; 32]));
+    /// assert!(wrong.decode(&key, &bytes, "test").is_err()); // a typed error, never garbage
+    /// # Ok::<(), grantkit::StoreError>(())
+    /// ```
+    #[derive(Clone)]
+    pub struct SealingKeys {
+        pub(super) current: (u8, Aes256Gcm),
+        previous: Vec<(u8, Aes256Gcm)>,
+        pub(super) accept_plaintext: bool,
+    }
+
+    impl fmt::Debug for SealingKeys {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SealingKeys")
+                .field("current_key_id", &self.current.0)
+                .field(
+                    "previous_key_ids",
+                    &self.previous.iter().map(|k| k.0).collect::<Vec<_>>(),
+                )
+                .field("accept_plaintext", &self.accept_plaintext)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl SealingKeys {
+        /// Seals new values with this 256-bit key, recorded as `key_id`.
+        pub fn new(key_id: u8, key: [u8; 32]) -> Self {
+            Self {
+                current: (key_id, Aes256Gcm::new(&key.into())),
+                previous: Vec::new(),
+                accept_plaintext: false,
+            }
+        }
+
+        /// [`SealingKeys::new`] with the key in standard base64 (44 characters), as kept in an
+        /// environment variable.
+        pub fn from_base64(key_id: u8, key: &str) -> crate::Result<Self> {
+            Ok(Self::new(key_id, decode_key(key)?))
+        }
+
+        /// Also opens values sealed with an older key (key rotation: values are re-sealed
+        /// with the current key at their next save, i.e. the next refresh).
+        pub fn with_previous_key(mut self, key_id: u8, key: [u8; 32]) -> Self {
+            self.previous.push((key_id, Aes256Gcm::new(&key.into())));
+            self
+        }
+
+        /// Also reads values stored in clear (default: refused with [`StoreError::Unseal`]),
+        /// to turn encryption on for a store that has plaintext rows: they are sealed at their
+        /// next save. Turn it off again afterwards, so that nobody with write access to the
+        /// storage can plant tokens.
+        pub fn accept_plaintext(mut self, accept: bool) -> Self {
+            self.accept_plaintext = accept;
+            self
+        }
+
+        fn aad(key_id: u8, key: &StoreKey) -> Vec<u8> {
+            let mut aad = vec![SEALED_V1, key_id];
+            aad.extend_from_slice(key.canonical().as_bytes());
+            aad
+        }
+
+        pub(super) fn seal(&self, key: &StoreKey, json: &[u8]) -> Result<Vec<u8>, StoreError> {
+            let (id, cipher) = &self.current;
+            let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+            let aad = Self::aad(*id, key);
+            let sealed = cipher
+                .encrypt(
+                    &nonce,
+                    Payload {
+                        msg: json,
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| StoreError::Unseal {
+                    store: key.to_string(),
+                    reason: "encryption failed".into(),
+                })?;
+            let mut out = Vec::with_capacity(HEADER + sealed.len());
+            out.push(SEALED_V1);
+            out.push(*id);
+            out.extend_from_slice(&nonce);
+            out.extend_from_slice(&sealed);
+            Ok(out)
+        }
+
+        pub(super) fn open(&self, key: &StoreKey, bytes: &[u8]) -> Result<Vec<u8>, String> {
+            if bytes.len() < HEADER + 16 {
+                return Err("the sealed value is truncated".into());
+            }
+            let id = bytes[1];
+            let cipher = std::iter::once(&self.current)
+                .chain(&self.previous)
+                .find(|(k, _)| *k == id)
+                .map(|(_, c)| c)
+                .ok_or_else(|| {
+                    format!(
+                        "the tokens are sealed with key id {id}, which this store does not have"
+                    )
+                })?;
+            let aad = Self::aad(id, key);
+            cipher
+                .decrypt(
+                    Nonce::from_slice(&bytes[2..HEADER]),
+                    Payload {
+                        msg: &bytes[HEADER..],
+                        aad: &aad,
+                    },
+                )
+                .map_err(|_| {
+                    format!("the tokens do not open with key id {id}: wrong key, data altered, or sealed for another user")
+                })
+        }
+    }
+
+    fn decode_key(key: &str) -> crate::Result<[u8; 32]> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key.trim())
+            .map_err(|_| crate::Error::Config("the sealing key is not valid base64".into()))?;
+        bytes.try_into().map_err(|_| {
+            crate::Error::Config("the sealing key must be 32 bytes (44 base64 characters)".into())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> StoreKey {
+        StoreKey::new("polar", "client", "user-1")
+    }
+
+    #[test]
+    fn canonical_keys_are_unambiguous() {
+        let a = StoreKey::new("p", "a:b", "c");
+        let b = StoreKey::new("p", "a", "b:c");
+        assert_ne!(a.canonical(), b.canonical());
+        assert_eq!(StoreKey::new("p%", "", "x").canonical(), "p%25::x");
+    }
+
+    #[test]
+    fn plain_round_trip_and_garbage_is_corrupt() {
+        let codec = TokenCodec::plain();
+        let bytes = codec
+            .encode(&key(), &TokenSet::from_access_token("at"))
+            .unwrap();
+        assert_eq!(bytes[0], b'{');
+        let back = codec.decode(&key(), &bytes, "s").unwrap();
+        assert_eq!(back.access_token().expose(), "at");
+        let e = codec.decode(&key(), b"nonsense", "s").unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e}");
+        let e = codec.decode(&key(), b"{\"secret-ish", "s").unwrap_err();
+        assert!(!e.to_string().contains("secret-ish"), "{e}");
+    }
+
+    #[cfg(feature = "sealing")]
+    #[test]
+    fn sealing_round_trips_rotates_and_refuses_wrong_keys() {
+        let tokens = TokenSet::from_access_token("at-sealed");
+        let v1 = TokenCodec::sealed(SealingKeys::new(1, [1; 32]));
+        let bytes = v1.encode(&key(), &tokens).unwrap();
+        assert_eq!(&bytes[..2], &[SEALED_V1, 1]);
+        assert!(!bytes.windows(9).any(|w| w == b"at-sealed"), "sealed");
+        assert_eq!(v1.decode(&key(), &bytes, "s").unwrap(), tokens);
+
+        // Wrong key, unknown key id, another user's row, tampering, no key, plaintext.
+        let unseal = |r: Result<TokenSet, StoreError>| match r {
+            Err(StoreError::Unseal { reason, .. }) => reason,
+            other => panic!("expected Unseal, got {other:?}"),
+        };
+        let wrong = TokenCodec::sealed(SealingKeys::new(1, [2; 32]));
+        assert!(unseal(wrong.decode(&key(), &bytes, "s")).contains("wrong key"));
+        let other_id = TokenCodec::sealed(SealingKeys::new(2, [1; 32]));
+        assert!(unseal(other_id.decode(&key(), &bytes, "s")).contains("key id 1"));
+        let other_user = StoreKey::new("polar", "client", "user-2");
+        unseal(v1.decode(&other_user, &bytes, "s"));
+        let mut tampered = bytes.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        unseal(v1.decode(&key(), &tampered, "s"));
+        unseal(v1.decode(&key(), &bytes[..10], "s"));
+        unseal(TokenCodec::plain().decode(&key(), &bytes, "s"));
+        let plain = TokenCodec::plain().encode(&key(), &tokens).unwrap();
+        unseal(v1.decode(&key(), &plain, "s"));
+
+        // Rotation: key 2 seals, key 1 still opens; plaintext accepted only when asked.
+        let v2 = TokenCodec::sealed(
+            SealingKeys::new(2, [3; 32])
+                .with_previous_key(1, [1; 32])
+                .accept_plaintext(true),
+        );
+        assert_eq!(v2.decode(&key(), &bytes, "s").unwrap(), tokens);
+        assert_eq!(v2.decode(&key(), &plain, "s").unwrap(), tokens);
+        assert_eq!(v2.encode(&key(), &tokens).unwrap()[1], 2);
+        assert_eq!(v2.key_id(), Some(2));
+        assert!(!format!("{v2:?}").contains("3, 3"));
+    }
+
+    #[cfg(feature = "sealing")]
+    #[test]
+    fn base64_keys() {
+        let k = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        assert!(SealingKeys::from_base64(1, k).is_ok());
+        assert!(SealingKeys::from_base64(1, "AQID").is_err());
+        assert!(SealingKeys::from_base64(1, "!!").is_err());
+    }
+}
