@@ -14,6 +14,8 @@ DOC = ROOT / "docs" / "performance.md"
 
 def mean_ns(group, name):
     path = CRIT / group / name / "new" / "estimates.json"
+    if not path.exists():  # an ungrouped bench: `group/name` becomes one directory `group_name`
+        path = CRIT / f"{group}_{name}" / "new" / "estimates.json"
     if not path.exists():
         return None
     return json.loads(path.read_text())["mean"]["point_estimate"]
