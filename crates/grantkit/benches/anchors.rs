@@ -24,9 +24,18 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const ISSUER: &str = "https://op.example";
 const CLIENT_ID: &str = "bench-client";
 
+/// The client side: one thread, so every contender runs under the same scheduling.
 fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The server side on its own thread, so it never competes with the client for a worker.
+fn server_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap()
@@ -193,7 +202,8 @@ impl Contenders {
 
 fn grants(c: &mut Criterion) {
     let rt = runtime();
-    let base = rt.block_on(serve());
+    let server = server_runtime();
+    let base = server.block_on(serve());
     let k = contenders(&base);
     let mut group = c.benchmark_group("code_exchange");
     group.bench_function("floor", |b| b.to_async(&rt).iter(|| k.floor_exchange()));
@@ -250,7 +260,8 @@ fn now() -> u64 {
 
 fn id_tokens(c: &mut Criterion) {
     let rt = runtime();
-    let base = rt.block_on(serve());
+    let server = server_runtime();
+    let base = server.block_on(serve());
     let provider = Provider::builder("bench")
         .issuer(ISSUER)
         .token_endpoint(&format!("{base}/token"))
