@@ -119,25 +119,9 @@ pub fn relative(at_unix: u64) -> String {
     }
 }
 
-/// `2026-05-01 12:00 UTC`.
+/// `Mon, 11 May 2026 09:12:00 GMT` (RFC 9110's HTTP date, by `httpdate`: no calendar code here).
 pub fn utc(at_unix: u64) -> String {
-    let days = (at_unix / 86_400) as i64;
-    let rem = at_unix % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3_600,
-        rem % 3_600 / 60
-    )
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(at_unix))
 }
 
 #[cfg(test)]
@@ -156,8 +140,8 @@ mod tests {
 
     #[test]
     fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(1_767_225_600 + 3_661), "2026-01-01 01:01 UTC");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(utc(1_767_225_600 + 3_661), "Thu, 01 Jan 2026 01:01:01 GMT");
+        assert_eq!(utc(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
     }
 }
