@@ -159,13 +159,13 @@ impl<'c> AuthorizationRequest<'c> {
             )));
         }
         let endpoint = provider.endpoint(Endpoint::Authorization)?.clone();
+        // The client's own redirect URI was checked when it was built; only an override is new.
+        if let Some(uri) = &self.redirect_uri {
+            crate::client::check_redirect_uri(uri)?;
+        }
         let redirect_uri = self
             .redirect_uri
             .or_else(|| self.client.redirect_uri().map(str::to_owned));
-        if let Some(uri) = &redirect_uri {
-            Url::parse(uri)
-                .map_err(|e| Error::Config(format!("redirect URI `{uri}` is invalid: {e}")))?;
-        }
         let state = CsrfToken::new_random().secret().clone();
         let wants_nonce = self
             .nonce

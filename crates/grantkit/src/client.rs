@@ -456,6 +456,9 @@ impl ClientBuilder {
         if self.client_id.is_empty() {
             return Err(Error::Config("the client id is empty".into()));
         }
+        if let Some(uri) = &self.redirect_uri {
+            check_redirect_uri(uri)?;
+        }
         let jwt = matches!(
             method,
             AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt
@@ -526,6 +529,18 @@ impl ClientBuilder {
     }
 }
 
+/// A redirect URI must be an absolute URL without a fragment (RFC 6749 §3.1.2).
+pub(crate) fn check_redirect_uri(uri: &str) -> Result<()> {
+    let url = url::Url::parse(uri)
+        .map_err(|e| Error::Config(format!("redirect URI `{uri}` is invalid: {e}")))?;
+    if url.fragment().is_some() {
+        return Err(Error::Config(format!(
+            "redirect URI `{uri}` must not have a fragment (RFC 6749 §3.1.2)"
+        )));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -580,6 +595,17 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(refused.to_string().contains("does not accept"), "{refused}");
+        for bad in [
+            "not a url",
+            "/relative/callback",
+            "https://app.example/cb#frag",
+        ] {
+            let e = Client::builder(provider(&[]), "c")
+                .redirect_uri(bad)
+                .build()
+                .unwrap_err();
+            assert!(e.to_string().contains("redirect URI"), "{bad}: {e}");
+        }
         let leaked = format!("{refused:?} {refused}");
         assert!(!leaked.contains("\"s\""));
     }
