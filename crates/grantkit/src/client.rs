@@ -261,8 +261,38 @@ impl Client {
                 retried = true;
                 continue;
             }
-            return response.error_for_status();
+            // A server's error page may echo the request back: keep what it carried out of the error.
+            return response
+                .error_for_status()
+                .map_err(|e| self.scrub_sent(e, &form));
         }
+    }
+
+    /// Scrubs the secrets a back-channel form carried (and the client's own credentials, also
+    /// as the Basic header's base64) from an error about its answer.
+    fn scrub_sent(&self, error: Error, form: &[(&'static str, String)]) -> Error {
+        const SECRET_FIELDS: [&str; 8] = [
+            "code",
+            "code_verifier",
+            "refresh_token",
+            "client_secret",
+            "client_assertion",
+            "token",
+            "device_code",
+            "password",
+        ];
+        let mut secrets: Vec<String> = form
+            .iter()
+            .filter(|(name, _)| SECRET_FIELDS.contains(name))
+            .map(|(_, value)| value.clone())
+            .collect();
+        if let Some(secret) = &self.inner.client_secret {
+            secrets.push(secret.expose().to_owned());
+            let basic = basic_credentials(&self.inner.client_id, secret);
+            secrets.push(basic.trim_start_matches("Basic ").to_owned());
+        }
+        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        error.scrub(&refs)
     }
 
     #[cfg(not(feature = "dpop"))]

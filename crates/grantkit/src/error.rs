@@ -401,6 +401,44 @@ impl Error {
         }
     }
 
+    /// Removes every occurrence of `secrets` (as sent, and form-urlencoded) from the text the
+    /// server put into this error: body excerpts, descriptions, reasons, transport messages and
+    /// redirect targets. Used on answers to requests that carried those secrets, because a
+    /// server's error page may echo the request back. Values under 4 characters are left alone.
+    pub(crate) fn scrub(mut self, secrets: &[&str]) -> Self {
+        let forms: Vec<String> = secrets
+            .iter()
+            .filter(|s| s.len() >= 4)
+            .flat_map(|s| {
+                [
+                    s.to_string(),
+                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect(),
+                ]
+            })
+            .collect();
+        let clean = |text: &mut String| {
+            for secret in &forms {
+                if text.contains(secret.as_str()) {
+                    *text = text.replace(secret.as_str(), "[redacted]");
+                }
+            }
+        };
+        match &mut self {
+            Error::OAuth(e) => {
+                e.description.as_mut().map(clean);
+                e.uri.as_mut().map(clean);
+            }
+            Error::Http {
+                body_excerpt: t, ..
+            }
+            | Error::Transport { message: t, .. }
+            | Error::UnexpectedRedirect { location: t, .. }
+            | Error::InvalidResponse { reason: t, .. } => clean(t),
+            _ => {}
+        }
+        self
+    }
+
     /// `true` for failures worth retrying later unchanged (timeouts, transport, 5xx, 429).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -469,6 +507,21 @@ mod tests {
     fn truncate_strips_control_chars() {
         assert_eq!(truncate("a\nb\x1b[31m", 10), "ab[31m");
         assert_eq!(truncate("abcdef", 3), "abc…");
+    }
+
+    #[test]
+    fn scrub_removes_raw_and_form_encoded_secrets() {
+        let e = Error::Http {
+            endpoint: Endpoint::Token,
+            status: 400,
+            body_excerpt: "bad request: refresh_token=rt%2Bsecret%3D&x=1 client=cs+secret".into(),
+        };
+        let text = e.scrub(&["rt+secret=", "cs+secret", "ab"]).to_string();
+        assert!(
+            !text.contains("rt%2Bsecret") && !text.contains("cs+secret"),
+            "{text}"
+        );
+        assert_eq!(text.matches("[redacted]").count(), 2, "{text}");
     }
 
     #[test]

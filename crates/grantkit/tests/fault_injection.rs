@@ -27,6 +27,7 @@ enum Act {
     RedirectElsewhere,
     Reset,
     Stall,
+    EchoRequest,
 }
 
 async fn serve(act: Act) -> String {
@@ -169,6 +170,21 @@ async fn respond(mut s: TcpStream, act: Act) {
             #[allow(deprecated)]
             let _ = s.set_linger(Some(Duration::ZERO));
             Ok(()) // dropping with linger 0 sends RST
+        }
+        Act::EchoRequest => {
+            // An error page that shows the request it got: headers (Basic credentials) and form.
+            let received = String::from_utf8_lossy(&buf)
+                .trim_end_matches('\0')
+                .replace("\r\n", " ");
+            let body = format!("<html>Bad request: {received}</html>");
+            let h = head(
+                "400 Bad Request",
+                &format!(
+                    "Content-Type: text/html\r\nContent-Length: {}\r\n",
+                    body.len()
+                ),
+            );
+            s.write_all(format!("{h}{body}").as_bytes()).await
         }
         Act::Stall => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -328,6 +344,25 @@ async fn a_connection_reset_is_a_transport_error() {
     let err = refresh_against(Act::Reset).await;
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(err.is_transient());
+}
+
+#[tokio::test]
+async fn an_error_page_echoing_the_request_leaks_no_secret() {
+    let err = refresh_against(Act::EchoRequest).await;
+    match &err {
+        // The echo arrived (the test would prove nothing otherwise) and was scrubbed.
+        Error::Http {
+            status: 400,
+            body_excerpt,
+            ..
+        } => {
+            assert!(
+                body_excerpt.contains("Bad request") && body_excerpt.contains("[redacted]"),
+                "{body_excerpt}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
