@@ -63,7 +63,11 @@ impl Client {
     /// ID token's (OpenID Connect Core §5.3.2); otherwise the answer is refused.
     pub async fn userinfo(&self, tokens: &TokenSet) -> Result<UserInfo> {
         let url = self.provider().endpoint(Endpoint::Userinfo)?.clone();
-        let response = self.userinfo_request(&url, tokens).await?;
+        // The access token travels in a header an error page could echo back.
+        let response = self
+            .userinfo_request(&url, tokens)
+            .await
+            .map_err(|e| e.scrub(&[tokens.access_token().expose()]))?;
         let is_jwt = response
             .headers()
             .get(CONTENT_TYPE)
