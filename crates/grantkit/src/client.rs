@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
-use reqwest::header::{ACCEPT, AUTHORIZATION};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::RequestBuilder;
 
 use crate::authorize::AuthorizationRequest;
@@ -52,6 +52,8 @@ struct Inner {
     redirect_uri: Option<String>,
     scopes: Vec<String>,
     require_par: bool,
+    /// The `Authorization` value of `client_secret_basic`, encoded once: it never changes.
+    basic_header: Option<HeaderValue>,
     http: Http,
     id_tokens: Option<IdTokenVerifier>,
     #[cfg(feature = "dpop")]
@@ -186,14 +188,14 @@ impl Client {
         request: RequestBuilder,
         form: &mut Vec<(&'static str, String)>,
     ) -> Result<RequestBuilder> {
-        let request = request.header(ACCEPT, "application/json");
-        let id = &self.inner.client_id;
-        let secret = self.inner.client_secret.as_ref();
-        if let (AuthMethod::ClientSecretBasic, Some(secret)) = (self.inner.auth_method, secret) {
+        let request = request.header(ACCEPT, ACCEPT_JSON.clone());
+        if let Some(basic) = &self.inner.basic_header {
             // The id travels in the header only: some servers (Polar AccessLink) refuse a
             // `client_id` in the body next to Basic credentials.
-            return Ok(request.header(AUTHORIZATION, basic_credentials(id, secret)));
+            return Ok(request.header(AUTHORIZATION, basic.clone()));
         }
+        let id = &self.inner.client_id;
+        let secret = self.inner.client_secret.as_ref();
         if !form.iter().any(|(name, _)| *name == "client_id") {
             // A pushed authorization request carries the client id already.
             form.push(("client_id", id.clone()));
@@ -236,36 +238,47 @@ impl Client {
         extra: &[(String, String)],
         dpop: bool,
     ) -> Result<HttpResponse> {
-        let url = self.provider().endpoint(endpoint)?.clone();
-        let mut retried = false;
-        loop {
-            let mut form = form.clone();
-            let request = self.authenticate(self.http().client().post(url.clone()), &mut form)?;
-            let request = if dpop {
-                self.with_dpop_proof(request, &url)?
-            } else {
-                request
-            };
-            let body: Vec<(&str, &str)> = form
-                .iter()
-                .map(|(name, value)| (*name, value.as_str()))
-                .chain(
-                    extra
-                        .iter()
-                        .map(|(name, value)| (name.as_str(), value.as_str())),
-                )
-                .collect();
-            let response = self.http().execute(endpoint, request.form(&body)).await?;
-            if dpop && !retried && self.dpop_nonce_demanded(&url, &response) {
+        let url = self.provider().endpoint(endpoint)?;
+        // The retry needs the form as it was before authentication (a fresh assertion, a fresh
+        // proof); keep a copy only when a retry can happen, not on every call.
+        let retry = (dpop && self.has_dpop_key()).then(|| form.clone());
+        let (mut response, mut sent) = self.send_form(endpoint, url, form, extra, dpop).await?;
+        if dpop && self.dpop_nonce_demanded(url, &response) {
+            if let Some(form) = retry {
                 tracing::debug!(%endpoint, "the server demands a DPoP nonce; retrying once");
-                retried = true;
-                continue;
+                (response, sent) = self.send_form(endpoint, url, form, extra, dpop).await?;
+                // Remembers a nonce the second answer may carry.
+                self.dpop_nonce_demanded(url, &response);
             }
-            // A server's error page may echo the request back: keep what it carried out of the error.
-            return response
-                .error_for_status()
-                .map_err(|e| self.scrub_sent(e, &form));
         }
+        // A server's error page may echo the request back: keep what it carried out of the error.
+        response
+            .error_for_status()
+            .map_err(|e| self.scrub_sent(e, &sent))
+    }
+
+    /// Authenticates and sends one form; returns the answer and the form as sent (for scrubbing).
+    async fn send_form(
+        &self,
+        endpoint: Endpoint,
+        url: &url::Url,
+        mut form: Vec<(&'static str, String)>,
+        extra: &[(String, String)],
+        dpop: bool,
+    ) -> Result<(HttpResponse, Vec<(&'static str, String)>)> {
+        let request = self.authenticate(self.http().client().post(url.clone()), &mut form)?;
+        let request = if dpop {
+            self.with_dpop_proof(request, url)?
+        } else {
+            request
+        };
+        let extra = extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let body = encode_form(form.iter().map(|(k, v)| (*k, v.as_str())).chain(extra));
+        let request = request
+            .header(CONTENT_TYPE, FORM_CONTENT_TYPE.clone())
+            .body(body);
+        let response = self.http().execute(endpoint, request).await?;
+        Ok((response, form))
     }
 
     /// Scrubs the secrets a back-channel form carried (and the client's own credentials, also
@@ -304,6 +317,29 @@ impl Client {
     fn dpop_nonce_demanded(&self, _url: &url::Url, _response: &HttpResponse) -> bool {
         false
     }
+
+    #[cfg(not(feature = "dpop"))]
+    fn has_dpop_key(&self) -> bool {
+        false
+    }
+
+    #[cfg(feature = "dpop")]
+    fn has_dpop_key(&self) -> bool {
+        self.dpop().is_some()
+    }
+}
+
+static ACCEPT_JSON: HeaderValue = HeaderValue::from_static("application/json");
+static FORM_CONTENT_TYPE: HeaderValue =
+    HeaderValue::from_static("application/x-www-form-urlencoded");
+
+/// `application/x-www-form-urlencoded`, written straight into the body (no serde pass).
+fn encode_form<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let mut body = url::form_urlencoded::Serializer::new(String::with_capacity(256));
+    for (name, value) in pairs {
+        body.append_pair(name, value);
+    }
+    body.finish()
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded *before* base64, so `:`, `+` and `%` in a
@@ -521,6 +557,17 @@ impl ClientBuilder {
             )),
             _ => None,
         };
+        let basic_header = match (method, &self.client_secret) {
+            (AuthMethod::ClientSecretBasic, Some(secret)) => {
+                let mut value = HeaderValue::try_from(basic_credentials(&self.client_id, secret))
+                    .map_err(|_| {
+                    Error::Config("the client credentials do not fit a header".into())
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+            _ => None,
+        };
         Ok(Client {
             inner: Arc::new(Inner {
                 provider: self.provider,
@@ -532,6 +579,7 @@ impl ClientBuilder {
                 redirect_uri: self.redirect_uri,
                 scopes: self.scopes,
                 require_par: self.require_par,
+                basic_header,
                 http,
                 id_tokens,
                 #[cfg(feature = "dpop")]

@@ -70,8 +70,8 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) fn new(options: HttpOptions) -> Result<Self> {
+        // The total timeout is grantkit's own (see `execute`), not reqwest's.
         let client = reqwest::Client::builder()
-            .timeout(options.timeout)
             .connect_timeout(options.connect_timeout)
             // A token endpoint that redirects could forward the client secret to another host.
             .redirect(reqwest::redirect::Policy::none())
@@ -106,18 +106,26 @@ impl Http {
         Err(response.error())
     }
 
-    /// Sends a request and reads the body of any answer but a redirect, which is an error.
+    /// Sends a request and reads the body of any answer but a redirect, which is an error; the
+    /// whole exchange, body included, within the total timeout.
     pub(crate) async fn execute(
         &self,
         endpoint: Endpoint,
         request: RequestBuilder,
     ) -> Result<HttpResponse> {
-        let response = request
+        let timeout = self.options.timeout;
+        crate::deadline::within(timeout, self.exchange(endpoint, request))
+            .await
+            .unwrap_or(Err(Error::Timeout { endpoint, timeout }))
+    }
+
+    async fn exchange(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<HttpResponse> {
+        let mut response = request
             .send()
             .await
             .map_err(|e| self.transport_error(endpoint, e))?;
         let status = response.status();
-        let headers = response.headers().clone();
+        let headers = std::mem::take(response.headers_mut());
         if status.is_redirection() {
             let location = headers
                 .get(LOCATION)
@@ -129,7 +137,7 @@ impl Http {
                 location: truncate(location, 200),
             });
         }
-        let body = self.read_body(endpoint, response).await?;
+        let body = self.read_body(endpoint, response, &headers).await?;
         Ok(HttpResponse {
             endpoint,
             status,
@@ -142,18 +150,28 @@ impl Http {
         &self,
         endpoint: Endpoint,
         mut response: reqwest::Response,
+        headers: &HeaderMap,
     ) -> Result<Vec<u8>> {
         let limit = self.options.max_body_bytes;
         let too_large = || Error::BodyTooLarge { endpoint, limit };
-        let declared = response
-            .headers()
+        let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit as u64) {
-            return Err(too_large());
+        match declared {
+            Some(len) if len > limit as u64 => return Err(too_large()),
+            // HTTP/1.1 framing stops the body at its declared length, so it cannot outgrow the
+            // cap: read it in one piece (no per-chunk copy). A shorter body is a transport error.
+            Some(_) => {
+                let body = response
+                    .bytes()
+                    .await
+                    .map_err(|e| self.transport_error(endpoint, e))?;
+                return Ok(body.into());
+            }
+            None => {}
         }
-        let mut body = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        let mut body = Vec::new();
         while let Some(chunk) = response
             .chunk()
             .await

@@ -67,6 +67,7 @@ pub mod __fuzz;
 mod authorize;
 mod callback;
 mod client;
+mod deadline;
 mod device;
 #[cfg(feature = "dpop")]
 mod dpop;
@@ -83,6 +84,7 @@ mod provider;
 mod revoke;
 mod secret;
 mod token;
+mod token_response;
 mod userinfo;
 
 pub use authorize::{AuthorizationRequest, PendingAuthorization};

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::oidc::IdTokenClaims;
 use crate::provider::{TokenField, TokenFieldKind};
 use crate::secret::Secret;
+use crate::token_response::RawResponse;
 
 /// The `token_type` of a token response, compared case-insensitively (`bearer` is `Bearer`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -102,16 +103,6 @@ pub struct TokenSet {
     extra: Map<String, Value>,
 }
 
-/// Fields of RFC 6749 §5.1 that are lifted out of the raw JSON.
-const KNOWN: [&str; 6] = [
-    "access_token",
-    "token_type",
-    "expires_in",
-    "refresh_token",
-    "scope",
-    "id_token",
-];
-
 impl TokenSet {
     /// A token set holding just an access token that never expires, for static tokens
     /// (personal access tokens, API keys used as Bearer tokens).
@@ -132,35 +123,32 @@ impl TokenSet {
     ///
     /// The error is a short reason without any token material.
     pub fn from_response(body: &[u8], received_at: SystemTime) -> Result<Self, String> {
-        let mut raw: Map<String, Value> = match serde_json::from_slice(body) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return Err("the token response is JSON but not an object".into()),
-            Err(e) => return Err(format!("the token response is not JSON ({e})")),
-        };
-        let access_token = match raw.get("access_token") {
-            Some(Value::String(s)) if !s.is_empty() => Secret::new(s.clone()),
+        let mut raw = RawResponse::parse(body)?;
+        let access_token = match raw.take("access_token") {
+            Some(Value::String(s)) if !s.is_empty() => Secret::new(s),
             Some(_) => return Err("`access_token` is empty or not a string".into()),
             None => return Err("the token response has no `access_token`".into()),
         };
-        let token_type = match raw.get("token_type") {
-            Some(Value::String(s)) if !s.is_empty() => TokenType::parse(s),
+        let token_type = match raw.take("token_type") {
+            Some(Value::String(s)) if !s.is_empty() => TokenType::parse(&s),
             _ => TokenType::Bearer,
         };
-        let expires_at = raw
-            .get("expires_in")
+        let expires_in = raw.take("expires_in");
+        let expires_at = expires_in
+            .as_ref()
             .and_then(lenient_seconds)
             .map(|secs| unix(received_at).saturating_add(secs));
-        let string = |v: Option<&Value>| {
-            v.and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
+        if let (None, Some(unreadable)) = (expires_at, expires_in) {
+            // Keep an unreadable `expires_in` visible in `extra` rather than dropping it silently.
+            raw.extra.insert("expires_in".to_owned(), unreadable);
+        }
+        let mut string = |name: &str| match raw.take(name) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s),
+            _ => None,
         };
-        let refresh_token = string(raw.get("refresh_token")).map(Secret::new);
-        let scope = string(raw.get("scope"));
-        let id_token = string(raw.get("id_token")).map(Secret::new);
-        // Keep an unreadable `expires_in` visible in `extra` rather than dropping it silently.
-        let keep_expires_in = expires_at.is_none() && raw.contains_key("expires_in");
-        raw.retain(|k, _| !KNOWN.contains(&k.as_str()) || (keep_expires_in && k == "expires_in"));
+        let refresh_token = string("refresh_token").map(Secret::new);
+        let scope = string("scope");
+        let id_token = string("id_token").map(Secret::new);
         Ok(Self {
             access_token,
             token_type,
@@ -169,7 +157,7 @@ impl TokenSet {
             scope,
             id_token,
             id_token_claims: None,
-            extra: raw,
+            extra: raw.extra,
         })
     }
 
