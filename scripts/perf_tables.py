@@ -3,10 +3,13 @@
 
 Reads target/criterion/<group>/<contender>/new/estimates.json (the mean, in ns), and puts each
 contender next to its group's baseline as a ratio, so the figures stay comparable when the machine
-is slower or busier. It also counts the unique crates of grantkit's default build and of its
-anchors' (from `cargo tree`, run in a scratch project for the anchors).
+is slower or busier. For the token-endpoint groups, measured paired with the floor, it reads
+<group>/<contender>/paired.json instead: the floor's and the contender's time per call in each
+criterion sample, and reports the median of the per-sample ratios with the middle half of them.
+It also counts the unique crates of grantkit's default build and of its anchors' (from
+`cargo tree`, run in a scratch project for the anchors).
 """
-import json, os, pathlib, platform, re, subprocess, sys, tempfile
+import json, os, pathlib, platform, re, statistics, subprocess, sys, tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CRIT = ROOT / "target" / "criterion"
@@ -42,6 +45,36 @@ def table(title, group, baseline, names, note, throughput=False):
         rows.append(f"| {name} | {fmt_time(ns)} | {ratio} |")
     return "\n".join(rows) + "\n"
 
+def paired(group, name):
+    path = CRIT / group / name / "paired.json"
+    if not path.exists():
+        return None
+    samples = json.loads(path.read_text())
+    ratios = sorted(p["contender_ns"] / p["floor_ns"] for p in samples)
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return {
+        "floor": statistics.median(p["floor_ns"] for p in samples),
+        "contender": statistics.median(p["contender_ns"] for p in samples),
+        "ratio": statistics.median(ratios), "q1": q1, "q3": q3, "n": len(samples),
+    }
+
+def paired_table(title, group, names, note, throughput=False):
+    unit = "throughput (floor time ÷ contender time)" if throughput else "time ratio to the floor"
+    rows = [f"### {title}", "", note, "",
+            f"| contender | contender, median | floor in the same samples | {unit}, median | middle half of samples |",
+            "|---|---|---|---|---|"]
+    for name in names:
+        p = paired(group, name)
+        if p is None:
+            rows.append(f"| {name} | — | — | — | — |")
+            continue
+        if throughput:
+            ratio, low, high = 1 / p["ratio"], 1 / p["q3"], 1 / p["q1"]
+        else:
+            ratio, low, high = p["ratio"], p["q1"], p["q3"]
+        rows.append(f"| {name} | {fmt_time(p['contender'])} | {fmt_time(p['floor'])} | {ratio:.3f}× | {low:.3f}–{high:.3f}× |")
+    return "\n".join(rows) + "\n"
+
 def crate_count(manifest_dir, package=None):
     cmd = ["cargo", "tree", "-e", "normal", "--prefix", "none"]
     if package:
@@ -66,13 +99,16 @@ def main(argv):
         f"Measured on: {os.cpu_count()} cores ({cpu}), {platform.system()} {platform.release()}; "
         "loopback HTTP; release build. Reproduce with `scripts/bench` (`--build-time` also times the CLI build).",
         "",
-        table("Code exchange, sequential", "code_exchange", "floor", ["floor", "grantkit", "oauth2"],
-              "One authorization-code exchange against a loopback token endpoint. The floor is a hand-written reqwest form POST + serde parse. Target: grantkit ≤ 1.02×."),
-        table("Refresh, sequential", "refresh", "floor", ["floor", "grantkit", "oauth2"],
-              "One refresh-token grant, same endpoint."),
-        table("Code exchange, 64 concurrent", "code_exchange_x64", "floor", ["floor", "grantkit", "oauth2"],
-              "A batch of 64 concurrent exchanges; throughput is the floor's batch time divided by the contender's. Target: grantkit ≥ 0.98×.",
+        paired_table("Code exchange, sequential", "code_exchange", ["grantkit", "oauth2"],
+              "One authorization-code exchange against a loopback token endpoint. The floor is a hand-written reqwest form POST + serde parse, without a timeout. Each sample runs the floor and the contender in turn, so both meet the same machine. Target: grantkit ≤ 1.02×."),
+        paired_table("Refresh, sequential", "refresh", ["grantkit", "oauth2"],
+              "One refresh-token grant, same endpoint. Target: grantkit ≤ 1.02×."),
+        paired_table("Code exchange, 64 concurrent", "code_exchange_x64", ["grantkit", "oauth2"],
+              "A batch of 64 concurrent exchanges on one client thread. Target: grantkit ≥ 0.98× the floor's throughput.",
               throughput=True),
+        paired_table("Client CPU per code exchange", "code_exchange_client_cpu", ["grantkit", "oauth2"],
+              "CPU time of the client thread per call (the server runs on another thread and is not counted): what each contender costs on top of the same wire traffic."),
+        paired_table("Client CPU per refresh", "refresh_client_cpu", ["grantkit", "oauth2"], "As above, for a refresh."),
         table("ID-token validation, RS256, warm keys", "id_token_rs256", "floor", ["floor", "grantkit", "openidconnect"],
               "The same token and key. The floor is `jsonwebtoken::decode` (ring) with iss/aud/exp checks; grantkit runs every check of docs/oidc.md. Target: ≤ 1.1×, and no network request after warm-up (asserted by the bench)."),
         table("ID-token validation, ES256, warm keys", "id_token_es256", "floor", ["floor", "grantkit", "openidconnect"], "As above, with P-256."),

@@ -1,31 +1,37 @@
 //! grantkit against its anchors, each measured in the same run so only ratios matter:
 //!
 //! - code exchange and refresh on a loopback token endpoint: grantkit vs a hand-written reqwest
-//!   form POST + serde parse (the floor) vs the `oauth2` crate; sequential latency and a batch of
-//!   64 concurrent requests (throughput);
+//!   form POST + serde parse (the floor) vs the `oauth2` crate; sequential latency, a batch of
+//!   64 concurrent requests (throughput), and the client's CPU per call. Each contender is
+//!   measured *paired* with the floor: every iteration runs both, in alternating order, so the
+//!   drift of a shared machine cannot favour either (see `paired`);
 //! - ID-token validation with warm keys, RS256 and ES256: grantkit vs `jsonwebtoken` (the floor)
 //!   vs `openidconnect`'s verifier, on the same token and key;
 //! - authorization URL with state + PKCE + nonce: grantkit vs `oauth2`'s builder.
 //!
 //! `scripts/bench` runs this and rewrites the tables of `docs/performance.md`.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, Criterion};
 use grantkit::{Client, Provider, Secret, TokenSet};
 use oauth2::TokenResponse as _;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio::runtime::Runtime;
 
 const TOKEN_BODY: &str = r#"{"access_token":"polar_at_u_0123456789abcdef0123456789abcdef","token_type":"Bearer","expires_in":3600,"refresh_token":"polar_rt_u_0123456789abcdef0123456789abcdef","scope":"openid email"}"#;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const ISSUER: &str = "https://op.example";
 const CLIENT_ID: &str = "bench-client";
+/// The floor's and `oauth2`'s PKCE verifier: 43 characters, like grantkit's.
+const VERIFIER: &str = "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv";
 
 /// The client side: one thread, so every contender runs under the same scheduling.
-fn runtime() -> tokio::runtime::Runtime {
+fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -33,7 +39,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// The server side on its own thread, so it never competes with the client for a worker.
-fn server_runtime() -> tokio::runtime::Runtime {
+fn server_runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
@@ -148,7 +154,7 @@ impl Contenders {
             ("grant_type", "authorization_code"),
             ("code", "the-code"),
             ("redirect_uri", "http://127.0.0.1/callback"),
-            ("code_verifier", "v".repeat(43).leak()),
+            ("code_verifier", VERIFIER),
         ];
         self.floor(&form).await
     }
@@ -181,7 +187,7 @@ impl Contenders {
         let token = self
             .oauth2
             .exchange_code(oauth2::AuthorizationCode::new("the-code".into()))
-            .set_pkce_verifier(oauth2::PkceCodeVerifier::new("v".repeat(43)))
+            .set_pkce_verifier(oauth2::PkceCodeVerifier::new(VERIFIER.into()))
             .request_async(&self.oauth2_http)
             .await
             .unwrap();
@@ -200,55 +206,183 @@ impl Contenders {
     }
 }
 
+/// What one contender call is: a sequential grant, or a batch of 64 concurrent exchanges.
+#[derive(Clone, Copy)]
+enum Call {
+    Exchange,
+    Refresh,
+    Exchange64,
+}
+
+impl Call {
+    async fn run(self, k: &Arc<Contenders>, who: Who) {
+        match self {
+            Call::Exchange => k.exchange(who).await,
+            Call::Refresh => k.refresh(who).await,
+            Call::Exchange64 => {
+                let tasks: Vec<_> = (0..64)
+                    .map(|_| {
+                        let k = k.clone();
+                        tokio::spawn(async move { k.exchange(who).await })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.unwrap();
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Who {
+    Floor,
+    Grantkit,
+    Oauth2,
+}
+
+/// The clock of a paired measurement.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// Wall time: what a caller waits.
+    Wall,
+    /// The bench thread's CPU time. The client runtime is single-threaded, so every client task
+    /// (reqwest's connection tasks included) runs on this thread, and the server, on its own
+    /// thread, is not counted: what each contender adds on top of the wire.
+    ClientCpu,
+}
+
+/// Times one call with `clock`.
+async fn timed(clock: Clock, call: Call, k: &Arc<Contenders>, who: Who) -> Duration {
+    match clock {
+        Clock::Wall => {
+            let start = Instant::now();
+            call.run(k, who).await;
+            start.elapsed()
+        }
+        Clock::ClientCpu => {
+            let start = cpu_time::ThreadTime::now();
+            call.run(k, who).await;
+            start.elapsed()
+        }
+    }
+}
+
+impl Contenders {
+    async fn exchange(&self, who: Who) {
+        match who {
+            Who::Floor => self.floor_exchange().await,
+            Who::Grantkit => self.grantkit_exchange().await,
+            Who::Oauth2 => self.oauth2_exchange().await,
+        }
+    }
+
+    async fn refresh(&self, who: Who) {
+        match who {
+            Who::Floor => self.floor_refresh().await,
+            Who::Grantkit => self.grantkit_refresh().await,
+            Who::Oauth2 => self.oauth2_refresh().await,
+        }
+    }
+}
+
+/// The floor's and the contender's time over the same iterations of one criterion sample.
+#[derive(serde::Serialize)]
+struct Pair {
+    floor_ns: f64,
+    contender_ns: f64,
+}
+
+/// Paired measurement: each iteration runs the floor and the contender back to back (in
+/// alternating order), so drift of a shared machine hits both alike. The contender's time goes to
+/// criterion; both go to `paired.json` next to criterion's estimates, from which
+/// `scripts/perf_tables.py` takes the ratio.
+fn paired(
+    c: &mut Criterion,
+    rt: &Runtime,
+    k: &Arc<Contenders>,
+    group: &str,
+    call: Call,
+    clock: Clock,
+) {
+    let mut g = c.benchmark_group(group);
+    let samples = if matches!(call, Call::Exchange64) {
+        30
+    } else {
+        100
+    };
+    g.sample_size(samples);
+    for (name, who) in [("grantkit", Who::Grantkit), ("oauth2", Who::Oauth2)] {
+        let pairs = Arc::new(Mutex::new(Vec::<Pair>::new()));
+        g.bench_function(name, |b| {
+            b.to_async(rt).iter_custom(|iters| {
+                let (k, pairs) = (k.clone(), pairs.clone());
+                async move {
+                    let (mut floor, mut contender) = (Duration::ZERO, Duration::ZERO);
+                    for i in 0..iters {
+                        let order = if i % 2 == 0 {
+                            [Who::Floor, who]
+                        } else {
+                            [who, Who::Floor]
+                        };
+                        for w in order {
+                            let spent = timed(clock, call, &k, w).await;
+                            if w == Who::Floor {
+                                floor += spent;
+                            } else {
+                                contender += spent;
+                            }
+                        }
+                    }
+                    pairs.lock().unwrap().push(Pair {
+                        floor_ns: floor.as_nanos() as f64 / iters as f64,
+                        contender_ns: contender.as_nanos() as f64 / iters as f64,
+                    });
+                    contender
+                }
+            })
+        });
+        // Criterion's warm-up calls come first; keep the measured samples only.
+        let pairs = pairs.lock().unwrap();
+        write_pairs(group, name, &pairs[pairs.len().saturating_sub(samples)..]);
+    }
+    g.finish();
+}
+
+fn write_pairs(group: &str, name: &str, pairs: &[Pair]) {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").into());
+    let dir = format!("{target}/criterion/{group}/{name}");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        format!("{dir}/paired.json"),
+        serde_json::to_string(pairs).unwrap(),
+    )
+    .unwrap();
+}
+
 fn grants(c: &mut Criterion) {
     let rt = runtime();
     let server = server_runtime();
     let base = server.block_on(serve());
-    let k = contenders(&base);
-    let mut group = c.benchmark_group("code_exchange");
-    group.bench_function("floor", |b| b.to_async(&rt).iter(|| k.floor_exchange()));
-    group.bench_function("grantkit", |b| {
-        b.to_async(&rt).iter(|| k.grantkit_exchange())
-    });
-    group.bench_function("oauth2", |b| b.to_async(&rt).iter(|| k.oauth2_exchange()));
-    group.finish();
-
-    let mut group = c.benchmark_group("refresh");
-    group.bench_function("floor", |b| b.to_async(&rt).iter(|| k.floor_refresh()));
-    group.bench_function("grantkit", |b| {
-        b.to_async(&rt).iter(|| k.grantkit_refresh())
-    });
-    group.bench_function("oauth2", |b| b.to_async(&rt).iter(|| k.oauth2_refresh()));
-    group.finish();
-
-    let k = std::sync::Arc::new(k);
-    let mut group = c.benchmark_group("code_exchange_x64");
-    group.sample_size(30);
-    for name in ["floor", "grantkit", "oauth2"] {
-        group.bench_function(BenchmarkId::from_parameter(name), |b| {
-            b.to_async(&rt).iter(|| {
-                let k = k.clone();
-                async move {
-                    let tasks: Vec<_> = (0..64)
-                        .map(|_| {
-                            let k = k.clone();
-                            tokio::spawn(async move {
-                                match name {
-                                    "floor" => k.floor_exchange().await,
-                                    "grantkit" => k.grantkit_exchange().await,
-                                    _ => k.oauth2_exchange().await,
-                                }
-                            })
-                        })
-                        .collect();
-                    for t in tasks {
-                        t.await.unwrap();
-                    }
-                }
-            })
-        });
+    let k = Arc::new(contenders(&base));
+    for (group, call) in [
+        ("code_exchange", Call::Exchange),
+        ("refresh", Call::Refresh),
+        ("code_exchange_x64", Call::Exchange64),
+    ] {
+        paired(c, &rt, &k, group, call, Clock::Wall);
+        if !matches!(call, Call::Exchange64) {
+            paired(
+                c,
+                &rt,
+                &k,
+                &format!("{group}_client_cpu"),
+                call,
+                Clock::ClientCpu,
+            );
+        }
     }
-    group.finish();
 }
 
 fn now() -> u64 {
@@ -385,9 +519,43 @@ fn authorize_urls(c: &mut Criterion) {
     group.finish();
 }
 
+/// `GRANTKIT_BENCH_CALLS="<floor|grantkit|oauth2> <exchange|refresh> <n>"`: just make `n` calls
+/// and exit, for counting what one call costs under a tool (`valgrind --tool=callgrind
+/// --separate-threads=yes`, `strace -f -c`): run it with two values of `n` and take the difference.
+fn count_calls(spec: &str) {
+    let [who, what, n] = spec.split_whitespace().collect::<Vec<_>>()[..] else {
+        panic!("GRANTKIT_BENCH_CALLS: expected `<who> <what> <n>`, got {spec:?}");
+    };
+    let who = match who {
+        "floor" => Who::Floor,
+        "grantkit" => Who::Grantkit,
+        "oauth2" => Who::Oauth2,
+        other => panic!("unknown contender {other:?}"),
+    };
+    let call = if what == "exchange" {
+        Call::Exchange
+    } else {
+        Call::Refresh
+    };
+    let (rt, server) = (runtime(), server_runtime());
+    let k = Arc::new(contenders(&server.block_on(serve())));
+    rt.block_on(async {
+        for _ in 0..n.parse::<u64>().unwrap() {
+            call.run(&k, who).await;
+        }
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
     targets = grants, id_tokens, authorize_urls
 }
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("GRANTKIT_BENCH_CALLS") {
+        return count_calls(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

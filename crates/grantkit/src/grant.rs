@@ -15,27 +15,32 @@ impl Client {
     /// When the response omits `scope`, the requested scope is recorded (RFC 6749 §5.1).
     /// An ID token in the response is returned as is; OpenID Connect validation is separate.
     pub async fn exchange_code(&self, code: AuthorizationCode) -> Result<TokenSet> {
-        let mut form = vec![
-            ("grant_type", "authorization_code".to_owned()),
-            ("code", code.code.expose().to_owned()),
-        ];
-        if let Some(uri) = &code.redirect_uri {
-            form.push(("redirect_uri", uri.clone()));
+        let AuthorizationCode {
+            code,
+            code_verifier,
+            redirect_uri,
+            nonce,
+            scope,
+        } = code;
+        let mut form = Vec::with_capacity(6);
+        form.push(("grant_type", "authorization_code".to_owned()));
+        form.push(("code", code.into_inner()));
+        if let Some(uri) = redirect_uri {
+            form.push(("redirect_uri", uri));
         }
-        if let Some(verifier) = &code.code_verifier {
-            form.push(("code_verifier", verifier.expose().to_owned()));
+        if let Some(verifier) = code_verifier {
+            form.push(("code_verifier", verifier.into_inner()));
         }
         let mut tokens = self.token_request("authorization_code", form).await?;
-        let openid = code
-            .scope
+        let openid = scope
             .as_deref()
             .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
         let expect = Expectations {
-            nonce: code.nonce.as_ref(),
+            nonce: nonce.as_ref(),
             ..Expectations::default()
         };
         self.validate_id_token(&mut tokens, expect, openid).await?;
-        Ok(tokens.with_default_scope(code.scope))
+        Ok(tokens.with_default_scope(scope))
     }
 
     /// Refreshes `tokens`. The result keeps the old refresh token when the server sends no new
@@ -48,10 +53,9 @@ impl Client {
             return Err(Error::NoRefreshToken);
         }
         let refresh_token = tokens.refresh_token().ok_or(Error::NoRefreshToken)?;
-        let form = vec![
-            ("grant_type", "refresh_token".to_owned()),
-            ("refresh_token", refresh_token.expose().to_owned()),
-        ];
+        let mut form = Vec::with_capacity(4);
+        form.push(("grant_type", "refresh_token".to_owned()));
+        form.push(("refresh_token", refresh_token.expose().to_owned()));
         let mut fresh = self.token_request("refresh_token", form).await?;
         // OpenID Connect Core §12.2: a refreshed ID token must be for the same user.
         let subject = tokens.id_token_claims().map(|c| c.sub.as_str());

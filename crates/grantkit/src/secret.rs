@@ -26,6 +26,11 @@ impl Secret {
         Self(value.into())
     }
 
+    /// Takes the value out, for a request that consumes it (no copy).
+    pub(crate) fn into_inner(self) -> String {
+        self.0
+    }
+
     /// The secret value. Every call site is a place where the secret leaves its box: keep them few.
     pub fn expose(&self) -> &str {
         &self.0
