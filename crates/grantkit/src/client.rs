@@ -454,7 +454,7 @@ impl ClientBuilder {
 
     /// An application's own reqwest client (proxy, custom roots). Configure it not to follow
     /// redirects; grantkit refuses 3xx answers on OAuth calls either way. Its own timeout
-    /// settings apply; [`HttpOptions`] still sets the body cap.
+    /// settings apply too; [`HttpOptions`] still sets the total timeout and the body cap.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self

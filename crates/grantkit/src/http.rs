@@ -37,7 +37,9 @@ use crate::error::{truncate, Endpoint, Error, OAuthError, OAuthErrorCode, Result
 /// 10 s to connect, bodies up to 1 MiB.
 #[derive(Clone, Debug)]
 pub struct HttpOptions {
-    /// Total time for one call, from connecting until the body is read.
+    /// Total time for one call, from connecting until the body is read. It is enforced by
+    /// grantkit itself (a shared watchdog thread, cheaper than a runtime timer per call), so it
+    /// holds in any runtime, also with a reqwest client of the application's own.
     pub timeout: Duration,
     /// Time to establish the connection.
     pub connect_timeout: Duration,
@@ -216,7 +218,8 @@ impl HttpClient {
         })
     }
 
-    /// Uses an application's own reqwest client (proxy, custom roots); `options` sets the body cap.
+    /// Uses an application's own reqwest client (proxy, custom roots); `options` sets the total
+    /// timeout and the body cap.
     /// Configure it not to follow redirects; 3xx answers are refused either way.
     pub fn with_client(client: reqwest::Client, options: HttpOptions) -> Self {
         Self {
