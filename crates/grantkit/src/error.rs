@@ -421,6 +421,7 @@ impl Error {
                 if text.contains(secret.as_str()) {
                     *text = text.replace(secret.as_str(), "[redacted]");
                 }
+                redact_cut_start(text, secret);
             }
         };
         match &mut self {
@@ -459,6 +460,21 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Cuts a provider-supplied string to `max` characters and drops control characters, so a
 /// hostile server cannot flood logs or forge log lines.
+/// An excerpt cut by [`truncate`] may end in the first characters of a secret: they go too. Three
+/// characters or more count; fewer would match by chance and tell nothing.
+fn redact_cut_start(text: &mut String, secret: &str) {
+    let Some(kept) = text.strip_suffix('…') else {
+        return;
+    };
+    let start = (3..secret.len())
+        .rev()
+        .filter(|&k| secret.is_char_boundary(k))
+        .find(|&k| kept.ends_with(&secret[..k]));
+    if let Some(k) = start {
+        *text = format!("{}[redacted]…", &kept[..kept.len() - k]);
+    }
+}
+
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
     if s.chars().count() > max {
@@ -470,6 +486,25 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_cut_by_the_excerpt_leaves_no_prefix() {
+        let secret = "s3cr3t-refresh-token-value";
+        let page = format!("{}refresh_token={secret}&more", "x".repeat(180));
+        let error = Error::Http {
+            endpoint: Endpoint::Token,
+            status: 400,
+            body_excerpt: truncate(&page, 200),
+        };
+        let cut = error.to_string();
+        assert!(
+            cut.contains("refresh_token=s3cr3t"),
+            "the test needs a cut secret: {cut}"
+        );
+        let scrubbed = error.scrub(&[secret]).to_string();
+        assert!(scrubbed.contains("refresh_token=[redacted]…"), "{scrubbed}");
+        assert!(!scrubbed.contains("s3c"), "{scrubbed}");
+    }
 
     #[test]
     fn codes_round_trip() {

@@ -25,7 +25,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, CONTENT_LENGTH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE};
+use reqwest::header::{
+    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 
@@ -122,8 +124,14 @@ impl Http {
     }
 
     async fn exchange(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<HttpResponse> {
-        let mut response = request
-            .send()
+        let request = request
+            .build()
+            .map_err(|e| self.transport_error(endpoint, e))?;
+        // Kept (a reference-counted copy) so an error page that echoes it can be scrubbed.
+        let credentials = request.headers().get(AUTHORIZATION).cloned();
+        let mut response = self
+            .client
+            .execute(request)
             .await
             .map_err(|e| self.transport_error(endpoint, e))?;
         let status = response.status();
@@ -145,6 +153,7 @@ impl Http {
             status,
             headers,
             body,
+            credentials,
         })
     }
 
@@ -258,6 +267,8 @@ pub struct HttpResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Vec<u8>,
+    /// The request's `Authorization` header, scrubbed from [`HttpResponse::error`]; never shown.
+    credentials: Option<HeaderValue>,
 }
 
 impl fmt::Debug for HttpResponse {
@@ -316,9 +327,21 @@ impl HttpResponse {
     /// The typed error grantkit gives for this answer when it is not a success:
     /// [`Error::RateLimited`] for 429 (or 503 with `Retry-After`), [`Error::OAuth`] for an
     /// RFC 6749 JSON error body or a `WWW-Authenticate: Bearer error=...` header, else
-    /// [`Error::Http`] with the status and a body excerpt.
+    /// [`Error::Http`] with the status and a body excerpt. The request's credentials (the token
+    /// or Basic value of its `Authorization` header) are scrubbed from it, should the answer
+    /// echo the request.
     pub fn error(&self) -> Error {
-        error_from_response(self.endpoint, self.status, &self.headers, &self.body)
+        let error = error_from_response(self.endpoint, self.status, &self.headers, &self.body);
+        let credential = self
+            .credentials
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .map(|(_scheme, credential)| credential.trim());
+        match credential {
+            Some(credential) => error.scrub(&[credential]),
+            None => error,
+        }
     }
 
     /// `Ok(self)` for a 2xx answer, else [`HttpResponse::error`].

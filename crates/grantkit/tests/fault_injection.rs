@@ -466,3 +466,39 @@ async fn five_concurrent_50_mib_bodies_keep_memory_bounded() {
     // 250 MiB were offered; the 1 MiB cap per call keeps the peak far below that.
     assert!(grown_mib < 48, "peak RSS grew by {grown_mib} MiB");
 }
+
+#[tokio::test]
+async fn a_provider_api_error_page_echoing_the_bearer_token_leaks_it_nowhere() {
+    use axum::{http::HeaderMap, http::StatusCode, routing::post, Router};
+    const TOKEN: &str = "api-bearer-token-DO-NOT-LEAK";
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    // A broken API gateway that dumps the request headers into its error page.
+    let app = Router::new().route(
+        "/v3/users",
+        post(|headers: HeaderMap| async move {
+            let auth = headers["authorization"].to_str().unwrap().to_owned();
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("<html>upstream failed for request with Authorization: {auth}</html>"),
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = grantkit::http::HttpClient::new(HttpOptions::default()).unwrap();
+    let request = http
+        .reqwest()
+        .post(format!("{base}/v3/users"))
+        .bearer_auth(TOKEN);
+    let response = http.execute(Endpoint::Api, request).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(response.body()).contains(TOKEN),
+        "the echo arrived"
+    );
+    let err = response.error();
+    assert!(
+        matches!(&err, Error::Http { status: 502, body_excerpt, .. } if body_excerpt.contains("Bearer [redacted]")),
+        "{err:?}"
+    );
+    assert!(!format!("{err} {err:?}").contains("DO-NOT-LEAK"), "{err}");
+}

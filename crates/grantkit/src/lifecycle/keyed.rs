@@ -108,7 +108,7 @@ const SEALED_V1: u8 = 1;
 const HEADER: usize = 2 + 12;
 
 /// The bytes a shared store keeps for a [`TokenSet`]: its JSON (the `TokenSet` serde format,
-/// the same as the file store's), or — with [`SealingKeys`] — that JSON sealed with
+/// the same as the file store's), or — with `SealingKeys` (feature `sealing`) — that JSON sealed with
 /// AES-256-GCM.
 ///
 /// Sealed layout: `0x01` (format version) · key id (1 byte) · nonce (12 random bytes) ·
@@ -116,7 +116,7 @@ const HEADER: usize = 2 + 12;
 /// and [`StoreKey::canonical`], so a value copied to another user's row does not open either.
 ///
 /// A codec with keys refuses values stored in clear (unless
-/// [`SealingKeys::accept_plaintext`]), and a codec without keys refuses sealed values: both
+/// `SealingKeys::accept_plaintext`), and a codec without keys refuses sealed values: both
 /// with [`StoreError::Unseal`], never with garbage.
 #[derive(Clone, Default)]
 pub struct TokenCodec {
