@@ -124,14 +124,8 @@ impl Http {
     }
 
     async fn exchange(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<HttpResponse> {
-        let request = request
-            .build()
-            .map_err(|e| self.transport_error(endpoint, e))?;
-        // Kept (a reference-counted copy) so an error page that echoes it can be scrubbed.
-        let credentials = request.headers().get(AUTHORIZATION).cloned();
-        let mut response = self
-            .client
-            .execute(request)
+        let mut response = request
+            .send()
             .await
             .map_err(|e| self.transport_error(endpoint, e))?;
         let status = response.status();
@@ -153,7 +147,7 @@ impl Http {
             status,
             headers,
             body,
-            credentials,
+            credentials: None,
         })
     }
 
@@ -254,7 +248,16 @@ impl HttpClient {
         endpoint: Endpoint,
         request: RequestBuilder,
     ) -> Result<HttpResponse> {
-        self.http.execute(endpoint, request).await
+        let request = request
+            .build()
+            .map_err(|e| self.http.transport_error(endpoint, e))?;
+        // Kept (a reference-counted copy) so that an error page echoing it can be scrubbed.
+        // grantkit's own calls scrub what they send themselves.
+        let credentials = request.headers().get(AUTHORIZATION).cloned();
+        let request = reqwest::RequestBuilder::from_parts(self.http.client().clone(), request);
+        let mut response = self.http.execute(endpoint, request).await?;
+        response.credentials = credentials;
+        Ok(response)
     }
 }
 
