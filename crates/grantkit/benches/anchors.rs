@@ -76,6 +76,7 @@ struct FloorToken {
 
 struct Contenders {
     floor: reqwest::Client,
+    floor_guarded: reqwest::Client,
     token_url: String,
     grantkit: Client,
     oauth2: oauth2::basic::BasicClient<
@@ -122,6 +123,12 @@ fn contenders(base: &str) -> Contenders {
     };
     Contenders {
         floor: no_redirects(),
+        floor_guarded: reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("grantkit/0.1.0")
+            .build()
+            .unwrap(),
         token_url,
         grantkit,
         oauth2,
@@ -132,9 +139,9 @@ fn contenders(base: &str) -> Contenders {
 }
 
 impl Contenders {
-    async fn floor(&self, form: &[(&str, &str)]) {
-        let body = self
-            .floor
+    /// The floor's request on `http`: a form POST, the body read whole, a derived parse.
+    async fn floor(&self, http: &reqwest::Client, form: &[(&str, &str)]) {
+        let body = http
             .post(&self.token_url)
             .basic_auth(CLIENT_ID, Some("bench-secret"))
             .header("accept", "application/json")
@@ -149,24 +156,27 @@ impl Contenders {
         std::hint::black_box(token);
     }
 
-    async fn floor_exchange(&self) {
+    async fn floor_exchange(&self, http: &reqwest::Client) {
         let form = [
             ("grant_type", "authorization_code"),
             ("code", "the-code"),
             ("redirect_uri", "http://127.0.0.1/callback"),
             ("code_verifier", VERIFIER),
         ];
-        self.floor(&form).await
+        self.floor(http, &form).await
     }
 
-    async fn floor_refresh(&self) {
-        self.floor(&[
-            ("grant_type", "refresh_token"),
-            (
-                "refresh_token",
-                "polar_rt_u_0123456789abcdef0123456789abcdef",
-            ),
-        ])
+    async fn floor_refresh(&self, http: &reqwest::Client) {
+        self.floor(
+            http,
+            &[
+                ("grant_type", "refresh_token"),
+                (
+                    "refresh_token",
+                    "polar_rt_u_0123456789abcdef0123456789abcdef",
+                ),
+            ],
+        )
         .await
     }
 
@@ -237,6 +247,9 @@ impl Call {
 #[derive(Clone, Copy, PartialEq)]
 enum Who {
     Floor,
+    /// The floor with grantkit's safety settings: a total timeout (`tokio::time::timeout`, the
+    /// usual way) and the same reqwest settings (connect timeout, `User-Agent`).
+    FloorGuarded,
     Grantkit,
     Oauth2,
 }
@@ -271,7 +284,8 @@ async fn timed(clock: Clock, call: Call, k: &Arc<Contenders>, who: Who) -> Durat
 impl Contenders {
     async fn exchange(&self, who: Who) {
         match who {
-            Who::Floor => self.floor_exchange().await,
+            Who::Floor => self.floor_exchange(&self.floor).await,
+            Who::FloorGuarded => guarded(self.floor_exchange(&self.floor_guarded)).await,
             Who::Grantkit => self.grantkit_exchange().await,
             Who::Oauth2 => self.oauth2_exchange().await,
         }
@@ -279,11 +293,19 @@ impl Contenders {
 
     async fn refresh(&self, who: Who) {
         match who {
-            Who::Floor => self.floor_refresh().await,
+            Who::Floor => self.floor_refresh(&self.floor).await,
+            Who::FloorGuarded => guarded(self.floor_refresh(&self.floor_guarded)).await,
             Who::Grantkit => self.grantkit_refresh().await,
             Who::Oauth2 => self.oauth2_refresh().await,
         }
     }
+}
+
+/// A call under a 30 s total timeout, as a hand-written client would bound it.
+async fn guarded(call: impl std::future::Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .unwrap();
 }
 
 /// The floor's and the contender's time over the same iterations of one criterion sample.
@@ -312,7 +334,11 @@ fn paired(
         100
     };
     g.sample_size(samples);
-    for (name, who) in [("grantkit", Who::Grantkit), ("oauth2", Who::Oauth2)] {
+    for (name, who) in [
+        ("grantkit", Who::Grantkit),
+        ("oauth2", Who::Oauth2),
+        ("floor_with_timeout", Who::FloorGuarded),
+    ] {
         let pairs = Arc::new(Mutex::new(Vec::<Pair>::new()));
         g.bench_function(name, |b| {
             b.to_async(rt).iter_custom(|iters| {
