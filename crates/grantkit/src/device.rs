@@ -243,32 +243,80 @@ impl Client {
     /// expire (`expired_token`), waiting [`DeviceAuthorization::interval`] before each poll
     /// and 5 s more after every `slow_down`. Never polls after the codes' expiry.
     ///
+    /// A transient failure ([`Error::is_transient`]: network, timeout, 5xx, 429) does not end
+    /// the wait, since the user may be approving right now: the next poll comes after twice the
+    /// previous wait (up to a minute), or after the server's `Retry-After` (RFC 8628 §3.5). Each
+    /// such failure is logged (`tracing`, warn); when they last until the codes expire, the
+    /// result is `expired_token`.
+    ///
     /// Needs a Tokio runtime (it sleeps with `tokio::time`). To give up earlier or on Ctrl-C,
-    /// drop the future: wrap it in `tokio::time::timeout` or a `tokio::select!`. A transient
-    /// failure (network, 5xx) ends the loop with that error; `auth` is unchanged, so calling
-    /// `poll_device` again resumes.
+    /// drop the future: wrap it in `tokio::time::timeout` or a `tokio::select!`. `auth` is
+    /// unchanged, so calling `poll_device` again resumes.
     pub async fn poll_device(&self, auth: &DeviceAuthorization) -> Result<TokenSet> {
         let mut auth = auth.clone();
+        let mut wait = auth.interval();
         loop {
             if auth.expires_in().is_zero() {
                 return Err(DeviceAuthorization::expired_error());
             }
-            tokio::time::sleep(auth.interval()).await;
+            tokio::time::sleep(wait).await;
             // Past the expiry, this answers `expired_token` without a request.
-            match self.poll_device_once(&mut auth).await? {
-                DevicePoll::Complete(tokens) => return Ok(tokens),
-                DevicePoll::Pending => tracing::debug!("device authorization pending"),
-                DevicePoll::SlowDown => {
+            match self.poll_device_once(&mut auth).await {
+                Ok(DevicePoll::Complete(tokens)) => return Ok(tokens),
+                Ok(DevicePoll::Pending) => tracing::debug!("device authorization pending"),
+                Ok(DevicePoll::SlowDown) => {
                     tracing::debug!(interval = ?auth.interval(), "slow_down: polling less often")
                 }
+                Err(e) if e.is_transient() => {
+                    wait = backoff(wait, &e).max(auth.interval());
+                    tracing::warn!(error = %e, next_poll_in = ?wait, "device poll failed; backing off");
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
+            wait = auth.interval();
         }
     }
+}
+
+/// The wait before the poll after a transient failure: the server's `Retry-After`, else twice
+/// the last wait, at most a minute.
+fn backoff(last: Duration, error: &Error) -> Duration {
+    const MAX: Duration = Duration::from_secs(60);
+    error
+        .retry_after()
+        .unwrap_or_else(|| last.saturating_mul(2).min(MAX))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transient_failures_double_the_wait_up_to_a_minute_or_follow_retry_after() {
+        let down = Error::Http {
+            endpoint: Endpoint::Token,
+            status: 503,
+            body_excerpt: String::new(),
+        };
+        assert_eq!(
+            backoff(Duration::from_secs(5), &down),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            backoff(Duration::from_secs(40), &down),
+            Duration::from_secs(60)
+        );
+        let limited = Error::RateLimited {
+            endpoint: Endpoint::Token,
+            status: 429,
+            retry_after: Some(Duration::from_secs(17)),
+        };
+        assert_eq!(
+            backoff(Duration::from_secs(5), &limited),
+            Duration::from_secs(17)
+        );
+    }
 
     #[test]
     fn response_is_read_leniently() {

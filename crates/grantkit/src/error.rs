@@ -458,8 +458,6 @@ impl Error {
 /// `Result` with grantkit's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Cuts a provider-supplied string to `max` characters and drops control characters, so a
-/// hostile server cannot flood logs or forge log lines.
 /// An excerpt cut by [`truncate`] may end in the first characters of a secret: they go too. Three
 /// characters or more count; fewer would match by chance and tell nothing.
 fn redact_cut_start(text: &mut String, secret: &str) {
@@ -475,6 +473,8 @@ fn redact_cut_start(text: &mut String, secret: &str) {
     }
 }
 
+/// Cuts a provider-supplied string to `max` characters and drops control characters, so a
+/// hostile server cannot flood logs or forge log lines.
 pub(crate) fn truncate(s: &str, max: usize) -> String {
     let mut out: String = s.chars().filter(|c| !c.is_control()).take(max).collect();
     if s.chars().count() > max {
