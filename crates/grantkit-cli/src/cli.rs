@@ -73,6 +73,10 @@ pub struct ProfileArgs {
         value_name = "SECRET"
     )]
     pub client_secret: Option<String>,
+    /// The private key of a `private_key_jwt` client: a PEM or JWK file. Commands that
+    /// authenticate read it each time; the profile never stores the key or its path.
+    #[arg(long, global = true, env = "GRANTKIT_PRIVATE_KEY", value_name = "FILE")]
+    pub private_key: Option<PathBuf>,
 }
 
 /// The commands.
@@ -219,8 +223,9 @@ pub struct LoginArgs {
     /// The client id registered at the provider.
     #[arg(long, env = "GRANTKIT_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
-    /// Client authentication: client_secret_basic, client_secret_post, client_secret_jwt or none
-    /// (default: none without a secret; with one, the provider's preference).
+    /// Client authentication: client_secret_basic, client_secret_post, client_secret_jwt,
+    /// private_key_jwt or none (default: private_key_jwt with --private-key, none without a
+    /// secret; with one, the provider's preference).
     #[arg(long, value_name = "METHOD")]
     pub auth_method: Option<String>,
     /// Space-separated scopes (default: openid email profile, as the provider supports them).

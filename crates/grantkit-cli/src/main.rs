@@ -53,6 +53,10 @@ async fn run(cli: Cli, out: Out) -> CliResult {
         out,
         paths,
         secret: cli.profile.client_secret.filter(|s| !s.is_empty()),
+        private_key: cli
+            .profile
+            .private_key
+            .filter(|p| !p.as_os_str().is_empty()),
     };
     match cli.command {
         Command::Login(args) => commands::login::run(&ctx, args).await,

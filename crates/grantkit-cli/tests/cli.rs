@@ -194,6 +194,84 @@ async fn confidential_client_at_the_peer_reads_its_secret_from_the_environment_a
     assert_eq!(bearer_status(&peer.url("/me"), &access).await, 401);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_client_logs_in_with_a_key_file_and_needs_it_again_to_refresh() {
+    let Some(peer) = OidcPeer::start_or_skip("cli private_key_jwt client") else {
+        return;
+    };
+    let home = Home::new("peer-private-key");
+    // The key file the peer registered for `jwt-key-client` (P-256 JWK), copied into the home.
+    let key_file = home.dir.join("client-key.jwk.json");
+    std::fs::write(&key_file, OidcPeer::fixture("peer-client-ec.jwk.json")).unwrap();
+    let key = key_file.to_str().unwrap();
+    let env = [
+        ("GRANTKIT_PRIVATE_KEY", key),
+        ("GRANTKIT_CLIENT_ID", "jwt-key-client"),
+    ];
+    let login = peer_login(&home, &peer, &["--scope", "openid email"], &env).await;
+    login.ok();
+    let meta = json(&std::fs::read_to_string(home.meta_file("default")).unwrap());
+    assert_eq!(
+        meta["auth_method"], "private_key_jwt",
+        "chosen from the key"
+    );
+    let private_d = json(&OidcPeer::fixture("peer-client-ec.jwk.json"))["d"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (path, bytes) in home.snapshot() {
+        if path == key_file {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(&private_d) && !text.contains("client-key.jwk.json"),
+            "the key or its path is in {}",
+            path.display()
+        );
+    }
+
+    // A refresh signs a fresh assertion: without the key it is refused and changes nothing.
+    let before = std::fs::read(home.token_file("default")).unwrap();
+    let message = home.run(&["refresh"]).await.fails_with_one_line(2);
+    assert!(message.contains("GRANTKIT_PRIVATE_KEY"), "{message}");
+    assert_eq!(std::fs::read(home.token_file("default")).unwrap(), before);
+    home.run_env(&["refresh"], &env).await.ok();
+    assert_ne!(std::fs::read(home.token_file("default")).unwrap(), before);
+    let intro = json(home.run_env(&["introspect"], &env).await.ok());
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["client_id"], "jwt-key-client");
+
+    // A key that is not a key, and a key next to a secret-based method, are usage errors.
+    let garbage = home.dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a key").unwrap();
+    let bad = home
+        .run_env(
+            &["refresh"],
+            &[("GRANTKIT_PRIVATE_KEY", garbage.to_str().unwrap())],
+        )
+        .await;
+    let message = bad.fails_with_one_line(2);
+    assert!(message.contains("garbage.pem"), "{message}");
+    let mixed = home
+        .run_env(
+            &[
+                "login",
+                "--issuer",
+                peer.issuer(),
+                "--auth-method",
+                "client_secret_basic",
+            ],
+            &[
+                ("GRANTKIT_PRIVATE_KEY", key),
+                ("GRANTKIT_CLIENT_ID", "jwt-key-client"),
+                ("GRANTKIT_CLIENT_SECRET", "s"),
+            ],
+        )
+        .await;
+    assert!(mixed.fails_with_one_line(2).contains("--private-key"));
+}
+
 /// A confidential client registered at the fake for exactly `http://127.0.0.1:<port>/callback`
 /// (Polar compares redirect URIs exactly).
 async fn polar_client(

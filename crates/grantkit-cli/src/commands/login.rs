@@ -51,22 +51,31 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
                 "no client id: pass --client-id ID or set GRANTKIT_CLIENT_ID (the id of the app registered at the provider)",
             )
         })?;
+    let key = ctx.client_key()?;
     let method = match args.auth_method.as_deref() {
+        None if key.is_some() => Some(AuthMethod::PrivateKeyJwt),
         None => None,
-        Some("private_key_jwt") => {
-            return Err(CliError::usage(
-                "--auth-method private_key_jwt needs a private key, which the CLI does not take: use a secret-based method or none",
-            ))
-        }
         Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
             CliError::usage(format!(
-                "unknown --auth-method `{name}`: use client_secret_basic, client_secret_post, client_secret_jwt or none"
+                "unknown --auth-method `{name}`: use client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none"
             ))
         })?),
     };
-    match (method, &ctx.secret) {
-        (Some(m), None) if needs_secret(m) => return Err(super::missing_secret(&client_id, m)),
-        (Some(AuthMethod::None), Some(_)) => {
+    match (method, &ctx.secret, &key) {
+        (Some(m), None, _) if needs_secret(m) => return Err(super::missing_secret(&client_id, m)),
+        (Some(AuthMethod::PrivateKeyJwt), _, None) => return Err(super::missing_key(&client_id)),
+        (Some(AuthMethod::PrivateKeyJwt), Some(_), _) => {
+            return Err(CliError::usage(
+                "private_key_jwt signs with the key, but a client secret was given too: drop it (unset GRANTKIT_CLIENT_SECRET)",
+            ))
+        }
+        (Some(m), _, Some(_)) if m != AuthMethod::PrivateKeyJwt => {
+            return Err(CliError::usage(format!(
+                "--private-key is for private_key_jwt, but the client authenticates with {}: drop the key (unset GRANTKIT_PRIVATE_KEY) or use --auth-method private_key_jwt",
+                m.as_str()
+            )))
+        }
+        (Some(AuthMethod::None), Some(_), _) => {
             return Err(CliError::usage(
                 "--auth-method none is a public client, but a client secret was given: drop it (unset GRANTKIT_CLIENT_SECRET)",
             ))
@@ -125,7 +134,11 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         None => selected.default_scopes(&provider),
     };
     let accepted = provider.auth_methods();
-    if ctx.secret.is_none() && !accepted.is_empty() && !accepted.contains(&AuthMethod::None) {
+    if ctx.secret.is_none()
+        && key.is_none()
+        && !accepted.is_empty()
+        && !accepted.contains(&AuthMethod::None)
+    {
         return Err(super::missing_secret(&client_id, accepted[0]));
     }
     let mut builder = Client::builder(provider, client_id.clone()).scopes(scopes.clone());
@@ -137,6 +150,9 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     }
     if let Some(secret) = &ctx.secret {
         builder = builder.client_secret(secret.clone());
+    }
+    if let Some(key) = key {
+        builder = builder.private_key(key);
     }
     let client = builder
         .build()

@@ -5,10 +5,11 @@ pub mod demo;
 pub mod login;
 pub mod tokens;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use grantkit::{
-    AuthMethod, AuthorizationCode, Client, PendingAuthorization, TokenSet, TokenSource,
+    AuthMethod, AuthorizationCode, Client, ClientKey, PendingAuthorization, TokenSet, TokenSource,
 };
 use url::Url;
 
@@ -26,11 +27,59 @@ pub struct Ctx {
     pub paths: Paths,
     /// `--client-secret` / `GRANTKIT_CLIENT_SECRET`, when set and not empty.
     pub secret: Option<String>,
+    /// `--private-key` / `GRANTKIT_PRIVATE_KEY`, when set and not empty.
+    pub private_key: Option<PathBuf>,
+}
+
+impl Ctx {
+    /// The `private_key_jwt` key from `--private-key`: a JWK when the file holds a JSON object,
+    /// else PEM. `None` without the option.
+    pub fn client_key(&self) -> CliResult<Option<ClientKey>> {
+        let Some(path) = &self.private_key else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            CliError::usage(format!(
+                "cannot read the private key {}: {e}",
+                path.display()
+            ))
+        })?;
+        let key = if text.trim_start().starts_with('{') {
+            ClientKey::from_jwk(&text)
+        } else {
+            ClientKey::from_pem(&text)
+        };
+        key.map(Some).map_err(|e| {
+            CliError::usage(format!(
+                "the private key {} is not usable: {e}",
+                path.display()
+            ))
+        })
+    }
 }
 
 /// Whether `method` authenticates with a client secret.
 pub fn needs_secret(method: AuthMethod) -> bool {
-    method != AuthMethod::None
+    !matches!(method, AuthMethod::None | AuthMethod::PrivateKeyJwt)
+}
+
+/// The error for a profile whose client credentials (secret or key) were not given, if so.
+pub fn missing_credentials(ctx: &Ctx, profile: &Profile) -> Option<CliError> {
+    let method = profile.auth_method();
+    if needs_secret(method) && ctx.secret.is_none() {
+        return Some(missing_secret(&profile.client_id, method));
+    }
+    if method == AuthMethod::PrivateKeyJwt && ctx.private_key.is_none() {
+        return Some(missing_key(&profile.client_id));
+    }
+    None
+}
+
+/// The message for a `private_key_jwt` profile used without its key.
+pub fn missing_key(client_id: &str) -> CliError {
+    CliError::usage(format!(
+        "client `{client_id}` authenticates with private_key_jwt and no key was given: set GRANTKIT_PRIVATE_KEY to the key file (or pass --private-key FILE)"
+    ))
 }
 
 /// The message for a confidential profile used without its secret.
@@ -63,6 +112,12 @@ pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
             .clone()
             .ok_or_else(|| missing_secret(&profile.client_id, method))?;
         builder = builder.client_secret(secret);
+    }
+    if method == AuthMethod::PrivateKeyJwt {
+        let key = ctx
+            .client_key()?
+            .ok_or_else(|| missing_key(&profile.client_id))?;
+        builder = builder.private_key(key);
     }
     builder
         .build()

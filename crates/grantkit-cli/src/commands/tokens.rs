@@ -9,7 +9,7 @@ use grantkit::{
 };
 use serde_json::{json, Map, Value};
 
-use super::{client_for, missing_secret, needs_secret, print_json, source_for, Ctx};
+use super::{client_for, missing_credentials, print_json, source_for, Ctx};
 use crate::cli::{IntrospectArgs, JsonArgs, RevokeArgs, TokenArgs};
 use crate::commands::login::accesslink_error;
 use crate::error::{CliError, CliResult, Exit};
@@ -24,9 +24,8 @@ const MARGIN: Duration = Duration::from_secs(60);
 pub async fn token(ctx: &Ctx, args: TokenArgs) -> CliResult {
     let profile = Profile::load(&ctx.paths)?;
     let relogin = profile.relogin(&ctx.paths);
-    let method = profile.auth_method();
-    let tokens: TokenSet = if needs_secret(method) && ctx.secret.is_none() {
-        // Without the secret a refresh is impossible, but a fresh stored token is still fine.
+    let tokens: TokenSet = if let Some(missing) = missing_credentials(ctx, &profile) {
+        // Without the credentials a refresh is impossible, but a fresh stored token is still fine.
         let stored = ctx
             .paths
             .store()
@@ -41,8 +40,8 @@ pub async fn token(ctx: &Ctx, args: TokenArgs) -> CliResult {
             })?;
         if stored.expires_within(MARGIN) {
             return Err(CliError::usage(format!(
-                "the access token expires within a minute and refreshing it needs the client secret: {}",
-                missing_secret(&profile.client_id, method).message()
+                "the access token expires within a minute and refreshing it needs the client's credentials: {}",
+                missing.message()
             )));
         }
         stored
