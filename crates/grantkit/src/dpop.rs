@@ -17,7 +17,7 @@ use oauth2::CsrfToken;
 use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -37,7 +37,8 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// A P-256 key pair for DPoP proofs (ES256).
+/// A key pair for DPoP proofs: P-256 (`ES256`, the default and the most widely accepted) or
+/// Ed25519 (`EdDSA`).
 ///
 /// Generate one per installation and keep it as long as the tokens bound to it: a refresh token
 /// bound to a key is useless without that key. [`DpopKey::to_pem`] and [`DpopKey::from_pem`]
@@ -57,7 +58,7 @@ pub struct DpopKey {
 }
 
 struct KeyInner {
-    pair: EcdsaKeyPair,
+    pair: Pair,
     pkcs8: Vec<u8>,
     /// The base64url JOSE header, the same for every proof.
     header: String,
@@ -74,12 +75,18 @@ impl fmt::Debug for DpopKey {
     }
 }
 
+/// The signing half, by curve.
+enum Pair {
+    P256(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+}
+
 fn key_error(what: impl fmt::Display) -> Error {
     Error::Config(format!("the DPoP key cannot be used: {what}"))
 }
 
 impl DpopKey {
-    /// A fresh random P-256 key.
+    /// A fresh random P-256 key (`ES256`).
     pub fn generate() -> Result<Self> {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
@@ -87,54 +94,100 @@ impl DpopKey {
         Self::from_pkcs8_der(pkcs8.as_ref())
     }
 
-    /// Reads a P-256 key in PKCS#8 DER.
+    /// A fresh random Ed25519 key (`EdDSA`), for servers that list it in
+    /// `dpop_signing_alg_values_supported`.
+    pub fn generate_ed25519() -> Result<Self> {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| key_error("the system random generator failed"))?;
+        Self::from_pkcs8_der(pkcs8.as_ref())
+    }
+
+    /// Reads a P-256 or Ed25519 key in PKCS#8 DER.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         let rng = SystemRandom::new();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng)
-            .map_err(|e| key_error(format!("not a P-256 PKCS#8 key ({e})")))?;
-        let point = pair.public_key().as_ref();
-        if point.len() != 65 || point[0] != 4 {
-            return Err(key_error("unexpected public key encoding"));
+        if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng) {
+            let point = pair.public_key().as_ref();
+            if point.len() != 65 || point[0] != 4 {
+                return Err(key_error("unexpected public key encoding"));
+            }
+            let (x, y) = (b64(&point[1..33]), b64(&point[33..]));
+            // RFC 7638: the required members in lexicographic order, no whitespace.
+            let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
+            let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y});
+            return Ok(Self::assemble(
+                Pair::P256(pair),
+                der,
+                "ES256",
+                jwk,
+                &canonical,
+            ));
         }
-        let (x, y) = (b64(&point[1..33]), b64(&point[33..]));
-        // RFC 7638: the required members in lexicographic order, no whitespace.
-        let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
-        let thumbprint = b64(Sha256::digest(canonical.as_bytes()));
-        let public_jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y});
-        let header = serde_json::json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": public_jwk});
-        Ok(Self {
+        // PKCS#8 v1 (OpenSSL's) carries no public key; ring then derives it from the seed.
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
+            .map_err(|e| key_error(format!("not a P-256 or Ed25519 PKCS#8 key ({e})")))?;
+        let x = b64(pair.public_key().as_ref());
+        let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+        let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": x});
+        Ok(Self::assemble(
+            Pair::Ed25519(pair),
+            der,
+            "EdDSA",
+            jwk,
+            &canonical,
+        ))
+    }
+
+    fn assemble(
+        pair: Pair,
+        der: &[u8],
+        alg: &str,
+        public_jwk: serde_json::Value,
+        canonical: &str,
+    ) -> Self {
+        let header = serde_json::json!({"typ": "dpop+jwt", "alg": alg, "jwk": public_jwk});
+        Self {
             inner: Arc::new(KeyInner {
                 pair,
                 pkcs8: der.to_vec(),
                 header: b64(header.to_string()),
                 public_jwk,
-                thumbprint,
-                rng,
+                thumbprint: b64(Sha256::digest(canonical.as_bytes())),
+                rng: SystemRandom::new(),
             }),
-        })
-    }
-
-    /// Reads a P-256 key from PEM (`PRIVATE KEY` or `EC PRIVATE KEY`).
-    pub fn from_pem(pem: &str) -> Result<Self> {
-        let parsed = keys::from_pem(pem)?;
-        if parsed.kind != KeyKind::P256 {
-            return Err(key_error("DPoP keys are P-256 (ES256)"));
         }
-        Self::from_pkcs8_der(&parsed.der)
     }
 
-    /// Reads a private P-256 JWK (`kty: EC`, `crv: P-256`, `x`, `y`, `d`).
+    /// Reads a P-256 or Ed25519 key from PEM (`PRIVATE KEY`, or `EC PRIVATE KEY` for P-256).
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        Self::from_parsed(keys::from_pem(pem)?)
+    }
+
+    /// Reads a private JWK: P-256 (`kty: EC`, `crv: P-256`, `x`, `y`, `d`) or Ed25519
+    /// (`kty: OKP`, `crv: Ed25519`, `x`, `d`).
     pub fn from_jwk(json: &str) -> Result<Self> {
         let value: serde_json::Value = serde_json::from_str(json)
             .map_err(|e| Error::Config(format!("the JWK is not JSON: {e}")))?;
         let map = value
             .as_object()
             .ok_or_else(|| Error::Config("the JWK is not a JSON object".into()))?;
-        let parsed = keys::from_jwk(map)?;
-        if parsed.kind != KeyKind::P256 {
-            return Err(key_error("DPoP keys are P-256 (ES256)"));
+        Self::from_parsed(keys::from_jwk(map)?)
+    }
+
+    fn from_parsed(parsed: keys::ParsedKey) -> Result<Self> {
+        match parsed.kind {
+            KeyKind::P256 | KeyKind::Ed25519 => Self::from_pkcs8_der(&parsed.der),
+            _ => Err(key_error(
+                "DPoP keys are P-256 (ES256) or Ed25519 (EdDSA); RSA and P-384 are not supported",
+            )),
         }
-        Self::from_pkcs8_der(&parsed.der)
+    }
+
+    /// The JWS algorithm of the proofs: `ES256` or `EdDSA`.
+    pub fn algorithm(&self) -> &'static str {
+        match self.inner.pair {
+            Pair::P256(_) => "ES256",
+            Pair::Ed25519(_) => "EdDSA",
+        }
     }
 
     /// The private key as PKCS#8 PEM, to persist it. Treat it like a refresh token.
@@ -223,12 +276,15 @@ impl Dpop {
         let claims = serde_json::to_vec(&claims)
             .map_err(|e| Error::Config(format!("cannot encode the DPoP proof: {e}")))?;
         let input = format!("{}.{}", self.key.inner.header, b64(claims));
-        let signature = self
-            .key
-            .inner
-            .pair
-            .sign(&self.key.inner.rng, input.as_bytes())
-            .map_err(|_| key_error("signing the proof failed"))?;
+        let inner = &self.key.inner;
+        let signature = match &inner.pair {
+            Pair::P256(pair) => pair
+                .sign(&inner.rng, input.as_bytes())
+                .map_err(|_| key_error("signing the proof failed"))?
+                .as_ref()
+                .to_vec(),
+            Pair::Ed25519(pair) => pair.sign(input.as_bytes()).as_ref().to_vec(),
+        };
         Ok(format!("{input}.{}", b64(signature)))
     }
 
@@ -351,6 +407,50 @@ mod tests {
         assert_eq!(with["nonce"], "n-1", "the nonce of this origin");
         assert!(without.get("nonce").is_none(), "nonces are per server");
         assert_ne!(with["jti"], without["jti"]);
+    }
+
+    #[test]
+    fn ed25519_proofs_verify_with_the_embedded_key() {
+        let key = DpopKey::generate_ed25519().unwrap();
+        assert_eq!(key.algorithm(), "EdDSA");
+        let dpop = Dpop::new(key.clone());
+        let url = Url::parse("https://as.example/token").unwrap();
+        let proof = dpop.proof(&Method::POST, &url, None).unwrap();
+        let parts: Vec<_> = proof.split('.').collect();
+        let header = decode(parts[0]);
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["jwk"]["kty"], "OKP");
+        assert!(header["jwk"].get("d").is_none(), "only the public key");
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(header["jwk"].clone()).unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let message = format!("{}.{}", parts[0], parts[1]);
+        assert!(jsonwebtoken::crypto::verify(
+            parts[2],
+            message.as_bytes(),
+            &decoding,
+            jsonwebtoken::Algorithm::EdDSA
+        )
+        .unwrap());
+        let again = DpopKey::from_pem(key.to_pem().expose()).unwrap();
+        assert_eq!(again.thumbprint(), key.thumbprint());
+        assert_eq!(again.algorithm(), "EdDSA");
+    }
+
+    #[test]
+    fn rfc8037_ed25519_thumbprint_and_unsupported_keys() {
+        // RFC 8037 A.1's key; A.3 gives its RFC 7638 thumbprint.
+        let key = DpopKey::from_jwk(
+            r#"{"kty":"OKP","crv":"Ed25519",
+            "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+            "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            key.thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+        let rsa = DpopKey::from_pem(include_str!("../tests/fixtures/rsa-1.pem")).unwrap_err();
+        assert!(rsa.to_string().contains("P-256"), "{rsa}");
     }
 
     #[test]

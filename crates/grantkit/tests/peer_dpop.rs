@@ -92,6 +92,29 @@ async fn dpop_bound_tokens_work_for_userinfo_the_authorized_client_and_refresh()
 }
 
 #[tokio::test]
+async fn an_ed25519_key_binds_tokens_and_signs_every_proof() {
+    let Some(peer) = peer("an_ed25519_key_binds_tokens_and_signs_every_proof") else {
+        return;
+    };
+    let key = DpopKey::generate_ed25519().unwrap();
+    assert_eq!(key.algorithm(), "EdDSA");
+    let client = dpop_client(provider(peer).await, Some(key.clone()));
+    let tokens = login(&client).await.unwrap();
+    assert_eq!(tokens.token_type(), &TokenType::DPoP);
+    assert_eq!(client.userinfo(&tokens).await.unwrap().sub, "alice");
+    let refreshed = client.refresh(&tokens).await.unwrap();
+    assert_eq!(refreshed.token_type(), &TokenType::DPoP);
+    // Bound to this key: the same token with a P-256 key's proofs is refused.
+    let thief = dpop_client(provider(peer).await, Some(DpopKey::generate().unwrap()));
+    let err = thief.userinfo(&refreshed).await.unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::InvalidToken),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_bound_token_is_refused_as_bearer_and_with_another_key() {
     let Some(peer) = peer("a_bound_token_is_refused_as_bearer_and_with_another_key") else {
         return;
