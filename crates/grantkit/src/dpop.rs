@@ -359,6 +359,16 @@ mod tests {
         serde_json::from_slice(&bytes).unwrap()
     }
 
+    /// The proof's signature checks out with the public JWK in its own header.
+    fn assert_signed_by_embedded_key(proof: &str, alg: jsonwebtoken::Algorithm) {
+        let parts: Vec<_> = proof.split('.').collect();
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(decode(parts[0])["jwk"].clone()).unwrap();
+        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+        let message = format!("{}.{}", parts[0], parts[1]);
+        assert!(jsonwebtoken::crypto::verify(parts[2], message.as_bytes(), &key, alg).unwrap());
+    }
+
     #[test]
     fn proofs_verify_with_the_embedded_key_and_carry_the_claims() {
         let dpop = Dpop::new(DpopKey::generate().unwrap());
@@ -375,16 +385,7 @@ mod tests {
         assert_eq!(claims["ath"], b64(Sha256::digest(b"at-123")));
         assert!(claims.get("nonce").is_none());
 
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(header["jwk"].clone()).unwrap();
-        let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let message = format!("{}.{}", parts[0], parts[1]);
-        assert!(jsonwebtoken::crypto::verify(
-            parts[2],
-            message.as_bytes(),
-            &key,
-            jsonwebtoken::Algorithm::ES256
-        )
-        .unwrap());
+        assert_signed_by_embedded_key(&proof, jsonwebtoken::Algorithm::ES256);
 
         let mut headers = HeaderMap::new();
         headers.insert(NONCE_HEADER, "n-1".parse().unwrap());
@@ -421,16 +422,7 @@ mod tests {
         assert_eq!(header["alg"], "EdDSA");
         assert_eq!(header["jwk"]["kty"], "OKP");
         assert!(header["jwk"].get("d").is_none(), "only the public key");
-        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(header["jwk"].clone()).unwrap();
-        let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
-        let message = format!("{}.{}", parts[0], parts[1]);
-        assert!(jsonwebtoken::crypto::verify(
-            parts[2],
-            message.as_bytes(),
-            &decoding,
-            jsonwebtoken::Algorithm::EdDSA
-        )
-        .unwrap());
+        assert_signed_by_embedded_key(&proof, jsonwebtoken::Algorithm::EdDSA);
         let again = DpopKey::from_pem(key.to_pem().expose()).unwrap();
         assert_eq!(again.thumbprint(), key.thumbprint());
         assert_eq!(again.algorithm(), "EdDSA");
