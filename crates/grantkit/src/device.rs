@@ -259,7 +259,8 @@ impl Client {
             if auth.expires_in().is_zero() {
                 return Err(DeviceAuthorization::expired_error());
             }
-            tokio::time::sleep(wait).await;
+            // A long `Retry-After` must not keep the caller waiting past the codes' expiry.
+            tokio::time::sleep(wait.min(auth.expires_in())).await;
             // Past the expiry, this answers `expired_token` without a request.
             match self.poll_device_once(&mut auth).await {
                 Ok(DevicePoll::Complete(tokens)) => return Ok(tokens),

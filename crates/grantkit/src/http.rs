@@ -118,12 +118,16 @@ impl Http {
         request: RequestBuilder,
     ) -> Result<HttpResponse> {
         let timeout = self.options.timeout;
-        crate::deadline::within(timeout, self.exchange(endpoint, request))
+        crate::deadline::within(timeout, self.round_trip(endpoint, request))
             .await
             .unwrap_or(Err(Error::Timeout { endpoint, timeout }))
     }
 
-    async fn exchange(&self, endpoint: Endpoint, request: RequestBuilder) -> Result<HttpResponse> {
+    async fn round_trip(
+        &self,
+        endpoint: Endpoint,
+        request: RequestBuilder,
+    ) -> Result<HttpResponse> {
         let mut response = request
             .send()
             .await

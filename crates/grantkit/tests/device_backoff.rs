@@ -48,19 +48,19 @@ impl IntoResponse for Answer {
     }
 }
 
-/// Serves the device authorization endpoint (`interval: 1`) and the scripted token endpoint;
-/// returns the client and the times the token endpoint was polled.
-async fn fake(script: Vec<Answer>) -> (Client, Arc<Mutex<Vec<Instant>>>) {
+/// Serves the device authorization endpoint (`interval: 1`, codes valid `expires_in` seconds)
+/// and the scripted token endpoint; returns the client and the times the token endpoint was polled.
+async fn fake_expiring(script: Vec<Answer>, expires_in: u64) -> (Client, Arc<Mutex<Vec<Instant>>>) {
     let polls = Arc::new(Mutex::new(Vec::new()));
     let seen = polls.clone();
     let app = Router::new()
         .route(
             "/device",
-            post(|| async {
+            post(move || async move {
                 Json(json!({
                     "device_code": "dc", "user_code": "ABCD-EFGH",
                     "verification_uri": "https://op.example/device",
-                    "expires_in": 60, "interval": 1
+                    "expires_in": expires_in, "interval": 1
                 }))
             }),
         )
@@ -88,6 +88,10 @@ async fn fake(script: Vec<Answer>) -> (Client, Arc<Mutex<Vec<Instant>>>) {
         Client::builder(provider, "device-client").build().unwrap(),
         polls,
     )
+}
+
+async fn fake(script: Vec<Answer>) -> (Client, Arc<Mutex<Vec<Instant>>>) {
+    fake_expiring(script, 60).await
 }
 
 fn gaps(polls: &[Instant]) -> Vec<Duration> {
@@ -142,4 +146,29 @@ async fn a_denial_after_a_failure_still_ends_the_wait_at_once() {
     );
     assert!(!matches!(err, Error::Http { .. }));
     assert_eq!(polls.lock().unwrap().len(), 2, "no poll after the denial");
+}
+
+#[tokio::test]
+async fn a_long_retry_after_does_not_outlast_the_codes() {
+    let (client, polls) = fake_expiring(
+        vec![Answer::RateLimited {
+            retry_after_secs: 3600,
+        }],
+        3,
+    )
+    .await;
+    let auth = client.device_authorization(["profile"]).await.unwrap();
+    let start = Instant::now();
+    let err = client.poll_device(&auth).await.unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::ExpiredToken),
+        "{err:?}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(polls.lock().unwrap().len(), 1, "no poll after the expiry");
 }
