@@ -1,6 +1,7 @@
 //! `RedisTokenStore` against a real Redis (`GRANTKIT_TEST_REDIS_URL`, started by
 //! `scripts/start-services`): the store contract, one refresh per expiry for 4 processes × 50
-//! tasks, a SIGKILLed lock holder (its lease runs out), and sealed tokens. The proofs are
+//! tasks, a SIGKILLed lock holder (its lease runs out), a frozen one (its lease runs out while it
+//! lives), and sealed tokens. The proofs are
 //! shared with the PostgreSQL store (`grantkit/tests/support/replicas.rs`).
 #![cfg(unix)]
 
@@ -43,6 +44,15 @@ impl Backend for Redis {
 
 // The killed holder's watchdog stops renewing; its 3 s lease runs out.
 replicas::store_proofs!(Redis, Duration::from_secs(3), raw_value);
+
+/// The lease-expiry race documented in docs/scaling.md, with a real frozen process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens() {
+    replicas::a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens::<Redis>(
+        "a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens",
+    )
+    .await;
+}
 
 /// The stored bytes, straight from Redis.
 fn raw_value<'a>(url: &'a str, key: &'a StoreKey) -> BoxFuture<'a, Vec<u8>> {

@@ -385,6 +385,89 @@ pub async fn a_killed_lock_holder_does_not_block_the_others<B: Backend>(
     Some(served)
 }
 
+/// A lease that runs out under a *live* holder (Redis): the holder takes the lock, sends its
+/// refresh (the fake holds the answer 6 s) and is frozen (SIGSTOP), so its watchdog stops
+/// renewing. Once the lease is over a second replica takes the lock and refreshes, rotating the
+/// refresh token. The holder then resumes, gets `invalid_grant` for the rotated-out token, and
+/// its rotation detection adopts the pair the other replica stored: every caller of both ends
+/// with the same live token, no error surfaces, and the provider saw exactly two refreshes.
+/// Redis only: a PostgreSQL session lock does not expire under a frozen holder whose host
+/// still answers (docs/scaling.md).
+#[allow(dead_code)]
+pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Backend>(
+    test: &str,
+) -> Option<()> {
+    let server = url_or_skip::<B>(test)?;
+    let fake = Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0"));
+    let subject = unique_subject(test);
+    let store = B::store(
+        server.clone(),
+        key_for(&fake.url, &subject),
+        Settings::default(),
+    )
+    .await;
+    store.save(&expired("at-0", Some("rt-0"))).await.unwrap();
+    let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
+
+    fake.set_delay(Duration::from_secs(6));
+    let mut holder = Replica::start::<B>("holder", &env).await;
+    holder.go().await;
+    let started = Instant::now();
+    while fake.token_requests() == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the holder never sent its request"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    fake.set_delay(Duration::from_millis(50)); // for the second replica's request
+    signal(&holder, "STOP");
+
+    let mut winner = Replica::start::<B>("refresher", &env).await;
+    winner.go().await;
+    let report = winner.report().await;
+    assert!(report.errors.is_empty(), "the winner: {:?}", report.errors);
+    assert!(
+        report.tokens.iter().all(|t| t == "at-1"),
+        "{:?}",
+        report.tokens
+    );
+
+    signal(&holder, "CONT");
+    let report = holder.report().await;
+    assert!(
+        report.errors.is_empty(),
+        "the resumed holder surfaced {:?}",
+        report.errors
+    );
+    assert_eq!(report.tokens, ["at-1"], "it adopts the winner's pair");
+    assert_eq!(
+        fake.token_requests(),
+        2,
+        "the frozen holder's refresh and the winner's"
+    );
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.access_token().expose(), "at-1");
+    assert_eq!(stored.refresh_token().unwrap().expose(), "rt-1");
+    for replica in [holder, winner] {
+        replica.finish().await;
+    }
+    store.delete().await.unwrap();
+    Some(())
+}
+
+/// Sends SIGSTOP / SIGCONT (`kill -STOP <pid>`) to a replica.
+#[allow(dead_code)]
+fn signal(replica: &Replica, name: &str) {
+    let pid = replica.child.id().expect("the replica runs").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
 /// The store contract on one engine: empty → `None`; save/load; delete; the lock excludes a
 /// second holder (another store value, as in another replica), whose wait ends in a typed,
 /// transient `LockTimeout` after its bound; after the release, it gets the lock.
