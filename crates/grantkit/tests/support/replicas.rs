@@ -386,7 +386,7 @@ pub async fn a_killed_lock_holder_does_not_block_the_others<B: Backend>(
 }
 
 /// A lease that runs out under a *live* holder (Redis): the holder takes the lock, sends its
-/// refresh (the fake holds the answer 6 s) and is frozen (SIGSTOP), so its watchdog stops
+/// refresh (the fake holds the answer 10 s) and is frozen (SIGSTOP), so its watchdog stops
 /// renewing. Once the lease is over a second replica takes the lock and refreshes, rotating the
 /// refresh token. The holder then resumes, gets `invalid_grant` for the rotated-out token, and
 /// its rotation detection adopts the pair the other replica stored: every caller of both ends
@@ -410,8 +410,10 @@ pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Ba
     store.save(&expired("at-0", Some("rt-0"))).await.unwrap();
     let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
 
-    fake.set_delay(Duration::from_secs(6));
+    // Both processes are up before anything starts, so the race does not hang on a slow start.
     let mut holder = Replica::start::<B>("holder", &env).await;
+    let mut winner = Replica::start::<B>("refresher", &env).await;
+    fake.set_delay(Duration::from_secs(10));
     holder.go().await;
     let started = Instant::now();
     while fake.token_requests() == 0 {
@@ -423,8 +425,6 @@ pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Ba
     }
     fake.set_delay(Duration::from_millis(50)); // for the second replica's request
     signal(&holder, "STOP");
-
-    let mut winner = Replica::start::<B>("refresher", &env).await;
     winner.go().await;
     let report = winner.report().await;
     assert!(report.errors.is_empty(), "the winner: {:?}", report.errors);
