@@ -223,6 +223,44 @@ impl Replica {
     }
 }
 
+/// One user of a proof: a fake that accepts only `rt-0`, and the user's store in `B` holding
+/// an expired `at-0` / `rt-0`.
+struct User {
+    fake: Fake,
+    subject: String,
+    store: Arc<dyn TokenStore>,
+}
+
+impl User {
+    async fn expiring<B: Backend>(server: &str, test: &str) -> User {
+        let fake = Fake::start().await;
+        fake.set_live_refresh_token(Some("rt-0"));
+        let subject = unique_subject(test);
+        let key = key_for(&fake.url, &subject);
+        let store = B::store(server.to_owned(), key, Settings::default()).await;
+        store.save(&expired("at-0", Some("rt-0"))).await.unwrap();
+        User {
+            fake,
+            subject,
+            store,
+        }
+    }
+}
+
+impl Fake {
+    /// Waits until the first token request arrived (the holder has the lock and asked).
+    async fn wait_for_token_request(&self) {
+        let started = Instant::now();
+        while self.token_requests() == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "the holder never sent its request"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
 /// `PROCESSES` processes × `TASKS` tasks share one user's expired token, `ROUNDS` times:
 /// exactly one refresh per expiry across all processes, no `invalid_grant` (the fake rotates
 /// strictly: a second refresh with the same refresh token would get one), every caller ends
@@ -231,14 +269,12 @@ pub async fn one_refresh_per_expiry_across_processes<B: Backend>(test: &str) {
     let Some(server) = url_or_skip::<B>(test) else {
         return;
     };
-    let fake = Fake::start().await;
+    let User {
+        fake,
+        subject,
+        store,
+    } = User::expiring::<B>(&server, test).await;
     fake.set_delay(Duration::from_millis(100)); // so that the callers overlap
-    fake.set_live_refresh_token(Some("rt-0"));
-    let subject = unique_subject(test);
-    let key = key_for(&fake.url, &subject);
-    let store = B::store(server.clone(), key, Settings::default()).await;
-    store.save(&expired("at-0", Some("rt-0"))).await.unwrap();
-
     let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
     let mut replicas = Vec::new();
     for _ in 0..PROCESSES {
@@ -308,30 +344,18 @@ pub async fn a_killed_lock_holder_does_not_block_the_others<B: Backend>(
     bound: Duration,
 ) -> Option<Duration> {
     let server = url_or_skip::<B>(test)?;
-    let fake = Fake::start().await;
-    fake.set_live_refresh_token(Some("rt-0"));
-    let subject = unique_subject(test);
-    let store = B::store(
-        server.clone(),
-        key_for(&fake.url, &subject),
-        Settings::default(),
-    )
-    .await;
-    store.save(&expired("at-0", Some("rt-0"))).await.unwrap();
+    let User {
+        fake,
+        subject,
+        store,
+    } = User::expiring::<B>(&server, test).await;
     let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
 
     // The holder: its token request stalls (the fake sleeps before it rotates anything).
     fake.set_delay(Duration::from_secs(120));
     let mut holder = Replica::start::<B>("holder", &env).await;
     holder.go().await;
-    let started = Instant::now();
-    while fake.token_requests() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the holder never sent its request"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    fake.wait_for_token_request().await;
     fake.set_delay(Duration::from_millis(50)); // for the requests after the kill
 
     // The others queue up behind the holder's lock.
@@ -398,16 +422,11 @@ pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Ba
     test: &str,
 ) -> Option<()> {
     let server = url_or_skip::<B>(test)?;
-    let fake = Fake::start().await;
-    fake.set_live_refresh_token(Some("rt-0"));
-    let subject = unique_subject(test);
-    let store = B::store(
-        server.clone(),
-        key_for(&fake.url, &subject),
-        Settings::default(),
-    )
-    .await;
-    store.save(&expired("at-0", Some("rt-0"))).await.unwrap();
+    let User {
+        fake,
+        subject,
+        store,
+    } = User::expiring::<B>(&server, test).await;
     let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
 
     // Both processes are up before anything starts, so the race does not hang on a slow start.
@@ -415,14 +434,7 @@ pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Ba
     let mut winner = Replica::start::<B>("refresher", &env).await;
     fake.set_delay(Duration::from_secs(10));
     holder.go().await;
-    let started = Instant::now();
-    while fake.token_requests() == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the holder never sent its request"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    fake.wait_for_token_request().await;
     fake.set_delay(Duration::from_millis(50)); // for the second replica's request
     signal(&holder, "STOP");
     winner.go().await;
