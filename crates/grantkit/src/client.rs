@@ -294,18 +294,24 @@ impl Client {
             "device_code",
             "password",
         ];
-        let mut secrets: Vec<String> = form
+        let mut secrets: Vec<&str> = form
             .iter()
             .filter(|(name, _)| SECRET_FIELDS.contains(name))
-            .map(|(_, value)| value.clone())
+            .map(|(_, value)| value.as_str())
             .collect();
         if let Some(secret) = &self.inner.client_secret {
-            secrets.push(secret.expose().to_owned());
-            let basic = basic_credentials(&self.inner.client_id, secret);
-            secrets.push(basic.trim_start_matches("Basic ").to_owned());
+            secrets.push(secret.expose());
         }
-        let refs: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        error.scrub(&refs)
+        // The Basic header as it was sent (encoded once, at build).
+        if let Some(basic) = self
+            .inner
+            .basic_header
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+        {
+            secrets.push(basic.trim_start_matches("Basic "));
+        }
+        error.scrub(&secrets)
     }
 
     #[cfg(not(feature = "dpop"))]
