@@ -245,6 +245,14 @@ impl User {
             store,
         }
     }
+
+    /// What a child replica needs to reach the fake and the user.
+    fn env(&self) -> [(&'static str, &str); 2] {
+        [
+            (TOKEN_URL, self.fake.url.as_str()),
+            (SUBJECT, self.subject.as_str()),
+        ]
+    }
 }
 
 impl Fake {
@@ -269,13 +277,9 @@ pub async fn one_refresh_per_expiry_across_processes<B: Backend>(test: &str) {
     let Some(server) = url_or_skip::<B>(test) else {
         return;
     };
-    let User {
-        fake,
-        subject,
-        store,
-    } = User::expiring::<B>(&server, test).await;
+    let user = User::expiring::<B>(&server, test).await;
+    let (fake, store, env) = (&user.fake, &user.store, user.env());
     fake.set_delay(Duration::from_millis(100)); // so that the callers overlap
-    let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
     let mut replicas = Vec::new();
     for _ in 0..PROCESSES {
         replicas.push(Replica::start::<B>("refresher", &env).await);
@@ -344,12 +348,8 @@ pub async fn a_killed_lock_holder_does_not_block_the_others<B: Backend>(
     bound: Duration,
 ) -> Option<Duration> {
     let server = url_or_skip::<B>(test)?;
-    let User {
-        fake,
-        subject,
-        store,
-    } = User::expiring::<B>(&server, test).await;
-    let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
+    let user = User::expiring::<B>(&server, test).await;
+    let (fake, store, env) = (&user.fake, &user.store, user.env());
 
     // The holder: its token request stalls (the fake sleeps before it rotates anything).
     fake.set_delay(Duration::from_secs(120));
@@ -422,12 +422,8 @@ pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Ba
     test: &str,
 ) -> Option<()> {
     let server = url_or_skip::<B>(test)?;
-    let User {
-        fake,
-        subject,
-        store,
-    } = User::expiring::<B>(&server, test).await;
-    let env = [(TOKEN_URL, fake.url.as_str()), (SUBJECT, subject.as_str())];
+    let user = User::expiring::<B>(&server, test).await;
+    let (fake, store, env) = (&user.fake, &user.store, user.env());
 
     // Both processes are up before anything starts, so the race does not hang on a slow start.
     let mut holder = Replica::start::<B>("holder", &env).await;
