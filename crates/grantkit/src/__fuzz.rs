@@ -31,8 +31,7 @@ fn verifier() -> &'static IdTokenVerifier {
         let jwks = JwksCache::new(
             "https://op.example/jwks".parse().unwrap(),
             http,
-            Duration::ZERO,
-            Duration::ZERO,
+            &crate::JwksOptions::default(),
         );
         IdTokenVerifier::new(
             jwks,

@@ -12,7 +12,7 @@ use crate::authorize::AuthorizationRequest;
 use crate::error::{Endpoint, Error, Result};
 use crate::http::{Http, HttpOptions, HttpResponse};
 use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTION_TYPE};
-use crate::oidc::{IdTokenVerifier, JwksCache};
+use crate::oidc::{IdTokenVerifier, JwksCache, JwksOptions};
 use crate::provider::{AuthMethod, Provider};
 use crate::secret::Secret;
 
@@ -99,8 +99,7 @@ impl Client {
             http_options: HttpOptions::default(),
             http_client: None,
             leeway: Duration::from_secs(60),
-            jwks_ttl: Duration::from_secs(300),
-            jwks_cooldown: Duration::from_secs(30),
+            jwks: JwksOptions::default(),
         }
     }
 
@@ -376,8 +375,7 @@ pub struct ClientBuilder {
     http_options: HttpOptions,
     http_client: Option<reqwest::Client>,
     leeway: Duration,
-    jwks_ttl: Duration,
-    jwks_cooldown: Duration,
+    jwks: JwksOptions,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -473,10 +471,18 @@ impl ClientBuilder {
     }
 
     /// How long JWKS keys are reused (default 5 minutes), and the least time between two
-    /// re-fetches triggered by an unknown `kid` (default 30 s).
+    /// re-fetches triggered by an unknown `kid` (default 30 s). Shorthand for
+    /// [`jwks_options`](ClientBuilder::jwks_options) with the other settings at their defaults.
     pub fn jwks_cache(mut self, ttl: Duration, refetch_cooldown: Duration) -> Self {
-        self.jwks_ttl = ttl;
-        self.jwks_cooldown = refetch_cooldown;
+        self.jwks.ttl = ttl;
+        self.jwks.refetch_cooldown = refetch_cooldown;
+        self
+    }
+
+    /// How the provider's signing keys are kept: lifetime, unknown-`kid` cooldown, how long
+    /// they stay in use through a JWKS outage, and the retry backoff (see [`JwksOptions`]).
+    pub fn jwks_options(mut self, options: JwksOptions) -> Self {
+        self.jwks = options;
         self
     }
 
@@ -550,12 +556,7 @@ impl ClientBuilder {
             self.provider.endpoint(Endpoint::Jwks),
         ) {
             (Some(issuer), Ok(jwks_uri)) => Some(IdTokenVerifier::new(
-                JwksCache::new(
-                    jwks_uri.clone(),
-                    http.clone(),
-                    self.jwks_ttl,
-                    self.jwks_cooldown,
-                ),
+                JwksCache::new(jwks_uri.clone(), http.clone(), &self.jwks),
                 issuer.to_owned(),
                 self.client_id.clone(),
                 self.provider.id_token_signing_algs(),

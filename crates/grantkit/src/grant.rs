@@ -13,7 +13,11 @@ impl Client {
     /// Exchanges a verified authorization code (with its PKCE verifier and redirect URI) for tokens.
     ///
     /// When the response omits `scope`, the requested scope is recorded (RFC 6749 §5.1).
-    /// An ID token in the response is returned as is; OpenID Connect validation is separate.
+    /// With `openid` in the scope, the response's ID token is validated here (signature from the
+    /// provider's JWKS, every claim of OpenID Connect Core §3.1.3.7, the login's `nonce`,
+    /// `at_hash`) and its claims recorded ([`TokenSet::id_token_claims`]); a missing ID token, or
+    /// a provider without the issuer and JWKS URI to check it, is an error. On a cold client the
+    /// JWKS is fetched while the code is exchanged, not after.
     pub async fn exchange_code(&self, code: AuthorizationCode) -> Result<TokenSet> {
         let AuthorizationCode {
             code,
@@ -31,10 +35,14 @@ impl Client {
         if let Some(verifier) = code_verifier {
             form.push(("code_verifier", verifier.into_inner()));
         }
-        let mut tokens = self.token_request("authorization_code", form).await?;
         let openid = scope
             .as_deref()
             .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
+        if let (true, Some(verifier)) = (openid, self.id_token_verifier()) {
+            // One round trip instead of two on a cold client: the keys arrive with the tokens.
+            verifier.jwks.prefetch();
+        }
+        let mut tokens = self.token_request("authorization_code", form).await?;
         let expect = Expectations {
             nonce: nonce.as_ref(),
             ..Expectations::default()
@@ -57,10 +65,10 @@ impl Client {
         form.push(("grant_type", "refresh_token".to_owned()));
         form.push(("refresh_token", refresh_token.expose().to_owned()));
         let mut fresh = self.token_request("refresh_token", form).await?;
-        // OpenID Connect Core §12.2: a refreshed ID token must be for the same user.
-        let subject = tokens.id_token_claims().map(|c| c.sub.as_str());
+        // OpenID Connect Core §12.2: a refreshed ID token is for the same user, from the same
+        // issuer, for the same client, about the same authentication.
         let expect = Expectations {
-            subject,
+            previous: tokens.id_token_claims(),
             ..Expectations::default()
         };
         self.validate_id_token(&mut fresh, expect, false).await?;
@@ -75,13 +83,7 @@ impl Client {
         id_token: &Secret,
         nonce: Option<&Secret>,
     ) -> Result<IdTokenClaims> {
-        let verifier = self.id_token_verifier().ok_or_else(|| {
-            Error::Config(
-                "ID tokens can only be checked with a provider that has an issuer and a JWKS URI"
-                    .into(),
-            )
-        })?;
-        verifier
+        self.require_id_token_verifier()?
             .verify(
                 id_token,
                 Expectations {
@@ -99,8 +101,11 @@ impl Client {
         expect: Expectations<'_>,
         required: bool,
     ) -> Result<()> {
-        let Some(verifier) = self.id_token_verifier() else {
-            return Ok(());
+        let verifier = match self.id_token_verifier() {
+            Some(verifier) => verifier,
+            // `openid` was asked for: an ID token we cannot check is not silently accepted.
+            None if required => return self.require_id_token_verifier().map(drop),
+            None => return Ok(()),
         };
         let Some(raw) = tokens.id_token().cloned() else {
             return if required {
@@ -117,6 +122,27 @@ impl Client {
         let claims = verifier.verify(&raw, expect).await?;
         tokens.set_id_token_claims(claims);
         Ok(())
+    }
+
+    /// The ID-token verifier, or the typed error naming what the provider lacks for one.
+    fn require_id_token_verifier(&self) -> Result<&crate::oidc::IdTokenVerifier> {
+        if let Some(verifier) = self.id_token_verifier() {
+            return Ok(verifier);
+        }
+        let provider = self.provider();
+        let missing = match (
+            provider.issuer().is_some(),
+            provider.endpoint(Endpoint::Jwks).is_ok(),
+        ) {
+            (false, false) => "issuer and no jwks_uri",
+            (false, true) => "issuer",
+            _ => "jwks_uri",
+        };
+        Err(IdTokenError::NoVerifier {
+            provider: provider.name().to_owned(),
+            missing,
+        }
+        .into())
     }
 
     /// The client credentials grant (RFC 6749 §4.4): a token for the client itself.

@@ -86,6 +86,7 @@ mod secret;
 mod token;
 mod token_response;
 mod userinfo;
+mod warm;
 
 pub use authorize::{AuthorizationRequest, PendingAuthorization};
 pub use callback::{AuthorizationCode, Callback};
@@ -104,7 +105,7 @@ pub use lifecycle::{
     MemoryTokenStore, StoreError, StoreKey, StoreLock, TokenCodec, TokenSource, TokenSourceBuilder,
     TokenStore,
 };
-pub use oidc::{Discovery, IdTokenClaims, IdTokenError, ProviderMetadata};
+pub use oidc::{Discovery, IdTokenClaims, IdTokenError, JwksOptions, ProviderMetadata};
 pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks, TokenField, TokenFieldKind};
 pub use revoke::TokenTypeHint;
 pub use secret::Secret;

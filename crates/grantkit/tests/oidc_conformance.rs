@@ -4,7 +4,6 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -14,6 +13,10 @@ use grantkit::{Client, Discovery, Error, IdTokenError, TokenSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use sha2::Digest;
+
+#[path = "support/fixture_keys.rs"]
+mod fixture_keys;
+use fixture_keys::{fixture_key, now, sign};
 
 const CLIENT_ID: &str = "rp-client";
 const ACCESS_TOKEN: &str = "access-token-123";
@@ -70,57 +73,19 @@ async fn discovery(State(op): State<Op>) -> Json<Value> {
 
 async fn jwks(State(op): State<Op>) -> Json<Value> {
     op.jwks_fetches.fetch_add(1, Ordering::SeqCst);
-    let all: Value = serde_json::from_str(include_str!("fixtures/jwks.json")).unwrap();
     let kids = op.scenario.lock().unwrap().jwks_kids.clone();
-    let keys: Vec<Value> = all["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|k| kids.contains(&k["kid"].as_str().unwrap()))
-        .cloned()
-        .collect();
-    Json(json!({ "keys": keys }))
+    Json(fixture_keys::jwks(&kids))
 }
 
 async fn token(State(op): State<Op>) -> Json<Value> {
     let id_token = op.scenario.lock().unwrap().id_token.clone();
     Json(
-        json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300, "id_token": id_token}),
+        json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 300, "id_token": id_token, "refresh_token": "rt"}),
     )
 }
 
 async fn userinfo(State(op): State<Op>) -> Json<Value> {
     Json(op.scenario.lock().unwrap().userinfo.clone())
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-fn fixture_key(kid: &str) -> (Algorithm, EncodingKey) {
-    let pem = std::fs::read(format!(
-        "{}/tests/fixtures/{kid}.pem",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    match kid {
-        "rsa-1" | "rsa-2" => (Algorithm::RS256, EncodingKey::from_rsa_pem(&pem).unwrap()),
-        "ec-256" => (Algorithm::ES256, EncodingKey::from_ec_pem(&pem).unwrap()),
-        "ec-384" => (Algorithm::ES384, EncodingKey::from_ec_pem(&pem).unwrap()),
-        "ed-1" => (Algorithm::EdDSA, EncodingKey::from_ed_pem(&pem).unwrap()),
-        other => panic!("no fixture key {other}"),
-    }
-}
-
-/// Signs `claims` with fixture key `kid`; `with_kid` decides whether the header names it.
-fn sign(kid: &str, with_kid: bool, claims: &Value) -> String {
-    let (alg, key) = fixture_key(kid);
-    let mut header = Header::new(alg);
-    header.kid = with_kid.then(|| kid.to_owned());
-    jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
 fn at_hash(token: &str) -> String {
@@ -514,4 +479,136 @@ async fn rp_discovery_issuer_not_matching_config() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::IssuerMismatch { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_id_token_not_valid_yet_is_refused() {
+    // RFC 7519 §4.1.5 `nbf`: a token minted for later use is refused beyond the leeway.
+    let op = start_op(&["rsa-1"]).await;
+    let result = login_with(&op, |op, n| {
+        let mut claims = good_claims(op, n);
+        claims["nbf"] = json!(now() + 600);
+        sign("rsa-1", true, &claims)
+    })
+    .await;
+    assert!(matches!(
+        id_token_error(result),
+        IdTokenError::NotYetValid { .. }
+    ));
+    let ok = login_with(&op, |op, n| {
+        let mut claims = good_claims(op, n);
+        claims["nbf"] = json!(now() + 30); // within the 60 s leeway
+        sign("rsa-1", true, &claims)
+    })
+    .await;
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+/// OpenID Connect Core §12.2: a refreshed ID token keeps `iss`, `sub`, `aud`, `azp`, and
+/// `auth_time` and `nonce` when present, and is not older than the original.
+#[tokio::test]
+async fn a_refreshed_id_token_must_keep_the_claims_of_the_original_authentication() {
+    let op = start_op(&["rsa-1"]).await;
+    let original_nonce = std::sync::Arc::new(Mutex::new(String::new()));
+    let kept = original_nonce.clone();
+    let tokens = login_with(&op, move |op, n| {
+        *kept.lock().unwrap() = n.to_owned();
+        let mut claims = good_claims(op, n);
+        claims["auth_time"] = json!(now() - 100);
+        sign("rsa-1", true, &claims)
+    })
+    .await
+    .unwrap();
+    let original = tokens.id_token_claims().unwrap().clone();
+    let provider = Discovery::new(&op.base).fetch().await.unwrap();
+    let client = Client::builder(provider, CLIENT_ID)
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    let refreshed = |change: &dyn Fn(&mut Value)| {
+        let mut claims = json!({
+            "iss": original.iss, "sub": original.sub, "aud": CLIENT_ID, "iat": now(),
+            "exp": now() + 300, "auth_time": original.auth_time, "at_hash": at_hash(ACCESS_TOKEN),
+        });
+        change(&mut claims);
+        sign("rsa-1", true, &claims)
+    };
+    type Change<'a> = Box<dyn Fn(&mut Value) + 'a>;
+    let cases: [(&str, Change); 6] = [
+        (
+            "aud",
+            Box::new(|c| c["aud"] = json!([CLIENT_ID, "another-client"])),
+        ),
+        ("azp", Box::new(|c| c["azp"] = json!(CLIENT_ID))),
+        ("auth_time", Box::new(|c| c["auth_time"] = json!(now()))),
+        ("nonce", Box::new(|c| c["nonce"] = json!("a-new-nonce"))),
+        ("iat", Box::new(|c| c["iat"] = json!(original.iat - 10))),
+        ("sub", Box::new(|c| c["sub"] = json!("user-2"))),
+    ];
+    for (claim, change) in cases {
+        op.scenario.lock().unwrap().id_token = refreshed(&*change);
+        let err = client.refresh(&tokens).await.unwrap_err();
+        let Error::IdToken(e) = err else {
+            panic!("{claim}: {err:?}")
+        };
+        match claim {
+            "sub" => assert_eq!(e, IdTokenError::SubjectChanged),
+            // Two audiences without azp fails the ordinary check first; both are refusals.
+            "aud" => assert!(
+                matches!(
+                    e,
+                    IdTokenError::RefreshMismatch("aud") | IdTokenError::MissingAzp
+                ),
+                "{e:?}"
+            ),
+            claim => assert_eq!(e, IdTokenError::RefreshMismatch(claim), "{claim}"),
+        }
+    }
+    // The same nonce, the same auth_time, a newer iat: accepted.
+    let nonce = original_nonce.lock().unwrap().clone();
+    op.scenario.lock().unwrap().id_token = refreshed(&|c| c["nonce"] = json!(nonce));
+    let fresh = client.refresh(&tokens).await.unwrap();
+    assert_eq!(fresh.id_token_claims().unwrap().sub, original.sub);
+}
+
+#[tokio::test]
+async fn openid_without_a_jwks_uri_is_a_typed_error_not_a_silent_skip() {
+    let op = start_op(&["rsa-1"]).await;
+    // The same provider, but described by hand without its JWKS URI.
+    let provider = grantkit::Provider::builder("hand-made")
+        .issuer(op.base.clone())
+        .authorization_endpoint(&format!("{}/authorize", op.base))
+        .token_endpoint(&format!("{}/token", op.base))
+        .build()
+        .unwrap();
+    let client = Client::builder(provider, CLIENT_ID)
+        .redirect_uri("http://127.0.0.1/callback")
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    let (_, pending) = client.authorize().build().unwrap();
+    let nonce = pending.nonce().unwrap().expose().to_owned();
+    op.scenario.lock().unwrap().id_token = sign("rsa-1", true, &good_claims(&op, &nonce));
+    let cb = format!("?code=c&state={}&iss={}", pending.state().expose(), op.base);
+    let code = pending.verify_callback(&cb).unwrap();
+    let err = client.exchange_code(code).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::IdToken(IdTokenError::NoVerifier {
+                missing: "jwks_uri",
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("hand-made"), "{err}");
+    let err = client
+        .verify_id_token(&grantkit::Secret::new("a.b.c"), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::IdToken(IdTokenError::NoVerifier { .. })),
+        "{err:?}"
+    );
 }

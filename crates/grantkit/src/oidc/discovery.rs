@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::header::ACCEPT;
 use serde::Deserialize;
@@ -13,6 +13,7 @@ use url::Url;
 use crate::error::{truncate, Endpoint, Error, Result};
 use crate::http::{parse_json, Http, HttpOptions};
 use crate::provider::{AuthMethod, Provider};
+use crate::warm::{Fetch, Warm, WarmPolicy};
 
 /// A provider's metadata document. Only `issuer` is required; every endpoint is optional
 /// (using a missing one is an [`Error::MissingEndpoint`]) and unknown members are kept.
@@ -111,7 +112,8 @@ impl ProviderMetadata {
 /// from `api.polar.sh` with issuer `https://polar.sh`), name the issuer explicitly with
 /// [`Discovery::expected_issuer`]: the check still runs, against that value.
 ///
-/// Results are cached per process for an hour (see [`Discovery::cache_ttl`]).
+/// Results are cached per process for an hour (see [`Discovery::cache_ttl`]), kept warm and
+/// served through an outage of the discovery endpoint (see [`Discovery::metadata`]).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), grantkit::Error> {
@@ -130,10 +132,27 @@ pub struct Discovery {
     expected_issuer: Option<String>,
     name: Option<String>,
     cache_ttl: Duration,
+    max_stale: Duration,
     http_options: HttpOptions,
 }
 
-type CacheMap = HashMap<(String, String), (Instant, Arc<ProviderMetadata>)>;
+type CacheMap = HashMap<(String, String), Arc<Warm<DiscoveryFetch>>>;
+
+/// Fetches and checks one discovery document, for the process-wide cache.
+struct DiscoveryFetch {
+    discovery: Discovery,
+    expected: String,
+}
+
+impl Fetch for DiscoveryFetch {
+    type Value = Arc<ProviderMetadata>;
+
+    async fn fetch(&self) -> Result<Arc<ProviderMetadata>> {
+        Ok(Arc::new(
+            self.discovery.fetch_checked(&self.expected).await?,
+        ))
+    }
+}
 
 fn cache() -> &'static Mutex<CacheMap> {
     static CACHE: OnceLock<Mutex<CacheMap>> = OnceLock::new();
@@ -148,6 +167,7 @@ impl Discovery {
             expected_issuer: None,
             name: None,
             cache_ttl: Duration::from_secs(3600),
+            max_stale: Duration::from_secs(24 * 3600),
             http_options: HttpOptions::default(),
         }
     }
@@ -171,6 +191,13 @@ impl Discovery {
         self
     }
 
+    /// How long after the last good fetch a cached document is still served while the
+    /// discovery endpoint fails (default 24 hours; never less than the cache TTL).
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
+    }
+
     /// Timeouts and body cap for the metadata request.
     pub fn http_options(mut self, options: HttpOptions) -> Self {
         self.http_options = options;
@@ -185,25 +212,40 @@ impl Discovery {
     }
 
     /// Fetches (or reuses) the checked metadata document.
+    ///
+    /// The cached document is kept warm like the JWKS: one fetch for any number of concurrent
+    /// callers, refreshed in the background in the last quarter of its lifetime, and served
+    /// for up to [`max_stale`](Discovery::max_stale) (24 hours by default) while the discovery
+    /// endpoint fails, which it is asked again no sooner than a doubling backoff (1 s to 60 s).
+    /// The first `Discovery` of an issuer in a process sets that policy.
     pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>> {
         let expected = self
             .expected_issuer
             .clone()
             .unwrap_or_else(|| self.location.clone());
+        if self.cache_ttl.is_zero() {
+            return Ok(Arc::new(self.fetch_checked(&expected).await?));
+        }
         let key = (self.location.clone(), expected.clone());
-        if let Some((at, doc)) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-            if at.elapsed() < self.cache_ttl {
-                return Ok(doc.clone());
-            }
-        }
-        let doc = Arc::new(self.fetch_checked(&expected).await?);
-        if !self.cache_ttl.is_zero() {
-            cache()
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, (Instant::now(), doc.clone()));
-        }
-        Ok(doc)
+        let warm = cache()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_insert_with(|| {
+                let policy = WarmPolicy {
+                    ttl: self.cache_ttl,
+                    max_stale: self.max_stale.max(self.cache_ttl),
+                    retry_min: Duration::from_secs(1),
+                    retry_max: Duration::from_secs(60),
+                };
+                let fetch = DiscoveryFetch {
+                    discovery: self.clone(),
+                    expected,
+                };
+                Arc::new(Warm::new(fetch, policy))
+            })
+            .clone();
+        warm.get().await
     }
 
     async fn fetch_checked(&self, expected: &str) -> Result<ProviderMetadata> {

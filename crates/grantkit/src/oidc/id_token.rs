@@ -106,6 +106,29 @@ pub enum IdTokenError {
     /// A refreshed ID token names another subject (OpenID Connect Core §12.2).
     #[error("the refreshed ID token is for another subject")]
     SubjectChanged,
+    /// `nbf` lies in the future (beyond the leeway): the token is not valid yet.
+    #[error("the ID token is not valid before {nbf} (now {now}); check the clock")]
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: i64,
+        /// The time of the check.
+        now: i64,
+    },
+    /// A refreshed ID token differs from the original in a claim OpenID Connect Core §12.2
+    /// says must stay the same (`iss`, `aud`, `azp`, `auth_time`, `nonce`), or its `iat` is
+    /// older than the original's.
+    #[error("the refreshed ID token changed `{0}`, which OpenID Connect Core §12.2 says must stay as in the original")]
+    RefreshMismatch(&'static str),
+    /// An ID token must be validated (`openid` was requested, or a caller asked for it) but
+    /// the provider has no issuer or no JWKS URI to validate it with. Configure both
+    /// (`ProviderBuilder::issuer` and `jwks_uri`, or use discovery).
+    #[error("the ID token cannot be validated: provider `{provider}` has no {missing}; configure it (or build the provider by discovery)")]
+    NoVerifier {
+        /// The provider's name.
+        provider: String,
+        /// What is missing: `issuer`, `jwks_uri`, or both.
+        missing: &'static str,
+    },
 }
 
 /// The validated claims of an ID token: the standard ones typed, every claim in
@@ -194,7 +217,8 @@ impl<'de> Deserialize<'de> for IdTokenClaims {
 pub(crate) struct Expectations<'a> {
     pub(crate) nonce: Option<&'a Secret>,
     pub(crate) access_token: Option<&'a Secret>,
-    pub(crate) subject: Option<&'a str>,
+    /// The ID token of the original authentication, when this one comes from a refresh.
+    pub(crate) previous: Option<&'a IdTokenClaims>,
 }
 
 /// Validates ID tokens for one client at one issuer.
@@ -366,6 +390,13 @@ impl IdTokenVerifier {
         if c.iat > now.saturating_add(leeway) {
             return Err(IdTokenError::IssuedInFuture { iat: c.iat, now });
         }
+        // RFC 7519 §4.1.5; a token not valid yet is not valid.
+        if let Some(nbf) = c.claims.get("nbf").and_then(Value::as_f64) {
+            let nbf = nbf as i64;
+            if nbf > now.saturating_add(leeway) {
+                return Err(IdTokenError::NotYetValid { nbf, now });
+            }
+        }
         if let Some(expected) = expect.nonce {
             match c.claims.get("nonce").and_then(Value::as_str) {
                 Some(found) if constant_time_eq(found.as_bytes(), expected.expose().as_bytes()) => {
@@ -385,10 +416,38 @@ impl IdTokenVerifier {
                 return Err(IdTokenError::AtHashMismatch);
             }
         }
-        if expect.subject.is_some_and(|s| s != c.sub) {
-            return Err(IdTokenError::SubjectChanged);
+        if let Some(original) = expect.previous {
+            check_refreshed(original, c)?;
         }
         Ok(())
+    }
+}
+
+/// OpenID Connect Core §12.2: a refreshed ID token keeps `iss`, `sub`, `aud`, `azp`,
+/// `auth_time` (when it carries one) and `nonce` (when it carries one) of the original, and its
+/// `iat` is the time of the new token, so never older.
+fn check_refreshed(original: &IdTokenClaims, new: &IdTokenClaims) -> Result<(), IdTokenError> {
+    if new.sub != original.sub {
+        return Err(IdTokenError::SubjectChanged);
+    }
+    let same = |name: &str| new.claims.get(name) == original.claims.get(name);
+    let kept_if_present = |name: &str| !new.claims.contains_key(name) || same(name);
+    let sorted = |aud: &[String]| {
+        let mut aud = aud.to_vec();
+        aud.sort();
+        aud
+    };
+    let checks: [(&'static str, bool); 6] = [
+        ("iss", new.iss == original.iss),
+        ("aud", sorted(&new.aud) == sorted(&original.aud)),
+        ("azp", same("azp")),
+        ("auth_time", kept_if_present("auth_time")),
+        ("nonce", kept_if_present("nonce")),
+        ("iat", new.iat >= original.iat),
+    ];
+    match checks.iter().find(|(_, ok)| !ok) {
+        Some((claim, _)) => Err(IdTokenError::RefreshMismatch(claim)),
+        None => Ok(()),
     }
 }
 

@@ -1,8 +1,9 @@
-//! The provider's signing keys: fetched once, cached, re-fetched on an unknown `kid` at most
-//! once per cooldown so a flood of forged tokens cannot make us hammer the provider.
+//! The provider's signing keys: kept warm (one fetch for any number of callers, refreshed
+//! ahead of expiry, the last good set served through an outage), and re-fetched on an unknown
+//! `kid` at most once per cooldown so a flood of forged tokens cannot make us hammer the
+//! provider.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::Jwk;
@@ -13,6 +14,7 @@ use url::Url;
 
 use crate::error::{Endpoint, Error, Result};
 use crate::http::{parse_json, Http};
+use crate::warm::{Fetch, Warm, WarmPolicy};
 
 /// The curve or key type, so a token's `alg` is only tried against keys that can verify it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,72 +92,17 @@ fn usable_key(entry: &Value) -> Option<VerifyKey> {
     })
 }
 
-struct State {
-    keys: Arc<[VerifyKey]>,
-    fetched_at: Option<Instant>,
-    last_forced: Option<Instant>,
-}
-
-/// Cached keys of one `jwks_uri`.
-pub(crate) struct JwksCache {
+/// Fetches one `jwks_uri`: an answer without a usable key is a failed fetch, so the last good
+/// key set stays in use.
+pub(crate) struct JwksFetch {
     uri: Url,
     http: Http,
-    ttl: Duration,
-    cooldown: Duration,
-    state: RwLock<State>,
-    fetches: AtomicU64,
 }
 
-impl JwksCache {
-    pub(crate) fn new(uri: Url, http: Http, ttl: Duration, cooldown: Duration) -> Self {
-        Self {
-            uri,
-            http,
-            ttl,
-            cooldown,
-            state: RwLock::new(State {
-                keys: Arc::from(Vec::new()),
-                fetched_at: None,
-                last_forced: None,
-            }),
-            fetches: AtomicU64::new(0),
-        }
-    }
-
-    /// How many times the JWKS was fetched (diagnostics; a warm cache makes no requests).
-    pub(crate) fn fetches(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
-    }
-
-    /// The cached keys, fetched first when the cache is empty or older than the TTL.
-    pub(crate) async fn current(&self) -> Result<Arc<[VerifyKey]>> {
-        {
-            let state = self.state.read().unwrap_or_else(|p| p.into_inner());
-            if state.fetched_at.is_some_and(|at| at.elapsed() < self.ttl) {
-                return Ok(state.keys.clone());
-            }
-        }
-        self.fetch().await
-    }
-
-    /// Re-fetches because a token names a key we do not have (the provider may have rotated).
-    /// Returns `None` when a forced fetch happened within the cooldown.
-    pub(crate) async fn refetch_for_unknown_key(&self) -> Result<Option<Arc<[VerifyKey]>>> {
-        {
-            let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-            if state
-                .last_forced
-                .is_some_and(|at| at.elapsed() < self.cooldown)
-            {
-                return Ok(None);
-            }
-            state.last_forced = Some(Instant::now());
-        }
-        self.fetch().await.map(Some)
-    }
+impl Fetch for JwksFetch {
+    type Value = Arc<[VerifyKey]>;
 
     async fn fetch(&self) -> Result<Arc<[VerifyKey]>> {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
         let request = self
             .http
             .client()
@@ -170,10 +117,108 @@ impl JwksCache {
                     .into(),
             });
         }
-        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-        state.keys = keys.clone();
-        state.fetched_at = Some(Instant::now());
         Ok(keys)
+    }
+}
+
+/// The keys of one `jwks_uri`, kept warm (single flight, refresh-ahead, stale-if-error,
+/// backoff: see `warm.rs`), plus the unknown-`kid` re-fetch with its cooldown.
+pub(crate) struct JwksCache {
+    keys: Arc<Warm<JwksFetch>>,
+    cooldown: Duration,
+    last_forced: Mutex<Option<Instant>>,
+}
+
+impl JwksCache {
+    pub(crate) fn new(uri: Url, http: Http, options: &JwksOptions) -> Self {
+        let policy = WarmPolicy {
+            ttl: options.ttl,
+            max_stale: options.max_stale.max(options.ttl),
+            retry_min: options.retry_min,
+            retry_max: options.retry_max.max(options.retry_min),
+        };
+        Self {
+            keys: Arc::new(Warm::new(JwksFetch { uri, http }, policy)),
+            cooldown: options.refetch_cooldown,
+            last_forced: Mutex::new(None),
+        }
+    }
+
+    /// How many times the JWKS was fetched (diagnostics; a warm cache makes no requests).
+    pub(crate) fn fetches(&self) -> u64 {
+        self.keys.fetches()
+    }
+
+    /// The keys: cached, or fetched once for all concurrent callers.
+    pub(crate) async fn current(&self) -> Result<Arc<[VerifyKey]>> {
+        self.keys.get().await
+    }
+
+    /// Starts fetching the keys in the background when none are held yet, so that a login's
+    /// code exchange and the key fetch run side by side.
+    pub(crate) fn prefetch(&self) {
+        self.keys.prefetch();
+    }
+
+    /// Re-fetches because a token names a key we do not have (the provider may have rotated).
+    /// Returns `None` when a forced fetch happened within the cooldown, or the endpoint is
+    /// failing and its backoff is not over.
+    pub(crate) async fn refetch_for_unknown_key(&self) -> Result<Option<Arc<[VerifyKey]>>> {
+        {
+            let mut last = self.last_forced.lock().unwrap_or_else(|p| p.into_inner());
+            if last.is_some_and(|at| at.elapsed() < self.cooldown) {
+                return Ok(None);
+            }
+            *last = Some(Instant::now());
+        }
+        self.keys.refetch().await.transpose()
+    }
+}
+
+/// How a client keeps the provider's signing keys (its JWKS): see
+/// [`ClientBuilder::jwks_options`](crate::ClientBuilder::jwks_options).
+///
+/// The keys are fetched once for any number of concurrent validations, refreshed in the
+/// background during the last quarter of `ttl` (so no validation waits on a fetch under steady
+/// use), and kept in use while the JWKS endpoint fails, up to `max_stale` after the last good
+/// fetch: a provider's JWKS outage does not log anyone out. While it fails, it is asked again
+/// no sooner than a backoff that doubles from `retry_min` up to `retry_max`.
+///
+/// ```
+/// use std::time::Duration;
+/// use grantkit::JwksOptions;
+///
+/// let options = JwksOptions {
+///     max_stale: Duration::from_secs(6 * 3600), // trust keys six hours into an outage at most
+///     ..JwksOptions::default()
+/// };
+/// assert_eq!(options.ttl, Duration::from_secs(300));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JwksOptions {
+    /// How long fetched keys are used before they are refreshed (default 5 minutes).
+    pub ttl: Duration,
+    /// The least time between two re-fetches caused by tokens naming an unknown `kid`
+    /// (default 30 s): a flood of forged tokens cannot make the client hammer the provider.
+    pub refetch_cooldown: Duration,
+    /// How long after the last good fetch its keys are still used while the JWKS endpoint
+    /// fails (default 24 hours). Never less than `ttl`.
+    pub max_stale: Duration,
+    /// The first wait before asking a failing JWKS endpoint again (default 1 s).
+    pub retry_min: Duration,
+    /// The longest wait between two attempts at a failing JWKS endpoint (default 60 s).
+    pub retry_max: Duration,
+}
+
+impl Default for JwksOptions {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(300),
+            refetch_cooldown: Duration::from_secs(30),
+            max_stale: Duration::from_secs(24 * 3600),
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(60),
+        }
     }
 }
 
