@@ -1,4 +1,5 @@
-//! The provider's signing keys stay warm and survive a JWKS outage (docs/oidc.md, "Keys"):
+//! The provider's signing keys (and its discovery document) stay warm and survive an outage
+//! of their endpoint (docs/oidc.md, "Keys and metadata kept warm"):
 //! one fetch for any number of concurrent validations, refresh ahead of expiry, the last good
 //! key set served while the endpoint fails, a bounded retry rate, and a cold login that fetches
 //! the keys while it exchanges the code. Every claim is proven by counting the requests a small
@@ -36,6 +37,8 @@ struct Op {
     id_token: Arc<Mutex<String>>,
     /// Whether a JWKS request arrived while a token request was being answered.
     jwks_during_exchange: Arc<AtomicBool>,
+    discovery_status: Arc<AtomicU16>,
+    discovery_fetches: Arc<AtomicUsize>,
 }
 
 const GATE: u32 = 1 << 20;
@@ -52,6 +55,8 @@ async fn start_op(kids: &[&'static str], jwks_delay: Duration) -> Op {
         jwks_answered: Arc::new(AtomicUsize::new(0)),
         id_token: Arc::new(Mutex::new(String::new())),
         jwks_during_exchange: Arc::new(AtomicBool::new(false)),
+        discovery_status: Arc::new(AtomicU16::new(200)),
+        discovery_fetches: Arc::new(AtomicUsize::new(0)),
     };
     let app = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
@@ -62,7 +67,13 @@ async fn start_op(kids: &[&'static str], jwks_delay: Duration) -> Op {
     op
 }
 
-async fn discovery(State(op): State<Op>) -> Json<Value> {
+async fn discovery(State(op): State<Op>) -> Response {
+    op.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(op.jwks_delay).await;
+    let status = op.discovery_status.load(Ordering::SeqCst);
+    if status != 200 {
+        return (StatusCode::from_u16(status).unwrap(), "down").into_response();
+    }
     let b = &op.base;
     Json(json!({
         "issuer": b,
@@ -71,6 +82,7 @@ async fn discovery(State(op): State<Op>) -> Json<Value> {
         "jwks_uri": format!("{b}/jwks"),
         "id_token_signing_alg_values_supported": ["RS256"],
     }))
+    .into_response()
 }
 
 async fn jwks(State(op): State<Op>) -> Response {
@@ -328,4 +340,37 @@ async fn a_cold_login_fetches_the_keys_while_the_code_is_exchanged() {
         "the JWKS was fetched only after the code exchange"
     );
     assert_eq!(op.jwks_fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_discoveries_fetch_the_document_once() {
+    let op = start_op(&["rsa-1"], Duration::from_millis(20)).await;
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let base = op.base.clone();
+            tokio::spawn(async move { Discovery::new(base).metadata().await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap().issuer, op.base);
+    }
+    assert_eq!(op.discovery_fetches.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_discovery_outage_serves_the_last_good_document() {
+    let op = start_op(&["rsa-1"], Duration::ZERO).await;
+    let discovery = || Discovery::new(op.base.clone()).cache_ttl(Duration::from_millis(100));
+    discovery().metadata().await.unwrap();
+    op.discovery_status.store(502, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..100 {
+        let provider = discovery().fetch().await.unwrap();
+        assert_eq!(provider.issuer(), Some(op.base.as_str()));
+    }
+    let asked = op.discovery_fetches.load(Ordering::SeqCst);
+    assert!(
+        (2..=3).contains(&asked),
+        "{asked} discovery requests: one good, then one failed and the backoff"
+    );
 }
