@@ -315,7 +315,8 @@ impl HttpResponse {
     }
 
     /// Parses the body as JSON; an unexpected body is an [`Error::InvalidResponse`] that names
-    /// the endpoint and quotes a short, cleaned excerpt (and says so when it is HTML).
+    /// the endpoint, the missing member or the position, and says so when it is HTML. It never
+    /// quotes the body: a 2xx answer may carry fresh secrets.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         parse_json(self.endpoint, &self.body)
     }
@@ -473,18 +474,51 @@ fn excerpt(body: &[u8]) -> String {
 }
 
 /// Parses a 2xx JSON body, naming the endpoint and the problem when it is not what was expected.
+///
+/// The reason never quotes the body: a 2xx answer (a registration, a device authorization, a
+/// pushed request) carries fresh secrets, and one missing member must not put them in a log.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     endpoint: Endpoint,
     body: &[u8],
 ) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| Error::InvalidResponse {
         endpoint,
-        reason: if body.first().is_some_and(|b| *b == b'<') {
-            format!("expected JSON but got HTML: {}", excerpt(body))
-        } else {
-            format!("not the expected JSON ({e}): {}", excerpt(body))
-        },
+        reason: json_reason(body, &e),
     })
+}
+
+/// What is wrong with a JSON body, from the error's category and position only: serde's
+/// messages for data errors quote the offending value (`invalid type: string "..."`).
+fn json_reason(body: &[u8], e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("at line {} column {}", e.line(), e.column());
+    if body.first().is_some_and(|b| *b == b'<') {
+        return "expected JSON but got HTML".to_owned();
+    }
+    match e.classify() {
+        Category::Io | Category::Syntax | Category::Eof => format!("not JSON ({e})"),
+        Category::Data => {
+            let message = e.to_string();
+            // "missing field `name`" names a member of our own type, never a value.
+            if let Some(field) = message
+                .strip_prefix("missing field ")
+                .and_then(|rest| rest.split(' ').next())
+            {
+                return format!("not the expected JSON: missing field {field} {at}");
+            }
+            // What follows ", expected " comes from our type's description, not from the body.
+            match message.split_once(", expected ") {
+                Some((_, expected)) => {
+                    let expected = expected.strip_suffix(&format!(" {at}")).unwrap_or(expected);
+                    format!(
+                        "not the expected JSON: a member has an unexpected value {at} (expected {})",
+                        truncate(expected, 100)
+                    )
+                }
+                None => format!("not the expected JSON: a member has an unexpected value {at}"),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -568,6 +602,55 @@ mod tests {
             b"",
         );
         assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidToken));
+    }
+
+    /// A registration-like 201 body missing a member: the error names the member and the
+    /// position, and quotes nothing of the body (it carries a fresh client secret).
+    #[test]
+    fn a_2xx_body_missing_a_member_quotes_no_secret() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Registered {
+            client_id: String,
+            client_secret: String,
+            registration_access_token: String,
+        }
+        const SECRET: &str = "fresh-client-secret-DO-NOT-LEAK";
+        let response = HttpResponse {
+            endpoint: Endpoint::Api,
+            status: StatusCode::CREATED,
+            headers: HeaderMap::new(),
+            body: format!(r#"{{"client_id":"c1","client_secret":"{SECRET}"}}"#).into_bytes(),
+            credentials: None,
+        };
+        let e = response.json::<Registered>().unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("DO-NOT-LEAK"), "{shown}");
+        assert!(shown.contains("registration_access_token"), "{shown}");
+        assert!(shown.contains("line 1"), "{shown}");
+        // A member of the wrong type: serde would quote the value; the error must not.
+        let wrong: Result<Registered> = parse_json(
+            Endpoint::Api,
+            format!(r#"{{"client_id":"c1","client_secret":"{SECRET}","registration_access_token":7}}"#)
+                .as_bytes(),
+        );
+        let wrong = wrong.unwrap_err().to_string();
+        assert!(!wrong.contains("DO-NOT-LEAK"), "{wrong}");
+        let typed: Result<u64> = parse_json(Endpoint::Api, format!("\"{SECRET}\"").as_bytes());
+        let typed = typed.unwrap_err().to_string();
+        assert!(!typed.contains("DO-NOT-LEAK"), "{typed}");
+        assert!(typed.contains("expected"), "{typed}");
+    }
+
+    #[test]
+    fn html_2xx_is_named_but_not_quoted() {
+        let e = parse_json::<serde_json::Value>(
+            Endpoint::PushedAuthorization,
+            b"<html>request_uri=urn:secret-DO-NOT-LEAK</html>",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("HTML") && !e.contains("DO-NOT-LEAK"), "{e}");
     }
 
     #[test]
