@@ -26,7 +26,7 @@ use std::fmt;
 use std::time::Duration;
 
 use reqwest::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
@@ -145,7 +145,7 @@ impl Http {
                 location: truncate(location, 200),
             });
         }
-        let body = self.read_body(endpoint, response, &headers).await?;
+        let body = self.read_body(endpoint, response).await?;
         Ok(HttpResponse {
             endpoint,
             status,
@@ -159,18 +159,15 @@ impl Http {
         &self,
         endpoint: Endpoint,
         mut response: reqwest::Response,
-        headers: &HeaderMap,
     ) -> Result<Vec<u8>> {
         let limit = self.options.max_body_bytes;
         let too_large = || Error::BodyTooLarge { endpoint, limit };
-        let declared = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        match declared {
+        // The length hyper frames the body with, not the raw header: a `Content-Length` next to
+        // `Transfer-Encoding` is overruled by the chunks (or by the connection's close).
+        match response.content_length() {
             Some(len) if len > limit as u64 => return Err(too_large()),
-            // HTTP/1.1 framing stops the body at its declared length, so it cannot outgrow the
-            // cap: read it in one piece (no per-chunk copy). A shorter body is a transport error.
+            // Framing stops the body at this length, so it cannot outgrow the cap: read it in
+            // one piece (no per-chunk copy). A shorter body is a transport error.
             Some(_) => {
                 let body = response
                     .bytes()
@@ -631,8 +628,10 @@ mod tests {
         // A member of the wrong type: serde would quote the value; the error must not.
         let wrong: Result<Registered> = parse_json(
             Endpoint::Api,
-            format!(r#"{{"client_id":"c1","client_secret":"{SECRET}","registration_access_token":7}}"#)
-                .as_bytes(),
+            format!(
+                r#"{{"client_id":"c1","client_secret":"{SECRET}","registration_access_token":7}}"#
+            )
+            .as_bytes(),
         );
         let wrong = wrong.unwrap_err().to_string();
         assert!(!wrong.contains("DO-NOT-LEAK"), "{wrong}");

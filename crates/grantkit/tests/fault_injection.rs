@@ -502,3 +502,135 @@ async fn a_provider_api_error_page_echoing_the_bearer_token_leaks_it_nowhere() {
     );
     assert!(!format!("{err} {err:?}").contains("DO-NOT-LEAK"), "{err}");
 }
+
+/// How a hostile server frames a huge body while declaring `Content-Length: 10`.
+#[derive(Clone, Copy, Debug)]
+enum Framing {
+    /// `Transfer-Encoding: chunked` next to the length: HTTP/1.1 says the chunks win.
+    Chunked,
+    /// `Transfer-Encoding: identity` next to the length: the body runs until the connection closes.
+    CloseDelimited,
+}
+
+const CONTRADICTED_BODY: usize = 128 << 20;
+
+/// A raw-TCP server (hyper would not send contradictory framing) answering every request with
+/// `Content-Length: 10` and a 128 MiB body framed otherwise.
+async fn serve_contradictory(framing: Framing) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(send_contradictory(stream, framing));
+        }
+    });
+    base
+}
+
+async fn send_contradictory(mut s: TcpStream, framing: Framing) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let _ = s.read(&mut buf).await;
+    let encoding = match framing {
+        Framing::Chunked => "chunked",
+        Framing::CloseDelimited => "identity",
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\nTransfer-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
+    );
+    if s.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let chunk = vec![b' '; 256 * 1024];
+    let frame = match framing {
+        Framing::Chunked => [
+            format!("{:x}\r\n", chunk.len()).into_bytes(),
+            chunk,
+            b"\r\n".to_vec(),
+        ]
+        .concat(),
+        Framing::CloseDelimited => chunk,
+    };
+    for _ in 0..CONTRADICTED_BODY / (256 * 1024) {
+        if s.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+    if let Framing::Chunked = framing {
+        let _ = s.write_all(b"0\r\n\r\n").await;
+    }
+}
+
+/// Calls each endpoint family (token, discovery, JWKS, userinfo, provider API) against a server
+/// that declares 10 bytes and sends 128 MiB; each must stop at the 1 MiB cap with a typed error
+/// and the process's peak memory must stay far below what was offered.
+#[cfg(target_os = "linux")]
+async fn every_endpoint_is_capped(framing: Framing) {
+    let base = serve_contradictory(framing).await;
+    let options = HttpOptions {
+        timeout: Duration::from_secs(20),
+        connect_timeout: Duration::from_secs(1),
+        max_body_bytes: 1 << 20,
+    };
+    let before = peak_rss_kib();
+    let provider = Provider::builder("hostile")
+        .issuer(&base)
+        .token_endpoint(&format!("{base}/token"))
+        .jwks_uri(&format!("{base}/jwks"))
+        .userinfo_endpoint(&format!("{base}/userinfo"))
+        .build()
+        .unwrap();
+    let client = Client::builder(provider, "c")
+        .client_secret("s3cret")
+        .http_options(options.clone())
+        .build()
+        .unwrap();
+    let token = client.client_credentials(["s"]).await.unwrap_err();
+    let discovery = Discovery::new(&base)
+        .cache_ttl(Duration::ZERO)
+        .http_options(options.clone())
+        .fetch()
+        .await
+        .unwrap_err();
+    let id_token = grantkit::Secret::new("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln");
+    let jwks = client.verify_id_token(&id_token, None).await.unwrap_err();
+    let tokens = TokenSet::from_response(
+        br#"{"access_token":"at","token_type":"Bearer"}"#,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let userinfo = client.userinfo(&tokens).await.unwrap_err();
+    let http = grantkit::http::HttpClient::new(options).unwrap();
+    let api = http
+        .execute(Endpoint::Api, http.reqwest().get(format!("{base}/api")))
+        .await
+        .map(|r| r.body().len());
+    let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
+    let wrong: Vec<String> = [
+        (Endpoint::Token, Err(token)),
+        (Endpoint::Discovery, Err(discovery)),
+        (Endpoint::Jwks, Err(jwks)),
+        (Endpoint::Userinfo, Err(userinfo)),
+        (Endpoint::Api, api),
+    ]
+    .into_iter()
+    .filter(|(endpoint, result)| !matches!(result, Err(Error::BodyTooLarge { endpoint: e, limit: 1_048_576 }) if e == endpoint))
+    .map(|(endpoint, result)| format!("{endpoint}: {result:?}"))
+    .collect();
+    // 5 × 128 MiB were offered; the 1 MiB cap per call keeps the peak far below that.
+    assert!(
+        wrong.is_empty() && grown_mib < 48,
+        "{framing:?}: peak RSS grew by {grown_mib} MiB; not capped: {wrong:#?}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn content_length_with_a_chunked_body_cannot_bypass_the_cap() {
+    every_endpoint_is_capped(Framing::Chunked).await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn content_length_with_a_close_delimited_body_cannot_bypass_the_cap() {
+    every_endpoint_is_capped(Framing::CloseDelimited).await;
+}
