@@ -23,6 +23,7 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{
@@ -31,6 +32,7 @@ use reqwest::header::{
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 
+use crate::address::{GuardedResolver, RefusedAddress};
 use crate::error::{truncate, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
 
 /// Limits for the HTTP calls a [`Client`](crate::Client) makes.
@@ -74,21 +76,33 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) fn new(options: HttpOptions) -> Result<Self> {
+        Self::build(None, options, GuardedResolver::default())
+    }
+
+    /// Builds the client from an application's reqwest builder (proxy, custom roots) or from
+    /// grantkit's defaults, and forces what the OAuth calls rely on: no redirects, and the
+    /// resolver that checks where endpoints named by a remote document resolve to.
+    pub(crate) fn build(
+        builder: Option<reqwest::ClientBuilder>,
+        options: HttpOptions,
+        resolver: GuardedResolver,
+    ) -> Result<Self> {
         // The total timeout is grantkit's own (see `execute`), not reqwest's.
-        let client = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            // A token endpoint that redirects could forward the client secret to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+        let builder = builder.unwrap_or_else(|| {
+            reqwest::Client::builder()
+                .connect_timeout(options.connect_timeout)
+                .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+        });
+        // Forced on an application's builder too: reqwest's default policy follows a 307/308
+        // and re-posts the form (secret, code and verifier, refresh token) to its target.
+        let mut builder = builder.redirect(reqwest::redirect::Policy::none());
+        if resolver.policy.is_some() || !resolver.overrides.is_empty() {
+            builder = builder.dns_resolver(Arc::new(resolver));
+        }
+        let client = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { client, options })
-    }
-
-    /// Uses an application's own reqwest client (proxies, custom roots). It should not follow
-    /// redirects; grantkit refuses 3xx answers either way.
-    pub(crate) fn with_client(client: reqwest::Client, options: HttpOptions) -> Self {
-        Self { client, options }
     }
 
     pub(crate) fn client(&self) -> &reqwest::Client {
@@ -222,13 +236,18 @@ impl HttpClient {
         })
     }
 
-    /// Uses an application's own reqwest client (proxy, custom roots); `options` sets the total
-    /// timeout and the body cap.
-    /// Configure it not to follow redirects; 3xx answers are refused either way.
-    pub fn with_client(client: reqwest::Client, options: HttpOptions) -> Self {
-        Self {
-            http: Http::with_client(client, options),
-        }
+    /// A client built from an application's reqwest builder (proxy, custom roots, its own
+    /// connect timeout); `options` sets the total timeout and the body cap. grantkit turns
+    /// redirects off on it: reqwest's default policy would re-send a 307/308 request, body and
+    /// all, to wherever the answer points. A built `reqwest::Client` is not accepted, because
+    /// its redirect policy cannot be checked.
+    pub fn with_client_builder(
+        builder: reqwest::ClientBuilder,
+        options: HttpOptions,
+    ) -> Result<Self> {
+        Ok(Self {
+            http: Http::build(Some(builder), options, GuardedResolver::default())?,
+        })
     }
 
     pub(crate) fn from_http(http: Http) -> Self {
@@ -373,6 +392,12 @@ pub(crate) fn transport_error(endpoint: Endpoint, e: reqwest::Error) -> Error {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<RefusedAddress>() {
+            return Error::UnsafeEndpoint {
+                field: metadata_member(endpoint).to_owned(),
+                reason: refused.to_string(),
+            };
+        }
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
@@ -380,6 +405,22 @@ pub(crate) fn transport_error(endpoint: Endpoint, e: reqwest::Error) -> Error {
     Error::Transport {
         endpoint,
         message: truncate(&message, 300),
+    }
+}
+
+/// The discovery-document member an endpoint comes from, to name it in an SSRF refusal.
+fn metadata_member(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Authorization => "authorization_endpoint",
+        Endpoint::Token => "token_endpoint",
+        Endpoint::Revocation => "revocation_endpoint",
+        Endpoint::Introspection => "introspection_endpoint",
+        Endpoint::Userinfo => "userinfo_endpoint",
+        Endpoint::Jwks => "jwks_uri",
+        Endpoint::DeviceAuthorization => "device_authorization_endpoint",
+        Endpoint::PushedAuthorization => "pushed_authorization_request_endpoint",
+        Endpoint::Discovery => "issuer",
+        _ => "API endpoint",
     }
 }
 
