@@ -251,16 +251,19 @@ fn env_proxy_hosts() -> Vec<String> {
     ]
     .iter()
     .filter_map(|var| std::env::var(var).ok())
-    .filter_map(|value| {
-        let value = if value.contains("://") {
-            value
-        } else {
-            format!("http://{value}")
-        };
-        let url = url::Url::parse(&value).ok()?;
-        Some(url.host_str()?.trim_matches(['[', ']']).to_owned())
-    })
+    .filter_map(|value| proxy_host(&value))
     .collect()
+}
+
+/// The host of a proxy setting, which may omit the scheme as reqwest allows.
+fn proxy_host(value: &str) -> Option<String> {
+    let value = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    };
+    let url = url::Url::parse(&value).ok()?;
+    Some(url.host_str()?.trim_matches(['[', ']']).to_owned())
 }
 
 #[cfg(test)]
@@ -363,6 +366,35 @@ mod tests {
         ] {
             assert_eq!(class(host), HostClass::Public, "{host}");
         }
+    }
+
+    #[test]
+    fn proxy_settings_name_their_host() {
+        assert_eq!(
+            proxy_host("http://proxy.corp:3128").as_deref(),
+            Some("proxy.corp")
+        );
+        assert_eq!(proxy_host("proxy.corp:3128").as_deref(), Some("proxy.corp"));
+        assert_eq!(
+            proxy_host("socks5://user:pw@[fd00::1]:1080").as_deref(),
+            Some("fd00::1")
+        );
+        assert_eq!(proxy_host(""), None);
+    }
+
+    #[test]
+    fn a_proxy_from_the_environment_is_not_refused_but_endpoints_are() {
+        let mut resolver = GuardedResolver::new(
+            Some(AddressPolicy {
+                allow_internal: false,
+            }),
+            HashMap::new(),
+        );
+        resolver.exempt = Arc::new(vec!["proxy.corp".to_owned()]);
+        let internal = [SocketAddr::new("10.0.0.8".parse().unwrap(), 0)];
+        assert!(resolver.check("PROXY.corp", &internal).is_ok());
+        let refused = resolver.check("op.example.com", &internal).unwrap_err();
+        assert!(refused.to_string().contains("op.example.com"), "{refused}");
     }
 
     #[test]
