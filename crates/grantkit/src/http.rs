@@ -43,7 +43,7 @@ use crate::error::{truncate, Endpoint, Error, OAuthError, OAuthErrorCode, Result
 pub struct HttpOptions {
     /// Total time for one call, from connecting until the body is read. It is enforced by
     /// grantkit itself (a shared watchdog thread, cheaper than a runtime timer per call), so it
-    /// holds in any runtime, also with a reqwest client of the application's own.
+    /// holds in any runtime, also with an application's own reqwest builder.
     pub timeout: Duration,
     /// Time to establish the connection.
     pub connect_timeout: Duration,
