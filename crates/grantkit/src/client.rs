@@ -1,6 +1,8 @@
 //! The `Client`: one registered application at one provider. No type parameters, cheap to clone.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,6 +10,7 @@ use base64::Engine as _;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::RequestBuilder;
 
+use crate::address::GuardedResolver;
 use crate::authorize::AuthorizationRequest;
 use crate::error::{Endpoint, Error, Result};
 use crate::http::{Http, HttpOptions, HttpResponse};
@@ -97,7 +100,8 @@ impl Client {
             #[cfg(feature = "dpop")]
             dpop: None,
             http_options: HttpOptions::default(),
-            http_client: None,
+            http_client_builder: None,
+            resolve: HashMap::new(),
             leeway: Duration::from_secs(60),
             jwks: JwksOptions::default(),
         }
@@ -373,7 +377,8 @@ pub struct ClientBuilder {
     #[cfg(feature = "dpop")]
     dpop: Option<crate::DpopKey>,
     http_options: HttpOptions,
-    http_client: Option<reqwest::Client>,
+    http_client_builder: Option<reqwest::ClientBuilder>,
+    resolve: HashMap<String, Vec<IpAddr>>,
     leeway: Duration,
     jwks: JwksOptions,
 }
@@ -456,11 +461,27 @@ impl ClientBuilder {
         self
     }
 
-    /// An application's own reqwest client (proxy, custom roots). Configure it not to follow
-    /// redirects; grantkit refuses 3xx answers on OAuth calls either way. Its own timeout
-    /// settings apply too; [`HttpOptions`] still sets the total timeout and the body cap.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
+    /// Builds the HTTP client from an application's reqwest builder (proxy, custom roots, its
+    /// own connect timeout); [`HttpOptions`] still sets the total timeout and the body cap.
+    ///
+    /// grantkit turns redirects off on it (reqwest's default policy re-posts the form, secrets
+    /// included, on a 307/308) and, for a provider whose endpoints came from a remote discovery
+    /// document, installs the resolver that refuses internal addresses. Name overrides made
+    /// with reqwest's own `ClientBuilder::resolve` skip that resolver: use
+    /// [`ClientBuilder::resolve`] instead. A built `reqwest::Client` is not accepted, because
+    /// its redirect policy cannot be checked.
+    pub fn http_client_builder(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http_client_builder = Some(builder);
+        self
+    }
+
+    /// Connects to `ip` for `host` instead of asking DNS (split-horizon setups, tests). The
+    /// address still goes through the check for endpoints named by a remote discovery
+    /// document: a metadata-service or (from a public document) internal address is refused.
+    /// Call it again to add more addresses for the same host.
+    pub fn resolve(mut self, host: &str, ip: IpAddr) -> Self {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.resolve.entry(host).or_default().push(ip);
         self
     }
 
@@ -547,10 +568,8 @@ impl ClientBuilder {
                 self.provider.name()
             )));
         }
-        let http = match self.http_client {
-            Some(client) => Http::with_client(client, self.http_options),
-            None => Http::new(self.http_options)?,
-        };
+        let resolver = GuardedResolver::new(self.provider.address_policy(), self.resolve);
+        let http = Http::build(self.http_client_builder, self.http_options, resolver)?;
         let id_tokens = match (
             self.provider.issuer(),
             self.provider.endpoint(Endpoint::Jwks),

@@ -23,14 +23,16 @@
 //! ```
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{
-    HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
+    HeaderMap, HeaderValue, AUTHORIZATION, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
 
+use crate::address::{GuardedResolver, RefusedAddress};
 use crate::error::{truncate, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
 
 /// Limits for the HTTP calls a [`Client`](crate::Client) makes.
@@ -41,7 +43,7 @@ use crate::error::{truncate, Endpoint, Error, OAuthError, OAuthErrorCode, Result
 pub struct HttpOptions {
     /// Total time for one call, from connecting until the body is read. It is enforced by
     /// grantkit itself (a shared watchdog thread, cheaper than a runtime timer per call), so it
-    /// holds in any runtime, also with a reqwest client of the application's own.
+    /// holds in any runtime, also with an application's own reqwest builder.
     pub timeout: Duration,
     /// Time to establish the connection.
     pub connect_timeout: Duration,
@@ -74,21 +76,33 @@ pub(crate) struct Http {
 
 impl Http {
     pub(crate) fn new(options: HttpOptions) -> Result<Self> {
+        Self::build(None, options, GuardedResolver::default())
+    }
+
+    /// Builds the client from an application's reqwest builder (proxy, custom roots) or from
+    /// grantkit's defaults, and forces what the OAuth calls rely on: no redirects, and the
+    /// resolver that checks where endpoints named by a remote document resolve to.
+    pub(crate) fn build(
+        builder: Option<reqwest::ClientBuilder>,
+        options: HttpOptions,
+        resolver: GuardedResolver,
+    ) -> Result<Self> {
         // The total timeout is grantkit's own (see `execute`), not reqwest's.
-        let client = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            // A token endpoint that redirects could forward the client secret to another host.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+        let builder = builder.unwrap_or_else(|| {
+            reqwest::Client::builder()
+                .connect_timeout(options.connect_timeout)
+                .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+        });
+        // Forced on an application's builder too: reqwest's default policy follows a 307/308
+        // and re-posts the form (secret, code and verifier, refresh token) to its target.
+        let mut builder = builder.redirect(reqwest::redirect::Policy::none());
+        if resolver.policy.is_some() || !resolver.overrides.is_empty() {
+            builder = builder.dns_resolver(Arc::new(resolver));
+        }
+        let client = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self { client, options })
-    }
-
-    /// Uses an application's own reqwest client (proxies, custom roots). It should not follow
-    /// redirects; grantkit refuses 3xx answers either way.
-    pub(crate) fn with_client(client: reqwest::Client, options: HttpOptions) -> Self {
-        Self { client, options }
     }
 
     pub(crate) fn client(&self) -> &reqwest::Client {
@@ -145,7 +159,7 @@ impl Http {
                 location: truncate(location, 200),
             });
         }
-        let body = self.read_body(endpoint, response, &headers).await?;
+        let body = self.read_body(endpoint, response).await?;
         Ok(HttpResponse {
             endpoint,
             status,
@@ -159,18 +173,15 @@ impl Http {
         &self,
         endpoint: Endpoint,
         mut response: reqwest::Response,
-        headers: &HeaderMap,
     ) -> Result<Vec<u8>> {
         let limit = self.options.max_body_bytes;
         let too_large = || Error::BodyTooLarge { endpoint, limit };
-        let declared = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        match declared {
+        // The length hyper frames the body with, not the raw header: a `Content-Length` next to
+        // `Transfer-Encoding` is overruled by the chunks (or by the connection's close).
+        match response.content_length() {
             Some(len) if len > limit as u64 => return Err(too_large()),
-            // HTTP/1.1 framing stops the body at its declared length, so it cannot outgrow the
-            // cap: read it in one piece (no per-chunk copy). A shorter body is a transport error.
+            // Framing stops the body at this length, so it cannot outgrow the cap: read it in
+            // one piece (no per-chunk copy). A shorter body is a transport error.
             Some(_) => {
                 let body = response
                     .bytes()
@@ -225,13 +236,18 @@ impl HttpClient {
         })
     }
 
-    /// Uses an application's own reqwest client (proxy, custom roots); `options` sets the total
-    /// timeout and the body cap.
-    /// Configure it not to follow redirects; 3xx answers are refused either way.
-    pub fn with_client(client: reqwest::Client, options: HttpOptions) -> Self {
-        Self {
-            http: Http::with_client(client, options),
-        }
+    /// A client built from an application's reqwest builder (proxy, custom roots, its own
+    /// connect timeout); `options` sets the total timeout and the body cap. grantkit turns
+    /// redirects off on it: reqwest's default policy would re-send a 307/308 request, body and
+    /// all, to wherever the answer points. A built `reqwest::Client` is not accepted, because
+    /// its redirect policy cannot be checked.
+    pub fn with_client_builder(
+        builder: reqwest::ClientBuilder,
+        options: HttpOptions,
+    ) -> Result<Self> {
+        Ok(Self {
+            http: Http::build(Some(builder), options, GuardedResolver::default())?,
+        })
     }
 
     pub(crate) fn from_http(http: Http) -> Self {
@@ -315,7 +331,8 @@ impl HttpResponse {
     }
 
     /// Parses the body as JSON; an unexpected body is an [`Error::InvalidResponse`] that names
-    /// the endpoint and quotes a short, cleaned excerpt (and says so when it is HTML).
+    /// the endpoint, the missing member or the position, and says so when it is HTML. It never
+    /// quotes the body: a 2xx answer may carry fresh secrets.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
         parse_json(self.endpoint, &self.body)
     }
@@ -375,6 +392,12 @@ pub(crate) fn transport_error(endpoint: Endpoint, e: reqwest::Error) -> Error {
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
     while let Some(s) = source {
+        if let Some(refused) = s.downcast_ref::<RefusedAddress>() {
+            return Error::UnsafeEndpoint {
+                field: metadata_member(endpoint).to_owned(),
+                reason: refused.to_string(),
+            };
+        }
         message.push_str(": ");
         message.push_str(&s.to_string());
         source = s.source();
@@ -382,6 +405,22 @@ pub(crate) fn transport_error(endpoint: Endpoint, e: reqwest::Error) -> Error {
     Error::Transport {
         endpoint,
         message: truncate(&message, 300),
+    }
+}
+
+/// The discovery-document member an endpoint comes from, to name it in an SSRF refusal.
+fn metadata_member(endpoint: Endpoint) -> &'static str {
+    match endpoint {
+        Endpoint::Authorization => "authorization_endpoint",
+        Endpoint::Token => "token_endpoint",
+        Endpoint::Revocation => "revocation_endpoint",
+        Endpoint::Introspection => "introspection_endpoint",
+        Endpoint::Userinfo => "userinfo_endpoint",
+        Endpoint::Jwks => "jwks_uri",
+        Endpoint::DeviceAuthorization => "device_authorization_endpoint",
+        Endpoint::PushedAuthorization => "pushed_authorization_request_endpoint",
+        Endpoint::Discovery => "issuer",
+        _ => "API endpoint",
     }
 }
 
@@ -473,18 +512,51 @@ fn excerpt(body: &[u8]) -> String {
 }
 
 /// Parses a 2xx JSON body, naming the endpoint and the problem when it is not what was expected.
+///
+/// The reason never quotes the body: a 2xx answer (a registration, a device authorization, a
+/// pushed request) carries fresh secrets, and one missing member must not put them in a log.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
     endpoint: Endpoint,
     body: &[u8],
 ) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| Error::InvalidResponse {
         endpoint,
-        reason: if body.first().is_some_and(|b| *b == b'<') {
-            format!("expected JSON but got HTML: {}", excerpt(body))
-        } else {
-            format!("not the expected JSON ({e}): {}", excerpt(body))
-        },
+        reason: json_reason(body, &e),
     })
+}
+
+/// What is wrong with a JSON body, from the error's category and position only: serde's
+/// messages for data errors quote the offending value (`invalid type: string "..."`).
+fn json_reason(body: &[u8], e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let at = format!("at line {} column {}", e.line(), e.column());
+    if body.first().is_some_and(|b| *b == b'<') {
+        return "expected JSON but got HTML".to_owned();
+    }
+    match e.classify() {
+        Category::Io | Category::Syntax | Category::Eof => format!("not JSON ({e})"),
+        Category::Data => {
+            let message = e.to_string();
+            // "missing field `name`" names a member of our own type, never a value.
+            if let Some(field) = message
+                .strip_prefix("missing field ")
+                .and_then(|rest| rest.split(' ').next())
+            {
+                return format!("not the expected JSON: missing field {field} {at}");
+            }
+            // What follows ", expected " comes from our type's description, not from the body.
+            match message.split_once(", expected ") {
+                Some((_, expected)) => {
+                    let expected = expected.strip_suffix(&format!(" {at}")).unwrap_or(expected);
+                    format!(
+                        "not the expected JSON: a member has an unexpected value {at} (expected {})",
+                        truncate(expected, 100)
+                    )
+                }
+                None => format!("not the expected JSON: a member has an unexpected value {at}"),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -568,6 +640,57 @@ mod tests {
             b"",
         );
         assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidToken));
+    }
+
+    /// A registration-like 201 body missing a member: the error names the member and the
+    /// position, and quotes nothing of the body (it carries a fresh client secret).
+    #[test]
+    fn a_2xx_body_missing_a_member_quotes_no_secret() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Registered {
+            client_id: String,
+            client_secret: String,
+            registration_access_token: String,
+        }
+        const SECRET: &str = "fresh-client-secret-DO-NOT-LEAK";
+        let response = HttpResponse {
+            endpoint: Endpoint::Api,
+            status: StatusCode::CREATED,
+            headers: HeaderMap::new(),
+            body: format!(r#"{{"client_id":"c1","client_secret":"{SECRET}"}}"#).into_bytes(),
+            credentials: None,
+        };
+        let e = response.json::<Registered>().unwrap_err();
+        let shown = format!("{e} {e:?}");
+        assert!(!shown.contains("DO-NOT-LEAK"), "{shown}");
+        assert!(shown.contains("registration_access_token"), "{shown}");
+        assert!(shown.contains("line 1"), "{shown}");
+        // A member of the wrong type: serde would quote the value; the error must not.
+        let wrong: Result<Registered> = parse_json(
+            Endpoint::Api,
+            format!(
+                r#"{{"client_id":"c1","client_secret":"{SECRET}","registration_access_token":7}}"#
+            )
+            .as_bytes(),
+        );
+        let wrong = wrong.unwrap_err().to_string();
+        assert!(!wrong.contains("DO-NOT-LEAK"), "{wrong}");
+        let typed: Result<u64> = parse_json(Endpoint::Api, format!("\"{SECRET}\"").as_bytes());
+        let typed = typed.unwrap_err().to_string();
+        assert!(!typed.contains("DO-NOT-LEAK"), "{typed}");
+        assert!(typed.contains("expected"), "{typed}");
+    }
+
+    #[test]
+    fn html_2xx_is_named_but_not_quoted() {
+        let e = parse_json::<serde_json::Value>(
+            Endpoint::PushedAuthorization,
+            b"<html>request_uri=urn:secret-DO-NOT-LEAK</html>",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("HTML") && !e.contains("DO-NOT-LEAK"), "{e}");
     }
 
     #[test]

@@ -64,6 +64,7 @@
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod __fuzz;
+mod address;
 mod authorize;
 mod callback;
 mod client;

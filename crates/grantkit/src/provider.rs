@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use url::Url;
 
+use crate::address::{host_class, AddressPolicy};
 use crate::error::{Endpoint, Error, Result};
 use crate::oidc::ProviderMetadata;
 
@@ -192,6 +193,9 @@ pub struct Provider {
     iss_parameter_supported: bool,
     id_token_signing_algs: Vec<String>,
     metadata: Option<Arc<ProviderMetadata>>,
+    /// Set when the endpoints came from a remote discovery document: the addresses they
+    /// resolve to are checked at connect time.
+    address_policy: Option<AddressPolicy>,
     quirks: Quirks,
 }
 
@@ -216,6 +220,7 @@ impl Provider {
                 iss_parameter_supported: false,
                 id_token_signing_algs: Vec::new(),
                 metadata: None,
+                address_policy: None,
                 quirks: Quirks::default(),
             },
             error: None,
@@ -283,6 +288,21 @@ impl Provider {
     /// The discovery document this provider was built from, if any.
     pub fn metadata(&self) -> Option<&ProviderMetadata> {
         self.metadata.as_deref()
+    }
+
+    /// The resolved-address policy, when the endpoints came from a remote discovery document.
+    pub(crate) fn address_policy(&self) -> Option<AddressPolicy> {
+        self.address_policy
+    }
+
+    /// Marks the endpoints as named by a discovery document served from `origin`: the
+    /// addresses they resolve to are checked when connecting, internal ones allowed only when
+    /// the document itself came from an internal host.
+    pub(crate) fn set_document_origin(&mut self, origin: Option<&Url>) {
+        let allow_internal = origin
+            .and_then(Url::host)
+            .is_some_and(|h| !host_class(&h).is_public());
+        self.address_policy = Some(AddressPolicy { allow_internal });
     }
 
     /// The URL of `endpoint`, or a typed error naming the missing endpoint.

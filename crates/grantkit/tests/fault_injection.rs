@@ -502,3 +502,339 @@ async fn a_provider_api_error_page_echoing_the_bearer_token_leaks_it_nowhere() {
     );
     assert!(!format!("{err} {err:?}").contains("DO-NOT-LEAK"), "{err}");
 }
+
+/// How a hostile server frames a huge body while declaring `Content-Length: 10`.
+#[derive(Clone, Copy, Debug)]
+enum Framing {
+    /// `Transfer-Encoding: chunked` next to the length: HTTP/1.1 says the chunks win.
+    Chunked,
+    /// `Transfer-Encoding: identity` next to the length: the body runs until the connection closes.
+    CloseDelimited,
+}
+
+const CONTRADICTED_BODY: usize = 128 << 20;
+
+/// A raw-TCP server (hyper would not send contradictory framing) answering every request with
+/// `Content-Length: 10` and a 128 MiB body framed otherwise.
+async fn serve_contradictory(framing: Framing) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(send_contradictory(stream, framing));
+        }
+    });
+    base
+}
+
+async fn send_contradictory(mut s: TcpStream, framing: Framing) {
+    let mut buf = vec![0u8; 16 * 1024];
+    let _ = s.read(&mut buf).await;
+    let encoding = match framing {
+        Framing::Chunked => "chunked",
+        Framing::CloseDelimited => "identity",
+    };
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 10\r\nTransfer-Encoding: {encoding}\r\nConnection: close\r\n\r\n"
+    );
+    if s.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let chunk = vec![b' '; 256 * 1024];
+    let frame = match framing {
+        Framing::Chunked => [
+            format!("{:x}\r\n", chunk.len()).into_bytes(),
+            chunk,
+            b"\r\n".to_vec(),
+        ]
+        .concat(),
+        Framing::CloseDelimited => chunk,
+    };
+    for _ in 0..CONTRADICTED_BODY / (256 * 1024) {
+        if s.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+    if let Framing::Chunked = framing {
+        let _ = s.write_all(b"0\r\n\r\n").await;
+    }
+}
+
+/// Calls each endpoint family (token, discovery, JWKS, userinfo, provider API) against a server
+/// that declares 10 bytes and sends 128 MiB; each must stop at the 1 MiB cap with a typed error
+/// and the process's peak memory must stay far below what was offered.
+#[cfg(target_os = "linux")]
+async fn every_endpoint_is_capped(framing: Framing) {
+    let base = serve_contradictory(framing).await;
+    let options = HttpOptions {
+        timeout: Duration::from_secs(20),
+        connect_timeout: Duration::from_secs(1),
+        max_body_bytes: 1 << 20,
+    };
+    let before = peak_rss_kib();
+    let provider = Provider::builder("hostile")
+        .issuer(&base)
+        .token_endpoint(&format!("{base}/token"))
+        .jwks_uri(&format!("{base}/jwks"))
+        .userinfo_endpoint(&format!("{base}/userinfo"))
+        .build()
+        .unwrap();
+    let client = Client::builder(provider, "c")
+        .client_secret("s3cret")
+        .http_options(options.clone())
+        .build()
+        .unwrap();
+    let token = client.client_credentials(["s"]).await.unwrap_err();
+    let discovery = Discovery::new(&base)
+        .cache_ttl(Duration::ZERO)
+        .http_options(options.clone())
+        .fetch()
+        .await
+        .unwrap_err();
+    let id_token = grantkit::Secret::new("eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.e30.c2ln");
+    let jwks = client.verify_id_token(&id_token, None).await.unwrap_err();
+    let tokens = TokenSet::from_response(
+        br#"{"access_token":"at","token_type":"Bearer"}"#,
+        std::time::SystemTime::now(),
+    )
+    .unwrap();
+    let userinfo = client.userinfo(&tokens).await.unwrap_err();
+    let http = grantkit::http::HttpClient::new(options).unwrap();
+    let api = http
+        .execute(Endpoint::Api, http.reqwest().get(format!("{base}/api")))
+        .await
+        .map(|r| r.body().len());
+    let grown_mib = (peak_rss_kib().saturating_sub(before)) / 1024;
+    let wrong: Vec<String> = [
+        (Endpoint::Token, Err(token)),
+        (Endpoint::Discovery, Err(discovery)),
+        (Endpoint::Jwks, Err(jwks)),
+        (Endpoint::Userinfo, Err(userinfo)),
+        (Endpoint::Api, api),
+    ]
+    .into_iter()
+    .filter(|(endpoint, result)| !matches!(result, Err(Error::BodyTooLarge { endpoint: e, limit: 1_048_576 }) if e == endpoint))
+    .map(|(endpoint, result)| format!("{endpoint}: {result:?}"))
+    .collect();
+    // 5 × 128 MiB were offered; the 1 MiB cap per call keeps the peak far below that.
+    assert!(
+        wrong.is_empty() && grown_mib < 48,
+        "{framing:?}: peak RSS grew by {grown_mib} MiB; not capped: {wrong:#?}"
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn content_length_with_a_chunked_body_cannot_bypass_the_cap() {
+    every_endpoint_is_capped(Framing::Chunked).await;
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn content_length_with_a_close_delimited_body_cannot_bypass_the_cap() {
+    every_endpoint_is_capped(Framing::CloseDelimited).await;
+}
+
+/// A second loopback server that records every byte it is sent: where a 307 points.
+async fn recording_server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<u8>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/steal", listener.local_addr().unwrap());
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 16 * 1024];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+                .await;
+        }
+    });
+    (url, received)
+}
+
+/// A server answering every request with `307 Temporary Redirect` to `target`: a client that
+/// follows it re-sends the same method and body (the form with its secrets) there.
+async fn redirect_307_to(target: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let answer = format!(
+        "HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n"
+    );
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = vec![0u8; 16 * 1024];
+            let _ = s.read(&mut buf).await;
+            let _ = s.write_all(answer.as_bytes()).await;
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn a_307_cannot_replay_the_token_form_through_an_application_http_client() {
+    let (target, received) = recording_server().await;
+    let base = redirect_307_to(&target).await;
+    let provider = Provider::builder("hostile")
+        .token_endpoint(&format!("{base}/token"))
+        .build()
+        .unwrap();
+    // reqwest's default policy follows up to 10 redirects, 307 re-posting the body.
+    let client = Client::builder(provider, "c")
+        .client_secret("s3cret-DO-NOT-LEAK")
+        .auth_method(grantkit::AuthMethod::ClientSecretPost)
+        .http_client_builder(reqwest::Client::builder())
+        .build()
+        .unwrap();
+    let err = client.client_credentials(["s"]).await.unwrap_err();
+    let seen = String::from_utf8_lossy(&received.lock().unwrap()).into_owned();
+    assert!(seen.is_empty(), "the redirect target received: {seen}");
+    assert!(
+        matches!(&err, Error::UnexpectedRedirect { status: 307, endpoint: Endpoint::Token, location } if location.contains("/steal")),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_307_cannot_replay_a_provider_api_call_through_an_application_http_client() {
+    let (target, received) = recording_server().await;
+    let base = redirect_307_to(&target).await;
+    let http = grantkit::http::HttpClient::with_client_builder(
+        reqwest::Client::builder(),
+        HttpOptions::default(),
+    )
+    .unwrap();
+    let request = http
+        .reqwest()
+        .post(format!("{base}/v3/users"))
+        .bearer_auth("api-token-DO-NOT-LEAK")
+        .body("member-id=42");
+    let err = http.execute(Endpoint::Api, request).await.unwrap_err();
+    let seen = String::from_utf8_lossy(&received.lock().unwrap()).into_owned();
+    assert!(seen.is_empty(), "the redirect target received: {seen}");
+    assert!(
+        matches!(
+            &err,
+            Error::UnexpectedRedirect {
+                status: 307,
+                endpoint: Endpoint::Api,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+/// A discovery document on loopback (local development) naming `op.example.com` endpoints.
+async fn loopback_discovery_naming(host: &str) -> String {
+    use axum::{routing::get, Json, Router};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let doc = serde_json::json!({
+        "issuer": base,
+        "token_endpoint": format!("http://{host}/token"),
+        "userinfo_endpoint": format!("http://{host}/userinfo"),
+    });
+    let app = Router::new().route(
+        "/.well-known/openid-configuration",
+        get(move || async move { Json(doc) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[tokio::test]
+async fn a_discovered_endpoint_resolving_to_a_metadata_service_is_refused_before_connecting() {
+    let (recorder, received) = recording_server().await;
+    let port = url::Url::parse(&recorder).unwrap().port().unwrap();
+    let base = loopback_discovery_naming(&format!("op.example.com:{port}")).await;
+    let client_resolving = |ip: &str| {
+        let ip: std::net::IpAddr = ip.parse().unwrap();
+        let base = base.clone();
+        async move {
+            let provider = Discovery::new(&base)
+                .cache_ttl(Duration::ZERO)
+                .fetch()
+                .await
+                .unwrap();
+            Client::builder(provider, "c")
+                .client_secret("s3cret")
+                .resolve("op.example.com", ip)
+                .build()
+                .unwrap()
+        }
+    };
+    // The control: a loopback document may name loopback hosts, and the override routes there.
+    let local = client_resolving("127.0.0.1").await;
+    let _ = local.client_credentials(["s"]).await;
+    assert!(
+        !received.lock().unwrap().is_empty(),
+        "the override reaches the recorder"
+    );
+    received.lock().unwrap().clear();
+    // Cloud metadata (AWS/GCP/Azure link-local, Alibaba in CGNAT): never, whatever the origin.
+    for ip in ["169.254.169.254", "100.100.100.200"] {
+        let client = client_resolving(ip).await;
+        let err = client.client_credentials(["s"]).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsafeEndpoint { field, reason } if field == "token_endpoint" && reason.contains(ip) && reason.contains("op.example.com")),
+            "{ip}: {err:?}"
+        );
+        assert!(!err.is_transient(), "a refusal is not retried");
+        let tokens = TokenSet::from_response(
+            br#"{"access_token":"at","token_type":"Bearer"}"#,
+            std::time::SystemTime::now(),
+        )
+        .unwrap();
+        let err = client.userinfo(&tokens).await.unwrap_err();
+        assert!(
+            matches!(&err, Error::UnsafeEndpoint { field, .. } if field == "userinfo_endpoint"),
+            "{ip}: {err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_public_document_naming_a_host_that_resolves_to_loopback_is_refused_before_connecting() {
+    let (recorder, received) = recording_server().await;
+    let port = url::Url::parse(&recorder).unwrap().port().unwrap();
+    let token_endpoint = format!("https://op.example.com:{port}/token");
+    let loopback: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    // The same endpoint configured by the application itself is called (the test's premise).
+    let configured = Provider::builder("op")
+        .token_endpoint(&token_endpoint)
+        .build()
+        .unwrap();
+    let client = Client::builder(configured, "c")
+        .client_secret("s3cret")
+        .resolve("op.example.com", loopback)
+        .build()
+        .unwrap();
+    let _ = client.client_credentials(["s"]).await;
+    assert!(
+        !received.lock().unwrap().is_empty(),
+        "the override connects"
+    );
+    received.lock().unwrap().clear();
+    // Named by a document whose issuer is public: the resolved loopback address is refused.
+    let metadata: grantkit::ProviderMetadata = serde_json::from_value(serde_json::json!({
+        "issuer": "https://op.example.com",
+        "token_endpoint": token_endpoint,
+    }))
+    .unwrap();
+    let client = Client::builder(metadata.into_provider("op").unwrap(), "c")
+        .client_secret("s3cret")
+        .resolve("op.example.com", loopback)
+        .build()
+        .unwrap();
+    let err = client.client_credentials(["s"]).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::UnsafeEndpoint { field, reason } if field == "token_endpoint" && reason.contains("127.0.0.1")),
+        "{err:?}"
+    );
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing reached the loopback server"
+    );
+}

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::address::{host_class, HostClass};
 use crate::error::{truncate, Endpoint, Error, Result};
 use crate::http::{parse_json, Http, HttpOptions};
 use crate::provider::{AuthMethod, Provider};
@@ -67,7 +68,19 @@ pub struct ProviderMetadata {
 
 impl ProviderMetadata {
     /// Turns the metadata into a [`Provider`] named `name`.
+    ///
+    /// The endpoints are treated as named by a remote document served from the issuer's host:
+    /// when the client connects, the addresses their names resolve to are checked (loopback
+    /// and private ones are refused unless the issuer is itself such a host; link-local and
+    /// cloud metadata addresses always are).
     pub fn into_provider(self, name: impl Into<String>) -> Result<Provider> {
+        let issuer = Url::parse(&self.issuer).ok();
+        let mut provider = self.into_unmarked_provider(name)?;
+        provider.set_document_origin(issuer.as_ref());
+        Ok(provider)
+    }
+
+    fn into_unmarked_provider(self, name: impl Into<String>) -> Result<Provider> {
         let mut builder = Provider::builder(name).issuer(self.issuer.clone());
         let endpoints = [
             (&self.authorization_endpoint, Endpoint::Authorization),
@@ -208,7 +221,10 @@ impl Discovery {
     pub async fn fetch(self) -> Result<Provider> {
         let metadata = self.metadata().await?;
         let name = self.name.unwrap_or_else(|| metadata.issuer.clone());
-        ProviderMetadata::clone(&metadata).into_provider(name)
+        let mut provider = ProviderMetadata::clone(&metadata).into_provider(name)?;
+        // The document's own location, not its issuer, says whether internal hosts are fair.
+        provider.set_document_origin(Url::parse(&self.location).ok().as_ref());
+        Ok(provider)
     }
 
     /// Fetches (or reuses) the checked metadata document.
@@ -274,15 +290,20 @@ impl Discovery {
 }
 
 /// Refuses endpoints a hostile or compromised discovery document could use to turn the client
-/// against its own network: a scheme other than http(s), a downgrade from an https location to
-/// http, a link-local address (cloud metadata services live there), and loopback or private
-/// addresses when the document itself did not come from such a host.
+/// against its own network: a scheme other than http(s), plain http unless the document came
+/// from a loopback host (local development), a link-local, cloud metadata, multicast or
+/// reserved address or name (always), and loopback, private, shared (CGNAT) or internal hosts
+/// when the document itself did not come from such a host.
+///
+/// This reads the URLs' text; the addresses a name resolves to are checked again when
+/// connecting (see [`Provider`]'s document origin and `address::GuardedResolver`). The refusal
+/// quotes the offending URL, never a response body.
 pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Result<()> {
     let origin = Url::parse(location)
         .map_err(|e| Error::Config(format!("`{location}` is not a URL: {e}")))?;
-    let origin_internal = origin
-        .host()
-        .is_some_and(|h| host_class(&h) != HostClass::Public);
+    let origin_class = origin.host().map(|h| host_class(&h));
+    let origin_internal = origin_class.is_some_and(|c| !c.is_public());
+    let origin_loopback = origin.host().is_some_and(|h| is_loopback(&h));
     let fields = [
         ("authorization_endpoint", &metadata.authorization_endpoint),
         ("token_endpoint", &metadata.token_endpoint),
@@ -309,19 +330,17 @@ pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Re
         let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
         match url.scheme() {
             "https" => {}
-            "http" if origin.scheme() == "http" => {}
-            "http" => return Err(refuse("plain http from a document served over https")),
+            "http" if origin_loopback => {}
+            "http" => return Err(refuse("plain http, allowed only for a loopback issuer")),
             _ => return Err(refuse("only http(s) endpoints are called")),
         }
         let host = url.host().ok_or_else(|| refuse("no host"))?;
         match host_class(&host) {
-            HostClass::LinkLocal => {
-                return Err(refuse("a link-local address (cloud metadata range)"))
-            }
-            HostClass::Internal if !origin_internal => {
-                return Err(refuse(
-                    "an internal address named by a document from a public host",
-                ))
+            HostClass::Forbidden(what) => return Err(refuse(what)),
+            HostClass::Internal(what) if !origin_internal => {
+                return Err(refuse(&format!(
+                    "{what} named by a document from a public host"
+                )))
             }
             _ => {}
         }
@@ -329,47 +348,17 @@ pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Re
     Ok(())
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum HostClass {
-    Public,
-    Internal,
-    LinkLocal,
-}
-
-fn host_class(host: &url::Host<&str>) -> HostClass {
-    use std::net::IpAddr;
-    let ip = match host {
+/// Loopback by text: `localhost` names, 127/8, `::1` (and its v4-mapped form).
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
         url::Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
-            return if d == "localhost" || d.ends_with(".localhost") {
-                HostClass::Internal
-            } else {
-                HostClass::Public
-            };
+            d == "localhost" || d.ends_with(".localhost")
         }
-        url::Host::Ipv4(v4) => IpAddr::V4(*v4),
-        url::Host::Ipv6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(*v6)),
-    };
-    match ip {
-        IpAddr::V4(v4) if v4.is_link_local() => HostClass::LinkLocal,
-        IpAddr::V4(v4)
-            if v4.is_loopback()
-                || v4.is_private()
-                || v4.is_unspecified()
-                || v4.octets()[0] == 0 =>
-        {
-            HostClass::Internal
+        url::Host::Ipv4(v4) => v4.is_loopback(),
+        url::Host::Ipv6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
-        IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) == 0xfe80 => HostClass::LinkLocal,
-        IpAddr::V6(v6)
-            if v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 =>
-        {
-            HostClass::Internal
-        }
-        _ => HostClass::Public,
     }
 }
 
@@ -471,6 +460,57 @@ mod tests {
             matches!(e, Error::UnsafeEndpoint { ref field, .. } if field == "token_endpoint"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn ssrf_text_policy_refuses_cgnat_benchmarking_nat64_and_internal_names() {
+        let refused = |loc: &str, ep: &str| check_endpoints(loc, &doc(ep)).is_err();
+        for target in [
+            "https://100.100.100.200/latest/meta-data/",
+            "https://100.64.0.1/token",
+            "https://198.18.0.1/token",
+            "https://0.0.0.1/token",
+            "https://224.0.0.1/token",
+            "https://255.255.255.255/token",
+            "https://[::a9fe:a9fe]/token",
+            "https://[64:ff9b::a9fe:a9fe]/token",
+            "https://[64:ff9b::a00:1]/token",
+            "https://[fd00::1]/token",
+            "https://metadata.google.internal/computeMetadata/v1/",
+            "https://vault.internal/token",
+            "https://localhost./token",
+        ] {
+            assert!(refused("https://op.example", target), "{target}");
+        }
+        // Metadata services stay refused for a local document too; internal hosts do not.
+        assert!(refused(
+            "http://127.0.0.1:8080",
+            "http://100.100.100.200/latest/meta-data/"
+        ));
+        assert!(refused(
+            "http://127.0.0.1:8080",
+            "http://metadata.google.internal/"
+        ));
+        assert!(!refused("http://127.0.0.1:8080", "http://10.0.0.5/token"));
+    }
+
+    #[test]
+    fn plain_http_endpoints_need_a_loopback_issuer() {
+        let refused = |loc: &str, ep: &str| check_endpoints(loc, &doc(ep)).is_err();
+        assert!(refused(
+            "http://10.0.0.5:8080",
+            "http://10.0.0.5:8080/token"
+        ));
+        assert!(refused("http://op.example", "http://op.example/token"));
+        assert!(!refused(
+            "http://localhost:3000",
+            "http://localhost:3000/token"
+        ));
+        assert!(!refused("http://[::1]:3000", "http://[::1]:3000/token"));
+        assert!(!refused(
+            "http://10.0.0.5:8080",
+            "https://10.0.0.5:8443/token"
+        ));
     }
 
     #[test]
