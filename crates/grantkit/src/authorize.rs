@@ -390,7 +390,10 @@ mod tests {
         );
         assert!(err.oauth().is_none(), "not the provider's verdict: {err:?}");
         let shown = err.to_string();
-        assert!(!shown.contains("locked") && !shown.contains("555"), "{shown}");
+        assert!(
+            !shown.contains("locked") && !shown.contains("555"),
+            "{shown}"
+        );
         assert!(shown.contains("state"), "{shown}");
     }
 

@@ -209,17 +209,22 @@ impl Client {
             (AuthMethod::ClientSecretJwt, Some(secret), _) => Signer::Secret(secret),
             _ => return Ok(request),
         };
-        let audience = self.jwt_audience()?;
+        let (audience, typ) = (self.jwt_audience()?, self.inner.jwt_audience.typ());
         form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
-        form.push(("client_assertion", client_assertion(id, &audience, signer)?));
+        form.push((
+            "client_assertion",
+            client_assertion(id, audience, typ, signer)?,
+        ));
         Ok(request)
     }
 
-    fn jwt_audience(&self) -> Result<String> {
+    /// The assertion's `aud`: the issuer by default, whichever endpoint the call goes to
+    /// (draft-ietf-oauth-rfc7523bis; see [`JwtAudience`]).
+    fn jwt_audience(&self) -> Result<&str> {
         let provider = self.provider();
         match self.inner.jwt_audience {
-            JwtAudience::TokenEndpoint => Ok(provider.endpoint(Endpoint::Token)?.to_string()),
-            JwtAudience::Issuer => provider.issuer().map(str::to_owned).ok_or_else(|| {
+            JwtAudience::TokenEndpoint => Ok(provider.endpoint(Endpoint::Token)?.as_str()),
+            JwtAudience::Issuer => provider.issuer().ok_or_else(|| {
                 Error::Config(format!(
                     "the client assertion audience is the issuer, but provider `{}` has none",
                     provider.name()
@@ -404,8 +409,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The audience of `private_key_jwt` / `client_secret_jwt` assertions: the token endpoint
-    /// (default) or the issuer.
+    /// The audience of `private_key_jwt` / `client_secret_jwt` assertions: the issuer
+    /// (default, per draft-ietf-oauth-rfc7523bis) or, as an explicit opt-in for providers that
+    /// want it, the token endpoint; see [`JwtAudience`].
     pub fn jwt_audience(mut self, audience: JwtAudience) -> Self {
         self.jwt_audience = audience;
         self
@@ -537,7 +543,8 @@ impl ClientBuilder {
         );
         if jwt && self.jwt_audience == JwtAudience::Issuer && self.provider.issuer().is_none() {
             return Err(Error::Config(format!(
-                "JWT client assertions addressed to the issuer need a provider with an issuer; `{}` has none",
+                "`{}` addresses its assertions to the provider's issuer, but provider `{}` has none: set it (ProviderBuilder::issuer, or use discovery), or opt in to the token endpoint as audience with ClientBuilder::jwt_audience(JwtAudience::TokenEndpoint)",
+                method.as_str(),
                 self.provider.name()
             )));
         }
@@ -692,5 +699,94 @@ mod tests {
         }
         let leaked = format!("{refused:?} {refused}");
         assert!(!leaked.contains("\"s\""));
+    }
+
+    const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",
+        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+
+    /// The assertion `authenticate` adds, as (header, claims).
+    fn assertion_of(client: &Client) -> (serde_json::Value, serde_json::Value) {
+        let mut form = Vec::new();
+        let request = reqwest::Client::new().post("https://honest.example/token");
+        client.authenticate(request, &mut form).unwrap();
+        let (_, jwt) = form
+            .iter()
+            .find(|(name, _)| *name == "client_assertion")
+            .unwrap();
+        let part = |i: usize| -> serde_json::Value {
+            let b64 = jwt.split('.').nth(i).unwrap();
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b64)
+                .unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (part(0), part(1))
+    }
+
+    /// Item 3 (audience injection, draft-ietf-oauth-rfc7523bis): a hostile AS whose metadata
+    /// names an honest AS's token endpoint must not get assertions the honest AS accepts.
+    #[test]
+    fn assertion_audience_is_the_issuer_not_a_metadata_endpoint() {
+        let hostile = Provider::builder("hostile")
+            .issuer("https://hostile.example")
+            .token_endpoint("https://honest.example/token")
+            .revocation_endpoint("https://hostile.example/revoke")
+            .build()
+            .unwrap();
+        let key = || crate::ClientKey::from_jwk(EC_JWK).unwrap();
+        let client = Client::builder(hostile.clone(), "c")
+            .private_key(key())
+            .build()
+            .unwrap();
+        let (header, claims) = assertion_of(&client);
+        assert_eq!(claims["aud"], "https://hostile.example", "a single string");
+        assert_eq!(header["typ"], "client-authentication+jwt");
+        let secret_jwt = Client::builder(hostile.clone(), "c")
+            .client_secret("a-secret-long-enough-for-hs256-0123456789")
+            .auth_method(AuthMethod::ClientSecretJwt)
+            .build()
+            .unwrap();
+        assert_eq!(
+            assertion_of(&secret_jwt).1["aud"],
+            "https://hostile.example"
+        );
+
+        // The old behaviour, only when asked for.
+        let legacy = Client::builder(hostile, "c")
+            .private_key(key())
+            .jwt_audience(JwtAudience::TokenEndpoint)
+            .build()
+            .unwrap();
+        let (header, claims) = assertion_of(&legacy);
+        assert_eq!(claims["aud"], "https://honest.example/token");
+        assert_eq!(header["typ"], "JWT");
+    }
+
+    #[test]
+    fn jwt_auth_without_an_issuer_is_refused_at_build_unless_the_token_endpoint_is_chosen() {
+        let no_issuer = provider(&[]);
+        let key = || crate::ClientKey::from_jwk(EC_JWK).unwrap();
+        let e = Client::builder(no_issuer.clone(), "c")
+            .private_key(key())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Config(_)) && e.to_string().contains("JwtAudience::TokenEndpoint"),
+            "{e}"
+        );
+        let e = Client::builder(no_issuer.clone(), "c")
+            .client_secret("s")
+            .auth_method(AuthMethod::ClientSecretJwt)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("issuer"), "{e}");
+        let client = Client::builder(no_issuer, "c")
+            .private_key(key())
+            .jwt_audience(JwtAudience::TokenEndpoint)
+            .build()
+            .unwrap();
+        assert_eq!(assertion_of(&client).1["aud"], "https://p.example/token");
     }
 }
