@@ -710,7 +710,7 @@ mod tests {
     fn assertion_of(client: &Client) -> (serde_json::Value, serde_json::Value) {
         let mut form = Vec::new();
         let request = reqwest::Client::new().post("https://honest.example/token");
-        client.authenticate(request, &mut form).unwrap();
+        let _request = client.authenticate(request, &mut form).unwrap();
         let (_, jwt) = form
             .iter()
             .find(|(name, _)| *name == "client_assertion")
