@@ -7,6 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::RequestBuilder;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::authorize::AuthorizationRequest;
 use crate::error::{Endpoint, Error, Result};
@@ -15,6 +16,7 @@ use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTIO
 use crate::oidc::{IdTokenVerifier, JwksCache};
 use crate::provider::{AuthMethod, Provider};
 use crate::secret::Secret;
+use jsonwebtoken::EncodingKey;
 
 /// An OAuth 2.0 / OpenID Connect client: a provider plus this application's registration.
 ///
@@ -47,6 +49,9 @@ struct Inner {
     client_id: String,
     client_secret: Option<Secret>,
     private_key: Option<ClientKey>,
+    /// The HMAC key of `client_secret_jwt`, made once: a key per request would leave a copy
+    /// of the secret in freed memory each time (jsonwebtoken's keys are not wiped).
+    secret_jwt_key: Option<EncodingKey>,
     jwt_audience: JwtAudience,
     auth_method: AuthMethod,
     redirect_uri: Option<String>,
@@ -206,7 +211,10 @@ impl Client {
                 return Ok(request);
             }
             (AuthMethod::PrivateKeyJwt, _, Some(key)) => Signer::Key(key),
-            (AuthMethod::ClientSecretJwt, Some(secret), _) => Signer::Secret(secret),
+            (AuthMethod::ClientSecretJwt, _, _) => match &self.inner.secret_jwt_key {
+                Some(key) => Signer::Secret(key),
+                None => return Ok(request),
+            },
             _ => return Ok(request),
         };
         let (audience, typ) = (self.jwt_audience()?, self.inner.jwt_audience.typ());
@@ -243,6 +251,7 @@ impl Client {
         extra: &[(String, String)],
         dpop: bool,
     ) -> Result<HttpResponse> {
+        let form = WipedForm(form);
         let url = self.provider().endpoint(endpoint)?;
         // The retry needs the form as it was before authentication (a fresh assertion, a fresh
         // proof); keep a copy only when a retry can happen, not on every call.
@@ -259,7 +268,7 @@ impl Client {
         // A server's error page may echo the request back: keep what it carried out of the error.
         response
             .error_for_status()
-            .map_err(|e| self.scrub_sent(e, &sent))
+            .map_err(|e| self.scrub_sent(e, &sent.0))
     }
 
     /// Authenticates and sends one form; returns the answer and the form as sent (for scrubbing).
@@ -267,21 +276,22 @@ impl Client {
         &self,
         endpoint: Endpoint,
         url: &url::Url,
-        mut form: Vec<(&'static str, String)>,
+        mut form: WipedForm,
         extra: &[(String, String)],
         dpop: bool,
-    ) -> Result<(HttpResponse, Vec<(&'static str, String)>)> {
-        let request = self.authenticate(self.http().client().post(url.clone()), &mut form)?;
+    ) -> Result<(HttpResponse, WipedForm)> {
+        let request = self.authenticate(self.http().client().post(url.clone()), &mut form.0)?;
         let request = if dpop {
             self.with_dpop_proof(request, url)?
         } else {
             request
         };
         let extra = extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let body = encode_form(form.iter().map(|(k, v)| (*k, v.as_str())).chain(extra));
+        let pairs = form.0.iter().map(|(k, v)| (*k, v.as_str())).chain(extra);
+        let body = WipedBody(encode_form(pairs));
         let request = request
             .header(CONTENT_TYPE, FORM_CONTENT_TYPE.clone())
-            .body(body);
+            .body(reqwest::Body::from(bytes::Bytes::from_owner(body)));
         let response = self.http().execute(endpoint, request).await?;
         Ok((response, form))
     }
@@ -344,9 +354,54 @@ static ACCEPT_JSON: HeaderValue = HeaderValue::from_static("application/json");
 static FORM_CONTENT_TYPE: HeaderValue =
     HeaderValue::from_static("application/x-www-form-urlencoded");
 
-/// `application/x-www-form-urlencoded`, written straight into the body (no serde pass).
-fn encode_form<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut body = url::form_urlencoded::Serializer::new(String::with_capacity(256));
+/// A back-channel form (codes, verifiers, refresh tokens, client secrets, assertions) whose
+/// values are wiped when it is dropped, on every path out of `post_form`, errors included.
+#[derive(Clone)]
+struct WipedForm(Vec<(&'static str, String)>);
+
+impl Zeroize for WipedForm {
+    fn zeroize(&mut self) {
+        for (_, value) in &mut self.0 {
+            value.zeroize();
+        }
+    }
+}
+
+impl Drop for WipedForm {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for WipedForm {}
+
+/// The encoded form, owned by the request body (`Bytes::from_owner`, no copy): wiped when
+/// reqwest drops its last reference, after the request was written.
+struct WipedBody(String);
+
+impl AsRef<[u8]> for WipedBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Drop for WipedBody {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for WipedBody {}
+
+/// `application/x-www-form-urlencoded`, written straight into the body (no serde pass). The
+/// buffer is sized for the worst case (every byte percent-encoded) so that it never grows: a
+/// grown `String` frees its old buffer, secrets included, without wiping it.
+fn encode_form<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> String {
+    let capacity = pairs
+        .clone()
+        .map(|(name, value)| 3 * (name.len() + value.len()) + 2)
+        .sum();
+    let mut body = url::form_urlencoded::Serializer::new(String::with_capacity(capacity));
     for (name, value) in pairs {
         body.append_pair(name, value);
     }
@@ -570,6 +625,12 @@ impl ClientBuilder {
             )),
             _ => None,
         };
+        let secret_jwt_key = match (method, &self.client_secret) {
+            (AuthMethod::ClientSecretJwt, Some(secret)) => {
+                Some(EncodingKey::from_secret(secret.expose().as_bytes()))
+            }
+            _ => None,
+        };
         let basic_header = match (method, &self.client_secret) {
             (AuthMethod::ClientSecretBasic, Some(secret)) => {
                 let mut value = HeaderValue::try_from(basic_credentials(&self.client_id, secret))
@@ -587,6 +648,7 @@ impl ClientBuilder {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
                 private_key: self.private_key,
+                secret_jwt_key,
                 jwt_audience: self.jwt_audience,
                 auth_method: method,
                 redirect_uri: self.redirect_uri,
@@ -723,6 +785,31 @@ mod tests {
             serde_json::from_slice(&bytes).unwrap()
         };
         (part(0), part(1))
+    }
+
+    /// Item 14: form values are wiped on drop, and the body never grows (a grown buffer would
+    /// leave an unwiped copy of the form behind).
+    #[test]
+    fn form_buffers_are_wiped_and_the_body_is_built_in_one_buffer() {
+        fn assert_zeroize_on_drop<T: ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<WipedForm>();
+        assert_zeroize_on_drop::<WipedBody>();
+        let mut form = WipedForm(vec![
+            ("code", "c0de".to_owned()),
+            ("code_verifier", "v".repeat(128)),
+        ]);
+        form.zeroize();
+        assert!(form.0.iter().all(|(_, value)| value.is_empty()));
+
+        let long = "é%+ ".repeat(400);
+        let pairs = [("client_assertion", long.as_str()), ("code", "abc")];
+        let body = encode_form(pairs.iter().copied());
+        let bound: usize = pairs.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
+        assert_eq!(body.capacity(), bound, "allocated once, never grown");
+        assert!(body.len() <= bound);
+        let mut wiped = WipedBody(body);
+        wiped.0.zeroize();
+        assert!(wiped.as_ref().is_empty());
     }
 
     /// Item 3 (audience injection, draft-ietf-oauth-rfc7523bis): a hostile AS whose metadata

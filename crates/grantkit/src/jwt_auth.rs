@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyKind, ParsedKey};
-use crate::secret::Secret;
 
 /// How long a client assertion is valid. Short: it is made for one request.
 const ASSERTION_LIFETIME_SECS: u64 = 60;
@@ -209,7 +208,8 @@ const CLIENT_AUTH_TYP: &str = "client-authentication+jwt";
 /// What signs the assertion.
 pub(crate) enum Signer<'a> {
     Key(&'a ClientKey),
-    Secret(&'a Secret),
+    /// The client secret as an HS256 key, made once per client (see `Client`).
+    Secret(&'a EncodingKey),
 }
 
 #[derive(Serialize)]
@@ -241,20 +241,18 @@ pub(crate) fn client_assertion(
         iat,
         exp: iat + ASSERTION_LIFETIME_SECS,
     };
+    // Borrowed, never cloned: each clone of a jsonwebtoken key is a copy of the private key
+    // that is freed without being wiped.
     let (alg, kid, key) = match signer {
-        Signer::Key(key) => (key.alg, key.kid.clone(), key.encoding.clone()),
-        Signer::Secret(secret) => (
-            Algorithm::HS256,
-            None,
-            EncodingKey::from_secret(secret.expose().as_bytes()),
-        ),
+        Signer::Key(key) => (key.alg, key.kid.clone(), &key.encoding),
+        Signer::Secret(key) => (Algorithm::HS256, None, key),
     };
     let header = Header {
         typ: Some(typ.into()),
         kid,
         ..Header::new(alg)
     };
-    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| key_error(&e))
+    jsonwebtoken::encode(&header, &claims, key).map_err(|e| key_error(&e))
 }
 
 #[cfg(test)]
@@ -300,7 +298,7 @@ mod tests {
 
     #[test]
     fn hs256_with_the_secret_verifies() {
-        let secret = Secret::new("s3cret");
+        let secret = EncodingKey::from_secret(b"s3cret");
         let jwt =
             client_assertion("c1", "https://op", CLIENT_AUTH_TYP, Signer::Secret(&secret)).unwrap();
         let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
