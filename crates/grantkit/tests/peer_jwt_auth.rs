@@ -332,8 +332,8 @@ async fn assertion_audience_is_the_issuer_not_a_metadata_endpoint() {
 }
 
 /// The default assertions (`aud` = issuer as a string, `typ: client-authentication+jwt`) pass a
-/// peer that demands exactly that (the `jwt-strict-*` clients) at the token, introspection and
-/// revocation endpoints; the legacy opt-in does not.
+/// peer that demands exactly that (the `jwt-strict-*` clients) at the PAR, token, introspection
+/// and revocation endpoints; the legacy opt-in does not.
 #[tokio::test]
 async fn default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the_draft_typ() {
     let Some(peer) =
@@ -345,9 +345,19 @@ async fn default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the
         Client::builder(provider(peer).await, "jwt-strict-key-client")
             .private_key(jwk("peer-client-ec.jwk.json"))
             .jwt_audience(audience)
+            .redirect_uri(REDIRECT)
+            .scopes(["openid"])
             .build()
             .unwrap()
     };
+    // The pushed authorization request endpoint gets the same assertion, `aud` = issuer.
+    let (url, _pending) = key_client(JwtAudience::default())
+        .await
+        .authorize()
+        .push()
+        .await
+        .unwrap();
+    assert!(url.as_str().contains("request_uri="), "{url}");
     let secret_client = |audience: JwtAudience| async move {
         Client::builder(provider(peer).await, "jwt-strict-secret-client")
             .client_secret(JWT_SECRET)
