@@ -298,7 +298,8 @@ impl PendingAuthorization {
     }
 
     /// Checks a parsed callback: `state` first (constant time), then the RFC 9207 `iss`,
-    /// then the provider's `error`, then the presence of a `code`.
+    /// then the provider's `error`, then the presence of a `code`. An `error` without a
+    /// `state` is [`CallbackError::UnverifiedError`], not the provider's verdict.
     pub fn verify(&self, callback: &Callback) -> Result<AuthorizationCode> {
         match callback.state() {
             Some(state) if self.state.constant_time_eq(state) => {}
