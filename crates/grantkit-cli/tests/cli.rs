@@ -200,13 +200,15 @@ async fn private_key_jwt_client_logs_in_with_a_key_file_and_needs_it_again_to_re
         return;
     };
     let home = Home::new("peer-private-key");
-    // The key file the peer registered for `jwt-key-client` (P-256 JWK), copied into the home.
+    // The key file the peer registered for `jwt-strict-key-client` (P-256 JWK), copied into the
+    // home. That client accepts only assertions with `aud` = the issuer and the draft-ietf-oauth-
+    // rfc7523bis `typ`, so every step below also proves the CLI sends those.
     let key_file = home.dir.join("client-key.jwk.json");
     std::fs::write(&key_file, OidcPeer::fixture("peer-client-ec.jwk.json")).unwrap();
     let key = key_file.to_str().unwrap();
     let env = [
         ("GRANTKIT_PRIVATE_KEY", key),
-        ("GRANTKIT_CLIENT_ID", "jwt-key-client"),
+        ("GRANTKIT_CLIENT_ID", "jwt-strict-key-client"),
     ];
     let login = peer_login(&home, &peer, &["--scope", "openid email"], &env).await;
     login.ok();
@@ -240,7 +242,7 @@ async fn private_key_jwt_client_logs_in_with_a_key_file_and_needs_it_again_to_re
     assert_ne!(std::fs::read(home.token_file("default")).unwrap(), before);
     let intro = json(home.run_env(&["introspect"], &env).await.ok());
     assert_eq!(intro["active"], true);
-    assert_eq!(intro["client_id"], "jwt-key-client");
+    assert_eq!(intro["client_id"], "jwt-strict-key-client");
 
     // A key that is not a key, and a key next to a secret-based method, are usage errors.
     let garbage = home.dir.join("garbage.pem");
@@ -264,7 +266,7 @@ async fn private_key_jwt_client_logs_in_with_a_key_file_and_needs_it_again_to_re
             ],
             &[
                 ("GRANTKIT_PRIVATE_KEY", key),
-                ("GRANTKIT_CLIENT_ID", "jwt-key-client"),
+                ("GRANTKIT_CLIENT_ID", "jwt-strict-key-client"),
                 ("GRANTKIT_CLIENT_SECRET", "s"),
             ],
         )

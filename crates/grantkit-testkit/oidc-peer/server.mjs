@@ -22,7 +22,7 @@ import fs from 'node:fs';
 for (const m of ['log', 'info', 'debug']) {
   console[m] = (...args) => console.error(...args);
 }
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 // ---------------------------------------------------------------------------------------------------
 // Static clients. All are `native` so that RFC 8252 §7.3 applies: for http://127.0.0.1 (and
@@ -82,6 +82,21 @@ const CLIENTS = [
   {
     // client_secret_jwt (RFC 7523): HS256 assertions keyed with the secret.
     client_id: 'jwt-secret-client',
+    client_secret: 'jwt-secret-client-hs256-key-0123456789abcdef',
+    token_endpoint_auth_method: 'client_secret_jwt',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
+  {
+    // Like jwt-key-client, but assertions must follow draft-ietf-oauth-rfc7523bis: see
+    // assertJwtClientAuthClaimsAndHeader below.
+    client_id: 'jwt-strict-key-client',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: CLIENT_JWKS,
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
+  {
+    // Like jwt-secret-client, with the same draft-ietf-oauth-rfc7523bis checks.
+    client_id: 'jwt-strict-secret-client',
     client_secret: 'jwt-secret-client-hs256-key-0123456789abcdef',
     token_endpoint_auth_method: 'client_secret_jwt',
     grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
@@ -218,6 +233,19 @@ function configuration() {
   return {
     adapter: SharedMemoryAdapter,
     clients: CLIENTS,
+    // oidc-provider accepts as `aud` the issuer, the token endpoint or the endpoint called, and
+    // any `typ`. For `jwt-strict-*` clients, demand what draft-ietf-oauth-rfc7523bis §4 asks of
+    // client authentication JWTs: the issuer identifier as the single `aud` string and the
+    // header `typ: client-authentication+jwt`.
+    async assertJwtClientAuthClaimsAndHeader(ctx, claims, header, client) {
+      if (!client.clientId.startsWith('jwt-strict-')) return;
+      if (claims.aud !== ctx.oidc.issuer) {
+        throw new errors.InvalidClientAuth('aud must be the issuer identifier, as a string');
+      }
+      if (header.typ !== 'client-authentication+jwt') {
+        throw new errors.InvalidClientAuth('typ must be client-authentication+jwt');
+      }
+    },
     jwks: { keys: [rsaKey, ecKey] },
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],

@@ -298,14 +298,15 @@ impl PendingAuthorization {
     }
 
     /// Checks a parsed callback: `state` first (constant time), then the RFC 9207 `iss`,
-    /// then the provider's `error`, then the presence of a `code`.
+    /// then the provider's `error`, then the presence of a `code`. An `error` without a
+    /// `state` is [`CallbackError::UnverifiedError`], not the provider's verdict.
     pub fn verify(&self, callback: &Callback) -> Result<AuthorizationCode> {
         match callback.state() {
             Some(state) if self.state.constant_time_eq(state) => {}
             Some(_) => return Err(CallbackError::StateMismatch.into()),
-            // An error response without state still says why the login failed; report that.
-            None if callback.error().is_some() => {}
-            None => return Err(CallbackError::MissingState.into()),
+            // RFC 6749 §4.1.2.1: the provider echoes `state` in error responses too, so an
+            // error without one is anybody's (a forged abort with the sender's own text).
+            None => return Err(unverified(callback)),
         }
         self.check_issuer(callback.iss())?;
         if let Some(error) = callback.error() {
@@ -333,5 +334,89 @@ impl PendingAuthorization {
             (None, Some(_)) if self.require_iss => Err(CallbackError::MissingIssuer.into()),
             _ => Ok(()),
         }
+    }
+}
+
+/// The error for a callback without `state`: [`CallbackError::UnverifiedError`] when it names an
+/// `error`, whose code is logged (never its description: the sender's words), else
+/// [`CallbackError::MissingState`].
+fn unverified(callback: &Callback) -> Error {
+    match callback.error() {
+        Some(error) => {
+            tracing::warn!(
+                code = ?error.code.as_str(),
+                "ignoring an error callback without `state`: it cannot be tied to this login"
+            );
+            CallbackError::UnverifiedError {
+                code: error.code.clone(),
+            }
+            .into()
+        }
+        None => CallbackError::MissingState.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::OAuthErrorCode;
+    use crate::{Client, Provider};
+
+    fn pending() -> PendingAuthorization {
+        let provider = Provider::builder("p")
+            .authorization_endpoint("https://p.example/authorize")
+            .token_endpoint("https://p.example/token")
+            .build()
+            .unwrap();
+        let client = Client::builder(provider, "c").build().unwrap();
+        client.authorize().build().unwrap().1
+    }
+
+    const INJECTED: &str = "Your+account+is+locked.+Call+%2B1-555-0100";
+
+    /// Item 7: anyone can send the browser to the callback with `error=` and no `state`; that
+    /// must not abort the login as if the provider had said so, nor carry the sender's text.
+    #[test]
+    fn an_error_callback_without_state_is_unverified_not_the_providers_verdict() {
+        let pending = pending();
+        let forged = format!("/cb?error=access_denied&error_description={INJECTED}");
+        let err = pending.verify_callback(&forged).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                Error::Callback(CallbackError::UnverifiedError { code })
+                    if *code == OAuthErrorCode::AccessDenied
+            ),
+            "{err:?}"
+        );
+        assert!(err.oauth().is_none(), "not the provider's verdict: {err:?}");
+        let shown = err.to_string();
+        assert!(
+            !shown.contains("locked") && !shown.contains("555"),
+            "{shown}"
+        );
+        assert!(shown.contains("state"), "{shown}");
+    }
+
+    #[test]
+    fn an_error_callback_with_the_right_state_is_the_providers_verdict() {
+        let pending = pending();
+        let state = pending.state().expose().to_owned();
+        let callback = format!("/cb?error=access_denied&error_description=no&state={state}");
+        let err = pending.verify_callback(&callback).unwrap_err();
+        let oauth = err.oauth().unwrap();
+        assert_eq!(oauth.code, OAuthErrorCode::AccessDenied);
+        assert_eq!(oauth.description.as_deref(), Some("no"));
+    }
+
+    #[test]
+    fn an_error_callback_with_a_wrong_state_is_a_state_mismatch() {
+        let pending = pending();
+        let forged = format!("/cb?error=access_denied&error_description={INJECTED}&state=x");
+        let err = pending.verify_callback(&forged).unwrap_err();
+        assert!(
+            matches!(err, Error::Callback(CallbackError::StateMismatch)),
+            "{err:?}"
+        );
     }
 }

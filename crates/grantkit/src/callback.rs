@@ -96,7 +96,10 @@ impl Callback {
         self.iss.as_deref()
     }
 
-    /// The provider's error, if the authorization failed.
+    /// The error the callback names, if any. Unverified: anyone can send a browser to the
+    /// redirect URI with `error=...`; only after
+    /// [`PendingAuthorization::verify`](crate::PendingAuthorization::verify) matched the `state`
+    /// is it the provider's verdict (it then returns it as [`Error::OAuth`](crate::Error::OAuth)).
     pub fn error(&self) -> Option<&OAuthError> {
         self.error.as_ref()
     }

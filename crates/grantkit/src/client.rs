@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::RequestBuilder;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::address::GuardedResolver;
 use crate::authorize::AuthorizationRequest;
@@ -18,6 +19,7 @@ use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTIO
 use crate::oidc::{IdTokenVerifier, JwksCache, JwksOptions};
 use crate::provider::{AuthMethod, Provider};
 use crate::secret::Secret;
+use jsonwebtoken::EncodingKey;
 
 /// An OAuth 2.0 / OpenID Connect client: a provider plus this application's registration.
 ///
@@ -50,6 +52,9 @@ struct Inner {
     client_id: String,
     client_secret: Option<Secret>,
     private_key: Option<ClientKey>,
+    /// The HMAC key of `client_secret_jwt`, made once: a key per request would leave a copy
+    /// of the secret in freed memory each time (jsonwebtoken's keys are not wiped).
+    secret_jwt_key: Option<EncodingKey>,
     jwt_audience: JwtAudience,
     auth_method: AuthMethod,
     redirect_uri: Option<String>,
@@ -209,20 +214,28 @@ impl Client {
                 return Ok(request);
             }
             (AuthMethod::PrivateKeyJwt, _, Some(key)) => Signer::Key(key),
-            (AuthMethod::ClientSecretJwt, Some(secret), _) => Signer::Secret(secret),
+            (AuthMethod::ClientSecretJwt, _, _) => match &self.inner.secret_jwt_key {
+                Some(key) => Signer::Secret(key),
+                None => return Ok(request),
+            },
             _ => return Ok(request),
         };
-        let audience = self.jwt_audience()?;
+        let (audience, typ) = (self.jwt_audience()?, self.inner.jwt_audience.typ());
         form.push(("client_assertion_type", ASSERTION_TYPE.to_owned()));
-        form.push(("client_assertion", client_assertion(id, &audience, signer)?));
+        form.push((
+            "client_assertion",
+            client_assertion(id, audience, typ, signer)?,
+        ));
         Ok(request)
     }
 
-    fn jwt_audience(&self) -> Result<String> {
+    /// The assertion's `aud`: the issuer by default, whichever endpoint the call goes to
+    /// (draft-ietf-oauth-rfc7523bis; see [`JwtAudience`]).
+    fn jwt_audience(&self) -> Result<&str> {
         let provider = self.provider();
         match self.inner.jwt_audience {
-            JwtAudience::TokenEndpoint => Ok(provider.endpoint(Endpoint::Token)?.to_string()),
-            JwtAudience::Issuer => provider.issuer().map(str::to_owned).ok_or_else(|| {
+            JwtAudience::TokenEndpoint => Ok(provider.endpoint(Endpoint::Token)?.as_str()),
+            JwtAudience::Issuer => provider.issuer().ok_or_else(|| {
                 Error::Config(format!(
                     "the client assertion audience is the issuer, but provider `{}` has none",
                     provider.name()
@@ -241,6 +254,7 @@ impl Client {
         extra: &[(String, String)],
         dpop: bool,
     ) -> Result<HttpResponse> {
+        let form = WipedForm(form);
         let url = self.provider().endpoint(endpoint)?;
         // The retry needs the form as it was before authentication (a fresh assertion, a fresh
         // proof); keep a copy only when a retry can happen, not on every call.
@@ -257,7 +271,7 @@ impl Client {
         // A server's error page may echo the request back: keep what it carried out of the error.
         response
             .error_for_status()
-            .map_err(|e| self.scrub_sent(e, &sent))
+            .map_err(|e| self.scrub_sent(e, &sent.0))
     }
 
     /// Authenticates and sends one form; returns the answer and the form as sent (for scrubbing).
@@ -265,21 +279,22 @@ impl Client {
         &self,
         endpoint: Endpoint,
         url: &url::Url,
-        mut form: Vec<(&'static str, String)>,
+        mut form: WipedForm,
         extra: &[(String, String)],
         dpop: bool,
-    ) -> Result<(HttpResponse, Vec<(&'static str, String)>)> {
-        let request = self.authenticate(self.http().client().post(url.clone()), &mut form)?;
+    ) -> Result<(HttpResponse, WipedForm)> {
+        let request = self.authenticate(self.http().client().post(url.clone()), &mut form.0)?;
         let request = if dpop {
             self.with_dpop_proof(request, url)?
         } else {
             request
         };
         let extra = extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let body = encode_form(form.iter().map(|(k, v)| (*k, v.as_str())).chain(extra));
+        let pairs = form.0.iter().map(|(k, v)| (*k, v.as_str())).chain(extra);
+        let body = WipedBody(encode_form(pairs));
         let request = request
             .header(CONTENT_TYPE, FORM_CONTENT_TYPE.clone())
-            .body(body);
+            .body(reqwest::Body::from(bytes::Bytes::from_owner(body)));
         let response = self.http().execute(endpoint, request).await?;
         Ok((response, form))
     }
@@ -342,9 +357,54 @@ static ACCEPT_JSON: HeaderValue = HeaderValue::from_static("application/json");
 static FORM_CONTENT_TYPE: HeaderValue =
     HeaderValue::from_static("application/x-www-form-urlencoded");
 
-/// `application/x-www-form-urlencoded`, written straight into the body (no serde pass).
-fn encode_form<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut body = url::form_urlencoded::Serializer::new(String::with_capacity(256));
+/// A back-channel form (codes, verifiers, refresh tokens, client secrets, assertions) whose
+/// values are wiped when it is dropped, on every path out of `post_form`, errors included.
+#[derive(Clone)]
+struct WipedForm(Vec<(&'static str, String)>);
+
+impl Zeroize for WipedForm {
+    fn zeroize(&mut self) {
+        for (_, value) in &mut self.0 {
+            value.zeroize();
+        }
+    }
+}
+
+impl Drop for WipedForm {
+    fn drop(&mut self) {
+        self.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for WipedForm {}
+
+/// The encoded form, owned by the request body (`Bytes::from_owner`, no copy): wiped when
+/// reqwest drops its last reference, after the request was written.
+struct WipedBody(String);
+
+impl AsRef<[u8]> for WipedBody {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl Drop for WipedBody {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for WipedBody {}
+
+/// `application/x-www-form-urlencoded`, written straight into the body (no serde pass). The
+/// buffer is sized for the worst case (every byte percent-encoded) so that it never grows: a
+/// grown `String` frees its old buffer, secrets included, without wiping it.
+fn encode_form<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> String {
+    let capacity = pairs
+        .clone()
+        .map(|(name, value)| 3 * (name.len() + value.len()) + 2)
+        .sum();
+    let mut body = url::form_urlencoded::Serializer::new(String::with_capacity(capacity));
     for (name, value) in pairs {
         body.append_pair(name, value);
     }
@@ -407,8 +467,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The audience of `private_key_jwt` / `client_secret_jwt` assertions: the token endpoint
-    /// (default) or the issuer.
+    /// The audience of `private_key_jwt` / `client_secret_jwt` assertions: the issuer
+    /// (default, per draft-ietf-oauth-rfc7523bis) or, as an explicit opt-in for providers that
+    /// want it, the token endpoint; see [`JwtAudience`].
     pub fn jwt_audience(mut self, audience: JwtAudience) -> Self {
         self.jwt_audience = audience;
         self
@@ -564,7 +625,8 @@ impl ClientBuilder {
         );
         if jwt && self.jwt_audience == JwtAudience::Issuer && self.provider.issuer().is_none() {
             return Err(Error::Config(format!(
-                "JWT client assertions addressed to the issuer need a provider with an issuer; `{}` has none",
+                "`{}` addresses its assertions to the provider's issuer, but provider `{}` has none: set it (ProviderBuilder::issuer, or use discovery), or opt in to the token endpoint as audience with ClientBuilder::jwt_audience(JwtAudience::TokenEndpoint)",
+                method.as_str(),
                 self.provider.name()
             )));
         }
@@ -581,6 +643,12 @@ impl ClientBuilder {
                 self.provider.id_token_signing_algs(),
                 self.leeway,
             )),
+            _ => None,
+        };
+        let secret_jwt_key = match (method, &self.client_secret) {
+            (AuthMethod::ClientSecretJwt, Some(secret)) => {
+                Some(EncodingKey::from_secret(secret.expose().as_bytes()))
+            }
             _ => None,
         };
         let basic_header = match (method, &self.client_secret) {
@@ -600,6 +668,7 @@ impl ClientBuilder {
                 client_id: self.client_id,
                 client_secret: self.client_secret,
                 private_key: self.private_key,
+                secret_jwt_key,
                 jwt_audience: self.jwt_audience,
                 auth_method: method,
                 redirect_uri: self.redirect_uri,
@@ -712,5 +781,119 @@ mod tests {
         }
         let leaked = format!("{refused:?} {refused}");
         assert!(!leaked.contains("\"s\""));
+    }
+
+    const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",
+        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+
+    /// The assertion `authenticate` adds, as (header, claims).
+    fn assertion_of(client: &Client) -> (serde_json::Value, serde_json::Value) {
+        let mut form = Vec::new();
+        let request = reqwest::Client::new().post("https://honest.example/token");
+        let _request = client.authenticate(request, &mut form).unwrap();
+        let (_, jwt) = form
+            .iter()
+            .find(|(name, _)| *name == "client_assertion")
+            .unwrap();
+        let part = |i: usize| -> serde_json::Value {
+            let b64 = jwt.split('.').nth(i).unwrap();
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(b64)
+                .unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (part(0), part(1))
+    }
+
+    /// Item 14: form values are wiped on drop, and the body never grows (a grown buffer would
+    /// leave an unwiped copy of the form behind).
+    #[test]
+    fn form_buffers_are_wiped_and_the_body_is_built_in_one_buffer() {
+        fn assert_zeroize_on_drop<T: ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<WipedForm>();
+        assert_zeroize_on_drop::<WipedBody>();
+        let mut form = WipedForm(vec![
+            ("code", "c0de".to_owned()),
+            ("code_verifier", "v".repeat(128)),
+        ]);
+        form.zeroize();
+        assert!(form.0.iter().all(|(_, value)| value.is_empty()));
+
+        let long = "é%+ ".repeat(400);
+        let pairs = [("client_assertion", long.as_str()), ("code", "abc")];
+        let body = encode_form(pairs.iter().copied());
+        let bound: usize = pairs.iter().map(|(k, v)| 3 * (k.len() + v.len()) + 2).sum();
+        assert_eq!(body.capacity(), bound, "allocated once, never grown");
+        assert!(body.len() <= bound);
+        let mut wiped = WipedBody(body);
+        wiped.0.zeroize();
+        assert!(wiped.as_ref().is_empty());
+    }
+
+    /// Item 3 (audience injection, draft-ietf-oauth-rfc7523bis): a hostile AS whose metadata
+    /// names an honest AS's token endpoint must not get assertions the honest AS accepts.
+    #[test]
+    fn assertion_audience_is_the_issuer_not_a_metadata_endpoint() {
+        let hostile = Provider::builder("hostile")
+            .issuer("https://hostile.example")
+            .token_endpoint("https://honest.example/token")
+            .revocation_endpoint("https://hostile.example/revoke")
+            .build()
+            .unwrap();
+        let key = || crate::ClientKey::from_jwk(EC_JWK).unwrap();
+        let client = Client::builder(hostile.clone(), "c")
+            .private_key(key())
+            .build()
+            .unwrap();
+        let (header, claims) = assertion_of(&client);
+        assert_eq!(claims["aud"], "https://hostile.example", "a single string");
+        assert_eq!(header["typ"], "client-authentication+jwt");
+        let secret_jwt = Client::builder(hostile.clone(), "c")
+            .client_secret("a-secret-long-enough-for-hs256-0123456789")
+            .auth_method(AuthMethod::ClientSecretJwt)
+            .build()
+            .unwrap();
+        assert_eq!(
+            assertion_of(&secret_jwt).1["aud"],
+            "https://hostile.example"
+        );
+
+        // The old behaviour, only when asked for.
+        let legacy = Client::builder(hostile, "c")
+            .private_key(key())
+            .jwt_audience(JwtAudience::TokenEndpoint)
+            .build()
+            .unwrap();
+        let (header, claims) = assertion_of(&legacy);
+        assert_eq!(claims["aud"], "https://honest.example/token");
+        assert_eq!(header["typ"], "JWT");
+    }
+
+    #[test]
+    fn jwt_auth_without_an_issuer_is_refused_at_build_unless_the_token_endpoint_is_chosen() {
+        let no_issuer = provider(&[]);
+        let key = || crate::ClientKey::from_jwk(EC_JWK).unwrap();
+        let e = Client::builder(no_issuer.clone(), "c")
+            .private_key(key())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::Config(_)) && e.to_string().contains("JwtAudience::TokenEndpoint"),
+            "{e}"
+        );
+        let e = Client::builder(no_issuer.clone(), "c")
+            .client_secret("s")
+            .auth_method(AuthMethod::ClientSecretJwt)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("issuer"), "{e}");
+        let client = Client::builder(no_issuer, "c")
+            .private_key(key())
+            .jwt_audience(JwtAudience::TokenEndpoint)
+            .build()
+            .unwrap();
+        assert_eq!(assertion_of(&client).1["aud"], "https://p.example/token");
     }
 }

@@ -21,6 +21,7 @@ use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_F
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
+use zeroize::Zeroizing;
 
 use crate::client::Client;
 use crate::error::{Error, OAuthErrorCode, Result};
@@ -57,9 +58,11 @@ pub struct DpopKey {
     inner: Arc<KeyInner>,
 }
 
+/// ring's key pairs cannot be wiped (ring offers no way); the PKCS#8 copy kept for
+/// [`DpopKey::to_pem`] is, when the last clone of the key is dropped.
 struct KeyInner {
     pair: Pair,
-    pkcs8: Vec<u8>,
+    pkcs8: Zeroizing<Vec<u8>>,
     /// The base64url JOSE header, the same for every proof.
     header: String,
     public_jwk: serde_json::Value,
@@ -148,7 +151,7 @@ impl DpopKey {
         Self {
             inner: Arc::new(KeyInner {
                 pair,
-                pkcs8: der.to_vec(),
+                pkcs8: Zeroizing::new(der.to_vec()),
                 header: b64(header.to_string()),
                 public_jwk,
                 thumbprint: b64(Sha256::digest(canonical.as_bytes())),
@@ -192,10 +195,14 @@ impl DpopKey {
 
     /// The private key as PKCS#8 PEM, to persist it. Treat it like a refresh token.
     pub fn to_pem(&self) -> Secret {
-        let body = base64::engine::general_purpose::STANDARD.encode(&self.inner.pkcs8);
+        let body = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD.encode(self.inner.pkcs8.as_slice()),
+        );
         // The label is spliced in so secret scanners looking for PEM headers in source skip this line.
         const LABEL: &str = "PRIVATE KEY";
-        let mut pem = format!("-----BEGIN {LABEL}-----\n");
+        // Sized for the whole PEM so it never grows: a grown buffer is freed with the key in it.
+        let mut pem = String::with_capacity(body.len() + body.len() / 64 + 2 + 2 * 32);
+        pem.push_str(&format!("-----BEGIN {LABEL}-----\n"));
         for line in body.as_bytes().chunks(64) {
             pem.push_str(std::str::from_utf8(line).unwrap_or_default());
             pem.push('\n');
@@ -367,6 +374,23 @@ mod tests {
         let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
         let message = format!("{}.{}", parts[0], parts[1]);
         assert!(jsonwebtoken::crypto::verify(parts[2], message.as_bytes(), &key, alg).unwrap());
+    }
+
+    /// Item 14: the PKCS#8 copy of a DPoP key is wiped on drop, and its PEM export is a
+    /// (wiped) `Secret` that round-trips.
+    #[test]
+    fn dpop_private_key_copies_are_wiped() {
+        fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        for key in [
+            DpopKey::generate().unwrap(),
+            DpopKey::generate_ed25519().unwrap(),
+        ] {
+            assert_zeroize_on_drop(&key.inner.pkcs8);
+            let pem = key.to_pem();
+            assert_zeroize_on_drop(&pem);
+            let again = DpopKey::from_pem(pem.expose()).unwrap();
+            assert_eq!(again.thumbprint(), key.thumbprint());
+        }
     }
 
     #[test]

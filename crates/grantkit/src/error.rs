@@ -242,6 +242,16 @@ pub enum CallbackError {
     /// Neither a `code` nor an `error` came back.
     #[error("the callback has no authorization `code`")]
     MissingCode,
+    /// An `error` came back without a `state`: anyone can send a browser to the redirect URI
+    /// with such a query, so it is not the provider's verdict. RFC 6749 §4.1.2.1 requires the
+    /// provider to echo `state` in an error response to a request that had one. The message
+    /// quotes neither the code nor the `error_description`, which are the sender's words;
+    /// `code` is kept for logs only.
+    #[error("the callback reports an error but has no `state`, so it cannot be tied to this login and is not trusted as the provider's answer: start the login again")]
+    UnverifiedError {
+        /// The `error` code the callback named (unverified: log it, do not show it as fact).
+        code: OAuthErrorCode,
+    },
 }
 
 /// Everything that can go wrong in grantkit.

@@ -1,7 +1,7 @@
 //! JWT client authentication (RFC 7523 §2.2, OpenID Connect Core §9): `private_key_jwt` with a
 //! [`ClientKey`], `client_secret_jwt` with the client secret. Each call gets a fresh assertion:
-//! `iss` = `sub` = the client id, `aud` = the token endpoint (or the issuer), a random `jti`,
-//! `iat` now and `exp` 60 seconds later.
+//! `iss` = `sub` = the client id, `aud` = the issuer (or, opted into, the token endpoint), a
+//! random `jti`, `iat` now and `exp` 60 seconds later. See [`JwtAudience`] for why the issuer.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyKind, ParsedKey};
-use crate::secret::Secret;
 
 /// How long a client assertion is valid. Short: it is made for one request.
 const ASSERTION_LIFETIME_SECS: u64 = 60;
@@ -167,22 +166,50 @@ fn key_error(e: &jsonwebtoken::errors::Error) -> Error {
     Error::Config(format!("the private key cannot sign: {e}"))
 }
 
-/// Which audience a client assertion names (RFC 7523 §3, item 3).
+/// Which audience a client assertion names, and how it is typed.
+///
+/// The 2025 OpenID Foundation disclosure on audience injection: an assertion whose `aud` is
+/// an endpoint URL taken from a provider's metadata can be replayed by a hostile provider
+/// whose metadata names an honest provider's token endpoint (the same assertion kind also
+/// goes to PAR, revocation, introspection and device endpoints). draft-ietf-oauth-rfc7523bis
+/// (§4, updating RFC 7523 §3) answers it: the `aud` of a client authentication JWT is the
+/// authorization server's issuer identifier (RFC 8414) as its single value, and the JWT is
+/// explicitly typed `typ: client-authentication+jwt`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum JwtAudience {
-    /// The token endpoint URL, for calls to every endpoint (OpenID Connect Core §9). Default.
+    /// The provider's issuer identifier, as a single string, with the header
+    /// `typ: client-authentication+jwt` (draft-ietf-oauth-rfc7523bis). Default. The client
+    /// refuses to build when the provider has no issuer.
     #[default]
-    TokenEndpoint,
-    /// The provider's issuer identifier, for providers that want it (and per the 2025 guidance
-    /// on audience injection). Needs a provider with an issuer.
     Issuer,
+    /// Opt-in, the behaviour before grantkit followed draft-ietf-oauth-rfc7523bis: the token
+    /// endpoint URL from the metadata (OpenID Connect Core §9) for calls to every endpoint,
+    /// with `typ: JWT`. Only for a provider that refuses its own issuer as audience or has
+    /// none; it is open to audience injection when the metadata is not trusted.
+    TokenEndpoint,
 }
+
+impl JwtAudience {
+    /// The `typ` header of assertions for this audience: the draft's explicit type with the
+    /// issuer; the old plain `JWT` with the opt-in, for servers that predate the draft.
+    pub(crate) fn typ(&self) -> &'static str {
+        match self {
+            JwtAudience::Issuer => CLIENT_AUTH_TYP,
+            JwtAudience::TokenEndpoint => "JWT",
+        }
+    }
+}
+
+/// The explicit type of draft-ietf-oauth-rfc7523bis §4 (registered as the media type
+/// `application/client-authentication+jwt`).
+const CLIENT_AUTH_TYP: &str = "client-authentication+jwt";
 
 /// What signs the assertion.
 pub(crate) enum Signer<'a> {
     Key(&'a ClientKey),
-    Secret(&'a Secret),
+    /// The client secret as an HS256 key, made once per client (see `Client`).
+    Secret(&'a EncodingKey),
 }
 
 #[derive(Serialize)]
@@ -195,10 +222,11 @@ struct Claims<'a> {
     exp: u64,
 }
 
-/// A fresh client assertion for one request.
+/// A fresh client assertion for one request, typed `typ` (see [`JwtAudience::typ`]).
 pub(crate) fn client_assertion(
     client_id: &str,
     audience: &str,
+    typ: &'static str,
     signer: Signer<'_>,
 ) -> Result<String> {
     let iat = SystemTime::now()
@@ -213,20 +241,18 @@ pub(crate) fn client_assertion(
         iat,
         exp: iat + ASSERTION_LIFETIME_SECS,
     };
+    // Borrowed, never cloned: each clone of a jsonwebtoken key is a copy of the private key
+    // that is freed without being wiped.
     let (alg, kid, key) = match signer {
-        Signer::Key(key) => (key.alg, key.kid.clone(), key.encoding.clone()),
-        Signer::Secret(secret) => (
-            Algorithm::HS256,
-            None,
-            EncodingKey::from_secret(secret.expose().as_bytes()),
-        ),
+        Signer::Key(key) => (key.alg, key.kid.clone(), &key.encoding),
+        Signer::Secret(key) => (Algorithm::HS256, None, key),
     };
     let header = Header {
-        typ: Some("JWT".into()),
+        typ: Some(typ.into()),
         kid,
         ..Header::new(alg)
     };
-    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| key_error(&e))
+    jsonwebtoken::encode(&header, &claims, key).map_err(|e| key_error(&e))
 }
 
 #[cfg(test)]
@@ -249,8 +275,8 @@ mod tests {
     #[test]
     fn assertion_claims_are_fresh_and_short_lived() {
         let key = ClientKey::from_jwk(EC_JWK).unwrap();
-        let a = client_assertion("c1", "https://op/token", Signer::Key(&key)).unwrap();
-        let b = client_assertion("c1", "https://op/token", Signer::Key(&key)).unwrap();
+        let a = client_assertion("c1", "https://op/token", "JWT", Signer::Key(&key)).unwrap();
+        let b = client_assertion("c1", "https://op/token", "JWT", Signer::Key(&key)).unwrap();
         let parts: Vec<_> = a.split('.').collect();
         let header = decode(parts[0]);
         assert_eq!(header["alg"], "ES256");
@@ -272,8 +298,9 @@ mod tests {
 
     #[test]
     fn hs256_with_the_secret_verifies() {
-        let secret = Secret::new("s3cret");
-        let jwt = client_assertion("c1", "https://op", Signer::Secret(&secret)).unwrap();
+        let secret = EncodingKey::from_secret(b"s3cret");
+        let jwt =
+            client_assertion("c1", "https://op", CLIENT_AUTH_TYP, Signer::Secret(&secret)).unwrap();
         let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
         validation.set_audience(&["https://op"]);
         let data = jsonwebtoken::decode::<serde_json::Value>(

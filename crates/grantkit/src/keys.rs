@@ -3,10 +3,12 @@
 //!
 //! Only enough DER is read to find the algorithm (one layer of PKCS#8) and written to wrap JWK
 //! members; `ring` parses and checks the key itself. Nothing here ever formats key material
-//! into an error message.
+//! into an error message, and every buffer that holds some is wiped when dropped and sized
+//! up front, so that no grown-out-of buffer is freed with key bytes in it.
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
@@ -19,10 +21,13 @@ pub(crate) enum KeyKind {
     Ed25519,
 }
 
+/// Private-key bytes: wiped on drop.
+pub(crate) type KeyBytes = Zeroizing<Vec<u8>>;
+
 /// A private key as DER: PKCS#1 `RSAPrivateKey` for RSA, PKCS#8 otherwise.
 pub(crate) struct ParsedKey {
     pub(crate) kind: KeyKind,
-    pub(crate) der: Vec<u8>,
+    pub(crate) der: KeyBytes,
     /// `kid` and `alg` of a JWK.
     pub(crate) kid: Option<String>,
     pub(crate) alg: Option<String>,
@@ -74,9 +79,11 @@ fn pem_block(label: &str, body: &str) -> Result<ParsedKey> {
     if body.contains(':') {
         return Err(bad("an encrypted PEM (Proc-Type header); decrypt it first"));
     }
-    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut compact = Zeroizing::new(String::with_capacity(body.len()));
+    compact.extend(body.chars().filter(|c| !c.is_whitespace()));
     let der = base64::engine::general_purpose::STANDARD
-        .decode(compact)
+        .decode(compact.as_bytes())
+        .map(Zeroizing::new)
         .map_err(|_| bad("the PEM body is not base64"))?;
     match label {
         "PRIVATE KEY" => from_pkcs8(der),
@@ -97,7 +104,7 @@ fn pem_block(label: &str, body: &str) -> Result<ParsedKey> {
 
 /// Reads a PKCS#8 `PrivateKeyInfo`, keeping PKCS#8 for EC and Ed25519 and unwrapping the
 /// PKCS#1 key inside for RSA.
-pub(crate) fn from_pkcs8(der: Vec<u8>) -> Result<ParsedKey> {
+pub(crate) fn from_pkcs8(der: KeyBytes) -> Result<ParsedKey> {
     let malformed = || bad("malformed PKCS#8");
     let (tag, info, _) = read_tlv(&der).ok_or_else(malformed)?;
     if tag != SEQUENCE {
@@ -135,7 +142,7 @@ pub(crate) fn from_pkcs8(der: Vec<u8>) -> Result<ParsedKey> {
         if tag != OCTET_STRING {
             return Err(malformed());
         }
-        pkcs1.to_vec()
+        Zeroizing::new(pkcs1.to_vec())
     } else {
         der
     };
@@ -182,7 +189,7 @@ fn from_sec1(der: &[u8]) -> Result<ParsedKey> {
 /// OKP Ed25519. `kid` and `alg` are kept.
 pub(crate) fn from_jwk(jwk: &Map<String, Value>) -> Result<ParsedKey> {
     let text = |name: &str| jwk.get(name).and_then(Value::as_str);
-    let bytes = |name: &str| -> Result<Vec<u8>> {
+    let bytes = |name: &str| -> Result<KeyBytes> {
         let value = text(name).ok_or_else(|| {
             if name == "d" {
                 bad("the JWK has no `d`: it is a public key, the private key is needed")
@@ -192,6 +199,7 @@ pub(crate) fn from_jwk(jwk: &Map<String, Value>) -> Result<ParsedKey> {
         })?;
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(value.trim_end_matches('='))
+            .map(Zeroizing::new)
             .map_err(|_| bad(&format!("the JWK member `{name}` is not base64url")))
     };
     if text("use").is_some_and(|u| u != "sig") {
@@ -206,16 +214,17 @@ pub(crate) fn from_jwk(jwk: &Map<String, Value>) -> Result<ParsedKey> {
                     "an RSA JWK without its primes (`p`, `q`, `dp`, `dq`, `qi`) is not supported",
                 ));
             }
-            let mut body = uint(&[0]);
-            let n = bytes("n")?;
-            let e = bytes("e")?;
-            body.extend(uint(&n));
-            body.extend(uint(&e));
-            body.extend(uint(&d));
-            for name in &names[2..] {
-                body.extend(uint(&bytes(name)?));
+            let (n, e) = (bytes("n")?, bytes("e")?);
+            let (p, q) = (bytes("p")?, bytes("q")?);
+            let (dp, dq, qi) = (bytes("dp")?, bytes("dq")?, bytes("qi")?);
+            let members = [&n, &e, &d, &p, &q, &dp, &dq, &qi];
+            let room = members.iter().map(|m| m.len() + 1 + HEADER).sum::<usize>();
+            let mut body = key_buffer(3 + room);
+            put_uint(&mut body, &[0]);
+            for member in members {
+                put_uint(&mut body, member);
             }
-            (KeyKind::Rsa, tlv(SEQUENCE, &body))
+            (KeyKind::Rsa, sequence(&body))
         }
         (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
             let (kind, oid, len) = if crv == "P-256" {
@@ -227,22 +236,28 @@ pub(crate) fn from_jwk(jwk: &Map<String, Value>) -> Result<ParsedKey> {
             let x = left_pad(bytes("x")?, len)?;
             let y = left_pad(bytes("y")?, len)?;
             let mut point = vec![0x00, 0x04];
-            point.extend(x);
-            point.extend(y);
-            let mut body = uint(&[1]);
-            body.extend(tlv(OCTET_STRING, &d));
-            body.extend(tlv(CONTEXT_1, &tlv(BIT_STRING, &point)));
-            (kind, ec_pkcs8(oid, &tlv(SEQUENCE, &body)))
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            let public = tlv(CONTEXT_1, &tlv(BIT_STRING, &point));
+            let mut body = key_buffer(3 + d.len() + HEADER + public.len());
+            put_uint(&mut body, &[1]);
+            put_tlv(&mut body, OCTET_STRING, &d);
+            body.extend_from_slice(&public);
+            (kind, ec_pkcs8(oid, &sequence(&body)))
         }
         (Some("OKP"), Some("Ed25519")) => {
             let seed = bytes("d")?;
             if seed.len() != 32 {
                 return Err(bad("an Ed25519 JWK whose `d` is not 32 bytes"));
             }
-            let mut body = uint(&[0]);
-            body.extend(tlv(SEQUENCE, &tlv(OID, OID_ED25519)));
-            body.extend(tlv(OCTET_STRING, &tlv(OCTET_STRING, &seed)));
-            (KeyKind::Ed25519, tlv(SEQUENCE, &body))
+            let mut inner = key_buffer(seed.len() + HEADER);
+            put_tlv(&mut inner, OCTET_STRING, &seed);
+            let algorithm = tlv(SEQUENCE, &tlv(OID, OID_ED25519));
+            let mut body = key_buffer(3 + algorithm.len() + inner.len() + HEADER);
+            put_uint(&mut body, &[0]);
+            body.extend_from_slice(&algorithm);
+            put_tlv(&mut body, OCTET_STRING, &inner);
+            (KeyKind::Ed25519, sequence(&body))
         }
         (Some("oct"), _) => {
             return Err(bad(
@@ -264,22 +279,40 @@ pub(crate) fn from_jwk(jwk: &Map<String, Value>) -> Result<ParsedKey> {
 }
 
 /// PKCS#8 around an `ECPrivateKey`.
-fn ec_pkcs8(curve_oid: &[u8], ec_private_key: &[u8]) -> Vec<u8> {
+fn ec_pkcs8(curve_oid: &[u8], ec_private_key: &[u8]) -> KeyBytes {
     let mut algorithm = tlv(OID, OID_EC);
     algorithm.extend(tlv(OID, curve_oid));
-    let mut body = uint(&[0]);
-    body.extend(tlv(SEQUENCE, &algorithm));
-    body.extend(tlv(OCTET_STRING, ec_private_key));
-    tlv(SEQUENCE, &body)
+    let mut body = key_buffer(3 + 2 * HEADER + algorithm.len() + ec_private_key.len());
+    put_uint(&mut body, &[0]);
+    put_tlv(&mut body, SEQUENCE, &algorithm);
+    put_tlv(&mut body, OCTET_STRING, ec_private_key);
+    sequence(&body)
 }
 
-fn left_pad(bytes: Vec<u8>, len: usize) -> Result<Vec<u8>> {
+fn left_pad(bytes: KeyBytes, len: usize) -> Result<KeyBytes> {
     if bytes.len() > len {
         return Err(bad("an EC JWK member longer than its curve allows"));
     }
-    let mut out = vec![0; len - bytes.len()];
-    out.extend(bytes);
+    let mut out = key_buffer(len);
+    out.resize(len - bytes.len(), 0);
+    out.extend_from_slice(&bytes);
     Ok(out)
+}
+
+/// The most a DER header takes: the tag, and a length of up to `usize` bytes after its own.
+const HEADER: usize = 2 + std::mem::size_of::<usize>();
+
+/// A buffer for key material with room for `capacity` bytes; filling it within that never
+/// reallocates, so no copy is freed unwiped.
+fn key_buffer(capacity: usize) -> KeyBytes {
+    Zeroizing::new(Vec::with_capacity(capacity))
+}
+
+/// A DER SEQUENCE around `body`, in a wiped buffer.
+fn sequence(body: &[u8]) -> KeyBytes {
+    let mut der = key_buffer(body.len() + HEADER);
+    put_tlv(&mut der, SEQUENCE, body);
+    der
 }
 
 /// One DER element: tag, content, and what follows it. `None` when malformed or truncated.
@@ -304,32 +337,49 @@ pub(crate) fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((tag, &rest[..len], &rest[len..]))
 }
 
-/// A DER element.
+/// A DER element (for public parts; key material goes through [`put_tlv`]).
 pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
+    let mut out = Vec::with_capacity(content.len() + HEADER);
+    put_tlv(&mut out, tag, content);
+    out
+}
+
+/// Appends a DER element to `out`, without a temporary copy of `content`.
+fn put_tlv(out: &mut Vec<u8>, tag: u8, content: &[u8]) {
+    put_header(out, tag, content.len());
+    out.extend_from_slice(content);
+}
+
+fn put_header(out: &mut Vec<u8>, tag: u8, len: usize) {
+    out.push(tag);
     if len < 0x80 {
         out.push(len as u8);
     } else {
         let bytes = len.to_be_bytes();
         let skip = bytes.iter().take_while(|b| **b == 0).count();
         out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend(&bytes[skip..]);
+        out.extend_from_slice(&bytes[skip..]);
     }
-    out.extend(content);
-    out
 }
 
-/// A DER INTEGER from a big-endian unsigned number.
-fn uint(bytes: &[u8]) -> Vec<u8> {
+/// Appends a DER INTEGER from a big-endian unsigned number, without a temporary copy.
+fn put_uint(out: &mut Vec<u8>, bytes: &[u8]) {
     let skip = bytes.iter().take_while(|b| **b == 0).count();
     let trimmed = &bytes[skip..];
-    let mut content = Vec::with_capacity(trimmed.len() + 1);
-    if trimmed.first().is_none_or(|b| *b & 0x80 != 0) {
-        content.push(0);
+    let pad = trimmed.first().is_none_or(|b| *b & 0x80 != 0);
+    put_header(out, INTEGER, trimmed.len() + usize::from(pad));
+    if pad {
+        out.push(0);
     }
-    content.extend(trimmed);
-    tlv(INTEGER, &content)
+    out.extend_from_slice(trimmed);
+}
+
+/// A DER INTEGER, as its own vector.
+#[cfg(test)]
+fn uint(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    put_uint(&mut out, bytes);
+    out
 }
 
 #[cfg(test)]
@@ -350,6 +400,33 @@ mod tests {
         assert!(
             read_tlv(&[4, 0x85, 1, 1, 1, 1, 1]).is_none(),
             "absurd length"
+        );
+    }
+
+    /// Item 14: parsed key material lives in wiped buffers that were never grown (a grown
+    /// buffer is freed with its old bytes in it).
+    #[test]
+    fn private_key_buffers_are_wiped_and_never_grow() {
+        fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>(_: &T) {}
+        let rsa = serde_json::json!({"kty": "RSA", "n": "AQAB".repeat(64), "e": "AQAB",
+            "d": "AQAB".repeat(64), "p": "AQAB".repeat(32), "q": "AQAB".repeat(32),
+            "dp": "AQAB".repeat(32), "dq": "AQAB".repeat(32), "qi": "AQAB".repeat(32)});
+        let ec = serde_json::json!({"kty": "EC", "crv": "P-384", "x": "AQAB".repeat(16),
+            "y": "AQAB".repeat(16), "d": "AQAB".repeat(16)});
+        let ed = serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": "AQAB".repeat(11),
+            "d": format!("{}AQA", "AQAB".repeat(10))});
+        for jwk in [rsa, ec, ed] {
+            let parsed = from_jwk(jwk.as_object().unwrap()).unwrap();
+            assert_zeroize_on_drop(&parsed.der);
+            assert!(parsed.der.capacity() <= parsed.der.len() + HEADER, "{jwk}");
+        }
+        let mut body = key_buffer(3 + 40 + 1 + HEADER);
+        put_uint(&mut body, &[0]);
+        put_uint(&mut body, &[0xff; 40]);
+        assert_eq!(
+            body.capacity(),
+            3 + 40 + 1 + HEADER,
+            "filled without growing"
         );
     }
 

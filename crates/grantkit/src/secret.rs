@@ -3,12 +3,15 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// A secret string (client secret, access or refresh token, authorization code, PKCE verifier).
 ///
 /// `Debug` and `Display` print `[redacted]`, so a secret that ends up in a log line or an error
 /// message leaks nothing. Reading the value is an explicit call to [`Secret::expose`].
 /// It serializes as the plain string, because token stores must be able to persist it.
+/// Its buffer is wiped (zeroized) when it is dropped; copies made by [`Secret::expose`] callers,
+/// or left behind when a `String` grew before it was wrapped, are not.
 ///
 /// ```
 /// use grantkit::Secret;
@@ -26,9 +29,10 @@ impl Secret {
         Self(value.into())
     }
 
-    /// Takes the value out, for a request that consumes it (no copy).
-    pub(crate) fn into_inner(self) -> String {
-        self.0
+    /// Takes the value out, for a request that consumes it (no copy). The caller owns the
+    /// wiping from here on (form buffers wipe their values).
+    pub(crate) fn into_inner(mut self) -> String {
+        std::mem::take(&mut self.0)
     }
 
     /// The secret value. Every call site is a place where the secret leaves its box: keep them few.
@@ -53,6 +57,22 @@ impl From<&str> for Secret {
         Self(value.to_owned())
     }
 }
+
+impl Zeroize for Secret {
+    fn zeroize(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+// Without this, every dropped token, code, verifier and client secret would stay readable in
+// freed heap memory (core dumps, swap, a later over-read).
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -93,6 +113,20 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"abcd"));
         assert!(constant_time_eq(b"", b""));
+    }
+
+    /// Item 14: secrets are wiped. A wipe empties the value; dropping wipes (the `Drop` impl is
+    /// the one `ZeroizeOnDrop` promises, checked at compile time).
+    #[test]
+    fn secrets_are_wiped_on_zeroize_and_drop() {
+        fn assert_zeroize_on_drop<T: ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<Secret>();
+        let mut s = Secret::new("polar_rt_u_secret");
+        s.zeroize();
+        assert_eq!(s.expose(), "");
+        assert!(!format!("{s:?}").contains("polar"));
+        let taken = Secret::new("code-123").into_inner();
+        assert_eq!(taken, "code-123", "into_inner still hands the value over");
     }
 
     #[test]

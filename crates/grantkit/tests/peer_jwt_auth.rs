@@ -2,11 +2,11 @@
 //! real `oidc-provider` peer, which verifies the signature against the client's registered JWKS
 //! (or secret), the `aud`, the `exp`, and refuses a `jti` it has seen before.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use grantkit::{
-    AuthMethod, Client, ClientKey, Discovery, Error, JwtAudience, OAuthErrorCode, Provider,
-    TokenTypeHint,
+    AuthMethod, Client, ClientKey, Discovery, Endpoint, Error, JwtAudience, OAuthErrorCode,
+    Provider, Secret, TokenTypeHint,
 };
 use grantkit_testkit::{Browser, OidcPeer};
 
@@ -40,7 +40,7 @@ fn jwk(name: &str) -> ClientKey {
 }
 
 /// Every supported key form, signed assertions accepted at the token and introspection
-/// endpoints (the `aud` is the token endpoint for both). Two calls per key in the same second
+/// endpoints (the `aud` is the issuer for both). Two calls per key in the same second
 /// also prove each assertion has a fresh `jti`: the peer refuses a replayed one.
 #[tokio::test]
 async fn private_key_jwt_with_rsa_ec_and_ed25519_keys_from_pem_and_jwk() {
@@ -243,4 +243,150 @@ async fn configuration_mistakes_are_refused_at_build() {
         ClientKey::from_pem(&with_params).unwrap().algorithm(),
         "ES256"
     );
+}
+
+/// A hostile authorization server's revocation endpoint: it keeps every form it receives.
+async fn hostile_revocation_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
+    let forms = Arc::new(Mutex::new(Vec::new()));
+    let seen = forms.clone();
+    let app = axum::Router::new().route(
+        "/revoke",
+        axum::routing::post(move |body: String| {
+            let seen = seen.clone();
+            async move { seen.lock().unwrap().push(body) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, forms)
+}
+
+/// What the hostile server does with a captured assertion: a `client_credentials` grant at the
+/// honest server's token endpoint, as the client. Returns the HTTP status.
+async fn replay(token_endpoint: &str, client_id: &str, assertion: &str) -> u16 {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "client_credentials")
+        .append_pair("scope", "api:read")
+        .append_pair("client_id", client_id)
+        .append_pair(
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        )
+        .append_pair("client_assertion", assertion)
+        .finish();
+    reqwest::Client::new()
+        .post(token_endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Item 3, audience injection (the 2025 OpenID Foundation disclosure, draft-ietf-oauth-rfc7523bis):
+/// a hostile AS publishes metadata whose `token_endpoint` is the honest peer's and whose
+/// revocation endpoint is its own. The client's assertion reaches the hostile server, which
+/// replays it at the honest token endpoint. With the default (`aud` = the hostile server's own
+/// issuer) the honest peer refuses it; with the legacy opt-in (`aud` = the token endpoint from
+/// the metadata) the replay works, which is the attack.
+#[tokio::test]
+async fn assertion_audience_is_the_issuer_not_a_metadata_endpoint() {
+    let Some(peer) = peer("assertion_audience_is_the_issuer_not_a_metadata_endpoint") else {
+        return;
+    };
+    let honest = provider(peer).await;
+    let honest_token = honest.endpoint(Endpoint::Token).unwrap().to_string();
+    let (hostile_base, captured) = hostile_revocation_endpoint().await;
+    let hostile = Provider::builder("hostile")
+        .issuer(hostile_base.clone())
+        .token_endpoint(&honest_token)
+        .revocation_endpoint(&format!("{hostile_base}/revoke"))
+        .build()
+        .unwrap();
+    let mut statuses = Vec::new();
+    for audience in [JwtAudience::default(), JwtAudience::TokenEndpoint] {
+        let client = Client::builder(hostile.clone(), "jwt-key-client")
+            .private_key(jwk("peer-client-ec.jwk.json"))
+            .jwt_audience(audience)
+            .build()
+            .unwrap();
+        client
+            .revoke(&Secret::new("any-token"), None)
+            .await
+            .unwrap();
+        let form = captured.lock().unwrap().pop().unwrap();
+        let assertion = url::form_urlencoded::parse(form.as_bytes())
+            .find(|(name, _)| name == "client_assertion")
+            .map(|(_, value)| value.into_owned())
+            .unwrap();
+        statuses.push(replay(&honest_token, "jwt-key-client", &assertion).await);
+    }
+    assert_eq!(
+        statuses,
+        [401, 200],
+        "default: refused by the honest peer; legacy token-endpoint audience: replayable"
+    );
+}
+
+/// The default assertions (`aud` = issuer as a string, `typ: client-authentication+jwt`) pass a
+/// peer that demands exactly that (the `jwt-strict-*` clients) at the PAR, token, introspection
+/// and revocation endpoints; the legacy opt-in does not.
+#[tokio::test]
+async fn default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the_draft_typ() {
+    let Some(peer) =
+        peer("default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the_draft_typ")
+    else {
+        return;
+    };
+    let key_client = |audience: JwtAudience| async move {
+        Client::builder(provider(peer).await, "jwt-strict-key-client")
+            .private_key(jwk("peer-client-ec.jwk.json"))
+            .jwt_audience(audience)
+            .redirect_uri(REDIRECT)
+            .scopes(["openid"])
+            .build()
+            .unwrap()
+    };
+    // The pushed authorization request endpoint gets the same assertion, `aud` = issuer.
+    let (url, _pending) = key_client(JwtAudience::default())
+        .await
+        .authorize()
+        .push()
+        .await
+        .unwrap();
+    assert!(url.as_str().contains("request_uri="), "{url}");
+    let secret_client = |audience: JwtAudience| async move {
+        Client::builder(provider(peer).await, "jwt-strict-secret-client")
+            .client_secret(JWT_SECRET)
+            .auth_method(AuthMethod::ClientSecretJwt)
+            .jwt_audience(audience)
+            .build()
+            .unwrap()
+    };
+    for client in [
+        key_client(JwtAudience::default()).await,
+        secret_client(JwtAudience::default()).await,
+    ] {
+        let tokens = client.client_credentials(["api:read"]).await.unwrap();
+        let info = client
+            .introspect(tokens.access_token(), None)
+            .await
+            .unwrap();
+        assert!(info.active, "{client:?}");
+        client.revoke_tokens(&tokens).await.unwrap();
+    }
+    for client in [
+        key_client(JwtAudience::TokenEndpoint).await,
+        secret_client(JwtAudience::TokenEndpoint).await,
+    ] {
+        let err = client.client_credentials(["api:read"]).await.unwrap_err();
+        assert_eq!(
+            err.oauth_code(),
+            Some(&OAuthErrorCode::InvalidClient),
+            "{err}"
+        );
+    }
 }

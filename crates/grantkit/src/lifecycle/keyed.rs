@@ -277,7 +277,7 @@ mod sealing {
         /// Seals new values with this 256-bit key, recorded as `key_id`.
         pub fn new(key_id: u8, key: [u8; 32]) -> Self {
             Self {
-                current: (key_id, Aes256Gcm::new(&key.into())),
+                current: (key_id, cipher(key)),
                 previous: Vec::new(),
                 accept_plaintext: false,
             }
@@ -292,7 +292,7 @@ mod sealing {
         /// Also opens values sealed with an older key (key rotation: values are re-sealed
         /// with the current key at their next save, i.e. the next refresh).
         pub fn with_previous_key(mut self, key_id: u8, key: [u8; 32]) -> Self {
-            self.previous.push((key_id, Aes256Gcm::new(&key.into())));
+            self.previous.push((key_id, cipher(key)));
             self
         }
 
@@ -366,12 +366,24 @@ mod sealing {
 
     fn decode_key(key: &str) -> crate::Result<[u8; 32]> {
         use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(key.trim())
-            .map_err(|_| crate::Error::Config("the sealing key is not valid base64".into()))?;
-        bytes.try_into().map_err(|_| {
+        // Wiped on drop; `try_into` on the vector itself would free it with the key inside.
+        let bytes = zeroize::Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(key.trim())
+                .map_err(|_| crate::Error::Config("the sealing key is not valid base64".into()))?,
+        );
+        <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
             crate::Error::Config("the sealing key must be 32 bytes (44 base64 characters)".into())
         })
+    }
+
+    /// The cipher for `key`; this copy of the key is wiped once the cipher has it (the
+    /// caller's own copy is the caller's to wipe).
+    fn cipher(mut key: [u8; 32]) -> Aes256Gcm {
+        use zeroize::Zeroize;
+        let cipher = Aes256Gcm::new(&key.into());
+        key.zeroize();
+        cipher
     }
 }
 
@@ -446,6 +458,32 @@ mod tests {
         assert_eq!(v2.encode(&key(), &tokens).unwrap()[1], 2);
         assert_eq!(v2.key_id(), Some(2));
         assert!(!format!("{v2:?}").contains("3, 3"));
+    }
+
+    /// Item 14: the sealing key's inputs are wiped: the base64-decoded buffer and the copy
+    /// handed to the constructor (in `cipher`), and the ciphers wipe their key schedules on
+    /// drop (the `zeroize` feature of `aes` and `polyval` is on).
+    #[cfg(feature = "sealing")]
+    #[test]
+    fn sealing_key_inputs_and_ciphers_are_wiped() {
+        fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<aes::Aes256>();
+        let k = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let keys = SealingKeys::from_base64(1, k)
+            .unwrap()
+            .with_previous_key(0, [2u8; 32]);
+        let codec = TokenCodec::sealed(keys);
+        let bytes = codec
+            .encode(&key(), &TokenSet::from_access_token("at"))
+            .unwrap();
+        assert_eq!(
+            codec
+                .decode(&key(), &bytes, "t")
+                .unwrap()
+                .access_token()
+                .expose(),
+            "at"
+        );
     }
 
     #[cfg(feature = "sealing")]
