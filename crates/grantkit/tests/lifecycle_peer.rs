@@ -14,6 +14,7 @@ fn public_client(peer: &OidcPeer) -> Client {
         .authorization_endpoint(&peer.url("/auth"))
         .token_endpoint(&peer.url("/token"))
         .userinfo_endpoint(&peer.url("/me"))
+        .jwks_uri(&peer.url("/jwks"))
         .iss_parameter_supported(true)
         .build()
         .unwrap();

@@ -26,6 +26,7 @@ fn provider(peer: &OidcPeer) -> Provider {
         .revocation_endpoint(&peer.url("/token/revocation"))
         .introspection_endpoint(&peer.url("/token/introspection"))
         .userinfo_endpoint(&peer.url("/me"))
+        .jwks_uri(&peer.url("/jwks"))
         .iss_parameter_supported(true)
         .build()
         .unwrap()
