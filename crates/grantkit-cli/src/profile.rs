@@ -17,6 +17,7 @@ use grantkit::{
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, CliResult};
+use crate::output::terminal_safe;
 
 /// The two files of a profile.
 #[derive(Clone, Debug)]
@@ -309,13 +310,17 @@ pub struct Identity {
 
 impl Identity {
     /// `alice (alice@example.test, Alice)`, or `an unknown user` when the provider said nothing.
+    /// Provider text, so [terminal-safe](crate::output::terminal_safe): a newline or an
+    /// escape sequence in a name shows instead of acting.
     pub fn describe(&self) -> String {
-        let extra: Vec<&str> = [self.email.as_deref(), self.name.as_deref()]
+        let safe = |s: &String| terminal_safe(s).into_owned();
+        let extra: Vec<String> = [&self.email, &self.name]
             .into_iter()
             .flatten()
+            .map(safe)
             .collect();
-        match (&self.subject, extra.is_empty()) {
-            (Some(sub), true) => sub.clone(),
+        match (self.subject.as_ref().map(safe), extra.is_empty()) {
+            (Some(sub), true) => sub,
             (Some(sub), false) => format!("{sub} ({})", extra.join(", ")),
             (None, false) => extra.join(", "),
             (None, true) => "an unknown user (the provider did not say who)".to_owned(),

@@ -1128,3 +1128,109 @@ async fn a_profile_redirecting_the_refresh_to_an_internal_http_endpoint_is_refus
     assert!(message.contains("grantkit login"), "{message}");
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// What a hostile provider puts in the strings the CLI shows: an OSC 52 clipboard write, a
+/// screen clear, a C1 CSI and a right-to-left override.
+const HOSTILE: &str = "\x1b]52;c;ZWNobyBwd25lZA==\x07Mallory\x1b[2J\u{9b}2J\u{202e}";
+
+fn assert_terminal_safe(what: &str, text: &str) {
+    for c in ['\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+        assert!(!text.contains(c), "{what} contains {c:?}: {text:?}");
+    }
+}
+
+/// A provider with a device endpoint, whose every shown string carries terminal escapes.
+async fn hostile_provider() -> grantkit_testkit::TestServer {
+    use axum::routing::{get, post};
+    use axum::Json;
+    use serde_json::json;
+    let base = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let b = base.clone();
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || {
+                let base = b.get().cloned().unwrap_or_default();
+                async move {
+                    Json(json!({
+                        "issuer": base,
+                        "authorization_endpoint": format!("{base}/authorize"),
+                        "token_endpoint": format!("{base}/token"),
+                        "device_authorization_endpoint": format!("{base}/device_authorization"),
+                        "userinfo_endpoint": format!("{base}/userinfo"),
+                        "token_endpoint_auth_methods_supported": ["none"],
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/device_authorization",
+            post({
+                let base = base.clone();
+                move || {
+                    let base = base.get().cloned().unwrap_or_default();
+                    async move {
+                        Json(json!({
+                            "device_code": "dc",
+                            "user_code": format!("AB{HOSTILE}CD"),
+                            "verification_uri": format!("{base}/device{HOSTILE}"),
+                            "expires_in": 600,
+                            "interval": 1,
+                        }))
+                    }
+                }
+            }),
+        )
+        .route(
+            "/token",
+            post(|| async {
+                Json(json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600}))
+            }),
+        )
+        .route(
+            "/userinfo",
+            get(|| async {
+                Json(json!({"sub": "mallory", "name": HOSTILE, "email": format!("m{HOSTILE}@example.test")}))
+            }),
+        );
+    let server = grantkit_testkit::TestServer::start(app).await.unwrap();
+    base.set(server.base_url()).unwrap();
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_in_provider_text_are_not_printed() {
+    let provider = hostile_provider().await;
+    let issuer = provider.base_url();
+    let home = Home::new("hostile-text");
+    let login = home
+        .login(
+            &[
+                "--device",
+                "--issuer",
+                &issuer,
+                "--client-id",
+                "c",
+                "--scope",
+                "profile",
+            ],
+            &[],
+        )
+        .await;
+    assert_terminal_safe("the printed URL", &login.url);
+    let done = login.finish().await;
+    done.ok();
+    assert_terminal_safe("login's stdout", &done.stdout);
+    assert_terminal_safe("login's stderr", &done.stderr);
+    assert!(done.stderr.contains("Mallory"), "{}", done.stderr);
+
+    let status = home.run(&["status"]).await;
+    status.ok();
+    assert_terminal_safe("status", &status.stderr);
+    assert!(status.stderr.contains("Mallory"), "{}", status.stderr);
+
+    // JSON stays the same data: the characters are escaped, not dropped.
+    let info = home.run(&["userinfo"]).await;
+    assert_terminal_safe("userinfo", info.ok());
+    assert_eq!(json(&info.stdout)["name"], HOSTILE);
+}
