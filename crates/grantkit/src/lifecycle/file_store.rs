@@ -261,30 +261,18 @@ pub fn read_private_file(path: &Path, max_bytes: u64) -> Result<Option<Vec<u8>>,
 
 /// [`read_private_file`], naming the store as `store` in errors.
 fn read_checked(path: &Path, max_bytes: u64, store: &str) -> Result<Option<Vec<u8>>, StoreError> {
-    let Some(mut file) = open_checked(path, OpenOptions::new().read(true), store)? else {
+    let Some(file) = open_checked(path, OpenOptions::new().read(true), store)? else {
         return Ok(None);
     };
-    let io_error = |operation, e: io::Error| StoreError::Io {
-        store: store.to_owned(),
-        operation,
-        message: e.to_string(),
-    };
-    let len = file
-        .metadata()
-        .map_err(|e| io_error("read the metadata of", e))?
-        .len();
-    if len > max_bytes {
-        return Err(StoreError::Corrupt {
-            store: store.to_owned(),
-            reason: format!("larger than {max_bytes} bytes"),
-        });
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    // `take` bounds a file that grows after the size check.
-    (&mut file)
-        .take(max_bytes.saturating_add(1))
+    let mut bytes = Vec::new();
+    // One byte more than allowed tells a file that is too large, even one growing meanwhile.
+    file.take(max_bytes.saturating_add(1))
         .read_to_end(&mut bytes)
-        .map_err(|e| io_error("read", e))?;
+        .map_err(|e| StoreError::Io {
+            store: store.to_owned(),
+            operation: "read",
+            message: e.to_string(),
+        })?;
     if bytes.len() as u64 > max_bytes {
         return Err(StoreError::Corrupt {
             store: store.to_owned(),
@@ -746,6 +734,25 @@ mod tests {
         }
         let reason = untrusted(answer.unwrap().unwrap_err());
         assert!(reason.contains("not a regular file"), "{reason}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn read_private_file_bounds_the_size_and_makes_the_same_checks() {
+        let (dir, _store) = saved_store("read-private");
+        let path = dir.join("other.json");
+        fs::write(&path, "0123456789").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            read_private_file(&path, 10).unwrap().unwrap(),
+            b"0123456789"
+        );
+        let e = read_private_file(&path, 9).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_private_file(&path, 10).unwrap_err();
+        assert!(matches!(e, StoreError::InsecurePermissions { .. }), "{e:?}");
+        assert_eq!(read_private_file(&dir.join("missing"), 10).unwrap(), None);
         fs::remove_dir_all(dir).unwrap();
     }
 }
