@@ -1,5 +1,13 @@
-//! Human output on stderr (colour only on a terminal, never with `NO_COLOR`), and time in words.
+//! Human output on stderr (colour only on a terminal, never with `NO_COLOR`), stdout lines,
+//! terminal-safe text, and time in words.
+//!
+//! Everything the CLI prints passes through [`Out::line`] or [`print_stdout`], which escape the
+//! characters a terminal would act on instead of showing ([`terminal_safe`]): providers choose
+//! names, emails, device codes, URIs and error texts, and an OSC 52 sequence in a user's name
+//! would otherwise write to the clipboard.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -51,8 +59,9 @@ impl Out {
         self.paint("33", text)
     }
 
-    /// A line on stderr.
+    /// A line on stderr, [terminal-safe](terminal_safe) except for this `Out`'s own colours.
     pub fn line(&self, text: &str) {
+        let text = escape_controls(text, Keep::LinesAndColours(self.color));
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{text}");
     }
@@ -71,6 +80,80 @@ impl Out {
     pub fn error(&self, text: &str) {
         self.line(&format!("grantkit: {} {text}", self.red("error:")));
     }
+}
+
+/// Lines on stdout (a URL, a token, JSON), at once, with the characters a terminal acts on
+/// escaped as `\uXXXX` — which in JSON strings is the same character, so the data is unchanged.
+pub fn print_stdout(text: &str) {
+    let text = escape_controls(text, Keep::LinesAndColours(false));
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
+/// `text` from a provider, made safe to show inside a line: every control character (C0
+/// including newlines, DEL, C1) and every bidirectional-formatting character is written as
+/// `\uXXXX`, so that it shows instead of acting (an OSC 52 clipboard write, a cursor move, a
+/// screen clear, a forged line, text reordered by a right-to-left override).
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    escape_controls(text, Keep::Nothing)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Keep {
+    Nothing,
+    /// Newlines and tabs, and with `true` the SGR colour sequences `\x1b[<digits>m`.
+    LinesAndColours(bool),
+}
+
+fn escape_controls(text: &str, keep: Keep) -> Cow<'_, str> {
+    let acts = |c: char| {
+        let kept = matches!(keep, Keep::LinesAndColours(_)) && matches!(c, '\n' | '\t');
+        !kept && is_active(c)
+    };
+    if !text.chars().any(acts) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if keep == Keep::LinesAndColours(true) {
+            if let Some(len) = sgr_len(rest) {
+                out.push_str(&rest[..len]);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        if acts(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Cow::Owned(out)
+}
+
+/// The length of the colour sequence (`ESC [ digits m`) `text` starts with, if it does.
+fn sgr_len(text: &str) -> Option<usize> {
+    let body = text.strip_prefix("\x1b[")?;
+    let digits = body.bytes().take_while(u8::is_ascii_digit).count();
+    (digits > 0 && body[digits..].starts_with('m')).then_some(2 + digits + 1)
+}
+
+/// Characters a terminal may act on rather than show: C0 controls, DEL, C1 controls (U+009B
+/// is a CSI by itself), and the bidirectional formatting characters (Trojan Source).
+fn is_active(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Seconds since the Unix epoch.
@@ -143,5 +226,31 @@ mod tests {
         assert_eq!(utc(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(utc(1_767_225_600 + 3_661), "Thu, 01 Jan 2026 01:01:01 GMT");
         assert_eq!(utc(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    #[test]
+    fn terminal_escapes_are_shown_not_acted_on() {
+        let hostile = "\x1b]52;c;ZWNobw==\x07Mallory\x1b[2J\u{9b}2J\u{202e}\r\nline";
+        let safe = terminal_safe(hostile);
+        assert_eq!(
+            safe,
+            "\\u001b]52;c;ZWNobw==\\u0007Mallory\\u001b[2J\\u009b2J\\u202e\\u000d\\u000aline"
+        );
+        assert!(matches!(terminal_safe("Alice ✓ Ωμέγα"), Cow::Borrowed(_)));
+        // At the sinks: lines and tabs stay; our colours stay only when colour is on.
+        let coloured = "\x1b[32m✓\x1b[0m a\tb\nc\x1b[2J";
+        assert_eq!(
+            escape_controls(coloured, Keep::LinesAndColours(true)),
+            "\x1b[32m✓\x1b[0m a\tb\nc\\u001b[2J"
+        );
+        assert_eq!(
+            escape_controls(coloured, Keep::LinesAndColours(false)),
+            "\\u001b[32m✓\\u001b[0m a\tb\nc\\u001b[2J"
+        );
+        // JSON keeps its meaning: the escape is JSON's own.
+        let json = serde_json::json!({ "name": hostile }).to_string();
+        let printed = escape_controls(&json, Keep::LinesAndColours(false));
+        let back: serde_json::Value = serde_json::from_str(&printed).unwrap();
+        assert_eq!(back["name"], hostile);
     }
 }

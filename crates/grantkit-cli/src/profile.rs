@@ -11,10 +11,13 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use grantkit::{AuthMethod, Endpoint, FileTokenStore, Provider, Quirks};
+use grantkit::{
+    read_private_file, AuthMethod, Endpoint, FileTokenStore, Provider, ProviderMetadata, Quirks,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, CliResult};
+use crate::output::terminal_safe;
 
 /// The two files of a profile.
 #[derive(Clone, Debug)]
@@ -307,13 +310,17 @@ pub struct Identity {
 
 impl Identity {
     /// `alice (alice@example.test, Alice)`, or `an unknown user` when the provider said nothing.
+    /// Provider text, so [terminal-safe](crate::output::terminal_safe): a newline or an
+    /// escape sequence in a name shows instead of acting.
     pub fn describe(&self) -> String {
-        let extra: Vec<&str> = [self.email.as_deref(), self.name.as_deref()]
+        let safe = |s: &String| terminal_safe(s).into_owned();
+        let extra: Vec<String> = [&self.email, &self.name]
             .into_iter()
             .flatten()
+            .map(safe)
             .collect();
-        match (&self.subject, extra.is_empty()) {
-            (Some(sub), true) => sub.clone(),
+        match (self.subject.as_ref().map(safe), extra.is_empty()) {
+            (Some(sub), true) => sub,
             (Some(sub), false) => format!("{sub} ({})", extra.join(", ")),
             (None, false) => extra.join(", "),
             (None, true) => "an unknown user (the provider did not say who)".to_owned(),
@@ -420,10 +427,17 @@ impl Profile {
     }
 
     /// Reads the metadata of `paths`; a missing file means "log in first" (exit 3).
+    ///
+    /// The file says where the refresh token and the client secret are sent, so it gets the
+    /// token file's checks (grantkit's [`read_private_file`]: not a link, a regular file of the
+    /// current user, mode 0600, in a directory only they can write) and its endpoints are
+    /// checked again ([`Profile::check_endpoints`]): whoever could replace it would otherwise
+    /// receive them at the next refresh.
     pub fn load(paths: &Paths) -> CliResult<Self> {
-        let bytes = match fs::read(&paths.meta) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        let relogin = || format!("delete it and run `grantkit login{}` again", paths.flags());
+        let bytes = match read_private_file(&paths.meta, MAX_PROFILE_BYTES) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => {
                 return Err(CliError::reauthorize(format!(
                     "profile `{}` is not logged in (no {}): run `grantkit login{}` first",
                     paths.name,
@@ -433,20 +447,74 @@ impl Profile {
             }
             Err(e) => {
                 return Err(CliError::failure(format!(
-                    "could not read {}: {e}",
-                    paths.meta.display()
+                    "the profile file {} is not safe to use ({e}); if you did not change it yourself, {}",
+                    paths.meta.display(),
+                    relogin()
                 )))
             }
         };
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let profile: Self = serde_json::from_slice(&bytes).map_err(|e| {
             CliError::failure(format!(
-                "the profile file {} is not readable (invalid at line {} column {}): delete it and run `grantkit login{}` again",
+                "the profile file {} is not readable (invalid at line {} column {}): {}",
                 paths.meta.display(),
                 e.line(),
                 e.column(),
-                paths.flags()
+                relogin()
             ))
-        })
+        })?;
+        profile.check_endpoints().map_err(|e| {
+            CliError::failure(format!(
+                "the profile file {} records an endpoint grantkit refuses to call ({e}): {}",
+                paths.meta.display(),
+                relogin()
+            ))
+        })?;
+        Ok(profile)
+    }
+
+    /// Checks the recorded endpoints with the policy grantkit applies to discovery documents
+    /// ([`ProviderMetadata::check_endpoints`]), as if the document had come from where this
+    /// provider's discovery starts; and every URL must be https, or http to a loopback host.
+    pub fn check_endpoints(&self) -> grantkit::Result<()> {
+        let e = &self.endpoints;
+        let (location, accesslink_api) = match &self.provider {
+            ProviderRecord::Issuer { issuer } => (issuer.clone(), None),
+            ProviderRecord::PolarSh { api_base, .. } => (api_base.clone(), None),
+            ProviderRecord::PolarAccessLink { api, base } => {
+                (base.clone().unwrap_or_else(|| api.clone()), Some(api))
+            }
+        };
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": e.issuer.clone().unwrap_or_default(),
+            "authorization_endpoint": e.authorization_endpoint,
+            "token_endpoint": e.token_endpoint,
+            "userinfo_endpoint": e.userinfo_endpoint,
+            "jwks_uri": e.jwks_uri,
+            "revocation_endpoint": e.revocation_endpoint,
+            "introspection_endpoint": e.introspection_endpoint,
+        }))
+        .map_err(|_| grantkit::Error::Config("the recorded endpoints are not strings".into()))?;
+        metadata.check_endpoints(&location)?;
+        let urls = [
+            ("the provider's location", Some(&location)),
+            ("issuer", e.issuer.as_ref()),
+            ("authorization_endpoint", e.authorization_endpoint.as_ref()),
+            ("token_endpoint", e.token_endpoint.as_ref()),
+            ("userinfo_endpoint", e.userinfo_endpoint.as_ref()),
+            ("jwks_uri", e.jwks_uri.as_ref()),
+            ("revocation_endpoint", e.revocation_endpoint.as_ref()),
+            ("introspection_endpoint", e.introspection_endpoint.as_ref()),
+            ("the AccessLink API", accesslink_api),
+        ];
+        for (field, url) in urls {
+            if let Some(url) = url.filter(|u| !https_or_loopback(u)) {
+                return Err(grantkit::Error::UnsafeEndpoint {
+                    field: field.to_owned(),
+                    reason: format!("neither https nor http to a loopback address (`{url}`)"),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Writes the metadata atomically, mode 0600, in a 0700 directory.
@@ -456,6 +524,26 @@ impl Profile {
         write_private(&paths.meta, &bytes).map_err(|e| {
             CliError::failure(format!("could not write {}: {e}", paths.meta.display()))
         })
+    }
+}
+
+/// A profile file larger than this is not one grantkit wrote.
+const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
+/// `https:`, or `http:` to `localhost` or a loopback address (a provider on this machine).
+fn https_or_loopback(url: &str) -> bool {
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
+    };
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(d))) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
     }
 }
 
@@ -534,5 +622,73 @@ mod tests {
         assert_eq!(shell_quote("https://x.example/a"), "https://x.example/a");
         assert_eq!(shell_quote("openid email"), "'openid email'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    fn profile(provider: ProviderRecord, endpoints: Endpoints) -> Profile {
+        Profile {
+            version: 1,
+            provider,
+            endpoints,
+            client_id: "c".into(),
+            auth_method: "none".into(),
+            scopes: vec![],
+            redirect_uri: String::new(),
+            device: false,
+            redirect_port: None,
+            identity: Identity::default(),
+            logged_in_at: 0,
+            accesslink: None,
+        }
+    }
+
+    fn at_issuer(issuer: &str, token_endpoint: &str) -> grantkit::Result<()> {
+        let provider = Provider::builder("p")
+            .issuer(issuer)
+            .token_endpoint(token_endpoint)
+            .build()
+            .unwrap();
+        let record = ProviderRecord::Issuer {
+            issuer: issuer.into(),
+        };
+        profile(record, Endpoints::of(&provider)).check_endpoints()
+    }
+
+    #[test]
+    fn profile_endpoints_are_rechecked_https_or_loopback_http_and_the_discovery_policy() {
+        assert!(at_issuer("https://op.example", "https://api.op.example/token").is_ok());
+        assert!(at_issuer("http://127.0.0.1:8080", "http://127.0.0.1:8080/token").is_ok());
+        assert!(at_issuer("http://localhost:8080", "http://localhost:8080/token").is_ok());
+        assert!(at_issuer("http://[::1]:8080", "http://[::1]:8080/token").is_ok());
+        for (issuer, token_endpoint) in [
+            // Plain http off this machine: the refresh token and secret in clear.
+            ("http://op.example", "http://op.example/token"),
+            ("https://op.example", "http://op.example/token"),
+            // A public provider pointing at this machine's own services.
+            ("https://op.example", "http://127.0.0.1:9/token"),
+            ("https://op.example", "https://10.0.0.1/token"),
+            // Cloud metadata.
+            ("https://op.example", "https://169.254.169.254/latest"),
+            ("https://op.example", "file:///etc/passwd"),
+        ] {
+            let e = at_issuer(issuer, token_endpoint).unwrap_err();
+            assert!(
+                matches!(e, grantkit::Error::UnsafeEndpoint { .. }),
+                "{issuer} {token_endpoint}: {e:?}"
+            );
+        }
+        for sandbox in [false, true] {
+            let preset = if sandbox {
+                grantkit_polar_sh::PolarSh::sandbox()
+            } else {
+                grantkit_polar_sh::PolarSh::production()
+            };
+            let record = ProviderRecord::PolarSh {
+                sandbox,
+                api_base: preset.api_base().to_owned(),
+                web_base: String::new(),
+            };
+            let endpoints = Endpoints::of(&preset.provider().unwrap());
+            profile(record, endpoints).check_endpoints().unwrap();
+        }
     }
 }

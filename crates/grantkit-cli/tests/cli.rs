@@ -1006,3 +1006,233 @@ async fn a_declined_device_login_exits_5_and_browser_only_flags_are_refused() {
         .await;
     assert!(run.fails_with_one_line(2).contains("--redirect-port"));
 }
+
+/// A loopback listener standing for an attacker's host: it counts the connections it gets
+/// and closes them without answering.
+async fn attacker_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(socket);
+        }
+    });
+    (port, hits)
+}
+
+/// A profile whose provider is `issuer` with its token endpoint at `token_endpoint`, and a
+/// token file holding an expired access token and a refresh token.
+fn planted_profile(home: &Home, issuer: &str, token_endpoint: &str) {
+    let meta = serde_json::json!({
+        "version": 1,
+        "provider": {"kind": "issuer", "issuer": issuer},
+        "endpoints": {
+            "name": "planted",
+            "issuer": issuer,
+            "token_endpoint": token_endpoint,
+            "pkce": true, "refresh_tokens": true, "public_clients_can_revoke": true
+        },
+        "client_id": "c",
+        "auth_method": "client_secret_post",
+        "scopes": ["openid"],
+        "redirect_uri": "http://127.0.0.1:8976/callback",
+        "logged_in_at": 0
+    });
+    std::fs::create_dir_all(home.config()).unwrap();
+    grantkit_testkit_write(&home.meta_file("default"), meta.to_string().as_bytes());
+    grantkit_testkit_write(
+        &home.token_file("default"),
+        br#"{"access_token":"at","token_type":"Bearer","expires_at":1,"refresh_token":"rt"}"#,
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_or_exposed_profile_file_is_refused_before_any_request() {
+    use std::os::unix::fs::PermissionsExt;
+    let (port, hits) = attacker_listener().await;
+    let issuer = format!("http://127.0.0.1:{port}");
+    let env = [("GRANTKIT_CLIENT_SECRET", "the-client-secret")];
+    let refused = |home: &Home, run: Run, what: &str| {
+        let message = run.fails_with_one_line(1);
+        let meta = home.meta_file("default");
+        assert!(
+            message.contains(&meta.display().to_string()),
+            "names the file: {message}"
+        );
+        assert!(message.contains(what), "{message}");
+        assert!(message.contains("grantkit login"), "{message}");
+    };
+
+    // Readable by others.
+    let home = Home::new("profile-mode");
+    planted_profile(&home, &issuer, &format!("{issuer}/token"));
+    let meta = home.meta_file("default");
+    std::fs::set_permissions(&meta, std::fs::Permissions::from_mode(0o644)).unwrap();
+    refused(&home, home.run_env(&["refresh"], &env).await, "chmod 600");
+
+    // Planted by another user (tests run as root, who may chown).
+    let home = Home::new("profile-owner");
+    planted_profile(&home, &issuer, &format!("{issuer}/token"));
+    let meta = home.meta_file("default");
+    std::os::unix::fs::chown(&meta, Some(65534), Some(65534)).unwrap();
+    refused(
+        &home,
+        home.run_env(&["refresh"], &env).await,
+        "owned by uid 65534",
+    );
+
+    // A symbolic link to a file elsewhere.
+    let home = Home::new("profile-link");
+    planted_profile(&home, &issuer, &format!("{issuer}/token"));
+    let meta = home.meta_file("default");
+    let elsewhere = home.dir.join("elsewhere.json");
+    std::fs::rename(&meta, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &meta).unwrap();
+    refused(
+        &home,
+        home.run_env(&["refresh"], &env).await,
+        "symbolic link",
+    );
+
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no request left for the planted endpoint"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_profile_redirecting_the_refresh_to_an_internal_http_endpoint_is_refused() {
+    // The profile claims a public https issuer but sends the refresh token and the client
+    // secret in clear to a listener on this machine: the discovery policy refuses that shape.
+    let (port, hits) = attacker_listener().await;
+    let home = Home::new("profile-endpoint");
+    planted_profile(
+        &home,
+        "https://op.example",
+        &format!("http://127.0.0.1:{port}/token"),
+    );
+    let env = [("GRANTKIT_CLIENT_SECRET", "the-client-secret")];
+    let message = home
+        .run_env(&["refresh"], &env)
+        .await
+        .fails_with_one_line(1);
+    assert!(message.contains("token_endpoint"), "{message}");
+    assert!(
+        message.contains(&home.meta_file("default").display().to_string()),
+        "{message}"
+    );
+    assert!(message.contains("grantkit login"), "{message}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// What a hostile provider puts in the strings the CLI shows: an OSC 52 clipboard write, a
+/// screen clear, a C1 CSI and a right-to-left override.
+const HOSTILE: &str = "\x1b]52;c;ZWNobyBwd25lZA==\x07Mallory\x1b[2J\u{9b}2J\u{202e}";
+
+fn assert_terminal_safe(what: &str, text: &str) {
+    for c in ['\x1b', '\x07', '\u{9b}', '\u{202e}'] {
+        assert!(!text.contains(c), "{what} contains {c:?}: {text:?}");
+    }
+}
+
+/// A provider with a device endpoint, whose every shown string carries terminal escapes.
+async fn hostile_provider() -> grantkit_testkit::TestServer {
+    use axum::routing::{get, post};
+    use axum::Json;
+    use serde_json::json;
+    let base = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let b = base.clone();
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || {
+                let base = b.get().cloned().unwrap_or_default();
+                async move {
+                    Json(json!({
+                        "issuer": base,
+                        "authorization_endpoint": format!("{base}/authorize"),
+                        "token_endpoint": format!("{base}/token"),
+                        "device_authorization_endpoint": format!("{base}/device_authorization"),
+                        "userinfo_endpoint": format!("{base}/userinfo"),
+                        "token_endpoint_auth_methods_supported": ["none"],
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/device_authorization",
+            post({
+                let base = base.clone();
+                move || {
+                    let base = base.get().cloned().unwrap_or_default();
+                    async move {
+                        Json(json!({
+                            "device_code": "dc",
+                            "user_code": format!("AB{HOSTILE}CD"),
+                            "verification_uri": format!("{base}/device{HOSTILE}"),
+                            "expires_in": 600,
+                            "interval": 1,
+                        }))
+                    }
+                }
+            }),
+        )
+        .route(
+            "/token",
+            post(|| async {
+                Json(json!({"access_token": "at", "token_type": "Bearer", "expires_in": 3600}))
+            }),
+        )
+        .route(
+            "/userinfo",
+            get(|| async {
+                Json(json!({"sub": "mallory", "name": HOSTILE, "email": format!("m{HOSTILE}@example.test")}))
+            }),
+        );
+    let server = grantkit_testkit::TestServer::start(app).await.unwrap();
+    base.set(server.base_url()).unwrap();
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_escapes_in_provider_text_are_not_printed() {
+    let provider = hostile_provider().await;
+    let issuer = provider.base_url();
+    let home = Home::new("hostile-text");
+    let login = home
+        .login(
+            &[
+                "--device",
+                "--issuer",
+                &issuer,
+                "--client-id",
+                "c",
+                "--scope",
+                "profile",
+            ],
+            &[],
+        )
+        .await;
+    assert_terminal_safe("the printed URL", &login.url);
+    let done = login.finish().await;
+    done.ok();
+    assert_terminal_safe("login's stdout", &done.stdout);
+    assert_terminal_safe("login's stderr", &done.stderr);
+    assert!(done.stderr.contains("Mallory"), "{}", done.stderr);
+
+    let status = home.run(&["status"]).await;
+    status.ok();
+    assert_terminal_safe("status", &status.stderr);
+    assert!(status.stderr.contains("Mallory"), "{}", status.stderr);
+
+    // JSON stays the same data: the characters are escaped, not dropped.
+    let info = home.run(&["userinfo"]).await;
+    assert_terminal_safe("userinfo", info.ok());
+    assert_eq!(json(&info.stdout)["name"], HOSTILE);
+}

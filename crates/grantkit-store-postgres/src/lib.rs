@@ -55,6 +55,11 @@
 //! tokens bytea, key_id smallint, updated_at)`, primary key `(provider, client_id, subject)`.
 //! `tokens` is the [`TokenCodec`] encoding: the `TokenSet` JSON, or the sealed envelope.
 //!
+//! **Upgrading from grantkit 0.1**: [`StoreKey::for_client`] now names the provider by its
+//! issuer and token endpoint instead of its display name, so rows saved under 0.1's keys are
+//! not found under the new ones (and sealed rows are written in envelope format 2). Move them,
+//! or let those users authorize again: `docs/scaling.md`, "Store keys and upgrading from 0.1".
+//!
 //! TLS: this crate enables no TLS backend of sqlx; an application that connects over TLS
 //! enables sqlx's `tls-rustls` (or `tls-native-tls`) feature itself, and Cargo's feature
 //! unification gives it to this crate too.

@@ -47,6 +47,12 @@
 //! refresh runs. The prefix defaults to `grantkit`; the braces are a Redis Cluster hash tag,
 //! so both keys of a user live in one slot.
 //!
+//! **Upgrading from grantkit 0.1**: [`StoreKey::for_client`] now names the provider by its
+//! issuer and token endpoint instead of its display name, so values saved under 0.1's keys are
+//! not found under the new ones (and sealed values are written in envelope format 2). Move
+//! them, or let those users authorize again: `docs/scaling.md`, "Store keys and upgrading from
+//! 0.1".
+//!
 //! Durability is what the server gives: `save` returns once the primary applied the `SET`.
 //! Use AOF (`appendfsync everysec` or `always`) on a Redis that keeps tokens: a token set lost
 //! to a restart means re-authorization, as its refresh token was rotated.

@@ -27,7 +27,7 @@ const SLOW_DOWN_STEP: u64 = 5;
 /// the [`verification_uri_complete`](Self::verification_uri_complete), which holds the code,
 /// e.g. as a QR code), then call [`Client::poll_device`]. It is serializable, so a CLI can
 /// keep it across restarts; it holds the device code, a secret (`Debug` redacts it).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceAuthorization {
     device_code: Secret,
     user_code: String,
@@ -42,6 +42,22 @@ pub struct DeviceAuthorization {
     scope: Option<String>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
+}
+
+// By hand: extra members may hold secrets (`device_secret`), so only their names are printed.
+impl std::fmt::Debug for DeviceAuthorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceAuthorization")
+            .field("device_code", &self.device_code)
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("verification_uri_complete", &self.verification_uri_complete)
+            .field("expires_at", &self.expires_at)
+            .field("interval", &self.interval)
+            .field("scope", &self.scope)
+            .field("extra", &crate::token::ExtraNames(&self.extra))
+            .finish()
+    }
 }
 
 impl DeviceAuthorization {
@@ -372,5 +388,19 @@ mod tests {
         assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::ExpiredToken));
         let e = client.poll_device(&auth).await.unwrap_err();
         assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::ExpiredToken));
+    }
+
+    #[test]
+    fn debug_of_extra_members_shows_names_not_values() {
+        let auth = DeviceAuthorization::from_response(
+            br#"{"device_code":"dc","user_code":"ABCD","verification_uri":"https://op/device",
+                "expires_in":600,"device_secret":"DS-SECRET"}"#,
+            SystemTime::now(),
+            None,
+        )
+        .unwrap();
+        let debug = format!("{auth:?}");
+        assert!(!debug.contains("DS-SECRET"), "{debug}");
+        assert!(debug.contains("device_secret"), "{debug}");
     }
 }

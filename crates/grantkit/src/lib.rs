@@ -102,9 +102,9 @@ pub use jwt_auth::{ClientKey, JwtAudience};
 #[cfg(feature = "sealing")]
 pub use lifecycle::SealingKeys;
 pub use lifecycle::{
-    AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture, FileTokenStore,
-    MemoryTokenStore, StoreError, StoreKey, StoreLock, TokenCodec, TokenSource, TokenSourceBuilder,
-    TokenStore,
+    read_private_file, AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture,
+    FileTokenStore, MemoryTokenStore, StoreError, StoreKey, StoreLock, TokenCodec, TokenSource,
+    TokenSourceBuilder, TokenStore,
 };
 pub use oidc::{Discovery, IdTokenClaims, IdTokenError, JwksOptions, ProviderMetadata};
 pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks, TokenField, TokenFieldKind};

@@ -83,7 +83,7 @@ impl<'de> Deserialize<'de> for TokenType {
 /// assert!(!tokens.expires_within(std::time::Duration::from_secs(60)));
 /// # Ok::<(), String>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenSet {
     access_token: Secret,
     token_type: TokenType,
@@ -101,6 +101,32 @@ pub struct TokenSet {
     id_token_claims: Option<IdTokenClaims>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
+}
+
+// By hand: providers put secrets in extra members (`device_secret`, Slack's
+// `authed_user.access_token`), so only their names are printed.
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token", &self.access_token)
+            .field("token_type", &self.token_type)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_token", &self.refresh_token)
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token)
+            .field("id_token_claims", &self.id_token_claims)
+            .field("extra", &ExtraNames(&self.extra))
+            .finish()
+    }
+}
+
+/// Debugs a map of extra response members as their names only: the values may be secrets.
+pub(crate) struct ExtraNames<'a>(pub(crate) &'a Map<String, Value>);
+
+impl fmt::Debug for ExtraNames<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
 }
 
 impl TokenSet {
@@ -493,5 +519,21 @@ mod tests {
     fn huge_expiry_does_not_overflow() {
         let t = parse(r#"{"access_token":"a","expires_in":1e300}"#);
         assert!(t.expires_at().is_some());
+    }
+
+    #[test]
+    fn debug_of_extra_members_shows_names_not_values() {
+        // Providers put secrets in extra members: Slack's `authed_user.access_token`, a
+        // `device_secret` (OpenID Connect native SSO).
+        let t = parse(
+            r#"{"access_token":"a","device_secret":"DS-SECRET",
+                "authed_user":{"access_token":"xoxp-SECRET"}}"#,
+        );
+        let debug = format!("{t:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(
+            debug.contains("device_secret") && debug.contains("authed_user"),
+            "{debug}"
+        );
     }
 }

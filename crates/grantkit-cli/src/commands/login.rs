@@ -2,13 +2,12 @@
 
 use grantkit::{AuthMethod, Client, OAuthErrorCode, TokenSet, TokenSource};
 use serde_json::json;
-use std::io::Write;
 
 use super::{identify, needs_secret, print_json, start_authorization, wait_for_callback, Ctx};
 use crate::cli::LoginArgs;
 use crate::error::{CliError, CliResult, Exit};
 use crate::loopback::Loopback;
-use crate::output::{relative, unix, unix_now};
+use crate::output::{relative, terminal_safe, unix, unix_now};
 use crate::profile::{AccessLinkUser, Endpoints, Identity, Profile};
 use crate::providers::{Flags, Selected};
 use grantkit_polar_accesslink::{AccessLink, MemberId, TokenSetExt};
@@ -265,9 +264,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
 
 /// Prints `line` alone on stdout, at once (the URL a test or a script waits for).
 fn print_line(line: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = writeln!(stdout, "{line}");
-    let _ = stdout.flush();
+    crate::output::print_stdout(line);
 }
 
 /// The device flow (RFC 8628): show the code and where to enter it, then poll until the user
@@ -298,8 +295,8 @@ async fn device_login(
     ));
     out.line(&format!(
         "  open {} and enter the code {}",
-        auth.verification_uri(),
-        out.bold(auth.user_code())
+        terminal_safe(auth.verification_uri()),
+        out.bold(&terminal_safe(auth.user_code()))
     ));
     match auth.verification_uri_complete() {
         Some(complete) => {

@@ -206,8 +206,7 @@ pub async fn identify(client: &Client, tokens: &TokenSet) -> Identity {
 
 /// Prints a JSON value on stdout.
 pub fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("JSON values serialize")
+    crate::output::print_stdout(
+        &serde_json::to_string_pretty(value).expect("JSON values serialize"),
     );
 }

@@ -1,7 +1,6 @@
 //! The commands that use a stored login: token, refresh, revoke, userinfo, introspect,
 //! status, profiles.
 
-use std::io::Write;
 use std::time::Duration;
 
 use grantkit::{
@@ -53,7 +52,6 @@ pub async fn token(ctx: &Ctx, args: TokenArgs) -> CliResult {
             .map_err(|e| CliError::from_grantkit(&e, &relogin))?;
         token.token_set().clone()
     };
-    let mut stdout = std::io::stdout().lock();
     if args.json {
         let expires_at = tokens.expires_at().map(unix);
         let value = json!({
@@ -62,11 +60,10 @@ pub async fn token(ctx: &Ctx, args: TokenArgs) -> CliResult {
             "expires_at": expires_at,
             "expires_in": expires_at.map(|at| at.saturating_sub(unix_now())),
         });
-        let _ = writeln!(stdout, "{value}");
+        crate::output::print_stdout(&value.to_string());
     } else {
-        let _ = writeln!(stdout, "{}", tokens.access_token().expose());
+        crate::output::print_stdout(tokens.access_token().expose());
     }
-    let _ = stdout.flush();
     Ok(())
 }
 

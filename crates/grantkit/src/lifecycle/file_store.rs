@@ -20,6 +20,12 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 ///   0700) — created that way, never `chmod`-ed afterwards, so there is no moment when others
 ///   can read it. Loading a file that the group or others can read or write is refused with
 ///   [`StoreError::InsecurePermissions`], which says to run `chmod 600`.
+/// - **Trusted**: the token file and the lock file are opened without following a symbolic
+///   link and without blocking on a FIFO, and refused with [`StoreError::UntrustedFile`] when
+///   they are not regular files owned by the current user, or when their directory is writable
+///   by its group or others or owned by another user (than the current one or root): whoever
+///   can plant the file chooses the refresh token, and so the account and where requests go.
+///   [`read_private_file`] makes the same checks for other files.
 /// - **Atomic**: a save writes a temporary file in the same directory, `fsync`s it, renames it
 ///   over the old file and `fsync`s the directory. A crash or `SIGKILL` at any point leaves the
 ///   old file or the new one, never a torn one. (A killed writer may leave a
@@ -86,32 +92,9 @@ impl FileTokenStore {
     }
 
     fn read(&self) -> Result<Option<TokenSet>, StoreError> {
-        let mut file = match File::open(&self.path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(self.io_error("open", e)),
+        let Some(bytes) = read_checked(&self.path, MAX_FILE_BYTES, &self.describe())? else {
+            return Ok(None);
         };
-        // Checked on the open file, so the answer is about the bytes read below.
-        let meta = file
-            .metadata()
-            .map_err(|e| self.io_error("read the metadata of", e))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = meta.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                return Err(StoreError::InsecurePermissions {
-                    path: self.path.clone(),
-                    mode,
-                });
-            }
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(self.corrupt(format!("larger than {MAX_FILE_BYTES} bytes")));
-        }
-        let mut bytes = Vec::with_capacity(meta.len() as usize);
-        file.read_to_end(&mut bytes)
-            .map_err(|e| self.io_error("read", e))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(StoreError::EmptyFile {
                 path: self.path.clone(),
@@ -144,6 +127,7 @@ impl FileTokenStore {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = self.dir();
         create_private_dir(dir).map_err(|e| self.io_error("create the directory of", e))?;
+        trust::check_dir(dir, &self.describe())?;
         let name = self
             .path
             .file_name()
@@ -184,13 +168,12 @@ impl FileTokenStore {
 
     fn take_lock(&self) -> Result<File, StoreError> {
         create_private_dir(self.dir()).map_err(|e| self.io_error("create the directory of", e))?;
-        let file = private_file_options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.lock_path)
-            .map_err(|e| self.io_error("open the lock file of", e))?;
+        let mut options = private_file_options();
+        options.read(true).write(true).create(true).truncate(false);
+        let file =
+            open_checked(&self.lock_path, &mut options, &self.describe())?.ok_or_else(|| {
+                self.io_error("open the lock file of", io::ErrorKind::NotFound.into())
+            })?;
         file.lock().map_err(|e| self.io_error("lock", e))?;
         Ok(file)
     }
@@ -251,6 +234,246 @@ impl TokenStore for FileTokenStore {
 
     fn describe(&self) -> String {
         format!("the token file {}", self.path.display())
+    }
+}
+
+/// Reads a file holding data that someone else must not be able to plant or swap, with the
+/// checks [`FileTokenStore`] makes on its token file: not a symbolic link, a regular file (a FIFO
+/// would block the read forever), owned by the current user, mode 0600 or stricter, in a
+/// directory that neither its group nor others can write to (and owned by the current user or
+/// root). `Ok(None)` when the file does not exist; files larger than `max_bytes` are
+/// [`StoreError::Corrupt`].
+///
+/// For a file that says where secrets are sent — such as a profile recording a token endpoint —
+/// these checks keep another local user from redirecting them. On platforms other than Unix
+/// only the size is checked.
+///
+/// ```
+/// # fn main() -> Result<(), grantkit::StoreError> {
+/// let dir = std::env::temp_dir().join(format!("grantkit-doc-private-{}", std::process::id()));
+/// let path = dir.join("settings.json");
+/// assert_eq!(grantkit::read_private_file(&path, 4096)?, None);
+/// # Ok(()) }
+/// ```
+pub fn read_private_file(path: &Path, max_bytes: u64) -> Result<Option<Vec<u8>>, StoreError> {
+    read_checked(path, max_bytes, &format!("the file {}", path.display()))
+}
+
+/// [`read_private_file`], naming the store as `store` in errors.
+fn read_checked(path: &Path, max_bytes: u64, store: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    let Some(file) = open_checked(path, OpenOptions::new().read(true), store)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    // One byte more than allowed tells a file that is too large, even one growing meanwhile.
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| StoreError::Io {
+            store: store.to_owned(),
+            operation: "read",
+            message: e.to_string(),
+        })?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(StoreError::Corrupt {
+            store: store.to_owned(),
+            reason: format!("larger than {max_bytes} bytes"),
+        });
+    }
+    Ok(Some(bytes))
+}
+
+/// Opens `path` with `options` after checking its directory, without following a symbolic
+/// link or blocking on a FIFO, and checks what was opened; `Ok(None)` when it does not exist.
+/// The checks are made on the open file, so they are about the file that is then used.
+fn open_checked(
+    path: &Path,
+    options: &mut OpenOptions,
+    store: &str,
+) -> Result<Option<File>, StoreError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    trust::check_dir(dir, store)?;
+    trust::harden(options);
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(
+                trust::symlink_refusal(path).unwrap_or_else(|| StoreError::Io {
+                    store: store.to_owned(),
+                    operation: "open",
+                    message: e.to_string(),
+                }),
+            )
+        }
+    };
+    trust::check_file(path, &file, store)?;
+    Ok(Some(file))
+}
+
+#[cfg(unix)]
+mod trust {
+    use std::fs::{self, File, OpenOptions};
+    use std::io;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    use super::StoreError;
+
+    fn untrusted(path: &Path, reason: String) -> StoreError {
+        StoreError::UntrustedFile {
+            path: path.to_path_buf(),
+            reason,
+        }
+    }
+
+    /// `O_NOFOLLOW`: a symbolic link at the path fails the open instead of being followed.
+    /// `O_NONBLOCK`: opening a FIFO returns at once (then refused as not a regular file);
+    /// it changes nothing for regular files.
+    pub(super) fn harden(options: &mut OpenOptions) {
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+
+    /// The refusal for a path whose open failed, when it failed because the path is a link
+    /// (`O_NOFOLLOW` answers `ELOOP` on Linux but `EMLINK` on some BSDs: asked directly).
+    pub(super) fn symlink_refusal(path: &Path) -> Option<StoreError> {
+        let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        is_link.then(|| {
+            untrusted(
+                path,
+                "it is a symbolic link, which someone could point elsewhere; replace it with the file itself".into(),
+            )
+        })
+    }
+
+    pub(super) fn check_file(path: &Path, file: &File, store: &str) -> Result<(), StoreError> {
+        let meta = file.metadata().map_err(|e| io_error(store, e))?;
+        if !meta.file_type().is_file() {
+            return Err(untrusted(
+                path,
+                "it is not a regular file (a FIFO, a device or a directory); remove it".into(),
+            ));
+        }
+        let me = effective_uid().map_err(|e| io_error(store, e))?;
+        if meta.uid() != me {
+            return Err(untrusted(
+                path,
+                format!(
+                    "it is owned by uid {}, not by the current user (uid {me}), so someone else may have planted it; remove it (and authorize again)",
+                    meta.uid()
+                ),
+            ));
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(StoreError::InsecurePermissions {
+                path: path.to_path_buf(),
+                mode,
+            });
+        }
+        Ok(())
+    }
+
+    /// Refuses a directory in which others could replace the file: writable by its group or
+    /// by others (even with the sticky bit: they could create the file first), or owned by
+    /// another user than the current one or root. A missing directory holds no file to trust.
+    pub(super) fn check_dir(dir: &Path, store: &str) -> Result<(), StoreError> {
+        let meta = match fs::metadata(dir) {
+            Ok(meta) => meta,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io_error(store, e)),
+        };
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(untrusted(
+                dir,
+                format!(
+                    "the directory is writable by its group or by others (mode {mode:03o}), so they could replace the files in it; run `chmod 700 {}` or use another directory",
+                    dir.display()
+                ),
+            ));
+        }
+        let me = effective_uid().map_err(|e| io_error(store, e))?;
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(untrusted(
+                dir,
+                format!(
+                    "the directory is owned by uid {}, not by the current user (uid {me}) or root, so its owner could replace the files in it; use a directory of your own",
+                    meta.uid()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn io_error(store: &str, e: io::Error) -> StoreError {
+        StoreError::Io {
+            store: store.to_owned(),
+            operation: "check the ownership and mode of",
+            message: e.to_string(),
+        }
+    }
+
+    /// The effective uid, without `unsafe`: on Linux the kernel reports it as the owner of
+    /// `/proc/self` (root for a non-dumpable process, which then refuses its own files: failing
+    /// closed); elsewhere, or without `/proc`, the owner of a file this process creates.
+    fn effective_uid() -> io::Result<u32> {
+        static UID: OnceLock<u32> = OnceLock::new();
+        if let Some(uid) = UID.get() {
+            return Ok(*uid);
+        }
+        let uid = proc_self_uid().or_else(|_| uid_of_a_new_file())?;
+        Ok(*UID.get_or_init(|| uid))
+    }
+
+    fn proc_self_uid() -> io::Result<u32> {
+        if cfg!(any(target_os = "linux", target_os = "android")) {
+            fs::metadata("/proc/self").map(|m| m.uid())
+        } else {
+            Err(io::ErrorKind::Unsupported.into())
+        }
+    }
+
+    fn uid_of_a_new_file() -> io::Result<u32> {
+        let path = std::env::temp_dir().join(format!(
+            ".grantkit-uid-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        // `create_new` (O_EXCL) never opens a file or link someone else put there.
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        let uid = file.metadata().map(|m| m.uid());
+        let _ = fs::remove_file(&path);
+        uid
+    }
+}
+
+#[cfg(not(unix))]
+mod trust {
+    use std::fs::{File, OpenOptions};
+    use std::path::Path;
+
+    use super::StoreError;
+
+    pub(super) fn harden(_: &mut OpenOptions) {}
+
+    pub(super) fn symlink_refusal(_: &Path) -> Option<StoreError> {
+        None
+    }
+
+    pub(super) fn check_file(_: &Path, _: &File, _: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    pub(super) fn check_dir(_: &Path, _: &str) -> Result<(), StoreError> {
+        Ok(())
     }
 }
 
@@ -422,6 +645,114 @@ mod tests {
             .expect("the second lock is granted after release")
             .unwrap()
             .unwrap();
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn saved_store(name: &str) -> (PathBuf, FileTokenStore) {
+        let dir = temp_dir(name);
+        let store = FileTokenStore::new(dir.join("tokens.json"));
+        store
+            .write(&serde_json::to_vec(&tokens("at")).unwrap())
+            .unwrap();
+        (dir, store)
+    }
+
+    fn untrusted(e: StoreError) -> String {
+        match e {
+            StoreError::UntrustedFile { reason, .. } => reason,
+            other => panic!("expected UntrustedFile, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_token_file_planted_by_another_user_is_refused() {
+        let (dir, store) = saved_store("owner");
+        // Tests run as root, which may chown: the planted file is 0600 but not ours.
+        std::os::unix::fs::chown(store.path(), Some(65534), Some(65534)).unwrap();
+        let reason = untrusted(store.read().unwrap_err());
+        assert!(reason.contains("owned by uid 65534"), "{reason}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_group_or_world_writable_directory_is_refused() {
+        let (dir, store) = saved_store("dir-mode");
+        for mode in [0o777, 0o770, 0o1777] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            let reason = untrusted(store.read().unwrap_err());
+            assert!(reason.contains("chmod 700"), "{reason}");
+            assert!(store.take_lock().is_err(), "{mode:o}");
+            assert!(store.write(b"{}").is_err(), "{mode:o}");
+        }
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(store.read().unwrap().is_some());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlinked_lock_file_is_refused() {
+        let (dir, store) = saved_store("lock-link");
+        let target = dir.join("elsewhere");
+        std::os::unix::fs::symlink(&target, store.lock_path()).unwrap();
+        let reason = untrusted(store.take_lock().unwrap_err());
+        assert!(reason.contains("symbolic link"), "{reason}");
+        assert!(!target.exists(), "the link was not followed");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_symlinked_token_file_is_refused() {
+        let (dir, store) = saved_store("token-link");
+        let real = dir.join("real.json");
+        fs::rename(store.path(), &real).unwrap();
+        std::os::unix::fs::symlink(&real, store.path()).unwrap();
+        let reason = untrusted(store.read().unwrap_err());
+        assert!(reason.contains("symbolic link"), "{reason}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_at_the_token_path_fails_fast() {
+        let dir = temp_dir("fifo");
+        create_private_dir(&dir).unwrap();
+        let store = FileTokenStore::new(dir.join("tokens.json"));
+        let made = std::process::Command::new("mkfifo")
+            .arg("-m")
+            .arg("600")
+            .arg(store.path())
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = store.clone();
+        std::thread::spawn(move || tx.send(reader.read()).unwrap());
+        let answer = rx.recv_timeout(std::time::Duration::from_secs(5));
+        if answer.is_err() {
+            // Unblock the reader stuck in open(2) so that the test ends.
+            let _ = OpenOptions::new().write(true).open(store.path());
+            panic!("reading a FIFO hung");
+        }
+        let reason = untrusted(answer.unwrap().unwrap_err());
+        assert!(reason.contains("not a regular file"), "{reason}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn read_private_file_bounds_the_size_and_makes_the_same_checks() {
+        let (dir, _store) = saved_store("read-private");
+        let path = dir.join("other.json");
+        fs::write(&path, "0123456789").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            read_private_file(&path, 10).unwrap().unwrap(),
+            b"0123456789"
+        );
+        let e = read_private_file(&path, 9).unwrap_err();
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_private_file(&path, 10).unwrap_err();
+        assert!(matches!(e, StoreError::InsecurePermissions { .. }), "{e:?}");
+        assert_eq!(read_private_file(&dir.join("missing"), 10).unwrap(), None);
         fs::remove_dir_all(dir).unwrap();
     }
 }

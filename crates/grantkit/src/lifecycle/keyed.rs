@@ -10,6 +10,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::client::Client;
+use crate::error::Endpoint;
+use crate::provider::Provider;
 use crate::token::TokenSet;
 
 use super::store::StoreError;
@@ -47,9 +49,24 @@ impl StoreKey {
         }
     }
 
-    /// The key of `subject`'s tokens for `client` (its provider's name and its client id).
+    /// The key of `subject`'s tokens for `client`: its provider's identity (below) and its
+    /// client id.
+    ///
+    /// The provider's identity is `<issuer> <token endpoint>`, not its display name: two
+    /// tenants' providers may share a name (or an issuer: Polar.sh production and sandbox are
+    /// both `https://polar.sh`, with different token endpoints), and their `sub` values may
+    /// collide. Each part has `%` and space percent-encoded, so the space always separates them;
+    /// a provider without an issuer has an empty first part, and one without a token endpoint
+    /// (it cannot refresh) `%` and its name instead — never a URL, which starts with a letter.
+    ///
+    /// Keys made by grantkit 0.1 used the provider's name: see the migration in
+    /// `docs/scaling.md`.
     pub fn for_client(client: &Client, subject: impl Into<String>) -> Self {
-        Self::new(client.provider().name(), client.client_id(), subject)
+        Self::new(
+            provider_identity(client.provider()),
+            client.client_id(),
+            subject,
+        )
     }
 
     /// The provider's name.
@@ -91,6 +108,16 @@ impl StoreKey {
     }
 }
 
+/// The provider part of [`StoreKey::for_client`].
+fn provider_identity(provider: &Provider) -> String {
+    let escape = |part: &str| part.replace('%', "%25").replace(' ', "%20");
+    let issuer = escape(provider.issuer().unwrap_or(""));
+    match provider.endpoint(Endpoint::Token) {
+        Ok(token) => format!("{issuer} {}", escape(token.as_str())),
+        Err(_) => format!("{issuer} %{}", escape(provider.name())),
+    }
+}
+
 impl fmt::Display for StoreKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -101,8 +128,18 @@ impl fmt::Display for StoreKey {
     }
 }
 
-/// The first byte of a sealed value (a JSON token set starts with `{`).
+/// The first byte of a value sealed by grantkit 0.1 (a JSON token set starts with `{`): its
+/// additional authenticated data is this byte, the key id and the canonical key. Still opened
+/// (for the same key only), never written.
 const SEALED_V1: u8 = 1;
+/// The first byte of a sealed value: its additional authenticated data is `AAD_V2`, the key
+/// id and the canonical key.
+const SEALED_V2: u8 = 2;
+/// The namespace and format version in front of the additional authenticated data of format 2,
+/// so that a value sealed by another use of the same key (or another format) never opens as
+/// tokens.
+#[cfg(feature = "sealing")]
+const AAD_V2: &[u8] = b"grantkit/tokens/v2\0";
 /// Format byte, key id, 96-bit nonce.
 #[cfg(feature = "sealing")]
 const HEADER: usize = 2 + 12;
@@ -111,9 +148,12 @@ const HEADER: usize = 2 + 12;
 /// the same as the file store's), or — with `SealingKeys` (feature `sealing`) — that JSON sealed with
 /// AES-256-GCM.
 ///
-/// Sealed layout: `0x01` (format version) · key id (1 byte) · nonce (12 random bytes) ·
-/// ciphertext and 16-byte tag. The additional authenticated data is the format byte, the key id
-/// and [`StoreKey::canonical`], so a value copied to another user's row does not open either.
+/// Sealed layout: `0x02` (format version) · key id (1 byte) · nonce (12 random bytes) ·
+/// ciphertext and 16-byte tag. The additional authenticated data is a namespace and version
+/// (`grantkit/tokens/v2` and a NUL byte), the key id and [`StoreKey::canonical`], so a value
+/// copied to another user's row does not open either. Values sealed by grantkit 0.1 (format
+/// `0x01`, without the namespace) still open for the key they were sealed for, and are sealed
+/// again in format 2 at their next save.
 ///
 /// A codec with keys refuses values stored in clear (unless
 /// `SealingKeys::accept_plaintext`), and a codec without keys refuses sealed values: both
@@ -181,7 +221,7 @@ impl TokenCodec {
             reason,
         };
         let json: std::borrow::Cow<'_, [u8]> = match bytes.first() {
-            Some(&SEALED_V1) => {
+            Some(&(SEALED_V1 | SEALED_V2)) => {
                 #[cfg(feature = "sealing")]
                 match &self.keys {
                     Some(keys) => keys.open(key, bytes).map_err(unseal)?.into(),
@@ -232,7 +272,7 @@ mod sealing {
     use aes_gcm::{Aes256Gcm, Nonce};
     use std::fmt;
 
-    use super::{StoreError, StoreKey, HEADER, SEALED_V1};
+    use super::{StoreError, StoreKey, AAD_V2, HEADER, SEALED_V1, SEALED_V2};
 
     /// Application keys for sealing tokens at rest with AES-256-GCM (feature `sealing`): one
     /// current key that seals new values, and previous keys that still open old ones, each with
@@ -305,16 +345,27 @@ mod sealing {
             self
         }
 
-        fn aad(key_id: u8, key: &StoreKey) -> Vec<u8> {
-            let mut aad = vec![SEALED_V1, key_id];
-            aad.extend_from_slice(key.canonical().as_bytes());
+        fn aad(format: u8, key_id: u8, key: &StoreKey) -> Vec<u8> {
+            let canonical = key.canonical();
+            let mut aad = Vec::with_capacity(AAD_V2.len() + 2 + canonical.len());
+            if format == SEALED_V1 {
+                aad.push(SEALED_V1);
+            } else {
+                aad.extend_from_slice(AAD_V2);
+            }
+            aad.push(key_id);
+            aad.extend_from_slice(canonical.as_bytes());
             aad
         }
 
         pub(super) fn seal(&self, key: &StoreKey, json: &[u8]) -> Result<Vec<u8>, StoreError> {
+            self.seal_as(SEALED_V2, key, json)
+        }
+
+        fn seal_as(&self, format: u8, key: &StoreKey, json: &[u8]) -> Result<Vec<u8>, StoreError> {
             let (id, cipher) = &self.current;
             let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
-            let aad = Self::aad(*id, key);
+            let aad = Self::aad(format, *id, key);
             let sealed = cipher
                 .encrypt(
                     &nonce,
@@ -328,18 +379,23 @@ mod sealing {
                     reason: "encryption failed".into(),
                 })?;
             let mut out = Vec::with_capacity(HEADER + sealed.len());
-            out.push(SEALED_V1);
+            out.push(format);
             out.push(*id);
             out.extend_from_slice(&nonce);
             out.extend_from_slice(&sealed);
             Ok(out)
         }
 
+        #[cfg(test)]
+        pub(super) fn seal_v1_for_tests(&self, key: &StoreKey, json: &[u8]) -> Vec<u8> {
+            self.seal_as(SEALED_V1, key, json).unwrap()
+        }
+
         pub(super) fn open(&self, key: &StoreKey, bytes: &[u8]) -> Result<Vec<u8>, String> {
             if bytes.len() < HEADER + 16 {
                 return Err("the sealed value is truncated".into());
             }
-            let id = bytes[1];
+            let (format, id) = (bytes[0], bytes[1]);
             let cipher = std::iter::once(&self.current)
                 .chain(&self.previous)
                 .find(|(k, _)| *k == id)
@@ -349,7 +405,7 @@ mod sealing {
                         "the tokens are sealed with key id {id}, which this store does not have"
                     )
                 })?;
-            let aad = Self::aad(id, key);
+            let aad = Self::aad(format, id, key);
             cipher
                 .decrypt(
                     Nonce::from_slice(&bytes[2..HEADER]),
@@ -424,7 +480,7 @@ mod tests {
         let tokens = TokenSet::from_access_token("at-sealed");
         let v1 = TokenCodec::sealed(SealingKeys::new(1, [1; 32]));
         let bytes = v1.encode(&key(), &tokens).unwrap();
-        assert_eq!(&bytes[..2], &[SEALED_V1, 1]);
+        assert_eq!(&bytes[..2], &[SEALED_V2, 1]);
         assert!(!bytes.windows(9).any(|w| w == b"at-sealed"), "sealed");
         assert_eq!(v1.decode(&key(), &bytes, "s").unwrap(), tokens);
 
@@ -493,5 +549,128 @@ mod tests {
         assert!(SealingKeys::from_base64(1, k).is_ok());
         assert!(SealingKeys::from_base64(1, "AQID").is_err());
         assert!(SealingKeys::from_base64(1, "!!").is_err());
+    }
+
+    fn client_at(name: &str, issuer: Option<&str>, token_endpoint: &str) -> Client {
+        let mut provider = crate::Provider::builder(name).token_endpoint(token_endpoint);
+        if let Some(issuer) = issuer {
+            provider = provider.issuer(issuer);
+        }
+        Client::builder(provider.build().unwrap(), "client-1")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn providers_with_the_same_name_but_different_issuers_get_different_keys() {
+        let a = client_at(
+            "Acme",
+            Some("https://a.example"),
+            "https://op.example/token",
+        );
+        let b = client_at(
+            "Acme",
+            Some("https://b.example"),
+            "https://op.example/token",
+        );
+        let (ka, kb) = (
+            StoreKey::for_client(&a, "sub-1"),
+            StoreKey::for_client(&b, "sub-1"),
+        );
+        assert_ne!(ka, kb);
+        assert_ne!(ka.canonical(), kb.canonical());
+        // Without an issuer, the token endpoint tells them apart.
+        let c = client_at("Acme", None, "https://c.example/token");
+        let d = client_at("Acme", None, "https://d.example/token");
+        assert_ne!(
+            StoreKey::for_client(&c, "s").canonical(),
+            StoreKey::for_client(&d, "s").canonical()
+        );
+        // Renaming a provider does not orphan its users' rows.
+        let renamed = client_at(
+            "Acme Inc.",
+            Some("https://a.example"),
+            "https://op.example/token",
+        );
+        assert_eq!(StoreKey::for_client(&renamed, "sub-1"), ka);
+    }
+
+    #[test]
+    fn polar_sh_production_and_sandbox_get_different_keys() {
+        // As grantkit-polar-sh's presets build them: one name, one issuer (`https://polar.sh`),
+        // two token endpoints.
+        let production = client_at(
+            "Polar.sh",
+            Some("https://polar.sh"),
+            "https://api.polar.sh/v1/oauth2/token",
+        );
+        let sandbox = client_at(
+            "Polar.sh",
+            Some("https://polar.sh"),
+            "https://sandbox-api.polar.sh/v1/oauth2/token",
+        );
+        let (p, s) = (
+            StoreKey::for_client(&production, "user-1"),
+            StoreKey::for_client(&sandbox, "user-1"),
+        );
+        assert_ne!(p.canonical(), s.canonical());
+        assert!(p.provider().contains("https://polar.sh"), "{p}");
+        assert!(p.provider().contains("https://api.polar.sh/"), "{p}");
+    }
+
+    #[cfg(feature = "sealing")]
+    #[test]
+    fn a_sealed_row_does_not_open_under_another_key_or_another_format() {
+        let codec = TokenCodec::sealed(SealingKeys::new(1, [5; 32]));
+        let tokens = TokenSet::from_access_token("at");
+        let production = StoreKey::for_client(
+            &client_at(
+                "Polar.sh",
+                Some("https://polar.sh"),
+                "https://api.polar.sh/t",
+            ),
+            "user-1",
+        );
+        let sandbox = StoreKey::for_client(
+            &client_at(
+                "Polar.sh",
+                Some("https://polar.sh"),
+                "https://sandbox-api.polar.sh/t",
+            ),
+            "user-1",
+        );
+        let sealed = codec.encode(&production, &tokens).unwrap();
+        assert_eq!(sealed[0], SEALED_V2, "new rows are format 2");
+        assert_eq!(codec.decode(&production, &sealed, "s").unwrap(), tokens);
+        assert!(matches!(
+            codec.decode(&sandbox, &sealed, "s"),
+            Err(StoreError::Unseal { .. })
+        ));
+        // Relabelled as format 1 (a downgrade to the old AAD): refused.
+        let mut downgraded = sealed.clone();
+        downgraded[0] = SEALED_V1;
+        assert!(matches!(
+            codec.decode(&production, &downgraded, "s"),
+            Err(StoreError::Unseal { .. })
+        ));
+    }
+
+    #[cfg(feature = "sealing")]
+    #[test]
+    fn rows_sealed_in_format_1_still_open_for_their_own_key_only() {
+        let keys = SealingKeys::new(1, [6; 32]);
+        let key = StoreKey::new("polar", "client", "user-1");
+        let v1 = keys.seal_v1_for_tests(&key, br#"{"access_token":"at","token_type":"Bearer"}"#);
+        let codec = TokenCodec::sealed(keys);
+        assert_eq!(
+            codec
+                .decode(&key, &v1, "s")
+                .unwrap()
+                .access_token()
+                .expose(),
+            "at"
+        );
+        let other = StoreKey::new("polar", "client", "user-2");
+        assert!(codec.decode(&other, &v1, "s").is_err());
     }
 }

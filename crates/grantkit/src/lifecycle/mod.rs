@@ -20,7 +20,7 @@ mod source;
 mod store;
 
 pub use authorized::{AuthorizedClient, AuthorizedRequestBuilder};
-pub use file_store::FileTokenStore;
+pub use file_store::{read_private_file, FileTokenStore};
 #[cfg(feature = "sealing")]
 pub use keyed::SealingKeys;
 pub use keyed::{StoreKey, TokenCodec};

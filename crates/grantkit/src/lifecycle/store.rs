@@ -238,12 +238,24 @@ pub enum StoreError {
     },
     /// The token file can be read or written by the group or by other users. grantkit refuses
     /// to use it, because those tokens may have leaked: fix the mode (and consider revoking).
-    #[error("the token file {} has mode {mode:03o}, so other users can read or change it; refusing to use it: run `chmod 600 {}` (and revoke the tokens if others may have read them)", path.display(), path.display())]
+    #[error("the file {} has mode {mode:03o}, so other users can read or change it; refusing to use it: run `chmod 600 {}` (and revoke the tokens if others may have read them)", path.display(), path.display())]
     InsecurePermissions {
         /// The file.
         path: PathBuf,
         /// Its permission bits (`0o644`...).
         mode: u32,
+    },
+    /// A file grantkit was to trust (the token file, its lock file, or a file read with
+    /// [`read_private_file`](crate::read_private_file)) or its directory could have been
+    /// planted or swapped by someone else: a symbolic link, not a regular file (a FIFO would
+    /// hang the read), owned by another user, or in a directory that others can write to.
+    /// `reason` says which, and what to do.
+    #[error("refusing to use {}: {reason}", path.display())]
+    UntrustedFile {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
     },
     /// The store's lock stayed taken longer than the store's bound on waiting: another
     /// process or replica holds it (a refresh that takes long, or a holder that died and whose

@@ -115,6 +115,13 @@ impl ProviderMetadata {
             .metadata(Arc::new(self))
             .build()
     }
+
+    /// Checks the endpoints with the policy [`Discovery`] applies to a fetched document, as if
+    /// the document had come from `location`: for endpoints recorded earlier and read back from
+    /// storage that someone else may have changed. An unsafe one is [`Error::UnsafeEndpoint`].
+    pub fn check_endpoints(&self, location: &str) -> Result<()> {
+        check_endpoints(location, self)
+    }
 }
 
 /// Fetches a provider's metadata and builds a [`Provider`] from it.

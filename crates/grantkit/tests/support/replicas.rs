@@ -572,7 +572,7 @@ where
     assert_eq!(store.load().await.unwrap().unwrap(), tokens);
 
     let bytes = raw(&server, &key).await;
-    assert_eq!(&bytes[..2], &[1, 1], "format 1, key id 1");
+    assert_eq!(&bytes[..2], &[2, 1], "format 2, key id 1");
     assert!(
         !bytes.windows(12).any(|w| w == b"secret-value"),
         "the tokens are not readable at rest"
