@@ -468,6 +468,11 @@ async fn rate_limit_429_carries_retry_after() {
     let (fake, polar) = fake().await;
     let (id, secret) = fake.post_client();
     let client = client(&polar, &id, Some(&secret)).await;
+    // A first login warms the keys, so the 429 meets the token request, not the JWKS fetch that
+    // runs beside a cold client's first exchange.
+    let (callback, pending) = authorize(&client, |r| r).await;
+    let code = pending.verify_callback(&callback).unwrap();
+    client.exchange_code(code).await.unwrap();
     let (callback, pending) = authorize(&client, |r| r).await;
     fake.rate_limit_next(1, 17);
     let code = pending.verify_callback(&callback).unwrap();

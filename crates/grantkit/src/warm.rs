@@ -117,23 +117,29 @@ impl<F: Fetch> Warm<F> {
     pub(crate) async fn get(self: &Arc<Self>) -> Result<F::Value> {
         match self.plan(Instant::now()) {
             Plan::Serve(value, refresh) => {
-                if refresh && !self.spawn_refresh() && self.expired(Instant::now()) {
+                if refresh && !self.spawn_refresh(true) && self.expired(Instant::now()) {
                     // No runtime to refresh in the background, and the value is past its
                     // lifetime: refresh in the foreground rather than serve it stale forever.
-                    return self.fetch_shared(self.completed()).await;
+                    return self.fetch_shared(self.completed(), true).await;
                 }
                 Ok(value)
             }
             Plan::Fail(error) => Err(error),
-            Plan::Fetch => self.fetch_shared(self.completed()).await,
+            Plan::Fetch => self.fetch_shared(self.completed(), true).await,
         }
     }
 
     /// Starts a background fetch when nothing is held yet (a login about to need the value
-    /// fetches it while the other round trip is in flight).
+    /// fetches it while the other round trip is in flight). Its failure starts no backoff: the
+    /// caller that needs the value then makes its own attempt, as it would have without the
+    /// prefetch (after a code exchange, the code is spent: one attempt must not be lost).
     pub(crate) fn prefetch(self: &Arc<Self>) {
-        if self.read().value.is_none() {
-            self.spawn_refresh();
+        let state = self.read();
+        let backing_off = state.retry_at.is_some_and(|at| Instant::now() < at);
+        let cold = state.value.is_none();
+        drop(state);
+        if cold && !backing_off {
+            self.spawn_refresh(false);
         }
     }
 
@@ -145,7 +151,7 @@ impl<F: Fetch> Warm<F> {
             return None;
         }
         let started = self.started.load(Ordering::Acquire);
-        Some(self.fetch_shared(started).await)
+        Some(self.fetch_shared(started, true).await)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State<F::Value>> {
@@ -195,8 +201,8 @@ impl<F: Fetch> Warm<F> {
     }
 
     /// Starts one background refresh unless one runs; `false` when there is no Tokio runtime
-    /// to run it on.
-    fn spawn_refresh(self: &Arc<Self>) -> bool {
+    /// to run it on. `backoff`: whether its failure delays the next attempt.
+    fn spawn_refresh(self: &Arc<Self>, backoff: bool) -> bool {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return false;
         };
@@ -206,7 +212,7 @@ impl<F: Fetch> Warm<F> {
         let this = self.clone();
         runtime.spawn(async move {
             let started = this.started.load(Ordering::Acquire);
-            if let Err(error) = this.fetch_shared(started).await {
+            if let Err(error) = this.fetch_shared(started, backoff).await {
                 tracing::warn!(%error, "background refresh failed; serving the last good value");
             }
             this.background.store(false, Ordering::Release);
@@ -216,17 +222,17 @@ impl<F: Fetch> Warm<F> {
 
     /// The single flight: one fetch at a time. A caller that finds a fetch numbered above
     /// `newer_than` completed takes that outcome instead of fetching again.
-    async fn fetch_shared(&self, newer_than: u64) -> Result<F::Value> {
+    async fn fetch_shared(&self, newer_than: u64, backoff: bool) -> Result<F::Value> {
         let _flight = self.fetch_lock.lock().await;
         if self.completed() <= newer_than {
             let number = self.started.fetch_add(1, Ordering::AcqRel) + 1;
             let result = self.fetcher.fetch().await;
-            self.record(number, result);
+            self.record(number, result, backoff);
         }
         self.outcome(Instant::now())
     }
 
-    fn record(&self, number: u64, result: Result<F::Value>) {
+    fn record(&self, number: u64, result: Result<F::Value>, backoff: bool) {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         state.completed = state.completed.max(number);
         match result {
@@ -241,11 +247,12 @@ impl<F: Fetch> Warm<F> {
                 state.last_error = None;
             }
             Ok(_) => {}
-            Err(error) => {
+            Err(error) if backoff => {
                 state.failures = state.failures.saturating_add(1);
                 state.retry_at = Some(Instant::now() + self.policy.backoff(state.failures));
                 state.last_error = Some(error);
             }
+            Err(error) => state.last_error = Some(error),
         }
     }
 
@@ -356,6 +363,24 @@ mod tests {
             assert_eq!(warm.get().await.unwrap(), 1);
         }
         assert_eq!(warm.fetches(), 2, "backing off: no fetch per call");
+    }
+
+    #[tokio::test]
+    async fn a_failed_prefetch_leaves_the_next_caller_its_own_attempt() {
+        let (warm, _) = warm(vec![Err(down()), Ok(9)], policy(10_000));
+        warm.prefetch();
+        for _ in 0..100 {
+            if warm.fetches() == 1 && warm.read().last_error.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(
+            warm.get().await.unwrap(),
+            9,
+            "no backoff after a failed prefetch"
+        );
+        assert_eq!(warm.fetches(), 2);
     }
 
     #[tokio::test]
