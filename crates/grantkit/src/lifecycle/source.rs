@@ -37,7 +37,11 @@ type ErrorHook = Arc<dyn Fn(&Error) + Send + Sync>;
 ///
 /// - **Fresh path**: a token valid beyond the margin is handed out without an async lock, an
 ///   allocation or a store read: [`AccessToken`] is an `Arc` clone of the current [`TokenSet`].
-/// - **Single flight**: while a refresh runs, every other caller waits for it; exactly one
+/// - **Refresh-ahead**: a token within the margin plus the refresh-ahead window (60 s by
+///   default, see [`TokenSourceBuilder::refresh_ahead`]) is still handed out at once, and the
+///   first such call per token set starts its refresh in the background: under steady load no
+///   caller waits on the token endpoint while the token is valid.
+/// - **Single flight**: while a refresh runs, every caller that needs it waits for it; exactly one
 ///   request reaches the token endpoint. A failed refresh is reported to every waiter; the next
 ///   call after it tries again.
 /// - **Across processes**: the refresh runs under [`TokenStore::lock`] and re-reads the store
@@ -49,7 +53,8 @@ type ErrorHook = Arc<dyn Fn(&Error) + Send + Sync>;
 /// - **Re-authorization**: `invalid_grant`, no refresh token, a provider without refresh tokens
 ///   and an empty store all satisfy [`Error::is_reauthorization_required`].
 ///
-/// Requires a Tokio runtime (the refresh runs in a spawned task).
+/// Requires a Tokio runtime (the refresh runs in a spawned task; a call polled outside one
+/// starts no background refresh).
 ///
 /// ```no_run
 /// use grantkit::{Client, FileTokenStore, TokenSource};
