@@ -785,6 +785,8 @@ async fn refresh_ahead_failure_is_retried_with_backoff_and_reported() {
             .all(|r| r.as_ref().unwrap().expose() == "at-0"),
         "the valid token is handed out while the background refresh fails"
     );
+    // The last attempt started before the token became unusable; let it finish.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     let attempts = fake.token_requests();
     assert!(
         (2..=3).contains(&attempts),
@@ -914,4 +916,33 @@ fn refresh_ahead_outside_a_tokio_runtime_hands_out_the_token_and_starts_nothing(
         wait_for_current(&source, "at-1").await;
         assert_eq!(fake.token_requests(), 1);
     });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_saves_the_rotated_pair_even_when_every_source_is_dropped_mid_refresh() {
+    let fake = Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0"));
+    let store = MemoryTokenStore::new();
+    let source = refreshing_ahead(&fake)
+        .store(store.clone())
+        .tokens(valid_for("at-0", Some("rt-0"), 30))
+        .build()
+        .await
+        .unwrap();
+    let held = fake.hold().await;
+    assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+    fake.wait_for_token_requests(1).await; // the provider is rotating rt-0 right now
+    drop(source);
+    drop(held);
+    // The background task owns the attempt: the rotated pair reaches the store.
+    let started = std::time::Instant::now();
+    loop {
+        let stored = store.load().await.unwrap().unwrap();
+        if stored.refresh_token().unwrap().expose() == "rt-1" {
+            assert_eq!(stored.access_token().expose(), "at-1");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "rt-1 was lost");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
