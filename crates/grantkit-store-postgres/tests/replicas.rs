@@ -114,3 +114,12 @@ async fn a_refresh_needs_only_one_pooled_connection() {
     assert_eq!(fake.token_requests(), 1);
     stores.store(key).delete().await.unwrap();
 }
+
+/// Refresh-ahead on: four processes whose stored token enters its window refresh it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_four_processes_refresh_once_per_expiry() {
+    replicas::one_refresh_per_expiry_with_refresh_ahead::<Postgres>(
+        "refresh_ahead_four_processes_refresh_once_per_expiry",
+    )
+    .await;
+}

@@ -103,3 +103,12 @@ async fn lease_is_renewed_while_the_holder_lives() {
         .unwrap();
     assert!(!exists);
 }
+
+/// Refresh-ahead on: four processes whose stored token enters its window refresh it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_four_processes_refresh_once_per_expiry() {
+    replicas::one_refresh_per_expiry_with_refresh_ahead::<Redis>(
+        "refresh_ahead_four_processes_refresh_once_per_expiry",
+    )
+    .await;
+}

@@ -5,14 +5,20 @@
 //! 2. What a caller waits while a refresh runs, against the counting fake token endpoint on
 //!    loopback (no artificial delay), as a ratio to one bare token request (`Client::refresh`
 //!    on the same endpoint): p50 and p99 over 100 rounds of 100 concurrent callers.
+//! 3. Refresh-ahead on vs off under steady load: 16 tasks calling `access_token()` every
+//!    millisecond for 8 s each way, tokens living 2 s, a token endpoint that answers after
+//!    20 ms; p50/p99/p99.9/max of every call's latency (recorded and sorted here: criterion only
+//!    reports means), how many calls waited on the provider, and token requests per expiry.
 //!
-//! Run: `cargo bench -p grantkit --bench token_source` (a few seconds).
+//! Run: `cargo bench -p grantkit --bench token_source` (about 25 s).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use grantkit::AccessToken;
 
 use criterion::Criterion;
 use grantkit::{FileTokenStore, MemoryTokenStore, TokenSource, TokenStore};
@@ -131,6 +137,104 @@ fn report_waiters(rt: &tokio::runtime::Runtime, fake: &Fake) {
     });
 }
 
+/// What one steady-load run measured.
+struct Steady {
+    /// Every call's latency, sorted.
+    latencies: Vec<Duration>,
+    /// Token-endpoint requests during the run.
+    requests: usize,
+    /// Expiry boundaries crossed: token sets handed out after the first one.
+    expiries: usize,
+}
+
+const STEADY_TASKS: usize = 16;
+const STEADY_RUN: Duration = Duration::from_secs(8);
+/// A call slower than this waited on the token endpoint (which answers after 20 ms).
+const WAITED: Duration = Duration::from_millis(5);
+
+/// One caller of the steady load: calls until `until`, one call per millisecond.
+async fn steady_caller(source: TokenSource, until: Instant) -> (Vec<Duration>, Vec<String>) {
+    let (mut latencies, mut seen) = (Vec::with_capacity(10_000), Vec::new());
+    let mut last: Option<AccessToken> = None;
+    while Instant::now() < until {
+        let start = Instant::now();
+        let token = source.access_token().await.unwrap();
+        latencies.push(start.elapsed());
+        if !last.as_ref().is_some_and(|l| l.ptr_eq(&token)) {
+            seen.push(token.expose().to_owned());
+            last = Some(token);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    (latencies, seen)
+}
+
+async fn steady_load(refresh_ahead: Duration) -> Steady {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(20));
+    fake.set_expires_in(2);
+    fake.set_live_refresh_token(Some("rt-0")); // a second refresh per expiry would fail
+    let source = TokenSource::builder(fake.client())
+        .margin(Duration::ZERO)
+        .refresh_ahead(refresh_ahead)
+        .tokens(valid_for("at-0", Some("rt-0"), 2))
+        .build()
+        .await
+        .unwrap();
+    let until = Instant::now() + STEADY_RUN;
+    let tasks: Vec<_> = (0..STEADY_TASKS)
+        .map(|_| tokio::spawn(steady_caller(source.clone(), until)))
+        .collect();
+    let (mut latencies, mut tokens) = (Vec::new(), std::collections::BTreeSet::new());
+    for t in tasks {
+        let (l, seen) = t.await.unwrap();
+        latencies.extend(l);
+        tokens.extend(seen);
+    }
+    latencies.sort();
+    Steady {
+        latencies,
+        requests: fake.token_requests(),
+        expiries: tokens.len() - 1,
+    }
+}
+
+fn report_refresh_ahead(rt: &tokio::runtime::Runtime) {
+    let off = rt.block_on(steady_load(Duration::ZERO));
+    let on = rt.block_on(steady_load(Duration::from_secs(1)));
+    println!();
+    println!(
+        "steady load: {STEADY_TASKS} tasks x 1 call/ms for {STEADY_RUN:?}, tokens of 2 s, \
+         token endpoint +20 ms, margin 0"
+    );
+    for (name, run) in [("refresh-ahead off", &off), ("refresh-ahead 1 s", &on)] {
+        let lat = &run.latencies;
+        let waited = lat.iter().filter(|d| **d >= WAITED).count();
+        println!(
+            "{name}: {} calls, p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} ms; \
+             {waited} calls waited >= 5 ms; {} token requests for {} expiries ({:.2} per expiry)",
+            lat.len(),
+            micros(percentile(lat, 0.5)),
+            micros(percentile(lat, 0.99)),
+            micros(percentile(lat, 0.999)),
+            micros(percentile(lat, 1.0)) / 1000.0,
+            run.requests,
+            run.expiries,
+            run.requests as f64 / run.expiries.max(1) as f64,
+        );
+    }
+    let ratio = |p: f64| {
+        percentile(&off.latencies, p).as_secs_f64() / percentile(&on.latencies, p).as_secs_f64()
+    };
+    println!(
+        "off / on: p50 {:.2}x, p99 {:.2}x, p99.9 {:.2}x, max {:.2}x",
+        ratio(0.5),
+        ratio(0.99),
+        ratio(0.999),
+        ratio(1.0)
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -145,4 +249,5 @@ fn main() {
     bench_fresh(&mut c, &rt, &fake);
     c.final_summary();
     report_waiters(&rt, &fake);
+    report_refresh_ahead(&rt);
 }

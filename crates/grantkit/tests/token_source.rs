@@ -363,6 +363,7 @@ async fn the_margin_decides_when_to_refresh() {
     let soon = || valid_for("at-0", Some("rt-0"), 30);
     let patient = TokenSource::builder(fake.client())
         .margin(Duration::from_secs(10))
+        .refresh_ahead(Duration::ZERO)
         .tokens(soon())
         .build()
         .await
@@ -676,4 +677,272 @@ async fn authorized_client_reports_a_dead_grant() {
         !format!("{e} {e:?}").contains("at-0"),
         "no token in the error"
     );
+}
+
+/// Waits (up to 20 s) until the source holds `access`: a background refresh finished.
+async fn wait_for_current(source: &TokenSource, access: &str) {
+    let started = std::time::Instant::now();
+    while source.current().expose() != access {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the source still holds {:?}, not {access}",
+            source.current().expose()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// `n` concurrent `access_token()` calls that must all be served without the provider: a
+/// caller that waits for the (held) refresh would hang, so hanging for 10 s fails the test.
+async fn callers_served_at_once(source: &TokenSource, n: usize) -> Vec<grantkit::AccessToken> {
+    tokio::time::timeout(Duration::from_secs(10), concurrent_calls(source, n))
+        .await
+        .expect("a caller waited on the held token request")
+        .into_iter()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// A source refreshing ahead: margin 10 s, window 60 s, so a token valid 30 s more is in its
+/// window and usable for 20 s.
+fn refreshing_ahead(fake: &Fake) -> grantkit::TokenSourceBuilder {
+    TokenSource::builder(fake.client())
+        .margin(Duration::from_secs(10))
+        .refresh_ahead(Duration::from_secs(60))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_no_caller_waits_while_the_token_is_valid_and_one_refresh_per_expiry() {
+    let fake = Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0")); // strict rotation: a second refresh would fail
+    let source = refreshing_ahead(&fake)
+        .tokens(valid_for("old-1", Some("rt-0"), 30))
+        .build()
+        .await
+        .unwrap();
+    for expiry in 1..=5 {
+        if expiry > 1 {
+            // The next expiry: the live pair, again 30 s from expiry.
+            let live = source
+                .current()
+                .token_set()
+                .refresh_token()
+                .unwrap()
+                .clone();
+            let old = valid_for(&format!("old-{expiry}"), Some(live.expose()), 30);
+            source.set_tokens(old).await.unwrap();
+        }
+        let old = format!("old-{expiry}");
+        let held = fake.hold().await;
+        let first = callers_served_at_once(&source, 200).await;
+        assert!(
+            first.iter().all(|t| t.expose() == old),
+            "{expiry}: {first:?}"
+        );
+        fake.wait_for_token_requests(expiry).await; // the background refresh is under way
+        let during = callers_served_at_once(&source, 200).await;
+        assert!(during
+            .iter()
+            .all(|t| t.expose() == old && t.ptr_eq(&first[0])));
+        assert_eq!(fake.token_requests(), expiry, "one refresh for 400 callers");
+        drop(held);
+        let new = format!("at-{expiry}");
+        wait_for_current(&source, &new).await;
+        let after = callers_served_at_once(&source, 200).await;
+        assert!(after.iter().all(|t| t.expose() == new));
+        assert_eq!(
+            fake.token_requests(),
+            expiry,
+            "exactly one refresh per expiry"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_failure_is_retried_with_backoff_and_reported() {
+    let fake = Fake::start().await;
+    fake.set_behaviour(Behaviour::Fail(503, "temporarily_unavailable"));
+    let failures = Arc::new(Mutex::new(Vec::new()));
+    let seen = failures.clone();
+    // Usable for 3 to 4 s more (expiry has whole seconds): time for a few attempts.
+    let source = refreshing_ahead(&fake)
+        .tokens(valid_for("at-0", Some("rt-0"), 14))
+        .on_refresh_error(move |e| {
+            assert!(e.is_transient(), "{e}");
+            seen.lock().unwrap().push(std::time::Instant::now());
+        })
+        .build()
+        .await
+        .unwrap();
+    let mut handed_out = Vec::new();
+    while !source.current().token_set().expires_within(source.margin()) {
+        handed_out.push(source.access_token().await);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        handed_out
+            .iter()
+            .all(|r| r.as_ref().unwrap().expose() == "at-0"),
+        "the valid token is handed out while the background refresh fails"
+    );
+    // The last attempt started before the token became unusable; let it finish.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let attempts = fake.token_requests();
+    assert!(
+        (2..=3).contains(&attempts),
+        "retried, bounded by the token's usable time: {attempts} attempts"
+    );
+    let failures = failures.lock().unwrap().clone();
+    assert_eq!(failures.len(), attempts, "every failure is reported");
+    for (i, pair) in failures.windows(2).enumerate() {
+        let pause = pair[1] - pair[0];
+        assert!(pause >= Duration::from_secs(1 << i), "pause {i}: {pause:?}");
+    }
+    // Unusable now: the caller refreshes in the foreground and gets the error itself.
+    let e = source.access_token().await.unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    assert_eq!(fake.token_requests(), attempts + 1);
+    fake.set_behaviour(Behaviour::Rotate);
+    assert!(source
+        .access_token()
+        .await
+        .unwrap()
+        .expose()
+        .starts_with("at-"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_invalid_grant_surfaces_once_the_token_is_unusable() {
+    let fake = Fake::start().await;
+    fake.set_behaviour(Behaviour::Fail(400, "invalid_grant"));
+    let reported = Arc::new(AtomicUsize::new(0));
+    let count = reported.clone();
+    let source = refreshing_ahead(&fake)
+        .tokens(valid_for("at-0", Some("rt-0"), 12)) // usable 1 to 2 s more
+        .on_refresh_error(move |e| {
+            assert!(e.is_reauthorization_required(), "{e}");
+            count.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+    fake.wait_for_token_requests(1).await;
+    while !source.current().token_set().expires_within(source.margin()) {
+        assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fake.token_requests(), 1, "invalid_grant is not retried");
+    assert_eq!(reported.load(Ordering::SeqCst), 1, "but reported");
+    for _ in 0..3 {
+        let e = source.access_token().await.unwrap_err();
+        assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidGrant), "{e}");
+        assert!(e.is_reauthorization_required());
+    }
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "the recorded answer, not a second request with the dead refresh token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_does_not_loop_on_tokens_shorter_than_the_window() {
+    let fake = Fake::start().await;
+    fake.set_expires_in(8); // shorter than margin + window (70 s)
+    let source = refreshing_ahead(&fake)
+        .margin(Duration::from_secs(1))
+        .tokens(valid_for("at-0", Some("rt-0"), 30))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+    wait_for_current(&source, "at-1").await;
+    // at-1 lives 8 s: its window opens after half the time beyond the margin, not at once.
+    for _ in 0..50 {
+        assert_eq!(source.access_token().await.unwrap().expose(), "at-1");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(fake.token_requests(), 1, "no refresh right after a refresh");
+}
+
+#[tokio::test]
+async fn refresh_ahead_zero_switches_it_off_and_the_default_is_60_s() {
+    let fake = Fake::start().await;
+    let source = refreshing_ahead(&fake)
+        .refresh_ahead(Duration::ZERO)
+        .tokens(valid_for("at-0", Some("rt-0"), 30))
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+        tokio::task::yield_now().await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(fake.token_requests(), 0);
+    let default = TokenSource::builder(fake.client())
+        .tokens(valid_for("at-0", Some("rt-0"), 3600))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(default.refresh_ahead(), Duration::from_secs(60));
+    assert_eq!(
+        TokenSource::static_token("t").refresh_ahead(),
+        Duration::ZERO
+    );
+}
+
+#[test]
+fn refresh_ahead_outside_a_tokio_runtime_hands_out_the_token_and_starts_nothing() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (fake, source) = rt.block_on(async {
+        let fake = Fake::start().await;
+        let source = refreshing_ahead(&fake)
+            .tokens(valid_for("at-0", Some("rt-0"), 30))
+            .build()
+            .await
+            .unwrap();
+        (fake, source)
+    });
+    // Polled by another executor: no runtime to spawn on, no panic, the valid token.
+    let token = support::ready(source.access_token()).unwrap();
+    assert_eq!(token.expose(), "at-0");
+    rt.block_on(async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(fake.token_requests(), 0, "nothing was started");
+        // Inside the runtime, the same set's background refresh still starts (once).
+        assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+        wait_for_current(&source, "at-1").await;
+        assert_eq!(fake.token_requests(), 1);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_saves_the_rotated_pair_even_when_every_source_is_dropped_mid_refresh() {
+    let fake = Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0"));
+    let store = MemoryTokenStore::new();
+    let source = refreshing_ahead(&fake)
+        .store(store.clone())
+        .tokens(valid_for("at-0", Some("rt-0"), 30))
+        .build()
+        .await
+        .unwrap();
+    let held = fake.hold().await;
+    assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+    fake.wait_for_token_requests(1).await; // the provider is rotating rt-0 right now
+    drop(source);
+    drop(held);
+    // The background task owns the attempt: the rotated pair reaches the store.
+    let started = std::time::Instant::now();
+    loop {
+        let stored = store.load().await.unwrap().unwrap();
+        if stored.refresh_token().unwrap().expose() == "rt-1" {
+            assert_eq!(stored.access_token().expose(), "at-1");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "rt-1 was lost");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }

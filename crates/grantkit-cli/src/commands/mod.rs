@@ -128,6 +128,9 @@ pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
 pub async fn source_for(ctx: &Ctx, profile: &Profile, client: Client) -> CliResult<TokenSource> {
     TokenSource::builder(client)
         .store(ctx.paths.store())
+        // A command exits right after its call: a background refresh would be cancelled with
+        // the runtime, possibly after the provider rotated the refresh token, losing it.
+        .refresh_ahead(Duration::ZERO)
         .build()
         .await
         .map_err(|e| CliError::from_grantkit(&e, &profile.relogin(&ctx.paths)))

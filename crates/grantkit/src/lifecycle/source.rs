@@ -3,8 +3,8 @@
 use std::fmt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::client::Client;
 use crate::error::{Error, OAuthErrorCode, Result};
@@ -16,7 +16,15 @@ use super::store::{MemoryTokenStore, StoreError, TokenStore};
 /// The default refresh margin: a token is refreshed when it expires within 60 seconds.
 const DEFAULT_MARGIN: Duration = Duration::from_secs(60);
 
+/// The default refresh-ahead window, before the margin: long enough for six background attempts
+/// with a backoff doubling from 1 s before callers would have to wait (docs/token-lifecycle.md).
+const DEFAULT_REFRESH_AHEAD: Duration = Duration::from_secs(60);
+
+/// The pause after the first failed background refresh; doubled after each further failure.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+
 type Hook = Arc<dyn Fn(&TokenSet) + Send + Sync>;
+type ErrorHook = Arc<dyn Fn(&Error) + Send + Sync>;
 
 /// Hands out an access token that is valid for at least a margin (60 s by default), refreshing
 /// it when needed — once, however many tasks ask at the same time — and persisting the new pair
@@ -29,7 +37,11 @@ type Hook = Arc<dyn Fn(&TokenSet) + Send + Sync>;
 ///
 /// - **Fresh path**: a token valid beyond the margin is handed out without an async lock, an
 ///   allocation or a store read: [`AccessToken`] is an `Arc` clone of the current [`TokenSet`].
-/// - **Single flight**: while a refresh runs, every other caller waits for it; exactly one
+/// - **Refresh-ahead**: a token within the margin plus the refresh-ahead window (60 s by
+///   default, see [`TokenSourceBuilder::refresh_ahead`]) is still handed out at once, and the
+///   first such call per token set starts its refresh in the background: under steady load no
+///   caller waits on the token endpoint while the token is valid.
+/// - **Single flight**: while a refresh runs, every caller that needs it waits for it; exactly one
 ///   request reaches the token endpoint. A failed refresh is reported to every waiter; the next
 ///   call after it tries again.
 /// - **Across processes**: the refresh runs under [`TokenStore::lock`] and re-reads the store
@@ -41,7 +53,8 @@ type Hook = Arc<dyn Fn(&TokenSet) + Send + Sync>;
 /// - **Re-authorization**: `invalid_grant`, no refresh token, a provider without refresh tokens
 ///   and an empty store all satisfy [`Error::is_reauthorization_required`].
 ///
-/// Requires a Tokio runtime (the refresh runs in a spawned task).
+/// Requires a Tokio runtime (the refresh runs in a spawned task; a call polled outside one
+/// starts no background refresh).
 ///
 /// ```no_run
 /// use grantkit::{Client, FileTokenStore, TokenSource};
@@ -65,14 +78,29 @@ struct Inner {
     client: Option<Client>,
     store: Arc<dyn TokenStore>,
     margin: Duration,
+    /// How long before the margin a background refresh starts; zero: never.
+    refresh_ahead: Duration,
     on_refresh: Option<Hook>,
+    on_refresh_error: Option<ErrorHook>,
     /// The token set handed out. Replaced only after the store saved it.
-    current: RwLock<Arc<TokenSet>>,
+    current: RwLock<Current>,
+    /// The generation of the last token set a background refresh was started for: the
+    /// at-most-once-per-set flag of the refresh-ahead trigger.
+    ahead_started: AtomicU64,
     /// How many refresh attempts (or explicit replacements) have completed. A caller that saw
     /// another value before waiting for the refresh lock shares that attempt's outcome.
     attempts: AtomicU64,
     /// The in-process single flight: held for the whole refresh critical section.
     refresh: Arc<tokio::sync::Mutex<RefreshState>>,
+}
+
+/// The token set handed out, with what the fresh path needs to decide without another lock.
+struct Current {
+    tokens: Arc<TokenSet>,
+    /// Bumped by every install, so that the refresh-ahead trigger can fire once per set.
+    generation: u64,
+    /// From when this set is refreshed ahead in the background; `None`: never.
+    ahead_from: Option<SystemTime>,
 }
 
 #[derive(Default)]
@@ -82,6 +110,10 @@ struct RefreshState {
     /// A refreshed pair the store failed to save. Its refresh token may be the only live one,
     /// so it is saved before anything else is tried.
     unsaved: Option<TokenSet>,
+    /// A refresh token the provider answered `invalid_grant` to in a background refresh, and
+    /// that answer: while the store still holds that refresh token, it is the outcome of a
+    /// foreground refresh without asking the provider again.
+    dead_grant: Option<(Secret, Error)>,
 }
 
 /// Why a caller wants a (new) token.
@@ -90,14 +122,21 @@ enum Need {
     Fresh,
     /// Anything but this access token, which a resource server rejected.
     Replace(Secret),
+    /// Anything but this access token, which entered its refresh-ahead window: a background
+    /// refresh, whose `invalid_grant` is recorded rather than retried.
+    Ahead(Secret),
 }
 
 impl Need {
     fn is_unusable(&self, tokens: &TokenSet, margin: Duration) -> bool {
+        self.is_unusable_at(tokens, margin, SystemTime::now())
+    }
+
+    fn is_unusable_at(&self, tokens: &TokenSet, margin: Duration, now: SystemTime) -> bool {
         match self {
-            Need::Fresh => tokens.expires_within(margin),
-            Need::Replace(rejected) => {
-                tokens.access_token() == rejected || tokens.expires_within(margin)
+            Need::Fresh => tokens.expires_within_at(margin, now),
+            Need::Replace(old) | Need::Ahead(old) => {
+                tokens.access_token() == old || tokens.expires_within_at(margin, now)
             }
         }
     }
@@ -110,7 +149,9 @@ impl TokenSource {
             client,
             store: None,
             margin: DEFAULT_MARGIN,
+            refresh_ahead: DEFAULT_REFRESH_AHEAD,
             on_refresh: None,
+            on_refresh_error: None,
             tokens: None,
         }
     }
@@ -121,10 +162,14 @@ impl TokenSource {
     /// (re-authorization required).
     pub fn fixed(tokens: TokenSet) -> Self {
         Self::from_parts(
-            None,
-            Arc::new(MemoryTokenStore::with_tokens(tokens.clone())),
-            Duration::ZERO,
-            None,
+            Parts {
+                client: None,
+                store: Arc::new(MemoryTokenStore::with_tokens(tokens.clone())),
+                margin: Duration::ZERO,
+                refresh_ahead: Duration::ZERO,
+                on_refresh: None,
+                on_refresh_error: None,
+            },
             tokens,
         )
     }
@@ -143,20 +188,27 @@ impl TokenSource {
         Self::fixed(TokenSet::from_access_token(token))
     }
 
-    fn from_parts(
-        client: Option<Client>,
-        store: Arc<dyn TokenStore>,
-        margin: Duration,
-        on_refresh: Option<Hook>,
-        tokens: TokenSet,
-    ) -> Self {
+    fn from_parts(parts: Parts, tokens: TokenSet) -> Self {
+        let refresh_ahead = match parts.client {
+            Some(_) => parts.refresh_ahead,
+            None => Duration::ZERO,
+        };
+        // Given tokens are taken as they are: one already in its window is refreshed at once.
+        let ahead_from = ahead_from(parts.margin, refresh_ahead, &tokens, Window::Full);
         Self {
             inner: Arc::new(Inner {
-                client,
-                store,
-                margin,
-                on_refresh,
-                current: RwLock::new(Arc::new(tokens)),
+                client: parts.client,
+                store: parts.store,
+                margin: parts.margin,
+                refresh_ahead,
+                on_refresh: parts.on_refresh,
+                on_refresh_error: parts.on_refresh_error,
+                current: RwLock::new(Current {
+                    tokens: Arc::new(tokens),
+                    generation: 1,
+                    ahead_from,
+                }),
+                ahead_started: AtomicU64::new(0),
                 attempts: AtomicU64::new(0),
                 refresh: Arc::new(tokio::sync::Mutex::new(RefreshState::default())),
             }),
@@ -206,7 +258,8 @@ impl TokenSource {
         saved?;
         state.unsaved = None;
         state.last_error = None;
-        inner.install(tokens);
+        state.dead_grant = None;
+        inner.install_as(tokens, Window::Full);
         inner.attempts.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
@@ -214,6 +267,12 @@ impl TokenSource {
     /// The refresh margin: tokens expiring sooner than this are refreshed before use.
     pub fn margin(&self) -> Duration {
         self.inner.margin
+    }
+
+    /// The refresh-ahead window: how long before the margin a refresh starts in the background
+    /// while the current token is still handed out. Zero when switched off.
+    pub fn refresh_ahead(&self) -> Duration {
+        self.inner.refresh_ahead
     }
 
     /// The client refreshes go through; `None` for static tokens.
@@ -230,8 +289,12 @@ impl TokenSource {
     async fn obtain(&self, need: Need) -> Result<AccessToken> {
         let inner = &self.inner;
         // Fresh path: no async lock, no allocation.
-        let current = inner.current_arc();
-        if !need.is_unusable(&current, inner.margin) {
+        let (current, generation, ahead_from) = inner.snapshot();
+        let now = SystemTime::now();
+        if !need.is_unusable_at(&current, inner.margin, now) {
+            if ahead_from.is_some_and(|from| now >= from) {
+                inner.start_ahead(generation);
+            }
             return Ok(AccessToken { tokens: current });
         }
         if inner.client.is_none() {
@@ -271,18 +334,132 @@ impl TokenSource {
     }
 }
 
+/// What [`ahead_from`] may use of a set's remaining lifetime.
+#[derive(Clone, Copy)]
+enum Window {
+    /// The whole refresh-ahead window: for tokens the application hands over.
+    Full,
+    /// At most half of what is left beyond the margin: for sets the source obtains itself, so
+    /// that a lifetime shorter than the window cannot turn into a refresh after every refresh.
+    Capped,
+}
+
+/// When a background refresh of `tokens` starts: `refresh_ahead` before the margin; `None`
+/// when it never does (no expiry, or refresh-ahead off).
+fn ahead_from(
+    margin: Duration,
+    refresh_ahead: Duration,
+    tokens: &TokenSet,
+    window: Window,
+) -> Option<SystemTime> {
+    if refresh_ahead.is_zero() {
+        return None;
+    }
+    let expires_at = tokens.expires_at()?;
+    let ahead = match window {
+        Window::Full => refresh_ahead,
+        Window::Capped => {
+            let left = expires_at
+                .duration_since(SystemTime::now())
+                .unwrap_or_default();
+            refresh_ahead.min(left.saturating_sub(margin) / 2)
+        }
+    };
+    if ahead.is_zero() {
+        return None;
+    }
+    let before = margin.saturating_add(ahead);
+    Some(expires_at.checked_sub(before).unwrap_or(UNIX_EPOCH))
+}
+
 impl Inner {
     fn current_arc(&self) -> Arc<TokenSet> {
         self.current
             .read()
             .unwrap_or_else(PoisonError::into_inner)
+            .tokens
             .clone()
     }
 
+    /// The current set, its generation and the start of its refresh-ahead window.
+    fn snapshot(&self) -> (Arc<TokenSet>, u64, Option<SystemTime>) {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        (
+            current.tokens.clone(),
+            current.generation,
+            current.ahead_from,
+        )
+    }
+
     fn install(&self, tokens: TokenSet) -> Arc<TokenSet> {
+        self.install_as(tokens, Window::Capped)
+    }
+
+    fn install_as(&self, tokens: TokenSet, window: Window) -> Arc<TokenSet> {
+        let ahead_from = ahead_from(self.margin, self.refresh_ahead, &tokens, window);
         let tokens = Arc::new(tokens);
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = tokens.clone();
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        *current = Current {
+            tokens: tokens.clone(),
+            generation: current.generation.wrapping_add(1),
+            ahead_from,
+        };
         tokens
+    }
+
+    /// Starts the background refresh of the set of `generation`, once per set. Without a Tokio
+    /// runtime to spawn on, nothing starts: callers refresh in the foreground once the token is
+    /// unusable.
+    fn start_ahead(self: &Arc<Self>, generation: u64) {
+        if self.ahead_started.load(Ordering::Acquire) >= generation {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if self.ahead_started.fetch_max(generation, Ordering::AcqRel) >= generation {
+            return;
+        }
+        runtime.spawn(refresh_ahead(Arc::downgrade(self), generation));
+    }
+
+    /// One background attempt for the set of `generation`, under the single flight. Returns
+    /// the error worth retrying, if any.
+    async fn try_refresh_ahead(&self, generation: u64) -> Option<Error> {
+        let mut state = self.refresh.lock().await;
+        let (current, now, _) = self.snapshot();
+        if now != generation {
+            return None; // replaced meanwhile: nothing left to do ahead
+        }
+        let need = Need::Ahead(current.access_token().clone());
+        drop(current);
+        let result = self.refresh_locked(&mut state, &need).await;
+        state.last_error = result.as_ref().err().cloned();
+        self.attempts.fetch_add(1, Ordering::AcqRel);
+        let error = result.err()?;
+        self.report_ahead_failure(&error);
+        let retry = error.oauth_code() != Some(&OAuthErrorCode::InvalidGrant);
+        retry.then_some(error)
+    }
+
+    fn report_ahead_failure(&self, error: &Error) {
+        tracing::warn!(
+            error = %error,
+            "refreshing ahead failed; the current token is handed out while it is valid"
+        );
+        if let Some(hook) = &self.on_refresh_error {
+            if std::panic::catch_unwind(AssertUnwindSafe(|| hook(error))).is_err() {
+                tracing::error!("the on_refresh_error hook panicked");
+            }
+        }
+    }
+
+    /// The pause before the next background attempt, or `None` when the current token would be
+    /// unusable by then (callers then refresh in the foreground).
+    fn retry_pause(&self, backoff: Duration) -> Option<Duration> {
+        let unusable_at = self.current_arc().expires_at()?.checked_sub(self.margin)?;
+        let left = unusable_at.duration_since(SystemTime::now()).ok()?;
+        (backoff < left).then_some(backoff)
     }
 
     /// The refresh protocol, run by one task at a time in this process.
@@ -315,12 +492,18 @@ impl Inner {
             tracing::debug!("the store holds a token refreshed elsewhere; using it");
             return Ok(self.install(stored));
         }
+        if let Some((dead, error)) = &state.dead_grant {
+            if stored.refresh_token() == Some(dead) {
+                // Refused in a background refresh already: asking again would be refused too.
+                return Err(error.clone());
+            }
+        }
         let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
         tracing::debug!(provider = client.provider().name(), "refreshing tokens");
         let refreshed = match client.refresh(&stored).await {
             Ok(refreshed) => refreshed,
             Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
-                return self.after_invalid_grant(&stored, need, e).await;
+                return self.after_invalid_grant(state, &stored, need, e).await;
             }
             Err(e) => return Err(e),
         };
@@ -333,6 +516,7 @@ impl Inner {
     /// use it instead of logging the user out. Otherwise the error stands.
     async fn after_invalid_grant(
         &self,
+        state: &mut RefreshState,
         used: &TokenSet,
         need: &Need,
         error: Error,
@@ -344,6 +528,9 @@ impl Inner {
                 );
                 return Ok(self.install(now));
             }
+        }
+        if let (Need::Ahead(_), Some(refresh_token)) = (need, used.refresh_token()) {
+            state.dead_grant = Some((refresh_token.clone(), error.clone()));
         }
         Err(error)
     }
@@ -369,6 +556,28 @@ impl Inner {
     }
 }
 
+/// The background refresh of the set of `generation`: retried with a backoff doubling from
+/// [`FIRST_BACKOFF`] while the token stays usable. It holds the source only weakly between
+/// attempts, so a dropped source ends it.
+async fn refresh_ahead(inner: Weak<Inner>, generation: u64) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let Some(source) = inner.upgrade() else {
+            return;
+        };
+        if source.try_refresh_ahead(generation).await.is_none() {
+            return;
+        }
+        let Some(pause) = source.retry_pause(backoff) else {
+            tracing::debug!("no time left to refresh ahead; callers refresh once it is unusable");
+            return;
+        };
+        drop(source);
+        tokio::time::sleep(pause).await;
+        backoff = backoff.saturating_mul(2);
+    }
+}
+
 async fn release(lock: super::store::StoreLock) {
     if let Err(e) = lock.release().await {
         tracing::warn!(error = %e, "could not release the token store lock");
@@ -385,6 +594,7 @@ impl fmt::Debug for TokenSource {
             )
             .field("store", &self.inner.store.describe())
             .field("margin", &self.inner.margin)
+            .field("refresh_ahead", &self.inner.refresh_ahead)
             .field("expires_at", &current.expires_at())
             .finish_non_exhaustive()
     }
@@ -396,8 +606,20 @@ pub struct TokenSourceBuilder {
     client: Client,
     store: Option<Arc<dyn TokenStore>>,
     margin: Duration,
+    refresh_ahead: Duration,
     on_refresh: Option<Hook>,
+    on_refresh_error: Option<ErrorHook>,
     tokens: Option<TokenSet>,
+}
+
+/// What a [`TokenSource`] is made of, besides its tokens.
+struct Parts {
+    client: Option<Client>,
+    store: Arc<dyn TokenStore>,
+    margin: Duration,
+    refresh_ahead: Duration,
+    on_refresh: Option<Hook>,
+    on_refresh_error: Option<ErrorHook>,
 }
 
 impl fmt::Debug for TokenSourceBuilder {
@@ -406,6 +628,7 @@ impl fmt::Debug for TokenSourceBuilder {
             .field("client_id", &self.client.client_id())
             .field("store", &self.store.as_ref().map(|s| s.describe()))
             .field("margin", &self.margin)
+            .field("refresh_ahead", &self.refresh_ahead)
             .finish_non_exhaustive()
     }
 }
@@ -422,6 +645,33 @@ impl TokenSourceBuilder {
     /// out even when its whole lifetime is shorter than the margin.
     pub fn margin(mut self, margin: Duration) -> Self {
         self.margin = margin;
+        self
+    }
+
+    /// Refresh in the background once a token expires within the margin plus `window`
+    /// (default 60 s, so 2 minutes before expiry with the default margin): callers keep getting
+    /// the still-valid token meanwhile and wait only for a token within the margin.
+    /// `Duration::ZERO` switches it off.
+    ///
+    /// One background refresh per token set, under the same single flight and store lock as a
+    /// foreground one. A failed one is reported ([`on_refresh_error`](Self::on_refresh_error)
+    /// and a `tracing` warning) and retried after 1 s, 2 s, 4 s… while the token stays
+    /// usable; `invalid_grant` is not retried but returned once the token is unusable. For a
+    /// token the source refreshed itself, the window is at most half of the lifetime beyond
+    /// the margin, so short-lived tokens are not refreshed back to back. Needs a Tokio
+    /// runtime to spawn on (without one, callers refresh in the foreground). Switch it off in
+    /// short-lived processes (a CLI): a refresh still running when the runtime shuts down is
+    /// cancelled, and a refresh token the provider rotated in it is lost.
+    pub fn refresh_ahead(mut self, window: Duration) -> Self {
+        self.refresh_ahead = window;
+        self
+    }
+
+    /// Called with the error of every failed background refresh (see
+    /// [`refresh_ahead`](Self::refresh_ahead)), which no caller would otherwise see. A panic in
+    /// it is logged and ignored. Foreground failures are returned to the callers instead.
+    pub fn on_refresh_error(mut self, hook: impl Fn(&Error) + Send + Sync + 'static) -> Self {
+        self.on_refresh_error = Some(Arc::new(hook));
         self
     }
 
@@ -459,13 +709,15 @@ impl TokenSourceBuilder {
                 store: store.describe(),
             })?,
         };
-        Ok(TokenSource::from_parts(
-            Some(self.client),
+        let parts = Parts {
+            client: Some(self.client),
             store,
-            self.margin,
-            self.on_refresh,
-            tokens,
-        ))
+            margin: self.margin,
+            refresh_ahead: self.refresh_ahead,
+            on_refresh: self.on_refresh,
+            on_refresh_error: self.on_refresh_error,
+        };
+        Ok(TokenSource::from_parts(parts, tokens))
     }
 }
 

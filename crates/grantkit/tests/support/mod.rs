@@ -47,6 +47,8 @@ pub struct FakeState {
     /// The resource answers 401 `invalid_token` to every token.
     pub resource_rejects_all: AtomicBool,
     issued: AtomicUsize,
+    /// Token answers wait while a test holds this for writing ([`Fake::hold`]).
+    pub gate: tokio::sync::RwLock<()>,
 }
 
 pub struct Fake {
@@ -66,6 +68,7 @@ impl Fake {
             valid_access_token: Mutex::new(None),
             resource_rejects_all: AtomicBool::new(false),
             issued: AtomicUsize::new(0),
+            gate: tokio::sync::RwLock::new(()),
         });
         let app = Router::new()
             .route("/token", post(token))
@@ -104,6 +107,28 @@ impl Fake {
 
     pub fn client(&self) -> Client {
         client_for(&self.url)
+    }
+
+    /// Holds every token answer (the requests are counted) until the guard is dropped.
+    pub async fn hold(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.state.gate.write().await
+    }
+
+    pub fn set_expires_in(&self, secs: u64) {
+        *self.state.expires_in.lock().unwrap() = secs;
+    }
+
+    /// Waits (up to 20 s) until `n` requests reached the token endpoint.
+    pub async fn wait_for_token_requests(&self, n: usize) {
+        let started = std::time::Instant::now();
+        while self.token_requests() < n {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{} token requests after 20 s, expected {n}",
+                self.token_requests()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 }
 
@@ -153,6 +178,7 @@ async fn token(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     state.token_requests.fetch_add(1, Ordering::SeqCst);
+    drop(state.gate.read().await);
     let delay = *state.delay.lock().unwrap();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;

@@ -134,6 +134,9 @@ pub fn child_main<B: Backend>() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
     };
+    if role == AHEAD {
+        return ahead_child_main::<B>();
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -463,6 +466,127 @@ pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Ba
     }
     store.delete().await.unwrap();
     Some(())
+}
+
+/// The child role of [`one_refresh_per_expiry_with_refresh_ahead`].
+const AHEAD: &str = "ahead";
+/// Its margin and refresh-ahead window: a stored token valid 30 s more is in the window and
+/// usable 20 s more.
+const AHEAD_MARGIN: Duration = Duration::from_secs(10);
+const AHEAD_WINDOW: Duration = Duration::from_secs(60);
+
+/// The refresh-ahead child: for every `go`, a fresh source from the store (whose token is in
+/// its refresh-ahead window), `TASKS` concurrent calls, then a wait until the background
+/// refresh (its own or, through the store, another replica's) replaced the token. Reports the
+/// callers' tokens and, as the last one, the token the source holds then.
+fn ahead_child_main<B: Backend>() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let token_url = std::env::var(TOKEN_URL).unwrap();
+        let server = std::env::var(B::URL_VAR).unwrap();
+        let key = key_for(&token_url, &std::env::var(SUBJECT).unwrap());
+        let store = B::store(server, key, Settings::default()).await;
+        let mut stdin = BufReader::new(tokio::io::stdin()).lines();
+        println!("GRANTKIT_READY");
+        while let Some(line) = stdin.next_line().await.unwrap() {
+            if line.trim() != "go" {
+                break;
+            }
+            let errors = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let reported = errors.clone();
+            let source = TokenSource::builder(client_for(&token_url))
+                .store(store.clone())
+                .margin(AHEAD_MARGIN)
+                .refresh_ahead(AHEAD_WINDOW)
+                .on_refresh_error(move |e| reported.lock().unwrap().push(e.to_string()))
+                .build()
+                .await
+                .unwrap();
+            let in_window = |s: &TokenSource| {
+                s.current()
+                    .token_set()
+                    .expires_within(AHEAD_MARGIN + AHEAD_WINDOW)
+            };
+            let mut tokens = Vec::new();
+            for result in concurrent_calls(&source, TASKS).await {
+                match result {
+                    Ok(t) => tokens.push(t.expose().to_owned()),
+                    Err(e) => errors.lock().unwrap().push(e.to_string()),
+                }
+            }
+            let started = Instant::now();
+            while in_window(&source) && started.elapsed() < Duration::from_secs(20) {
+                // Refreshed elsewhere: this source's background refresh re-reads the store.
+                source.access_token().await.ok();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tokens.push(source.current().expose().to_owned());
+            let errors = errors.lock().unwrap().clone();
+            let report = serde_json::json!({"tokens": tokens, "errors": errors});
+            println!("GRANTKIT_REPORT {report}");
+        }
+    });
+}
+
+/// Refresh-ahead across replicas: `PROCESSES` processes × `TASKS` tasks, `ROUNDS` times, load
+/// a stored token that is still valid but in its refresh-ahead window. Every caller gets a
+/// valid token without error, each process starts a background refresh, and the store lock
+/// plus the re-read make it exactly one request per expiry (the fake rotates strictly: a
+/// second one would be `invalid_grant`, reported by the children); all end on the new token.
+pub async fn one_refresh_per_expiry_with_refresh_ahead<B: Backend>(test: &str) {
+    let Some(server) = url_or_skip::<B>(test) else {
+        return;
+    };
+    let user = User::expiring::<B>(&server, test).await;
+    let (fake, store, env) = (&user.fake, &user.store, user.env());
+    fake.set_delay(Duration::from_millis(300)); // the replicas' background refreshes overlap
+    let mut replicas = Vec::new();
+    for _ in 0..PROCESSES {
+        replicas.push(Replica::start::<B>(AHEAD, &env).await);
+    }
+    for round in 1..=ROUNDS {
+        // The live pair, 30 s from expiry: valid, inside margin + window.
+        let (old, rt) = (format!("at-{}", round - 1), format!("rt-{}", round - 1));
+        store
+            .save(&crate::support::valid_for(&old, Some(&rt), 30))
+            .await
+            .unwrap();
+        for r in &mut replicas {
+            r.go().await;
+        }
+        let new = format!("at-{round}");
+        for r in &mut replicas {
+            let mut report = r.report().await;
+            assert!(
+                report.errors.is_empty(),
+                "round {round}: errors in a replica (invalid_grant means a second refresh): {:?}",
+                report.errors
+            );
+            let last = report.tokens.pop();
+            assert_eq!(last.as_ref(), Some(&new), "round {round}: ends on {new}");
+            assert_eq!(report.tokens.len(), TASKS);
+            assert!(
+                report.tokens.iter().all(|t| *t == old || *t == new),
+                "round {round}: {:?}",
+                report.tokens
+            );
+        }
+        assert_eq!(
+            fake.token_requests(),
+            round,
+            "round {round}: exactly one refresh ahead for {PROCESSES} processes"
+        );
+    }
+    for r in replicas {
+        r.finish().await;
+    }
+    let stored = store.load().await.unwrap().unwrap();
+    assert_eq!(stored.access_token().expose(), format!("at-{ROUNDS}"));
+    store.delete().await.unwrap();
 }
 
 /// Sends SIGSTOP / SIGCONT (`kill -STOP <pid>`) to a replica.
