@@ -45,7 +45,7 @@ mod subject;
 use grantkit::{AuthMethod, Client, ClientBuilder, Discovery, Provider, Quirks};
 
 pub use authorize::{PolarAuthorizationExt, Prompt, SubType};
-pub use introspection::PolarIntrospection;
+pub use introspection::{OrganizationAccess, PolarIntrospection};
 pub use registration::{ClientMetadata, RegisteredClient, Registrar};
 pub use scope::{join as join_scopes, Scope};
 pub use static_token::{static_token, StaticTokenKind};

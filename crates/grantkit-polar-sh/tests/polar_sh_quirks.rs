@@ -8,8 +8,8 @@ use grantkit::{
     TokenSet,
 };
 use grantkit_polar_sh::{
-    static_token, ClientMetadata, PolarAuthorizationExt, PolarIntrospection, PolarSh, PolarSubject,
-    Prompt, Scope, StaticTokenKind, SubType,
+    static_token, ClientMetadata, OrganizationAccess, PolarAuthorizationExt, PolarIntrospection,
+    PolarSh, PolarSubject, Scope, StaticTokenKind, SubType,
 };
 use grantkit_testkit::polar_sh::{Consent, FakePolarSh};
 use grantkit_testkit::Browser;
@@ -354,7 +354,7 @@ async fn introspection_is_typed_with_sub_type_and_organizations() {
     );
     assert!(info.active());
     assert_eq!(info.sub_type, Some(SubType::User));
-    assert_eq!(info.organizations, [fake.organization_id()]);
+    assert!(info.organizations.is_empty(), "a plain user token: all organizations");
     assert_eq!(info.inner.client_id.as_deref(), Some(id.as_str()));
     let dead = client
         .introspect(&grantkit::Secret::new("nope"), None)
@@ -364,7 +364,7 @@ async fn introspection_is_typed_with_sub_type_and_organizations() {
 }
 
 #[tokio::test]
-async fn userinfo_for_users_and_organizations() {
+async fn userinfo_of_a_user_and_of_a_legacy_organization_whose_name_is_its_slug_only_with_openid() {
     let (fake, polar) = fake().await;
     let (id, secret) = fake.post_client();
     let client = client(&polar, &id, Some(&secret)).await;
@@ -378,34 +378,178 @@ async fn userinfo_for_users_and_organizations() {
             email_verified: Some(true)
         }
     );
+    // polar: server/polar/oauth2/userinfo.py: an organization's `name` is its slug, with `openid`.
+    for (scope, name) in [
+        ("openid products:read", Some(fake.organization_slug())),
+        ("products:read", None),
+    ] {
+        let legacy = legacy_tokens(&fake, &id, scope);
+        assert!(legacy.access_token().expose().starts_with("polar_at_o_"));
+        let who = grantkit_polar_sh::userinfo(&client, &legacy).await.unwrap();
+        assert_eq!(
+            who,
+            PolarSubject::Organization {
+                id: fake.organization_id(),
+                name
+            }
+        );
+    }
+}
 
-    let org_client = polar
-        .client_builder(polar.discover().await.unwrap(), &id)
-        .client_secret(secret)
-        .redirect_uri(REDIRECT)
-        .build()
-        .unwrap();
-    let (callback, pending) = authorize(&org_client, |r| {
-        r.polar_scopes([Scope::OrganizationsRead, Scope::ProductsRead])
-            .organization("org-42")
-            .polar_prompt(Prompt::Consent)
+fn legacy_tokens(fake: &FakePolarSh, client_id: &str, scope: &str) -> TokenSet {
+    let body = fake.legacy_organization_tokens(client_id, scope).to_string();
+    TokenSet::from_response(body.as_bytes(), std::time::SystemTime::now()).unwrap()
+}
+
+async fn introspect(client: &Client, tokens: &TokenSet) -> PolarIntrospection {
+    PolarIntrospection::from(
+        client
+            .introspect(tokens.access_token(), None)
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn only_user_tokens_sub_type_organization_is_a_user_token_down_scoped_to_the_picked_organization(
+) {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let everything = login(&client).await;
+    assert_eq!(
+        introspect(&client, &everything).await.organization_access(),
+        OrganizationAccess::All,
+        "`organizations: []` means all of the user's organizations"
+    );
+    // The legacy `sub` asks for organization B; the user picks A on the consent page and A wins
+    // (polar: server/polar/oauth2/grants/authorization_code.py, `_validate_sub`).
+    let (callback, pending) = authorize(&client, |r| {
+        r.sub_type(SubType::Organization).param("sub", "org-B")
     })
     .await;
-    let org = org_client
+    let tokens = client
         .exchange_code(pending.verify_callback(&callback).unwrap())
         .await
         .unwrap();
-    assert!(org.access_token().expose().starts_with("polar_at_o_"));
-    let who = grantkit_polar_sh::userinfo(&org_client, &org)
+    assert!(tokens.access_token().expose().starts_with("polar_at_u_"));
+    let info = introspect(&client, &tokens).await;
+    assert_eq!(info.sub_type, Some(SubType::User));
+    assert_eq!(info.inner.sub.as_deref(), Some(fake.user_id().as_str()));
+    assert_eq!(
+        info.organization_access(),
+        OrganizationAccess::Only(vec![fake.organization_id()])
+    );
+    let who = grantkit_polar_sh::userinfo(&client, &tokens).await.unwrap();
+    assert_eq!(who.id(), fake.user_id());
+}
+
+#[tokio::test]
+async fn sub_type_organization_sends_prompt_consent_so_a_repeated_login_still_picks_an_organization(
+) {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    for attempt in ["first", "repeated"] {
+        let (url, pending) = client
+            .authorize()
+            .sub_type(SubType::Organization)
+            .build()
+            .unwrap();
+        assert!(url.query().unwrap().contains("prompt=consent"), "{attempt}");
+        let callback = Browser::new()
+            .authorize(url.as_str(), REDIRECT)
+            .await
+            .unwrap();
+        let tokens = client
+            .exchange_code(pending.verify_callback(&callback).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            introspect(&client, &tokens).await.organizations,
+            [fake.organization_id()],
+            "{attempt}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sub_type_organization_after_an_earlier_consent_without_prompt_is_a_400_page_without_redirect(
+) {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    login(&client).await;
+    // What the preset sent before: `sub_type=organization` alone. Polar skips the consent page,
+    // nobody picks an organization (polar: server/tests/oauth2,
+    // `test_organization_sub_type_requires_an_organization`).
+    let (url, _) = client
+        .authorize()
+        .param("sub_type", "organization")
+        .build()
+        .unwrap();
+    let stuck = Browser::new()
+        .authorize(url.as_str(), REDIRECT)
+        .await
+        .unwrap_err();
+    let text = format!("{stuck:?}");
+    assert!(text.contains("400") && text.contains("requires selecting an organization"), "{text}");
+}
+
+#[tokio::test]
+async fn a_legacy_organization_token_refreshes_into_a_user_token_through_a_token_source_and_store() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    // A session stored before mid-2026: a legacy organization pair and its ID token (`sub`: the
+    // organization), as grantkit kept it.
+    let mut stored = serde_json::to_value(login(&client).await).unwrap();
+    let legacy = fake.legacy_organization_tokens(&id, "openid email products:read");
+    stored["access_token"] = legacy["access_token"].clone();
+    stored["refresh_token"] = legacy["refresh_token"].clone();
+    stored["id_token_claims"]["sub"] = fake.organization_id().into();
+    let legacy: TokenSet = serde_json::from_value(stored).unwrap();
+    let old = grantkit_polar_sh::userinfo(&client, &legacy).await.unwrap();
+    assert!(matches!(old, PolarSubject::Organization { .. }), "{old:?}");
+
+    let dir = std::env::temp_dir().join(format!("grantkit-polar-legacy-{}", std::process::id()));
+    let file = dir.join("tokens.json");
+    let source = grantkit::TokenSource::builder(client.clone())
+        .store(grantkit::FileTokenStore::new(&file))
+        .tokens(legacy.clone())
+        .build()
         .await
         .unwrap();
+    // polar: server/polar/oauth2/grants/refresh_token.py: `sub` and `sub_type` change.
+    let current = source.access_token().await.unwrap();
+    let fresh = source.refresh_if_current(&current).await.unwrap();
+    assert!(fresh.expose().starts_with("polar_at_u_"));
+    let stored: TokenSet = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(stored.access_token().expose(), fresh.expose());
+    let info = introspect(&client, &stored).await;
     assert_eq!(
-        who,
-        PolarSubject::Organization {
-            id: "org-42".into(),
-            name: "Acme Widgets".into()
-        }
+        (info.sub_type, info.organizations.clone()),
+        (Some(SubType::User), vec![fake.organization_id()])
     );
+    let who = grantkit_polar_sh::userinfo(&client, &stored).await.unwrap();
+    assert_eq!(who.id(), fake.user_id(), "now the organization's member");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn revoking_the_access_token_also_kills_its_refresh_token() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let tokens = login(&client).await;
+    // polar: server/polar/oauth2/authorization_server.py, `RevocationEndpoint.revoke_token`.
+    client.revoke(tokens.access_token(), None).await.unwrap();
+    let err = client.refresh(&tokens).await.unwrap_err();
+    assert!(err.is_reauthorization_required(), "{err}");
+    let tokens = login(&client).await;
+    let refresh = tokens.refresh_token().unwrap();
+    client.revoke(refresh, None).await.unwrap();
+    assert!(!fake.is_access_token_live(tokens.access_token().expose()));
 }
 
 #[tokio::test]
@@ -468,6 +612,8 @@ async fn rate_limit_429_carries_retry_after() {
     let (fake, polar) = fake().await;
     let (id, secret) = fake.post_client();
     let client = client(&polar, &id, Some(&secret)).await;
+    // The JWKS is fetched beside the code exchange; warm it so the 429 meets the token endpoint.
+    login(&client).await;
     let (callback, pending) = authorize(&client, |r| r).await;
     fake.rate_limit_next(1, 17);
     let code = pending.verify_callback(&callback).unwrap();

@@ -104,13 +104,15 @@ struct PendingRequest {
     state: Option<String>,
     nonce: Option<String>,
     challenge: Option<(String, String)>,
-    sub_type: String,
-    sub: Option<String>,
+    /// Whether `sub_type=organization` asked for a single-organization down-scope.
+    single_organization: bool,
 }
 
 #[derive(Clone, Debug)]
 struct CodeGrant {
     request: PendingRequest,
+    /// The down-scope picked on the consent page; empty means all of the user's organizations.
+    organizations: Vec<String>,
     issued_at: u64,
     used: bool,
 }
@@ -124,6 +126,7 @@ struct TokenInfo {
     iat: u64,
     exp: u64,
     paired: String,
+    organizations: Vec<String>,
 }
 
 struct Inner {
@@ -139,12 +142,14 @@ struct Inner {
     access: HashMap<String, TokenInfo>,
     refresh: HashMap<String, TokenInfo>,
     personal_tokens: HashMap<String, (String, String)>,
-    nonces: HashSet<String>,
+    /// Scopes the user granted, per client (polar: service/oauth2_grant.py).
+    consented: HashMap<String, HashSet<String>>,
     rate_limit: Option<(u32, u64)>,
     token_requests: u64,
     refresh_requests: u64,
     last_token_request: Option<HashMap<String, String>>,
     user: (String, String),
+    /// The organization's id and slug; the user is its only member.
     organization: (String, String),
 }
 
@@ -182,7 +187,7 @@ impl FakePolarSh {
             access: HashMap::new(),
             refresh: HashMap::new(),
             personal_tokens: HashMap::new(),
-            nonces: HashSet::new(),
+            consented: HashMap::new(),
             rate_limit: None,
             token_requests: 0,
             refresh_requests: 0,
@@ -191,7 +196,7 @@ impl FakePolarSh {
                 format!("user-{}", random(8)),
                 "merchant@example.test".to_owned(),
             ),
-            organization: (format!("org-{}", random(8)), "Acme Widgets".to_owned()),
+            organization: (format!("org-{}", random(8)), "acme-widgets".to_owned()),
         }));
         let server = TestServer::start(router(inner.clone())).await?;
         {
@@ -329,6 +334,30 @@ impl FakePolarSh {
         s.personal_tokens
             .insert(token.clone(), (sub, scope.to_owned()));
         token
+    }
+
+    /// A legacy organization token pair (`polar_at_o_…` / `polar_rt_o_…`) for `client_id`, as
+    /// Polar issued before mid-2026, as the token endpoint's JSON body. It no longer issues them;
+    /// refreshing one yields a user token (the organization's only member) down-scoped to it.
+    pub fn legacy_organization_tokens(&self, client_id: &str, scope: &str) -> Value {
+        let mut s = self.state();
+        let client = s.clients.get(client_id).cloned().expect("a known client");
+        let org = s.organization.0.clone();
+        let subject = Subject {
+            sub_type: "organization",
+            sub: &org,
+            organizations: vec![org.clone()],
+        };
+        let (access, refresh) = issue_pair(&mut s, &client, scope, subject, 864_000);
+        json!({
+            "access_token": access, "token_type": "Bearer", "expires_in": 864_000,
+            "refresh_token": refresh, "scope": scope,
+        })
+    }
+
+    /// The organization's slug (a legacy organization's userinfo `name`).
+    pub fn organization_slug(&self) -> String {
+        self.state().organization.1.clone()
     }
 
     /// How many access and refresh tokens are live (not expired, revoked or rotated away).
@@ -520,14 +549,9 @@ async fn authorize(
     if q.get("response_type").map(String::as_str) != Some("code") {
         return fail("unsupported_response_type", "only `code` is supported");
     }
-    if let Some(prompt) = q.get("prompt") {
-        if !["none", "consent", "select_account"].contains(&prompt.as_str()) {
-            return fail(
-                "invalid_request",
-                "prompt must be none, consent or select_account",
-            );
-        }
-    }
+    // Unknown `prompt` values are ignored (polar: server/polar/oauth2/grants/authorization_code.py
+    // reads only "none"; server/polar/oauth2/endpoints/oauth2.py only "login" and "none").
+    let prompt = q.get("prompt").cloned();
     let challenge = q.get("code_challenge").map(|c| {
         // Polar assumes `plain` when the method is omitted.
         let method = q
@@ -536,34 +560,64 @@ async fn authorize(
             .unwrap_or_else(|| "plain".into());
         (c.clone(), method)
     });
-    if client.auth_method == FakeAuthMethod::None && challenge.is_none() {
-        return fail("invalid_request", "public clients must use PKCE");
-    }
+    // Authlib's OpenIDCode.exists_nonce: a nonce is a replay while an unexchanged code holds it
+    // (polar: server/polar/oauth2/grants/authorization_code.py, `_exists_nonce`).
     if let Some(nonce) = q.get("nonce") {
-        if !s.nonces.insert(nonce.clone()) {
-            return fail("invalid_request", "nonce has already been used");
+        let held = s.codes.values().any(|g| {
+            !g.used && g.request.client_id == client_id && g.request.nonce.as_ref() == Some(nonce)
+        });
+        if held {
+            return fail("invalid_request", "Replay attack");
         }
     }
+    // The legacy `sub` parameter is never read; `sub_type=organization` only asks for a
+    // one-organization down-scope of a user token (polar: authorization_code.py, `_validate_sub`).
     let sub_type = q
         .get("sub_type")
         .cloned()
         .unwrap_or(client.default_sub_type.clone());
     if !["user", "organization"].contains(&sub_type.as_str()) {
-        return fail("invalid_request", "sub_type must be user or organization");
+        return fail("invalid_request", "Invalid sub_type");
     }
     let request = PendingRequest {
         client_id,
-        redirect_uri,
+        redirect_uri: redirect_uri.clone(),
         scope: q.get("scope").cloned().unwrap_or_default(),
-        state,
+        state: state.clone(),
         nonce: q.get("nonce").cloned(),
         challenge,
-        sub_type,
-        sub: q.get("sub").cloned(),
+        single_organization: sub_type == "organization",
     };
+    let granted = s
+        .consented
+        .get(&request.client_id)
+        .is_some_and(|g| request.scope.split(' ').all(|x| x.is_empty() || g.contains(x)));
+    match prompt.as_deref() {
+        Some("none") if !granted => return fail("consent_required", "consent required"),
+        // A granted scope and no prompt skip the consent page (`_validate_scope_consent`).
+        Some("none") | None if granted => return skip_consent(&mut s, request),
+        _ => {}
+    }
     let id = random(16);
     s.pending.insert(id.clone(), request);
     Redirect::to(&format!("/oauth2/consent?request={id}")).into_response()
+}
+
+/// The consent page is skipped: nobody picks an organization, so `sub_type=organization` fails
+/// with a 400 page and no redirect (polar: authorization_code.py, `_resolve_organization_ids`;
+/// server/tests/oauth2: `test_organization_sub_type_requires_an_organization`).
+fn skip_consent(s: &mut Inner, request: PendingRequest) -> Response {
+    if request.single_organization {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "error": "invalid_request",
+                "error_description": "sub_type=organization requires selecting an organization",
+            })),
+        )
+            .into_response();
+    }
+    issue_code(s, request, Vec::new())
 }
 
 async fn consent(
@@ -584,6 +638,18 @@ async fn consent(
             ],
         );
     }
+    let granted = s.consented.entry(request.client_id.clone()).or_default();
+    granted.extend(request.scope.split(' ').map(str::to_owned));
+    // The user picks one organization on the page when `sub_type=organization` asked for it.
+    let organizations = if request.single_organization {
+        vec![s.organization.0.clone()]
+    } else {
+        Vec::new()
+    };
+    issue_code(&mut s, request, organizations)
+}
+
+fn issue_code(s: &mut Inner, request: PendingRequest, organizations: Vec<String>) -> Response {
     let code = format!("polar_ac_{}", random(32));
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
     let now = s.now();
@@ -591,6 +657,7 @@ async fn consent(
         code.clone(),
         CodeGrant {
             request,
+            organizations,
             issued_at: now,
             used: false,
         },
@@ -654,7 +721,9 @@ fn authenticate(
 
 fn pkce_ok(challenge: &Option<(String, String)>, verifier: Option<&String>) -> bool {
     match (challenge, verifier) {
-        (None, _) => true,
+        (None, None) => true,
+        // A verifier without a challenge is refused (Authlib's CodeChallenge).
+        (None, Some(_)) => false,
         (Some(_), None) => false,
         (Some((c, m)), Some(v)) if m == "S256" => {
             URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *c
@@ -722,12 +791,15 @@ fn code_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, String>
         return invalid_grant("code_verifier does not match");
     }
     grant.used = true;
-    let request = grant.request.clone();
-    let sub = match request.sub_type.as_str() {
-        "organization" => request.sub.clone().unwrap_or(s.organization.0.clone()),
-        _ => s.user.0.clone(),
+    let (request, organizations) = (grant.request.clone(), grant.organizations.clone());
+    // Only user tokens are issued now (polar: grants/authorization_code.py, `_validate_sub`).
+    let sub = s.user.0.clone();
+    let subject = Subject {
+        sub_type: "user",
+        sub: &sub,
+        organizations,
     };
-    let (access, refresh) = issue_pair(s, client, &request.scope, &request.sub_type, &sub, 864_000);
+    let (access, refresh) = issue_pair(s, client, &request.scope, subject, 864_000);
     let mut body = json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 864_000,
         "refresh_token": refresh, "scope": request.scope,
@@ -761,7 +833,23 @@ fn refresh_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, Stri
     // Rotation: the old refresh token and the access token it was issued with die now.
     s.refresh.remove(form.get("refresh_token").unwrap());
     s.access.remove(&old.paired);
-    let (access, refresh) = issue_pair(s, client, &old.scope, &old.sub_type, &old.sub, 3600);
+    // A legacy organization token of a one-member organization comes back as that member's user
+    // token down-scoped to it (polar: grants/refresh_token.py, `authenticate_user`).
+    let user = s.user.0.clone();
+    let subject = if old.sub_type == "organization" {
+        Subject {
+            sub_type: "user",
+            sub: &user,
+            organizations: vec![old.sub.clone()],
+        }
+    } else {
+        Subject {
+            sub_type: "user",
+            sub: &old.sub,
+            organizations: old.organizations.clone(),
+        }
+    };
+    let (access, refresh) = issue_pair(s, client, &old.scope, subject, 3600);
     Json(json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 3600,
         "refresh_token": refresh, "scope": old.scope,
@@ -769,14 +857,24 @@ fn refresh_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, Stri
     .into_response()
 }
 
+struct Subject<'a> {
+    sub_type: &'a str,
+    sub: &'a str,
+    organizations: Vec<String>,
+}
+
 fn issue_pair(
     s: &mut Inner,
     client: &FakeClient,
     scope: &str,
-    sub_type: &str,
-    sub: &str,
+    subject: Subject<'_>,
     ttl: u64,
 ) -> (String, String) {
+    let Subject {
+        sub_type,
+        sub,
+        organizations,
+    } = subject;
     let kind = if sub_type == "organization" { "o" } else { "u" };
     let access = format!("polar_at_{kind}_{}", random(32));
     let refresh = format!("polar_rt_{kind}_{}", random(32));
@@ -789,6 +887,7 @@ fn issue_pair(
         iat: now,
         exp,
         paired: paired.to_owned(),
+        organizations: organizations.clone(),
     };
     s.access.insert(access.clone(), info(&refresh, now + ttl));
     s.refresh.insert(refresh.clone(), info(&access, u64::MAX));
@@ -811,7 +910,7 @@ fn id_token(
         "iss": s.issuer, "aud": [client.client_id], "iat": now, "exp": now + 3600, "auth_time": now,
         "nonce": request.nonce, "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]), "sub": sub,
     });
-    if request.sub_type == "user" && request.scope.split(' ').any(|x| x == "email") {
+    if request.scope.split(' ').any(|x| x == "email") {
         claims["email"] = json!(s.user.1);
         claims["email_verified"] = json!(true);
     }
@@ -845,12 +944,16 @@ async fn revoke(
         {
             s.refresh.remove(token);
             s.access.remove(&info.paired);
-        } else if s
+        } else if let Some(info) = s
             .access
             .get(token)
-            .is_some_and(|i| i.client_id == client.client_id)
+            .filter(|i| i.client_id == client.client_id)
+            .cloned()
         {
+            // One row holds both tokens and a revoke marks both revoked
+            // (polar: authorization_server.py, `RevocationEndpoint.revoke_token`).
             s.access.remove(token);
+            s.refresh.remove(&info.paired);
         }
     }
     Json(json!({})).into_response()
@@ -882,11 +985,7 @@ async fn introspect(
         .or_else(|| s.refresh.get(&token).map(|i| (i, "refresh_token")));
     match found.filter(|(i, _)| i.client_id == client.client_id) {
         Some((info, kind)) => {
-            let organizations: Vec<&str> = if info.sub_type == "organization" {
-                vec![info.sub.as_str()]
-            } else {
-                vec![s.organization.0.as_str()]
-            };
+            let organizations = &info.organizations;
             Json(json!({
                 "active": true, "client_id": info.client_id, "token_type": kind, "scope": info.scope,
                 "sub_type": info.sub_type, "sub": info.sub, "organizations": organizations,
@@ -917,8 +1016,13 @@ async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     else {
         return bearer_error("invalid_token");
     };
+    // A legacy organization: its slug as `name`, only with `openid` (polar: userinfo.py).
     if info.sub_type == "organization" {
-        return Json(json!({"sub": info.sub, "name": s.organization.1})).into_response();
+        let mut body = json!({"sub": info.sub});
+        if info.scope.split(' ').any(|x| x == "openid") {
+            body["name"] = json!(s.organization.1);
+        }
+        return Json(body).into_response();
     }
     let mut body = json!({"sub": info.sub});
     if info.scope.split(' ').any(|x| x == "email") {
