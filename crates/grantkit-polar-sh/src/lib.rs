@@ -36,6 +36,7 @@
 //! ```
 
 mod authorize;
+mod error;
 mod introspection;
 mod registration;
 mod scope;
@@ -45,6 +46,7 @@ mod subject;
 use grantkit::{AuthMethod, Client, ClientBuilder, Discovery, Provider, Quirks};
 
 pub use authorize::{PolarAuthorizationExt, Prompt, SubType};
+pub use error::{error_for_status, ApiError, Error, Result, ValidationIssue};
 pub use introspection::{OrganizationAccess, PolarIntrospection};
 pub use registration::{ClientMetadata, RegisteredClient, Registrar};
 pub use scope::{join as join_scopes, Scope};
@@ -145,7 +147,7 @@ impl PolarSh {
     }
 
     /// Dynamic client registration (RFC 7591/7592) at `/v1/oauth2/register`.
-    pub fn registrar(&self) -> grantkit::Result<Registrar> {
-        Registrar::new(self.api("/v1/oauth2/register"))
+    pub fn registrar(&self) -> Result<Registrar> {
+        Ok(Registrar::new(self.api("/v1/oauth2/register"))?)
     }
 }

@@ -667,7 +667,8 @@ async fn signing_key_rotation_is_survived() {
 }
 
 #[tokio::test]
-async fn dynamic_client_registration_round_trip() {
+async fn dynamic_client_registration_round_trip_update_carries_client_id_and_errors_are_422_with_the_reason(
+) {
     let (fake, polar) = fake().await;
     let registrar = polar.registrar().unwrap();
     let meta = ClientMetadata::new(
@@ -706,21 +707,141 @@ async fn dynamic_client_registration_round_trip() {
     assert_eq!(updated.metadata["client_name"], "Renamed");
     registrar.delete(registered.clone()).await.unwrap();
     assert!(registrar.read(&registered).await.is_err());
+    assert!(
+        !format!("{meta:?}").is_empty() && serde_json::to_value(&meta).unwrap()["default_sub_type"].is_null(),
+        "default_sub_type is not a registration field: not sent"
+    );
 
     let public = registrar
         .register(&meta.clone().auth_method(AuthMethod::None))
         .await
         .unwrap();
     assert!(public.client_secret.is_none());
+    // polar: server/polar/oauth2/schemas.py: http:// only for localhost and private addresses.
     let bad = registrar
-        .register(&ClientMetadata::new("x", vec![], &[]))
+        .register(&ClientMetadata::new(
+            "x",
+            vec!["http://shop.example.com/callback".into()],
+            &[],
+        ))
         .await
         .unwrap_err();
+    let api = bad.api_error().expect("a typed API error");
     assert_eq!(
-        bad.oauth_code(),
-        Some(&OAuthErrorCode::Other("invalid_redirect_uri".into()))
+        (api.status, api.error.as_deref()),
+        (422, Some("RequestValidationError"))
+    );
+    assert_eq!(api.issues[0].location, "body.redirect_uris.0");
+    assert!(
+        bad.to_string().contains("An HTTPS URL is required."),
+        "{bad}"
     );
     let _ = fake;
+}
+
+#[tokio::test]
+async fn registration_update_without_client_id_in_the_body_is_a_422() {
+    let (fake, polar) = fake().await;
+    let registrar = polar.registrar().unwrap();
+    let meta = ClientMetadata::new("shop", vec![REDIRECT.into()], &[Scope::OpenId]);
+    let registered = registrar.register(&meta).await.unwrap();
+    // What `Registrar::update` used to send: the metadata alone.
+    let raw = reqwest::Client::new()
+        .put(&registered.registration_client_uri)
+        .bearer_auth(registered.registration_access_token.expose())
+        .json(&meta)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 422);
+    let body: serde_json::Value = raw.json().await.unwrap();
+    assert_eq!(body["detail"][0]["loc"], serde_json::json!(["body", "client_id"]));
+    let updated = registrar.update(&registered, &meta).await.unwrap();
+    assert_eq!(updated.client_id, registered.client_id);
+    let _ = fake;
+}
+
+#[tokio::test]
+async fn default_sub_type_is_not_a_registration_field_registered_clients_default_to_user() {
+    let (fake, polar) = fake().await;
+    let registrar = polar.registrar().unwrap();
+    let meta = ClientMetadata::new("shop", vec![REDIRECT.into()], &[Scope::OpenId])
+        .default_sub_type(SubType::Organization);
+    let registered = registrar.register(&meta).await.unwrap();
+    let client = polar
+        .client_builder(polar.discover().await.unwrap(), &registered.client_id)
+        .client_secret(registered.client_secret.clone().unwrap())
+        .redirect_uri(REDIRECT)
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    let tokens = login(&client).await;
+    assert_eq!(
+        introspect(&client, &tokens).await.organization_access(),
+        OrganizationAccess::All,
+        "no sub_type sent: the client's default, `user`"
+    );
+    let _ = fake;
+}
+
+#[tokio::test]
+async fn deleting_a_client_is_a_soft_delete_its_access_tokens_keep_working() {
+    let (fake, polar) = fake().await;
+    let registrar = polar.registrar().unwrap();
+    let meta = ClientMetadata::new("shop", vec![REDIRECT.into()], &[Scope::OpenId]);
+    let registered = registrar.register(&meta).await.unwrap();
+    let client = polar
+        .client_builder(polar.discover().await.unwrap(), &registered.client_id)
+        .client_secret(registered.client_secret.clone().unwrap())
+        .redirect_uri(REDIRECT)
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    let tokens = login(&client).await;
+    registrar.delete(registered).await.unwrap();
+    // polar: server/polar/oauth2/authorization_server.py, `delete_client` only marks it deleted.
+    assert!(grantkit_polar_sh::userinfo(&client, &tokens).await.is_ok());
+    let err = client.refresh(&tokens).await.unwrap_err();
+    assert_eq!(err.oauth_code(), Some(&OAuthErrorCode::InvalidClient));
+    let _ = fake;
+}
+
+#[tokio::test]
+async fn api_errors_are_typed_with_polars_detail_and_the_required_scope() {
+    let (fake, _) = fake().await;
+    let http = grantkit::http::HttpClient::new(grantkit::HttpOptions::default()).unwrap();
+    let call = |token: String| {
+        let request = http
+            .reqwest()
+            .get(format!("{}/v1/products/", fake.api_base()))
+            .bearer_auth(token);
+        http.execute(grantkit::Endpoint::Api, request)
+    };
+    // polar: server/polar/oauth2/exceptions.py, `InsufficientScopeError`.
+    let pat = fake.create_static_token(false, "orders:read");
+    let err = grantkit_polar_sh::error_for_status(call(pat.clone()).await.unwrap()).unwrap_err();
+    let api = err.api_error().unwrap();
+    assert_eq!(
+        (api.status, api.error.as_deref()),
+        (403, Some("insufficient_scope"))
+    );
+    assert_eq!(
+        api.required_scope.as_deref(),
+        Some("products:read products:write")
+    );
+    assert!(!err.to_string().contains(&pat));
+    // polar: server/polar/exceptions.py, `Unauthorized`: {"error": "Unauthorized", "detail"}.
+    let err = grantkit_polar_sh::error_for_status(call("polar_pat_gone".into()).await.unwrap())
+        .unwrap_err();
+    let api = err.api_error().unwrap();
+    assert_eq!(
+        (api.status, api.error.as_deref(), api.detail.as_deref()),
+        (401, Some("Unauthorized"), Some("Unauthorized"))
+    );
+    assert!(err.is_reauthorization_required());
+    fake.rate_limit_next(1, 9);
+    let err = grantkit_polar_sh::error_for_status(call(pat).await.unwrap()).unwrap_err();
+    assert_eq!(err.retry_after(), Some(Duration::from_secs(9)));
 }
 
 #[tokio::test]

@@ -1032,6 +1032,37 @@ async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     Json(body).into_response()
 }
 
+/// A `PolarError`: `{"error": "Unauthorized", "detail": ...}` with a Bearer realm
+/// (polar: server/polar/exceptions.py).
+fn unauthorized() -> Response {
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "Unauthorized", "detail": "Unauthorized"})),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        "Bearer realm=\"polar\"".parse().unwrap(),
+    );
+    r
+}
+
+/// 403 with the needed scope (polar: server/polar/oauth2/exceptions.py, `InsufficientScopeError`).
+fn insufficient_scope(scope: &str) -> Response {
+    let description = "The request requires higher privileges than provided by the access token.";
+    let challenge = format!(
+        "Bearer realm=\"polar\", error=\"insufficient_scope\", error_description=\"{description}\", scope=\"{scope}\""
+    );
+    let mut r = (
+        StatusCode::FORBIDDEN,
+        Json(json!({"error": "insufficient_scope", "error_description": description})),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge.parse().unwrap());
+    r
+}
+
 async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     let s = inner.lock().unwrap();
     let now = s.now();
@@ -1039,22 +1070,13 @@ async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     let scope = match (s.access.get(&token), s.personal_tokens.get(&token)) {
         (Some(info), _) if info.exp > now => info.scope.clone(),
         (_, Some((_, scope))) => scope.clone(),
-        _ => return bearer_error("invalid_token"),
+        _ => return unauthorized(),
     };
     if !scope
         .split(' ')
         .any(|x| x == "products:read" || x == "products:write")
     {
-        let mut r = (
-            StatusCode::FORBIDDEN,
-            Json(json!({"error": "insufficient_scope"})),
-        )
-            .into_response();
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            "Bearer error=\"insufficient_scope\"".parse().unwrap(),
-        );
-        return r;
+        return insufficient_scope("products:read products:write");
     }
     Json(json!({
         "items": [{"id": "prod_1", "name": "Pro plan"}, {"id": "prod_2", "name": "Sticker pack"}],
@@ -1063,31 +1085,78 @@ async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
+/// FastAPI's 422 body (polar: server/polar/oauth2/schemas.py validates; FastAPI shapes it).
+fn validation_error(loc: &[&str], msg: &str, kind: &str) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({
+            "error": "RequestValidationError",
+            "detail": [{"loc": loc, "msg": msg, "type": kind}],
+        })),
+    )
+        .into_response()
+}
+
+/// `http://` only for localhost and private addresses (polar: schemas.py, `_is_https_or_localhost`).
+fn redirect_uri_ok(uri: &str) -> bool {
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
+    let local = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_private() || ip.is_loopback(),
+        _ => false,
+    };
+    url.scheme() != "http" || local
+}
+
+fn checked_redirect_uris(body: &Value) -> Result<Vec<String>, Response> {
+    let Some(list) = body.get("redirect_uris").and_then(Value::as_array) else {
+        return Err(validation_error(
+            &["body", "redirect_uris"],
+            "Field required",
+            "missing",
+        ));
+    };
+    let uris: Vec<String> = list
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    for (i, uri) in uris.iter().enumerate() {
+        if !redirect_uri_ok(uri) {
+            let index = i.to_string();
+            return Err(validation_error(
+                &["body", "redirect_uris", &index],
+                "Value error, An HTTPS URL is required.",
+                "value_error",
+            ));
+        }
+    }
+    // unverified: an empty list; refused here so the fake never holds a client it cannot serve.
+    if uris.is_empty() {
+        return Err(validation_error(
+            &["body", "redirect_uris"],
+            "List should have at least 1 item after validation, not 0",
+            "too_short",
+        ));
+    }
+    Ok(uris)
+}
+
 async fn register(State(inner): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut s = inner.lock().unwrap();
-    let redirect_uris: Vec<String> = body["redirect_uris"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    if redirect_uris.is_empty() {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_redirect_uri",
-            "redirect_uris is required",
-        );
-    }
+    let redirect_uris = match checked_redirect_uris(&body) {
+        Ok(uris) => uris,
+        Err(response) => return response,
+    };
     let method_name = body["token_endpoint_auth_method"]
         .as_str()
         .unwrap_or("client_secret_post");
     let Some(method) = FakeAuthMethod::from_name(method_name) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_metadata",
-            "unsupported token_endpoint_auth_method",
+        return validation_error(
+            &["body", "token_endpoint_auth_method"],
+            "Input should be 'client_secret_basic', 'client_secret_post' or 'none'",
+            "literal_error",
         );
     };
     let client_id = format!("polar_ci_{}", random(22));
@@ -1098,10 +1167,9 @@ async fn register(State(inner): State<Shared>, Json(body): Json<Value>) -> Respo
         client_secret: secret,
         auth_method: method,
         redirect_uris,
-        default_sub_type: body["default_sub_type"]
-            .as_str()
-            .unwrap_or("organization")
-            .to_owned(),
+        // Dropped: not among Authlib's RFC 7591 claims (polar: server/tests/oauth2,
+        // `test_dynamically_registered_client_defaults_to_user`).
+        default_sub_type: "user".to_owned(),
         registration_access_token: Some(rat),
         metadata: body,
     };
@@ -1168,14 +1236,17 @@ async fn update_client(
     if let Err(r) = registered(&s, &headers, &id) {
         return r;
     }
+    // polar: schemas.py, `OAuth2ClientConfigurationUpdate` requires `client_id`.
+    if body.get("client_id").and_then(Value::as_str).is_none() {
+        return validation_error(&["body", "client_id"], "Field required", "missing");
+    }
+    let redirect_uris = match checked_redirect_uris(&body) {
+        Ok(uris) => uris,
+        Err(response) => return response,
+    };
     let base = s.base.clone();
     let client = s.clients.get_mut(&id).unwrap();
-    if let Some(uris) = body["redirect_uris"].as_array() {
-        client.redirect_uris = uris
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect();
-    }
+    client.redirect_uris = redirect_uris;
     client.metadata = body;
     Json(client_json(&base, client, true)).into_response()
 }
@@ -1189,6 +1260,8 @@ async fn delete_client(
     if let Err(r) = registered(&s, &headers, &id) {
         return r;
     }
+    // A soft delete: the client is gone for authentication (refresh → `invalid_client`), its
+    // access tokens stay valid (polar: authorization_server.py, `delete_client`).
     s.clients.remove(&id);
     StatusCode::NO_CONTENT.into_response()
 }
