@@ -207,6 +207,10 @@ struct Inner {
     counter: u64,
     /// Redirect URIs registered besides [`ACCESSLINK_REDIRECT_URI`].
     extra_redirect_uris: HashSet<String>,
+    /// Registration answers 204 without a body.
+    register_no_content: bool,
+    /// Exercises per user for `GET /v3/exercises`.
+    exercises: HashMap<u64, Vec<Value>>,
 }
 
 impl Inner {
@@ -263,6 +267,7 @@ impl FakeAccessLink {
             .route("/v2/oauth2/token", post(token))
             .route("/v3/users", post(register))
             .route("/v3/users/{id}", get(get_user).delete(deregister))
+            .route("/v3/exercises", get(exercises))
             .with_state(inner.clone());
         let server = TestServer::start(app).await?;
         Ok(Self { server, inner })
@@ -346,6 +351,17 @@ impl FakeAccessLink {
             .registrations
             .get(&user)
             .map(|r| r.member_id.clone())
+    }
+
+    /// `true`: a successful registration answers 204 with no body (AccessLink's OpenAPI spec
+    /// lists 204 for `POST /v3/users`).
+    pub fn register_answers_no_content(&self, on: bool) {
+        self.state().register_no_content = on;
+    }
+
+    /// Adds an exercise (AccessLink's exercise JSON) for `user`, listed by `GET /v3/exercises`.
+    pub fn add_exercise(&self, user: u64, exercise: Value) {
+        self.state().exercises.entry(user).or_default().push(exercise);
     }
 
     /// Whether `access_token` was issued and is not revoked.
@@ -751,8 +767,53 @@ fn register_response(state: &mut Inner, headers: &HeaderMap, body: &str) -> Resp
         member_id,
         registration_date: iso8601(SystemTime::now()),
     };
-    let response = user_json(&user, &registration);
+    let response = if state.register_no_content {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        user_json(&user, &registration)
+    };
     state.registrations.insert(user_id, registration);
+    response
+}
+
+/// 403 when the token's user has not accepted the mandatory consents (AccessLink's OpenAPI
+/// spec: `GET /v3/users/{user-id}` and the data endpoints).
+fn consents_gate(state: &mut Inner, user: u64) -> Result<(), Box<Response>> {
+    if state.users.get(&user).is_some_and(|u| u.consents_accepted) {
+        return Ok(());
+    }
+    Err(Box::new(api_error(
+        state,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+        "User has not accepted all mandatory consents",
+    )))
+}
+
+/// `GET /v3/exercises`: the current, non-transactional pull; 204 means no data.
+async fn exercises(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    let mut state = inner.lock().unwrap();
+    let gate = api_gate(&mut state, &headers)
+        .and_then(|user| consents_gate(&mut state, user).map(|()| user));
+    let response = match gate {
+        Err(response) => *response,
+        Ok(user) => match state.exercises.get(&user) {
+            Some(list) if !list.is_empty() => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
+                Value::from(list.clone()).to_string(),
+            )
+                .into_response(),
+            _ => StatusCode::NO_CONTENT.into_response(),
+        },
+    };
+    record_api(
+        &mut state,
+        "GET",
+        "/v3/exercises".into(),
+        &headers,
+        response.status().as_u16(),
+    );
     response
 }
 
@@ -762,7 +823,9 @@ async fn get_user(
     headers: HeaderMap,
 ) -> Response {
     let mut state = inner.lock().unwrap();
-    let response = match api_gate(&mut state, &headers) {
+    let gate = api_gate(&mut state, &headers)
+        .and_then(|user| consents_gate(&mut state, user).map(|()| user));
+    let response = match gate {
         Err(response) => *response,
         Ok(token_user) => match (id.parse::<u64>(), state.registrations.get(&token_user)) {
             (Ok(id), Some(registration)) if id == token_user => {
