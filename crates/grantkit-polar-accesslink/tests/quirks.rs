@@ -282,5 +282,8 @@ async fn plain_get_data_endpoints_are_current_and_204_means_no_data() {
         .expect("data");
     assert_eq!(list[0]["sport"], "RUNNING");
     let last = fake.api_requests().last().unwrap().clone();
-    assert_eq!((last.method.as_str(), last.path.as_str(), last.bearer), ("GET", "/v3/exercises", true));
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str(), last.bearer),
+        ("GET", "/v3/exercises", true)
+    );
 }

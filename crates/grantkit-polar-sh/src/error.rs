@@ -225,8 +225,14 @@ mod tests {
     #[test]
     fn challenge_params_are_read_by_whole_name() {
         let h = r#"Bearer realm="polar", error="insufficient_scope", scope="products:read""#;
-        assert_eq!(challenge_param(h, "scope").as_deref(), Some("products:read"));
-        assert_eq!(challenge_param(h, "error").as_deref(), Some("insufficient_scope"));
+        assert_eq!(
+            challenge_param(h, "scope").as_deref(),
+            Some("products:read")
+        );
+        assert_eq!(
+            challenge_param(h, "error").as_deref(),
+            Some("insufficient_scope")
+        );
         assert_eq!(challenge_param(r#"Bearer xscope="a""#, "scope"), None);
         assert_eq!(challenge_param(r#"Bearer scope="open"#, "scope"), None);
     }

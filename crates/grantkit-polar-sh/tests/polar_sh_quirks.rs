@@ -96,22 +96,137 @@ async fn static_preset_matches_discovery() {
     assert_eq!(public.auth_method(), AuthMethod::None);
 }
 
+fn id_token_header(tokens: &TokenSet) -> serde_json::Value {
+    use base64::Engine as _;
+    let jwt = tokens.id_token().unwrap().expose();
+    let header = jwt.split('.').next().unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
 #[tokio::test]
-async fn id_token_rs256_with_and_without_kid_and_aud_array() {
+async fn id_token_rs256_carries_no_kid_by_default_and_aud_is_an_array() {
     let (fake, polar) = fake().await;
     let (id, secret) = fake.post_client();
     let client = client(&polar, &id, Some(&secret)).await;
-    let with_kid = login(&client).await;
-    let claims = with_kid.id_token_claims().unwrap();
+    // polar: server/polar/oauth2/constants.py, JWT_CONFIG sets no `kid`.
+    let without_kid = login(&client).await;
+    let header = id_token_header(&without_kid);
+    assert_eq!(header["alg"], "RS256");
+    assert!(header.get("kid").is_none(), "{header}");
+    let claims = without_kid.id_token_claims().unwrap();
     assert_eq!(
         claims.aud,
         [id.as_str()],
         "aud is an array holding the client id"
     );
     assert_eq!(claims.email.as_deref(), Some("merchant@example.test"));
-    fake.set_kid_in_header(false);
-    let without_kid = login(&client).await;
-    assert_eq!(without_kid.id_token_claims().unwrap().sub, fake.user_id());
+    fake.set_kid_in_header(true);
+    let with_kid = login(&client).await;
+    assert_eq!(with_kid.id_token_claims().unwrap().sub, fake.user_id());
+}
+
+#[tokio::test]
+async fn discovery_advertises_the_servers_whole_scope_list() {
+    let (fake, _) = fake().await;
+    let doc: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        fake.api_base()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let advertised: std::collections::BTreeSet<String> =
+        serde_json::from_value(doc["scopes_supported"].clone()).unwrap();
+    let known: std::collections::BTreeSet<String> =
+        Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect();
+    assert_eq!(advertised, known);
+}
+
+#[tokio::test]
+async fn unknown_prompt_values_are_ignored() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let (callback, pending) = authorize(&client, |r| r.prompt("whatever")).await;
+    assert!(pending.verify_callback(&callback).is_ok(), "{callback}");
+}
+
+#[tokio::test]
+async fn a_nonce_is_free_again_once_its_code_was_exchanged() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let (url, pending) = client.authorize().build().unwrap();
+    let callback = Browser::new()
+        .authorize(url.as_str(), REDIRECT)
+        .await
+        .unwrap();
+    client
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap();
+    // polar: grants/authorization_code.py, `_exists_nonce` looks only at unexchanged codes.
+    let again = Browser::new()
+        .authorize(url.as_str(), REDIRECT)
+        .await
+        .unwrap();
+    assert!(again.contains("code="), "{again}");
+}
+
+#[tokio::test]
+async fn pkce_is_checked_at_the_token_step_missing_verifier_and_verifier_without_challenge() {
+    let (fake, polar) = fake().await;
+    let public = fake.public_client();
+    let client = client(&polar, &public, None).await;
+    // A code asked for with a challenge, exchanged without the verifier.
+    let (callback, _) = authorize(&client, |r| r).await;
+    let code = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let raw: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/oauth2/token", fake.api_base()))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("client_id", &public),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(raw["error"], "invalid_request", "{raw}");
+    // No challenge at authorize: Polar still issues a code, and refuses our verifier at the token step.
+    let (url, pending) = client.authorize().build().unwrap();
+    let mut stripped = url.clone();
+    stripped.query_pairs_mut().clear().extend_pairs(
+        url.query_pairs()
+            .filter(|(k, _)| !k.starts_with("code_challenge")),
+    );
+    let callback = Browser::new()
+        .authorize(stripped.as_str(), REDIRECT)
+        .await
+        .unwrap();
+    let err = client
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::InvalidRequest),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -143,12 +258,14 @@ async fn a_reused_nonce_is_refused_as_a_replay() {
         .authorize(url.as_str(), REDIRECT)
         .await
         .unwrap();
-    // The same URL again (same nonce): Polar refuses it.
+    // The same URL again (same nonce) while the first code is unexchanged: Polar refuses it.
     let replay = Browser::new()
         .authorize(url.as_str(), REDIRECT)
         .await
         .unwrap();
     assert!(replay.contains("error=invalid_request"), "{replay}");
+    assert!(replay.contains("Replay+attack"), "{replay}");
+    assert!(replay.contains("state="), "{replay}");
 }
 
 #[tokio::test]
@@ -354,7 +471,10 @@ async fn introspection_is_typed_with_sub_type_and_organizations() {
     );
     assert!(info.active());
     assert_eq!(info.sub_type, Some(SubType::User));
-    assert!(info.organizations.is_empty(), "a plain user token: all organizations");
+    assert!(
+        info.organizations.is_empty(),
+        "a plain user token: all organizations"
+    );
     assert_eq!(info.inner.client_id.as_deref(), Some(id.as_str()));
     let dead = client
         .introspect(&grantkit::Secret::new("nope"), None)
@@ -397,7 +517,9 @@ async fn userinfo_of_a_user_and_of_a_legacy_organization_whose_name_is_its_slug_
 }
 
 fn legacy_tokens(fake: &FakePolarSh, client_id: &str, scope: &str) -> TokenSet {
-    let body = fake.legacy_organization_tokens(client_id, scope).to_string();
+    let body = fake
+        .legacy_organization_tokens(client_id, scope)
+        .to_string();
     TokenSet::from_response(body.as_bytes(), std::time::SystemTime::now()).unwrap()
 }
 
@@ -493,11 +615,15 @@ async fn sub_type_organization_after_an_earlier_consent_without_prompt_is_a_400_
         .await
         .unwrap_err();
     let text = format!("{stuck:?}");
-    assert!(text.contains("400") && text.contains("requires selecting an organization"), "{text}");
+    assert!(
+        text.contains("400") && text.contains("requires selecting an organization"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
-async fn a_legacy_organization_token_refreshes_into_a_user_token_through_a_token_source_and_store() {
+async fn a_legacy_organization_token_refreshes_into_a_user_token_through_a_token_source_and_store()
+{
     let (fake, polar) = fake().await;
     let (id, secret) = fake.post_client();
     let client = client(&polar, &id, Some(&secret)).await;
@@ -656,7 +782,7 @@ async fn older_api_v1_prefix_works() {
 }
 
 #[tokio::test]
-async fn signing_key_rotation_is_survived() {
+async fn signing_key_rotation_is_survived_without_a_kid_in_the_id_token() {
     let (fake, polar) = fake().await;
     let (id, secret) = fake.post_client();
     let client = client(&polar, &id, Some(&secret)).await;
@@ -708,7 +834,8 @@ async fn dynamic_client_registration_round_trip_update_carries_client_id_and_err
     registrar.delete(registered.clone()).await.unwrap();
     assert!(registrar.read(&registered).await.is_err());
     assert!(
-        !format!("{meta:?}").is_empty() && serde_json::to_value(&meta).unwrap()["default_sub_type"].is_null(),
+        !format!("{meta:?}").is_empty()
+            && serde_json::to_value(&meta).unwrap()["default_sub_type"].is_null(),
         "default_sub_type is not a registration field: not sent"
     );
 
@@ -755,7 +882,10 @@ async fn registration_update_without_client_id_in_the_body_is_a_422() {
         .unwrap();
     assert_eq!(raw.status(), 422);
     let body: serde_json::Value = raw.json().await.unwrap();
-    assert_eq!(body["detail"][0]["loc"], serde_json::json!(["body", "client_id"]));
+    assert_eq!(
+        body["detail"][0]["loc"],
+        serde_json::json!(["body", "client_id"])
+    );
     let updated = registrar.update(&registered, &meta).await.unwrap();
     assert_eq!(updated.client_id, registered.client_id);
     let _ = fake;

@@ -361,7 +361,11 @@ impl FakeAccessLink {
 
     /// Adds an exercise (AccessLink's exercise JSON) for `user`, listed by `GET /v3/exercises`.
     pub fn add_exercise(&self, user: u64, exercise: Value) {
-        self.state().exercises.entry(user).or_default().push(exercise);
+        self.state()
+            .exercises
+            .entry(user)
+            .or_default()
+            .push(exercise);
     }
 
     /// Whether `access_token` was issued and is not revoked.

@@ -179,7 +179,8 @@ impl FakePolarSh {
             issuer: POLAR_ISSUER.to_owned(),
             clients: HashMap::new(),
             consent: Consent::Approve,
-            kid_in_header: true,
+            // polar: server/polar/oauth2/constants.py, JWT_CONFIG names no `kid`.
+            kid_in_header: false,
             signing_key: KEY_A,
             clock_offset: 0,
             pending: HashMap::new(),
@@ -272,7 +273,8 @@ impl FakePolarSh {
         self.state().consent = consent;
     }
 
-    /// Whether ID-token headers carry a `kid` (Polar's may not).
+    /// Whether ID-token headers carry a `kid`. Off by default, as on Polar; on, to show a
+    /// client copes with either.
     pub fn set_kid_in_header(&self, on: bool) {
         self.state().kid_in_header = on;
     }
@@ -486,7 +488,7 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
         "registration_endpoint": format!("{api}/v1/oauth2/register"),
         "revocation_endpoint": format!("{api}/v1/oauth2/revoke"),
         "introspection_endpoint": format!("{api}/v1/oauth2/introspect"),
-        "scopes_supported": ["openid", "profile", "email", "user:read", "organizations:read", "products:read"],
+        "scopes_supported": scopes_supported(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -499,6 +501,61 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": ["sub", "name", "email", "email_verified"],
     }))
+}
+
+/// The server's whole list (polar: server/polar/auth/scope.py, `SCOPES_SUPPORTED`).
+fn scopes_supported() -> Vec<String> {
+    const RESOURCES: [&str; 25] = [
+        "custom_fields",
+        "discounts",
+        "checkout_links",
+        "checkouts",
+        "transactions",
+        "payouts",
+        "products",
+        "benefits",
+        "events",
+        "meters",
+        "files",
+        "subscriptions",
+        "customers",
+        "members",
+        "wallets",
+        "disputes",
+        "orders",
+        "refunds",
+        "license_keys",
+        "webhooks",
+        "metrics",
+        "customer_portal",
+        "notifications",
+        "notification_recipients",
+        "customer_seats",
+    ];
+    let mut scopes: Vec<String> = [
+        "openid",
+        "profile",
+        "email",
+        "user:read",
+        "user:write",
+        "organizations:read",
+        "organizations:write",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for r in RESOURCES {
+        scopes.push(format!("{r}:read"));
+        scopes.push(format!("{r}:write"));
+    }
+    for extra in [
+        "payments:read",
+        "customer_meters:read",
+        "customer_sessions:write",
+        "member_sessions:write",
+    ] {
+        scopes.push(extra.to_owned());
+    }
+    scopes
 }
 
 async fn jwks(State(inner): State<Shared>) -> Json<Value> {
@@ -588,10 +645,12 @@ async fn authorize(
         challenge,
         single_organization: sub_type == "organization",
     };
-    let granted = s
-        .consented
-        .get(&request.client_id)
-        .is_some_and(|g| request.scope.split(' ').all(|x| x.is_empty() || g.contains(x)));
+    let granted = s.consented.get(&request.client_id).is_some_and(|g| {
+        request
+            .scope
+            .split(' ')
+            .all(|x| x.is_empty() || g.contains(x))
+    });
     match prompt.as_deref() {
         Some("none") if !granted => return fail("consent_required", "consent required"),
         // A granted scope and no prompt skip the consent page (`_validate_scope_consent`).
@@ -785,6 +844,14 @@ fn code_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, String>
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "missing code_verifier",
+        );
+    }
+    if grant.request.challenge.is_none() && form.contains_key("code_verifier") {
+        // polar: Authlib's CodeChallenge refuses a verifier no challenge asked for.
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Unexpected \"code_verifier\"",
         );
     }
     if !pkce_ok(&grant.request.challenge, form.get("code_verifier")) {
