@@ -76,7 +76,8 @@ impl PolarSh {
     }
 
     /// Any other base URLs: a proxy, or the testkit's fake (`FakePolarSh::api_base()`). The API
-    /// base may end in `/api` for the older `/api/v1/...` paths.
+    /// base may end in `/api` for the older `/api/v1/...` paths; discovery and the JWKS stay at
+    /// the host's root then, because Polar does not alias `/.well-known` under `/api`.
     pub fn custom(api_base: impl Into<String>, web_base: impl Into<String>) -> Self {
         let trim = |s: String| s.trim_end_matches('/').to_owned();
         Self {
@@ -101,6 +102,11 @@ impl PolarSh {
         format!("{}{path}", self.api_base)
     }
 
+    /// The API host's root, where `/.well-known/...` lives even for an `/api` base.
+    fn well_known_base(&self) -> &str {
+        self.api_base.strip_suffix("/api").unwrap_or(&self.api_base)
+    }
+
     /// The provider from the documented endpoints, without a network round trip.
     pub fn provider(&self) -> grantkit::Result<Provider> {
         Provider::builder("Polar.sh")
@@ -110,7 +116,7 @@ impl PolarSh {
             .userinfo_endpoint(&self.api("/v1/oauth2/userinfo"))
             .revocation_endpoint(&self.api("/v1/oauth2/revoke"))
             .introspection_endpoint(&self.api("/v1/oauth2/introspect"))
-            .jwks_uri(&self.api("/.well-known/jwks.json"))
+            .jwks_uri(&format!("{}/.well-known/jwks.json", self.well_known_base()))
             .auth_methods([
                 AuthMethod::ClientSecretPost,
                 AuthMethod::ClientSecretBasic,
@@ -125,7 +131,7 @@ impl PolarSh {
     /// The provider from Polar's discovery document on the API host, whose issuer must be
     /// `https://polar.sh` (checked, not skipped).
     pub async fn discover(&self) -> grantkit::Result<Provider> {
-        let provider = Discovery::new(&self.api_base)
+        let provider = Discovery::new(self.well_known_base())
             .expected_issuer(ISSUER)
             .name("Polar.sh")
             .fetch()

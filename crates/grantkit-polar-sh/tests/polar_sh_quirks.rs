@@ -754,7 +754,7 @@ async fn rate_limit_429_carries_retry_after() {
 }
 
 #[tokio::test]
-async fn older_api_v1_prefix_works() {
+async fn older_api_prefix_rewrites_only_v1_paths_discovery_and_jwks_stay_at_the_root() {
     let (fake, _) = fake().await;
     let polar = PolarSh::custom(format!("{}/api", fake.api_base()), fake.web_base());
     let provider = polar.provider().unwrap();
@@ -763,15 +763,29 @@ async fn older_api_v1_prefix_works() {
         .unwrap()
         .path()
         .starts_with("/api/v1/"));
+    // polar: only `/api/v1/...` is rewritten; `/api/.well-known/...` does not exist.
+    assert_eq!(
+        provider.endpoint(grantkit::Endpoint::Jwks).unwrap().path(),
+        "/.well-known/jwks.json"
+    );
+    let missing = reqwest::get(format!("{}/api/.well-known/jwks.json", fake.api_base()))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        polar.discover().await.unwrap().issuer(),
+        Some("https://polar.sh")
+    );
     let (id, secret) = fake.post_client();
     let client = polar
         .client_builder(provider, &id)
         .client_secret(secret)
         .redirect_uri(REDIRECT)
-        .scopes(["email"])
+        .scopes(["openid", "email"])
         .build()
         .unwrap();
     let tokens = login(&client).await;
+    assert_eq!(tokens.id_token_claims().unwrap().sub, fake.user_id());
     assert!(
         client
             .introspect(tokens.access_token(), None)
@@ -779,6 +793,14 @@ async fn older_api_v1_prefix_works() {
             .unwrap()
             .active
     );
+    let deprecated = reqwest::Client::new()
+        .post(format!("{}/api/v1/oauth2/introspect", fake.api_base()))
+        .send()
+        .await
+        .unwrap();
+    assert!(deprecated
+        .headers()
+        .contains_key("x-polar-deprecation-notice"));
 }
 
 #[tokio::test]

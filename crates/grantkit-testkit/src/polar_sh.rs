@@ -418,12 +418,26 @@ fn router(inner: Shared) -> Router {
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/consent", get(consent))
         .nest("/v1", api.clone())
-        .nest("/api/v1", api)
+        .nest(
+            "/api/v1",
+            api.layer(axum::middleware::map_response(deprecation_notice)),
+        )
         .layer(axum::middleware::from_fn_with_state(
             inner.clone(),
             rate_limit,
         ))
         .with_state(inner)
+}
+
+/// polar: server/polar/middlewares.py rewrites `/api/v1/...` to `/v1/...` and says so in a header.
+async fn deprecation_notice(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        "x-polar-deprecation-notice",
+        "The API root has moved from /api/v1 to /v1. Please update your integration."
+            .parse()
+            .unwrap(),
+    );
+    response
 }
 
 async fn rate_limit(
