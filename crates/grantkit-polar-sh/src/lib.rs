@@ -50,7 +50,7 @@ pub use error::{error_for_status, ApiError, Error, Result, ValidationIssue};
 pub use introspection::{OrganizationAccess, PolarIntrospection};
 pub use registration::{ClientMetadata, RegisteredClient, Registrar};
 pub use scope::{join as join_scopes, Scope};
-pub use static_token::{static_token, StaticTokenKind};
+pub use static_token::{session_token, static_token, CustomerSession, StaticTokenKind};
 pub use subject::{userinfo, PolarSubject};
 
 /// The issuer Polar.sh names in its metadata and ID tokens, in production and sandbox alike.

@@ -8,8 +8,8 @@ use grantkit::{
     TokenSet,
 };
 use grantkit_polar_sh::{
-    static_token, ClientMetadata, OrganizationAccess, PolarAuthorizationExt, PolarIntrospection,
-    PolarSh, PolarSubject, Scope, StaticTokenKind, SubType,
+    static_token, ClientMetadata, CustomerSession, OrganizationAccess, PolarAuthorizationExt,
+    PolarIntrospection, PolarSh, PolarSubject, Scope, StaticTokenKind, SubType,
 };
 use grantkit_testkit::polar_sh::{Consent, FakePolarSh};
 use grantkit_testkit::Browser;
@@ -1050,4 +1050,55 @@ async fn a_personal_access_token_is_a_static_token_source() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(fake.token_requests(), 0, "never refreshed");
+}
+
+#[tokio::test]
+async fn customer_and_member_sessions_are_expiring_tokens_for_the_customer_portal() {
+    let (fake, _) = fake().await;
+    let oat = fake.create_static_token(true, "customer_sessions:write");
+    let http = grantkit::http::HttpClient::new(grantkit::HttpOptions::default()).unwrap();
+    let create = http
+        .reqwest()
+        .post(format!("{}/v1/customer-sessions/", fake.api_base()))
+        .bearer_auth(&oat)
+        .json(&serde_json::json!({"customer_id": "cus_1"}));
+    let response = grantkit_polar_sh::error_for_status(
+        http.execute(grantkit::Endpoint::Api, create).await.unwrap(),
+    )
+    .unwrap();
+    let session: CustomerSession = response.json().unwrap();
+    assert!(!format!("{session:?}").contains(session.token.expose()));
+    let tokens = session.token_set().unwrap();
+    assert_eq!(
+        StaticTokenKind::of(tokens.access_token().expose()),
+        StaticTokenKind::CustomerSession
+    );
+    assert_eq!(
+        static_token("polar_mst_x").1,
+        StaticTokenKind::MemberSession
+    );
+    assert!(tokens.refresh_token().is_none());
+    assert!(!tokens.expires_within(Duration::from_secs(3000)));
+    assert!(
+        tokens.expires_within(Duration::from_secs(3601)),
+        "an hour, then gone"
+    );
+    let portal = |tokens: TokenSet| {
+        let request = http
+            .reqwest()
+            .get(format!(
+                "{}/v1/customer-portal/customers/me",
+                fake.api_base()
+            ))
+            .bearer_auth(tokens.access_token().expose());
+        http.execute(grantkit::Endpoint::Api, request)
+    };
+    assert_eq!(portal(tokens.clone()).await.unwrap().status(), 200);
+    fake.advance_clock(Duration::from_secs(3601));
+    let expired = grantkit_polar_sh::error_for_status(portal(tokens).await.unwrap()).unwrap_err();
+    assert!(expired.is_reauthorization_required(), "{expired}");
+    let bad: CustomerSession =
+        serde_json::from_value(serde_json::json!({"token": "polar_cst_y", "expires_at": "soon"}))
+            .unwrap();
+    assert!(bad.token_set().is_err());
 }

@@ -889,7 +889,7 @@ async fn deregister(
 }
 
 /// `2024-05-01T12:34:56.000Z` without a date crate (civil-from-days, H. Hinnant).
-fn iso8601(t: SystemTime) -> String {
+pub(crate) fn iso8601(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

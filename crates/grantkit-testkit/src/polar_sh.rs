@@ -142,6 +142,8 @@ struct Inner {
     access: HashMap<String, TokenInfo>,
     refresh: HashMap<String, TokenInfo>,
     personal_tokens: HashMap<String, (String, String)>,
+    /// Customer-portal session tokens and their expiry (Unix seconds).
+    customer_sessions: HashMap<String, u64>,
     /// Scopes the user granted, per client (polar: service/oauth2_grant.py).
     consented: HashMap<String, HashSet<String>>,
     rate_limit: Option<(u32, u64)>,
@@ -188,6 +190,7 @@ impl FakePolarSh {
             access: HashMap::new(),
             refresh: HashMap::new(),
             personal_tokens: HashMap::new(),
+            customer_sessions: HashMap::new(),
             consented: HashMap::new(),
             rate_limit: None,
             token_requests: 0,
@@ -411,7 +414,9 @@ fn router(inner: Shared) -> Router {
             "/oauth2/register/{client_id}",
             get(read_client).put(update_client).delete(delete_client),
         )
-        .route("/products/", get(products));
+        .route("/products/", get(products))
+        .route("/customer-sessions/", post(create_customer_session))
+        .route("/customer-portal/customers/me", get(portal_customer));
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks.json", get(jwks))
@@ -1111,6 +1116,55 @@ async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
         body["email_verified"] = json!(true);
     }
     Json(body).into_response()
+}
+
+/// `POST /v1/customer-sessions/` with `customer_sessions:write`: a `polar_cst_` token for the
+/// customer portal that expires in an hour and cannot be refreshed (polar:
+/// server/polar/customer_session/service.py).
+async fn create_customer_session(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut s = inner.lock().unwrap();
+    let now = s.now();
+    let token = bearer(&headers).unwrap_or_default();
+    let scope = match (s.access.get(&token), s.personal_tokens.get(&token)) {
+        (Some(info), _) if info.exp > now => info.scope.clone(),
+        (_, Some((_, scope))) => scope.clone(),
+        _ => return unauthorized(),
+    };
+    if !scope.split(' ').any(|x| x == "customer_sessions:write") {
+        return insufficient_scope("customer_sessions:write");
+    }
+    let Some(customer) = body.get("customer_id").and_then(Value::as_str) else {
+        return validation_error(&["body", "customer_id"], "Field required", "missing");
+    };
+    let session = format!("polar_cst_{}", random(32));
+    let expires = now + 3600;
+    s.customer_sessions.insert(session.clone(), expires);
+    let when = crate::accesslink::iso8601(UNIX_EPOCH + Duration::from_secs(expires));
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "token": session, "expires_at": when, "customer_id": customer,
+            "customer_portal_url": format!("{}/portal?customer_session_token={session}", s.base),
+        })),
+    )
+        .into_response()
+}
+
+/// `GET /v1/customer-portal/customers/me` with a live customer session.
+async fn portal_customer(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    let s = inner.lock().unwrap();
+    let now = s.now();
+    let live = bearer(&headers)
+        .and_then(|t| s.customer_sessions.get(&t).copied())
+        .is_some_and(|exp| exp > now);
+    if !live {
+        return unauthorized();
+    }
+    Json(json!({"id": "cus_1", "email": "customer@example.test"})).into_response()
 }
 
 /// A `PolarError`: `{"error": "Unauthorized", "detail": ...}` with a Bearer realm
