@@ -42,6 +42,7 @@ mod registration;
 mod scope;
 mod static_token;
 mod subject;
+pub mod webhook;
 
 use grantkit::{AuthMethod, Client, ClientBuilder, Discovery, Provider, Quirks};
 
@@ -52,6 +53,7 @@ pub use registration::{ClientMetadata, RegisteredClient, Registrar};
 pub use scope::{join as join_scopes, Scope};
 pub use static_token::{session_token, static_token, CustomerSession, StaticTokenKind};
 pub use subject::{userinfo, PolarSubject};
+pub use webhook::{WebhookError, WebhookSecret, WebhookVerifier};
 
 /// The issuer Polar.sh names in its metadata and ID tokens, in production and sandbox alike.
 pub const ISSUER: &str = "https://polar.sh";

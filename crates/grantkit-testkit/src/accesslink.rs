@@ -368,6 +368,19 @@ impl FakeAccessLink {
             .push(exercise);
     }
 
+    /// The `Polar-Webhook-Signature` AccessLink sends with a webhook delivery of `body`:
+    /// HMAC-SHA256 of the body with the webhook's `signature_secret_key`, lowercase hex.
+    pub fn webhook_signature(&self, secret: &str, body: &[u8]) -> String {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// Whether `access_token` was issued and is not revoked.
     pub fn is_token_active(&self, access_token: &str) -> bool {
         let state = self.state();

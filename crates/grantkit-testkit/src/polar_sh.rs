@@ -360,6 +360,24 @@ impl FakePolarSh {
         })
     }
 
+    /// The headers Polar.sh sends with a webhook delivery of `body` to an endpoint whose secret is
+    /// `secret` (`whsec_…`): Standard Webhooks, keyed with the secret's own bytes, because Polar
+    /// base64-encodes the whole secret before signing (polar: server/polar/webhook/tasks.py).
+    pub fn webhook_headers(&self, secret: &str, body: &[u8]) -> Vec<(String, String)> {
+        use hmac::Mac as _;
+        let id = format!("msg_{}", random(16));
+        let timestamp = (self.state().now()).to_string();
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        vec![
+            ("webhook-id".into(), id),
+            ("webhook-timestamp".into(), timestamp),
+            ("webhook-signature".into(), signature),
+        ]
+    }
+
     /// The organization's slug (a legacy organization's userinfo `name`).
     pub fn organization_slug(&self) -> String {
         self.state().organization.1.clone()
