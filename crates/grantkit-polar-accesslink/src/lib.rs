@@ -70,6 +70,7 @@ mod error;
 mod member_id;
 mod preset;
 mod user;
+pub mod webhook;
 
 pub use api::{AccessLink, BearerToken, Registration};
 pub use error::{ApiError, Error, RateLimit, Result};
