@@ -982,9 +982,23 @@ async fn api_errors_are_typed_with_polars_detail_and_the_required_scope() {
         Some("products:read products:write")
     );
     assert!(!err.to_string().contains(&pat));
-    // polar: server/polar/exceptions.py, `Unauthorized`: {"error": "Unauthorized", "detail"}.
+    // polar: server/polar/auth/middlewares.py: a token that is not valid is Authlib's
+    // `invalid_token`, read as the OAuth error it is.
     let err = grantkit_polar_sh::error_for_status(call("polar_pat_gone".into()).await.unwrap())
         .unwrap_err();
+    let api = err.api_error().unwrap();
+    assert_eq!(
+        (api.status, api.error.as_deref()),
+        (401, Some("invalid_token"))
+    );
+    assert!(err.is_reauthorization_required());
+    // polar: server/polar/exceptions.py, `Unauthorized`: no token at all.
+    let anonymous = http.execute(
+        grantkit::Endpoint::Api,
+        http.reqwest()
+            .get(format!("{}/v1/products/", fake.api_base())),
+    );
+    let err = grantkit_polar_sh::error_for_status(anonymous.await.unwrap()).unwrap_err();
     let api = err.api_error().unwrap();
     assert_eq!(
         (api.status, api.error.as_deref(), api.detail.as_deref()),

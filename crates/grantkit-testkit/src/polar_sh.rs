@@ -504,9 +504,18 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
     response
 }
 
+/// Authlib's RFC 6750 error for a presented token that is not valid
+/// (polar: server/polar/auth/middlewares.py raises `InvalidTokenError`).
 fn bearer_error(code: &str) -> Response {
-    let challenge = format!("Bearer realm=\"polar\", error=\"{code}\"");
-    let mut response = (StatusCode::UNAUTHORIZED, Json(json!({"error": code}))).into_response();
+    let description =
+        "The access token provided is expired, revoked, malformed, or invalid for other reasons.";
+    let challenge =
+        format!("Bearer realm=\"polar\", error=\"{code}\", error_description=\"{description}\"");
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response();
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, challenge.parse().unwrap());
@@ -1146,11 +1155,13 @@ async fn create_customer_session(
 ) -> Response {
     let mut s = inner.lock().unwrap();
     let now = s.now();
-    let token = bearer(&headers).unwrap_or_default();
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
     let scope = match (s.access.get(&token), s.personal_tokens.get(&token)) {
         (Some(info), _) if info.exp > now => info.scope.clone(),
         (_, Some((_, scope))) => scope.clone(),
-        _ => return unauthorized(),
+        _ => return bearer_error("invalid_token"),
     };
     if !scope.split(' ').any(|x| x == "customer_sessions:write") {
         return insufficient_scope("customer_sessions:write");
@@ -1176,17 +1187,21 @@ async fn create_customer_session(
 async fn portal_customer(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     let s = inner.lock().unwrap();
     let now = s.now();
-    let live = bearer(&headers)
-        .and_then(|t| s.customer_sessions.get(&t).copied())
-        .is_some_and(|exp| exp > now);
-    if !live {
+    let Some(token) = bearer(&headers) else {
         return unauthorized();
+    };
+    let live = s
+        .customer_sessions
+        .get(&token)
+        .is_some_and(|exp| *exp > now);
+    if !live {
+        return bearer_error("invalid_token");
     }
     Json(json!({"id": "cus_1", "email": "customer@example.test"})).into_response()
 }
 
-/// A `PolarError`: `{"error": "Unauthorized", "detail": ...}` with a Bearer realm
-/// (polar: server/polar/exceptions.py).
+/// A `PolarError`: `{"error": "Unauthorized", "detail": ...}` with a Bearer realm, when no
+/// token came (polar: server/polar/exceptions.py, server/polar/auth/dependencies.py).
 fn unauthorized() -> Response {
     let mut r = (
         StatusCode::UNAUTHORIZED,
@@ -1219,11 +1234,13 @@ fn insufficient_scope(scope: &str) -> Response {
 async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     let s = inner.lock().unwrap();
     let now = s.now();
-    let token = bearer(&headers).unwrap_or_default();
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
     let scope = match (s.access.get(&token), s.personal_tokens.get(&token)) {
         (Some(info), _) if info.exp > now => info.scope.clone(),
         (_, Some((_, scope))) => scope.clone(),
-        _ => return unauthorized(),
+        _ => return bearer_error("invalid_token"),
     };
     if !scope
         .split(' ')
