@@ -12,7 +12,12 @@
 //!   that way. Public clients cannot revoke or introspect; calling those is a typed error here,
 //!   not an HTTP 401.
 //! - Refresh rotates both tokens and kills the old pair. Keep the new pair (grantkit's token
-//!   lifecycle does).
+//!   lifecycle does). A refresh does not always keep the identity: a legacy organization token
+//!   comes back as a user token.
+//! - Only user tokens are issued: [`SubType::Organization`] asks for a user token limited to one
+//!   organization the user picks (and sends `prompt=consent`, without which a returning user
+//!   gets a 400 page). Read the pick with [`PolarIntrospection::organization_access`].
+//! - API errors keep Polar's `detail` ([`ApiError`]); webhooks are verified by [`WebhookVerifier`].
 //!
 //! ```no_run
 //! use grantkit_polar_sh::{PolarAuthorizationExt, PolarSh, Scope, SubType};

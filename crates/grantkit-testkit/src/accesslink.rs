@@ -7,12 +7,14 @@
 //! | `GET /oauth2/authorization` | checks `client_id`, `response_type=code` and a registered `redirect_uri` ([`ACCESSLINK_REDIRECT_URI`], or one added with [`FakeAccessLink::add_redirect_uri`]), then redirects to the consent step |
 //! | `GET /oauth2/consent` | approves or denies per [`FakeAccessLink::deny_consent`]; redirects to the redirect URI (the registered one when none was sent) with `code` + `state` or `error=access_denied` |
 //! | `POST /v2/oauth2/token` | client credentials **only** as HTTP Basic (body credentials: 401 `invalid_client`); `redirect_uri` must be repeated exactly when it was sent; 10-minute single-use codes; answers `{"access_token","token_type":"bearer","expires_in":31535999,"x_user_id":...}` |
-//! | `POST /v3/users` | registers the token's user: 200 user object, 409 already registered or duplicated member-id, 403 consents missing |
-//! | `GET /v3/users/{id}` | 200 user object, 204 when not registered |
+//! | `POST /v3/users` | registers the token's user: 200 user object (or 204 without a body, [`FakeAccessLink::register_answers_no_content`]), 409 already registered or duplicated member-id, 403 consents missing |
+//! | `GET /v3/users/{id}` | 200 user object, 204 when not registered, 403 consents missing |
+//! | `GET /v3/exercises` | the current non-transactional pull: 200 list ([`FakeAccessLink::add_exercise`]), 204 no data, 403 consents missing |
 //! | `DELETE /v3/users/{id}` | 204, deregisters **and revokes the token**: later calls get 401 |
 //!
 //! API errors carry AccessLink's body `{timestamp, status, errorType, message, corrId}`.
 //! [`FakeAccessLink::rate_limit`] makes API calls answer 429 with `RateLimit-*` headers.
+//! [`FakeAccessLink::webhook_signature`] signs a webhook payload as AccessLink does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
