@@ -1116,3 +1116,44 @@ async fn customer_and_member_sessions_are_expiring_tokens_for_the_customer_porta
             .unwrap();
     assert!(bad.token_set().is_err());
 }
+
+#[tokio::test]
+async fn revocation_and_introspection_accept_basic_or_post_from_any_confidential_client() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let tokens = login(&client(&polar, &id, Some(&secret)).await).await;
+    // The same post client, authenticating with Basic: refused at the token endpoint (see
+    // `client_secret_post_is_the_default_and_basic_is_refused_for_a_post_client`), accepted here.
+    let basic = polar
+        .client_builder(polar.discover().await.unwrap(), &id)
+        .client_secret(secret)
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .redirect_uri(REDIRECT)
+        .build()
+        .unwrap();
+    assert!(introspect(&basic, &tokens).await.active());
+    basic.revoke(tokens.access_token(), None).await.unwrap();
+    assert!(!fake.is_access_token_live(tokens.access_token().expose()));
+}
+
+#[tokio::test]
+async fn revoking_another_clients_token_is_invalid_grant() {
+    let (fake, polar) = fake().await;
+    let (post_id, post_secret) = fake.post_client();
+    let (basic_id, basic_secret) = fake.basic_client();
+    let theirs = login(&client(&polar, &post_id, Some(&post_secret)).await).await;
+    let mine = polar
+        .client_builder(polar.discover().await.unwrap(), &basic_id)
+        .client_secret(basic_secret)
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .redirect_uri(REDIRECT)
+        .build()
+        .unwrap();
+    let err = mine.revoke(theirs.access_token(), None).await.unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::InvalidGrant),
+        "{err}"
+    );
+    assert!(fake.is_access_token_live(theirs.access_token().expose()));
+}

@@ -773,11 +773,37 @@ fn issue_code(s: &mut Inner, request: PendingRequest, organizations: Vec<String>
     )
 }
 
-/// Client authentication with the one method the client is registered for.
+/// Client authentication at the token endpoint: the one method the client is registered for.
 fn authenticate(
     s: &Inner,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
+) -> Result<FakeClient, Response> {
+    authenticate_with(s, headers, form, true)
+}
+
+/// Client authentication at revocation and introspection: Basic or post from any confidential
+/// client (Authlib's `check_endpoint_auth_method` binds the method only at the token endpoint).
+fn authenticate_confidential(
+    s: &Inner,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<FakeClient, Response> {
+    match authenticate_with(s, headers, form, false) {
+        Ok(c) if c.auth_method != FakeAuthMethod::None => Ok(c),
+        _ => Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )),
+    }
+}
+
+fn authenticate_with(
+    s: &Inner,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    fixed_method: bool,
 ) -> Result<FakeClient, Response> {
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -808,7 +834,12 @@ fn authenticate(
     let client = client_id
         .and_then(|id| s.clients.get(&id).cloned())
         .ok_or_else(invalid)?;
-    let ok = match client.auth_method {
+    let method = match (fixed_method, &basic) {
+        (true, _) => client.auth_method,
+        (false, Some(_)) => FakeAuthMethod::Basic,
+        (false, None) => FakeAuthMethod::Post,
+    };
+    let ok = match method {
         FakeAuthMethod::Basic => {
             basic.is_some_and(|(_, secret)| Some(&secret) == client.client_secret.as_ref())
         }
@@ -1037,17 +1068,21 @@ async fn revoke(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut s = inner.lock().unwrap();
-    let client = match authenticate(&s, &headers, &form) {
-        // Revocation needs client authentication: public clients cannot revoke.
-        Ok(c) if c.auth_method != FakeAuthMethod::None => c,
-        _ => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "client authentication failed",
-            )
-        }
+    // Revocation needs client authentication: public clients cannot revoke.
+    let client = match authenticate_confidential(&s, &headers, &form) {
+        Ok(c) => c,
+        Err(response) => return response,
     };
+    // Another client's token: Authlib's RevocationEndpoint raises `invalid_grant`.
+    let owner = form.get("token").and_then(|t| {
+        s.refresh
+            .get(t)
+            .or_else(|| s.access.get(t))
+            .map(|i| i.client_id.clone())
+    });
+    if owner.is_some_and(|o| o != client.client_id) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid token");
+    }
     if let Some(token) = form.get("token") {
         if let Some(info) = s
             .refresh
@@ -1078,15 +1113,9 @@ async fn introspect(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let s = inner.lock().unwrap();
-    let client = match authenticate(&s, &headers, &form) {
-        Ok(c) if c.auth_method != FakeAuthMethod::None => c,
-        _ => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "client authentication failed",
-            )
-        }
+    let client = match authenticate_confidential(&s, &headers, &form) {
+        Ok(c) => c,
+        Err(response) => return response,
     };
     let token = form.get("token").cloned().unwrap_or_default();
     let now = s.now();
