@@ -36,7 +36,8 @@ impl SubType {
     }
 }
 
-/// The `prompt` values Polar accepts. `login` is refused by Polar, so it is not offered.
+/// The `prompt` values Polar acts on. `login` makes Polar's consent page loop, so it is not
+/// offered; other values are ignored by Polar. Any explicit prompt shows the consent page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Prompt {
     /// No interaction; fails with `login_required`/`consent_required` if needed.

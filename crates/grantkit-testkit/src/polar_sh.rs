@@ -1,10 +1,14 @@
 //! An in-process Polar.sh: the OAuth 2.0 / OpenID Connect server of the Polar.sh merchant
-//! platform, reproducing the wire facts of `shared/polar-facts.md` (discovery served from the API
-//! host with the foreign issuer `https://polar.sh`, RS256 ID tokens with `aud` as an array and an
-//! optional `kid`, 300 s single-use codes, `plain` as the PKCE default, refresh rotation that
-//! kills the old pair, client authentication fixed per client, revoke always `200 {}`, public
-//! clients refused at revoke/introspect, 429 with `Retry-After`), plus a consent step a test
-//! approves or denies.
+//! platform, reproducing the wire facts of `shared/polar-facts.md` as Polar's server code
+//! (polarsource/polar, `server/polar/oauth2/`, 2026-08-22) behaves; each rule cites its file.
+//! Discovery is served from the API host with the foreign issuer `https://polar.sh`; RS256 ID
+//! tokens have `aud` as an array and no `kid`; codes are single-use for 300 s; PKCE defaults to
+//! `plain` and is checked at the token step; refresh rotation kills the old pair and turns a legacy
+//! organization token into a user token; only user tokens are issued (`sub_type=organization`
+//! is a one-organization down-scope picked on the consent page, which a remembered consent skips);
+//! client authentication is fixed per client at the token endpoint; revoke always answers
+//! `200 {}` and kills the pair; public clients are refused at revoke/introspect; registration
+//! errors are FastAPI 422s; 429 comes with `Retry-After`. A test approves or denies the consent.
 
 // Handlers return `Response` as their error: that is the axum idiom, and this is test code.
 #![allow(clippy::result_large_err)]
@@ -81,7 +85,8 @@ pub struct FakeClient {
     pub auth_method: FakeAuthMethod,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
-    /// `user` or `organization`, used when the request names no `sub_type`.
+    /// `user` or `organization`, used when the request names no `sub_type`. Always `user` for
+    /// dynamically registered clients (Polar drops the field).
     pub default_sub_type: String,
     registration_access_token: Option<String>,
     metadata: Value,
