@@ -9,7 +9,7 @@ use grantkit::{
 };
 use grantkit_polar_sh::{
     static_token, ClientMetadata, CustomerSession, OrganizationAccess, PolarAuthorizationExt,
-    PolarIntrospection, PolarSh, PolarSubject, Scope, StaticTokenKind, SubType,
+    PolarIntrospection, PolarSh, PolarSubject, Prompt, Scope, StaticTokenKind, SubType,
 };
 use grantkit_testkit::polar_sh::{Consent, FakePolarSh};
 use grantkit_testkit::Browser;
@@ -1156,4 +1156,24 @@ async fn revoking_another_clients_token_is_invalid_grant() {
         "{err}"
     );
     assert!(fake.is_access_token_live(theirs.access_token().expose()));
+}
+
+#[tokio::test]
+async fn prompt_none_without_an_earlier_consent_is_consent_required_on_the_redirect_with_state() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    // polar: grants/authorization_code.py, `_validate_scope_consent` raises ConsentRequiredError.
+    let (callback, pending) = authorize(&client, |r| r.polar_prompt(Prompt::None)).await;
+    let err = pending.verify_callback(&callback).unwrap_err();
+    assert_eq!(
+        err.oauth_code(),
+        Some(&OAuthErrorCode::ConsentRequired),
+        "{err}"
+    );
+    // After a consent, `prompt=none` skips the page and returns a code.
+    login(&client).await;
+    let (callback, pending) = authorize(&client, |r| r.polar_prompt(Prompt::None)).await;
+    let code = pending.verify_callback(&callback).unwrap();
+    client.exchange_code(code).await.unwrap();
 }
