@@ -5,7 +5,9 @@ use grantkit::{Endpoint, HttpOptions, Secret, TokenSet};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, StatusCode};
 
-use crate::error::{Error, Result};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, Error, Result};
 use crate::member_id::MemberId;
 use crate::preset::Endpoints;
 use crate::user::{User, UserId};
@@ -30,9 +32,13 @@ impl BearerToken for Secret {
 
 /// The outcome of a registration that AccessLink accepted.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Registration {
     /// 200: the user is now registered to your client.
     Registered(Box<User>),
+    /// 204: the user is now registered, but AccessLink sent no user object; read it with
+    /// [`AccessLink::get_user`] (as [`AccessLink::ensure_registered`] does).
+    Accepted,
     /// 409: the user was registered already (a re-link). AccessLink answers 409 also for a
     /// member-id another user holds; [`AccessLink::ensure_registered`] tells the two apart.
     AlreadyRegistered,
@@ -43,7 +49,7 @@ impl Registration {
     pub fn user(&self) -> Option<&User> {
         match self {
             Registration::Registered(user) => Some(user.as_ref()),
-            Registration::AlreadyRegistered => None,
+            Registration::Accepted | Registration::AlreadyRegistered => None,
         }
     }
 }
@@ -117,8 +123,9 @@ impl AccessLink {
 
     /// `POST /users`: registers the user the token belongs to, under `member_id`.
     ///
-    /// 200 is [`Registration::Registered`]; 409 is [`Registration::AlreadyRegistered`], a
-    /// success for an existing link; 403 is [`Error::ConsentsMissing`].
+    /// 200 is [`Registration::Registered`]; 204 (no body) is [`Registration::Accepted`]; 409 is
+    /// [`Registration::AlreadyRegistered`], a success for an existing link; 403 is
+    /// [`Error::ConsentsMissing`].
     pub async fn register(
         &self,
         token: &(impl BearerToken + ?Sized),
@@ -132,9 +139,8 @@ impl AccessLink {
         let response = self.send(request).await?;
         match response.status() {
             StatusCode::CONFLICT => Ok(Registration::AlreadyRegistered),
-            StatusCode::FORBIDDEN => Err(Error::ConsentsMissing(Box::new(
-                crate::error::ApiError::from_response(&response),
-            ))),
+            StatusCode::FORBIDDEN => Err(consents_missing(&response)),
+            StatusCode::NO_CONTENT => Ok(Registration::Accepted),
             s if s.is_success() => Ok(Registration::Registered(Box::new(response.json()?))),
             _ => Err(Error::from_response(&response)),
         }
@@ -149,19 +155,25 @@ impl AccessLink {
         user_id: UserId,
         member_id: &MemberId,
     ) -> Result<User> {
-        match self.register(token, member_id).await? {
-            Registration::Registered(user) => Ok(*user),
-            Registration::AlreadyRegistered => match self.get_user(token, user_id).await? {
-                Some(user) => Ok(user),
-                None => Err(Error::MemberIdTaken {
-                    member_id: grantkit::http::clean_text(member_id.as_str(), 100),
-                }),
-            },
+        let registration = self.register(token, member_id).await?;
+        if let Registration::Registered(user) = registration {
+            return Ok(*user);
+        }
+        match (self.get_user(token, user_id).await?, registration) {
+            (Some(user), _) => Ok(user),
+            (None, Registration::AlreadyRegistered) => Err(Error::MemberIdTaken {
+                member_id: grantkit::http::clean_text(member_id.as_str(), 100),
+            }),
+            (None, _) => Err(grantkit::Error::InvalidResponse {
+                endpoint: Endpoint::Api,
+                reason: "AccessLink accepted the registration but does not know the user".into(),
+            }
+            .into()),
         }
     }
 
     /// `GET /users/{user-id}`: the registered user; `None` when AccessLink has no such
-    /// registration (204).
+    /// registration (204); [`Error::ConsentsMissing`] on 403 (a mandatory consent withdrawn).
     pub async fn get_user(
         &self,
         token: &(impl BearerToken + ?Sized),
@@ -171,6 +183,32 @@ impl AccessLink {
         let response = self.send(request).await?;
         match response.status() {
             StatusCode::NO_CONTENT | StatusCode::NOT_FOUND => Ok(None),
+            StatusCode::FORBIDDEN => Err(consents_missing(&response)),
+            s if s.is_success() => Ok(Some(response.json()?)),
+            _ => Err(Error::from_response(&response)),
+        }
+    }
+
+    /// `GET <path>` with the user's token, for AccessLink's current data endpoints (`/exercises`,
+    /// `/users/physical-info`...; the transaction-based pulls are deprecated). 204 is "no data":
+    /// `None`; 403 is [`Error::ConsentsMissing`]; a 200 body is read as `T`.
+    ///
+    /// ```no_run
+    /// # async fn run(api: &grantkit_polar_accesslink::AccessLink, tokens: &grantkit::TokenSet)
+    /// # -> grantkit_polar_accesslink::Result<()> {
+    /// let exercises: Option<Vec<serde_json::Value>> = api.get_data(tokens, "/exercises").await?;
+    /// # let _ = exercises; Ok(()) }
+    /// ```
+    pub async fn get_data<T: DeserializeOwned>(
+        &self,
+        token: &(impl BearerToken + ?Sized),
+        path: &str,
+    ) -> Result<Option<T>> {
+        let request = self.user_request(Method::GET, path, token);
+        let response = self.send(request).await?;
+        match response.status() {
+            StatusCode::NO_CONTENT => Ok(None),
+            StatusCode::FORBIDDEN => Err(consents_missing(&response)),
             s if s.is_success() => Ok(Some(response.json()?)),
             _ => Err(Error::from_response(&response)),
         }
@@ -192,4 +230,8 @@ impl AccessLink {
             Err(Error::from_response(&response))
         }
     }
+}
+
+fn consents_missing(response: &HttpResponse) -> Error {
+    Error::ConsentsMissing(Box::new(ApiError::from_response(response)))
 }

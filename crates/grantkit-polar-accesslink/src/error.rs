@@ -161,8 +161,9 @@ impl fmt::Display for RateLimit {
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// 403 at registration: the user has not accepted Polar's mandatory consents.
-    #[error("AccessLink refused the registration: the user has not accepted Polar's mandatory consents ({0}); ask them to accept them in Polar Flow, then register again")]
+    /// 403 (registration, reading the user, data calls): the user has not accepted Polar's
+    /// mandatory consents, or withdrew one.
+    #[error("AccessLink refused the call: the user has not accepted Polar's mandatory consents ({0}); ask them to accept them in Polar Flow, then try again")]
     ConsentsMissing(Box<ApiError>),
     /// 401: the access token expired (a year after linking) or was revoked (deregistration
     /// revokes it). There is no refresh token: link the user again.

@@ -39,6 +39,7 @@
 //! match api.register(&tokens, &member_id).await? {
 //!     Registration::Registered(user) => println!("registered {}", user.polar_user_id),
 //!     Registration::AlreadyRegistered => println!("linked before"),
+//!     _ => println!("registered (204: no user object; read it with get_user)"),
 //! }
 //! let user = api.get_user(&tokens, user_id).await?;
 //! // When the user unlinks: deregistration also revokes the access token.
@@ -51,10 +52,13 @@
 //! ([`Error::Unauthorized`]); both say `is_reauthorization_required()`: send the user through
 //! the authorization again. The user guide is `docs/providers/polar-accesslink.md`.
 //!
+//! Data: the plain `GET` endpoints (`/exercises`, `/users/physical-info`...) are the current
+//! way; the transaction-based pulls are deprecated. [`AccessLink::get_data`] calls one with the
+//! user's token and reads 204 as "no data" (`None`).
+//!
 //! Client-level calls (pull notifications, webhooks), authenticated with HTTP Basic client
 //! credentials instead of a user token, are not wrapped yet: [`AccessLink::request`] and
-//! [`AccessLink::send`] are the seam for them (and for the data endpoints), with the same
-//! typed [`Error`]s.
+//! [`AccessLink::send`] are the seam for them, with the same typed [`Error`]s.
 
 /// The code of `docs/providers/polar-accesslink.md`, compiled as doctests.
 #[cfg(doctest)]
@@ -66,6 +70,7 @@ mod error;
 mod member_id;
 mod preset;
 mod user;
+pub mod webhook;
 
 pub use api::{AccessLink, BearerToken, Registration};
 pub use error::{ApiError, Error, RateLimit, Result};

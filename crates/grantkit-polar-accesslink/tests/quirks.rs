@@ -263,3 +263,27 @@ async fn secrets_are_not_in_debug_or_errors() {
         "no authorization code in errors: {shown}"
     );
 }
+
+#[tokio::test]
+async fn plain_get_data_endpoints_are_current_and_204_means_no_data() {
+    let fake = common::fake().await;
+    let tokens = common::link(&common::client(&fake)).await;
+    let api = grantkit_polar_accesslink::AccessLink::new(&common::endpoints(&fake)).unwrap();
+    api.register(&tokens, &grantkit_polar_accesslink::MemberId::generate())
+        .await
+        .unwrap();
+    let none: Option<Vec<serde_json::Value>> = api.get_data(&tokens, "/exercises").await.unwrap();
+    assert_eq!(none, None, "204: no data");
+    fake.add_exercise(10579, serde_json::json!({"id": "e1", "sport": "RUNNING"}));
+    let list: Vec<serde_json::Value> = api
+        .get_data(&tokens, "/exercises")
+        .await
+        .unwrap()
+        .expect("data");
+    assert_eq!(list[0]["sport"], "RUNNING");
+    let last = fake.api_requests().last().unwrap().clone();
+    assert_eq!(
+        (last.method.as_str(), last.path.as_str(), last.bearer),
+        ("GET", "/v3/exercises", true)
+    );
+}

@@ -299,3 +299,46 @@ async fn bare_access_token_secret_works_too() {
         .unwrap();
     assert!(registration.user().is_some());
 }
+
+#[tokio::test]
+async fn register_204_without_a_body_is_a_registration_not_a_parse_error() {
+    let fake = fake().await;
+    fake.register_answers_no_content(true);
+    let tokens = link(&client(&fake)).await;
+    let api = api(&fake);
+    let member_id = MemberId::generate();
+    let registration = api.register(&tokens, &member_id).await.unwrap();
+    assert_eq!(registration, Registration::Accepted);
+    assert_eq!(fake.api_requests().last().unwrap().status, 204);
+    assert_eq!(
+        fake.registered_member_id(10579).as_deref(),
+        Some(member_id.as_str())
+    );
+    // ensure_registered reads the user back when the answer had no body.
+    let fake2 = self::fake().await;
+    fake2.register_answers_no_content(true);
+    let tokens = link(&client(&fake2)).await;
+    let user = self::api(&fake2)
+        .ensure_registered(&tokens, tokens.user_id().unwrap(), &MemberId::generate())
+        .await
+        .unwrap();
+    assert_eq!(user.polar_user_id, UserId(10579));
+}
+
+#[tokio::test]
+async fn get_user_403_without_the_mandatory_consents_is_consents_missing() {
+    let fake = fake().await;
+    let tokens = link(&client(&fake)).await;
+    let api = api(&fake);
+    api.register(&tokens, &MemberId::generate()).await.unwrap();
+    // The user withdraws a mandatory consent in Polar Flow afterwards.
+    let mut user = FakeUser::new(10579);
+    user.consents_accepted = false;
+    fake.set_user(user);
+    let err = api
+        .get_user(&tokens, tokens.user_id().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::ConsentsMissing(_)), "{err:?}");
+    assert_eq!(fake.api_requests().last().unwrap().status, 403);
+}

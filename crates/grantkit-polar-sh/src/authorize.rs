@@ -1,15 +1,19 @@
-//! Polar's authorization parameters: `sub_type`, `sub`, `prompt`, typed scopes.
+//! Polar's authorization parameters: `sub_type`, `prompt`, typed scopes.
 
 use grantkit::AuthorizationRequest;
 
 use crate::scope::Scope;
 
-/// Who the token acts for: the user, or one of their organizations.
+/// What a token is asked for. Since mid-2026 Polar issues only *user* tokens: `Organization`
+/// asks for a user token down-scoped to the **one** organization the user picks on the consent
+/// page (read it back from [`PolarIntrospection::organization_access`](crate::PolarIntrospection::organization_access)).
+/// Legacy organization tokens (`polar_at_o_…`) issued earlier still carry `Organization`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SubType {
-    /// A user.
+    /// A user token reaching all of the user's organizations.
     User,
-    /// An organization (the merchant account).
+    /// On a request: a user token limited to one organization picked by the user. On a legacy
+    /// token: an organization token.
     Organization,
 }
 
@@ -32,7 +36,8 @@ impl SubType {
     }
 }
 
-/// The `prompt` values Polar accepts. `login` is refused by Polar, so it is not offered.
+/// The `prompt` values Polar acts on. `login` makes Polar's consent page loop, so it is not
+/// offered; other values are ignored by Polar. Any explicit prompt shows the consent page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Prompt {
     /// No interaction; fails with `login_required`/`consent_required` if needed.
@@ -57,24 +62,33 @@ impl Prompt {
 /// Polar-specific parameters on grantkit's authorization request builder.
 ///
 /// ```
-/// use grantkit_polar_sh::{PolarAuthorizationExt, PolarSh, Prompt, Scope};
+/// use grantkit_polar_sh::{PolarAuthorizationExt, PolarSh, Scope, SubType};
 /// let polar = PolarSh::production();
 /// let client = polar.client_builder(polar.provider()?, "polar_ci_x").build()?;
 /// let (url, _) = client
 ///     .authorize()
 ///     .polar_scopes([Scope::OpenId, Scope::ProductsRead])
-///     .organization("org-123")
-///     .polar_prompt(Prompt::SelectAccount)
+///     .sub_type(SubType::Organization)
 ///     .build()?;
 /// let q = url.query().unwrap();
-/// assert!(q.contains("sub_type=organization") && q.contains("sub=org-123"));
+/// assert!(q.contains("sub_type=organization") && q.contains("prompt=consent"));
+/// assert!(!q.contains("&sub="));
 /// assert!(q.contains("scope=openid+products%3Aread"));
 /// # Ok::<(), grantkit::Error>(())
 /// ```
 pub trait PolarAuthorizationExt: Sized {
-    /// Requests a token for a user or an organization (`sub_type`).
+    /// Sends `sub_type`. [`SubType::Organization`] also sends `prompt=consent`: without the
+    /// consent page nobody picks the organization, and Polar answers a user who consented before
+    /// with a 400 page instead of a redirect. A later [`polar_prompt`](Self::polar_prompt)
+    /// replaces that prompt.
     fn sub_type(self, sub_type: SubType) -> Self;
-    /// Requests a token for one organization (`sub_type=organization&sub=<id>`).
+    /// Asks for a user token limited to one organization: the same as
+    /// `sub_type(SubType::Organization)`. The id is not sent: Polar never reads the legacy `sub`
+    /// parameter, and the user picks the organization on the consent page (check which one with
+    /// [`PolarIntrospection::organization_access`](crate::PolarIntrospection::organization_access)).
+    #[deprecated(
+        note = "Polar ignores the organization id; use `sub_type(SubType::Organization)` and check the picked organization by introspection"
+    )]
     fn organization(self, organization_id: &str) -> Self;
     /// The `prompt` parameter, restricted to what Polar accepts.
     fn polar_prompt(self, prompt: Prompt) -> Self;
@@ -84,12 +98,15 @@ pub trait PolarAuthorizationExt: Sized {
 
 impl PolarAuthorizationExt for AuthorizationRequest<'_> {
     fn sub_type(self, sub_type: SubType) -> Self {
-        self.param("sub_type", sub_type.as_str())
+        let request = self.param("sub_type", sub_type.as_str());
+        match sub_type {
+            SubType::Organization => request.prompt(Prompt::Consent.as_str()),
+            SubType::User => request,
+        }
     }
 
-    fn organization(self, organization_id: &str) -> Self {
+    fn organization(self, _organization_id: &str) -> Self {
         self.sub_type(SubType::Organization)
-            .param("sub", organization_id)
     }
 
     fn polar_prompt(self, prompt: Prompt) -> Self {

@@ -13,8 +13,18 @@ pub struct PolarIntrospection {
     pub inner: Introspection,
     /// Whether the token acts for a user or an organization.
     pub sub_type: Option<SubType>,
-    /// The organizations the token can reach.
+    /// The organizations the token is down-scoped to; empty means all of the user's (see
+    /// [`PolarIntrospection::organization_access`]).
     pub organizations: Vec<String>,
+}
+
+/// Which organizations a Polar token reaches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrganizationAccess {
+    /// All of the user's organizations (Polar's empty `organizations` list).
+    All,
+    /// Only these; one after `sub_type=organization`.
+    Only(Vec<String>),
 }
 
 impl From<Introspection> for PolarIntrospection {
@@ -47,5 +57,14 @@ impl PolarIntrospection {
     /// Whether the token is active.
     pub fn active(&self) -> bool {
         self.inner.active
+    }
+
+    /// Which organizations the token reaches, reading Polar's `[]` as "all of them".
+    pub fn organization_access(&self) -> OrganizationAccess {
+        if self.organizations.is_empty() {
+            OrganizationAccess::All
+        } else {
+            OrganizationAccess::Only(self.organizations.clone())
+        }
     }
 }

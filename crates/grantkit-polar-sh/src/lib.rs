@@ -12,7 +12,12 @@
 //!   that way. Public clients cannot revoke or introspect; calling those is a typed error here,
 //!   not an HTTP 401.
 //! - Refresh rotates both tokens and kills the old pair. Keep the new pair (grantkit's token
-//!   lifecycle does).
+//!   lifecycle does). A refresh does not always keep the identity: a legacy organization token
+//!   comes back as a user token.
+//! - Only user tokens are issued: [`SubType::Organization`] asks for a user token limited to one
+//!   organization the user picks (and sends `prompt=consent`, without which a returning user
+//!   gets a 400 page). Read the pick with [`PolarIntrospection::organization_access`].
+//! - API errors keep Polar's `detail` ([`ApiError`]); webhooks are verified by [`WebhookVerifier`].
 //!
 //! ```no_run
 //! use grantkit_polar_sh::{PolarAuthorizationExt, PolarSh, Scope, SubType};
@@ -36,20 +41,24 @@
 //! ```
 
 mod authorize;
+mod error;
 mod introspection;
 mod registration;
 mod scope;
 mod static_token;
 mod subject;
+pub mod webhook;
 
 use grantkit::{AuthMethod, Client, ClientBuilder, Discovery, Provider, Quirks};
 
 pub use authorize::{PolarAuthorizationExt, Prompt, SubType};
-pub use introspection::PolarIntrospection;
+pub use error::{error_for_status, ApiError, Error, Result, ValidationIssue};
+pub use introspection::{OrganizationAccess, PolarIntrospection};
 pub use registration::{ClientMetadata, RegisteredClient, Registrar};
 pub use scope::{join as join_scopes, Scope};
-pub use static_token::{static_token, StaticTokenKind};
+pub use static_token::{session_token, static_token, CustomerSession, StaticTokenKind};
 pub use subject::{userinfo, PolarSubject};
+pub use webhook::{WebhookError, WebhookSecret, WebhookVerifier};
 
 /// The issuer Polar.sh names in its metadata and ID tokens, in production and sandbox alike.
 pub const ISSUER: &str = "https://polar.sh";
@@ -74,7 +83,8 @@ impl PolarSh {
     }
 
     /// Any other base URLs: a proxy, or the testkit's fake (`FakePolarSh::api_base()`). The API
-    /// base may end in `/api` for the older `/api/v1/...` paths.
+    /// base may end in `/api` for the older `/api/v1/...` paths; discovery and the JWKS stay at
+    /// the host's root then, because Polar does not alias `/.well-known` under `/api`.
     pub fn custom(api_base: impl Into<String>, web_base: impl Into<String>) -> Self {
         let trim = |s: String| s.trim_end_matches('/').to_owned();
         Self {
@@ -99,6 +109,11 @@ impl PolarSh {
         format!("{}{path}", self.api_base)
     }
 
+    /// The API host's root, where `/.well-known/...` lives even for an `/api` base.
+    fn well_known_base(&self) -> &str {
+        self.api_base.strip_suffix("/api").unwrap_or(&self.api_base)
+    }
+
     /// The provider from the documented endpoints, without a network round trip.
     pub fn provider(&self) -> grantkit::Result<Provider> {
         Provider::builder("Polar.sh")
@@ -108,7 +123,7 @@ impl PolarSh {
             .userinfo_endpoint(&self.api("/v1/oauth2/userinfo"))
             .revocation_endpoint(&self.api("/v1/oauth2/revoke"))
             .introspection_endpoint(&self.api("/v1/oauth2/introspect"))
-            .jwks_uri(&self.api("/.well-known/jwks.json"))
+            .jwks_uri(&format!("{}/.well-known/jwks.json", self.well_known_base()))
             .auth_methods([
                 AuthMethod::ClientSecretPost,
                 AuthMethod::ClientSecretBasic,
@@ -123,7 +138,7 @@ impl PolarSh {
     /// The provider from Polar's discovery document on the API host, whose issuer must be
     /// `https://polar.sh` (checked, not skipped).
     pub async fn discover(&self) -> grantkit::Result<Provider> {
-        let provider = Discovery::new(&self.api_base)
+        let provider = Discovery::new(self.well_known_base())
             .expected_issuer(ISSUER)
             .name("Polar.sh")
             .fetch()
@@ -145,7 +160,7 @@ impl PolarSh {
     }
 
     /// Dynamic client registration (RFC 7591/7592) at `/v1/oauth2/register`.
-    pub fn registrar(&self) -> grantkit::Result<Registrar> {
-        Registrar::new(self.api("/v1/oauth2/register"))
+    pub fn registrar(&self) -> Result<Registrar> {
+        Ok(Registrar::new(self.api("/v1/oauth2/register"))?)
     }
 }

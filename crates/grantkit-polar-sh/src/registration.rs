@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::authorize::SubType;
+use crate::error::{error_for_status, Result};
 use crate::scope::{join, Scope};
 
 /// What to register. `redirect_uris` and `client_name` are required by Polar.
@@ -39,7 +40,10 @@ pub struct ClientMetadata {
     /// Privacy policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy_uri: Option<String>,
-    /// `user` or `organization` when an authorization request names none.
+    /// Not sent: Polar drops `default_sub_type` at registration (it is not among Authlib's
+    /// RFC 7591 claims), so every registered client defaults to `user`. Ask per request with
+    /// [`PolarAuthorizationExt::sub_type`](crate::PolarAuthorizationExt::sub_type) instead.
+    #[serde(skip)]
     pub default_sub_type: String,
 }
 
@@ -61,7 +65,7 @@ impl ClientMetadata {
             logo_uri: None,
             tos_uri: None,
             policy_uri: None,
-            default_sub_type: SubType::Organization.as_str().to_owned(),
+            default_sub_type: SubType::User.as_str().to_owned(),
         }
     }
 
@@ -71,11 +75,20 @@ impl ClientMetadata {
         self
     }
 
-    /// The default `sub_type`.
+    /// Kept for compatibility; has no effect at Polar, which drops the field (see
+    /// [`ClientMetadata::default_sub_type`](struct@ClientMetadata#structfield.default_sub_type)).
     pub fn default_sub_type(mut self, sub_type: SubType) -> Self {
         self.default_sub_type = sub_type.as_str().to_owned();
         self
     }
+}
+
+/// The RFC 7592 update body: the metadata and the `client_id`.
+#[derive(Serialize)]
+struct Update<'a> {
+    client_id: &'a str,
+    #[serde(flatten)]
+    metadata: &'a ClientMetadata,
 }
 
 /// A registered client: its credentials and what manages it. Keep it secret: it holds the
@@ -122,44 +135,51 @@ impl Registrar {
         })
     }
 
-    /// `POST /v1/oauth2/register`: creates a client (RFC 7591 errors such as
-    /// `invalid_redirect_uri` arrive as typed OAuth errors).
-    pub async fn register(&self, metadata: &ClientMetadata) -> grantkit::Result<RegisteredClient> {
+    /// `POST /v1/oauth2/register`: creates a client. Polar refuses bad metadata with 422
+    /// `RequestValidationError` (not RFC 7591's `invalid_redirect_uri`): an [`Error::Api`](crate::Error::Api)
+    /// whose [`issues`](crate::ApiError::issues) say what and why (`An HTTPS URL is required.`).
+    pub async fn register(&self, metadata: &ClientMetadata) -> Result<RegisteredClient> {
         let request = self
             .api
             .reqwest()
             .post(&self.endpoint)
             .header(ACCEPT, "application/json")
             .json(metadata);
-        self.send(request).await?.json()
+        Ok(self.send(request).await?.json()?)
     }
 
     /// `GET` the registration.
-    pub async fn read(&self, client: &RegisteredClient) -> grantkit::Result<RegisteredClient> {
+    pub async fn read(&self, client: &RegisteredClient) -> Result<RegisteredClient> {
         let request = self.managed(
             self.api.reqwest().get(&client.registration_client_uri),
             client,
         );
-        self.send(request).await?.json()
+        Ok(self.send(request).await?.json()?)
     }
 
-    /// `PUT` new metadata.
+    /// `PUT` new metadata. The body carries the `client_id`, which Polar requires (422 without).
     pub async fn update(
         &self,
         client: &RegisteredClient,
         metadata: &ClientMetadata,
-    ) -> grantkit::Result<RegisteredClient> {
+    ) -> Result<RegisteredClient> {
+        let body = Update {
+            client_id: &client.client_id,
+            metadata,
+        };
         let request = self
             .managed(
                 self.api.reqwest().put(&client.registration_client_uri),
                 client,
             )
-            .json(metadata);
-        self.send(request).await?.json()
+            .json(&body);
+        Ok(self.send(request).await?.json()?)
     }
 
-    /// `DELETE` the client; its tokens stop working.
-    pub async fn delete(&self, client: RegisteredClient) -> grantkit::Result<()> {
+    /// `DELETE` the client. A soft delete at Polar: its refresh tokens stop working
+    /// (`invalid_client`), but access tokens already issued keep working until they expire.
+    /// Revoke them first if they must stop now.
+    pub async fn delete(&self, client: RegisteredClient) -> Result<()> {
         let request = self.managed(
             self.api.reqwest().delete(&client.registration_client_uri),
             &client,
@@ -167,14 +187,8 @@ impl Registrar {
         self.send(request).await.map(drop)
     }
 
-    async fn send(
-        &self,
-        request: reqwest::RequestBuilder,
-    ) -> grantkit::Result<grantkit::http::HttpResponse> {
-        self.api
-            .execute(Endpoint::Api, request)
-            .await?
-            .error_for_status()
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<grantkit::http::HttpResponse> {
+        error_for_status(self.api.execute(Endpoint::Api, request).await?)
     }
 
     fn managed(

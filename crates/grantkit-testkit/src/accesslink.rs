@@ -7,12 +7,14 @@
 //! | `GET /oauth2/authorization` | checks `client_id`, `response_type=code` and a registered `redirect_uri` ([`ACCESSLINK_REDIRECT_URI`], or one added with [`FakeAccessLink::add_redirect_uri`]), then redirects to the consent step |
 //! | `GET /oauth2/consent` | approves or denies per [`FakeAccessLink::deny_consent`]; redirects to the redirect URI (the registered one when none was sent) with `code` + `state` or `error=access_denied` |
 //! | `POST /v2/oauth2/token` | client credentials **only** as HTTP Basic (body credentials: 401 `invalid_client`); `redirect_uri` must be repeated exactly when it was sent; 10-minute single-use codes; answers `{"access_token","token_type":"bearer","expires_in":31535999,"x_user_id":...}` |
-//! | `POST /v3/users` | registers the token's user: 200 user object, 409 already registered or duplicated member-id, 403 consents missing |
-//! | `GET /v3/users/{id}` | 200 user object, 204 when not registered |
+//! | `POST /v3/users` | registers the token's user: 200 user object (or 204 without a body, [`FakeAccessLink::register_answers_no_content`]), 409 already registered or duplicated member-id, 403 consents missing |
+//! | `GET /v3/users/{id}` | 200 user object, 204 when not registered, 403 consents missing |
+//! | `GET /v3/exercises` | the current non-transactional pull: 200 list ([`FakeAccessLink::add_exercise`]), 204 no data, 403 consents missing |
 //! | `DELETE /v3/users/{id}` | 204, deregisters **and revokes the token**: later calls get 401 |
 //!
 //! API errors carry AccessLink's body `{timestamp, status, errorType, message, corrId}`.
 //! [`FakeAccessLink::rate_limit`] makes API calls answer 429 with `RateLimit-*` headers.
+//! [`FakeAccessLink::webhook_signature`] signs a webhook payload as AccessLink does.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -207,6 +209,10 @@ struct Inner {
     counter: u64,
     /// Redirect URIs registered besides [`ACCESSLINK_REDIRECT_URI`].
     extra_redirect_uris: HashSet<String>,
+    /// Registration answers 204 without a body.
+    register_no_content: bool,
+    /// Exercises per user for `GET /v3/exercises`.
+    exercises: HashMap<u64, Vec<Value>>,
 }
 
 impl Inner {
@@ -263,6 +269,7 @@ impl FakeAccessLink {
             .route("/v2/oauth2/token", post(token))
             .route("/v3/users", post(register))
             .route("/v3/users/{id}", get(get_user).delete(deregister))
+            .route("/v3/exercises", get(exercises))
             .with_state(inner.clone());
         let server = TestServer::start(app).await?;
         Ok(Self { server, inner })
@@ -346,6 +353,34 @@ impl FakeAccessLink {
             .registrations
             .get(&user)
             .map(|r| r.member_id.clone())
+    }
+
+    /// `true`: a successful registration answers 204 with no body (AccessLink's OpenAPI spec
+    /// lists 204 for `POST /v3/users`).
+    pub fn register_answers_no_content(&self, on: bool) {
+        self.state().register_no_content = on;
+    }
+
+    /// Adds an exercise (AccessLink's exercise JSON) for `user`, listed by `GET /v3/exercises`.
+    pub fn add_exercise(&self, user: u64, exercise: Value) {
+        self.state()
+            .exercises
+            .entry(user)
+            .or_default()
+            .push(exercise);
+    }
+
+    /// The `Polar-Webhook-Signature` AccessLink sends with a webhook delivery of `body`:
+    /// HMAC-SHA256 of the body with the webhook's `signature_secret_key`, lowercase hex.
+    pub fn webhook_signature(&self, secret: &str, body: &[u8]) -> String {
+        use hmac::Mac as _;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        mac.finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Whether `access_token` was issued and is not revoked.
@@ -751,8 +786,53 @@ fn register_response(state: &mut Inner, headers: &HeaderMap, body: &str) -> Resp
         member_id,
         registration_date: iso8601(SystemTime::now()),
     };
-    let response = user_json(&user, &registration);
+    let response = if state.register_no_content {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        user_json(&user, &registration)
+    };
     state.registrations.insert(user_id, registration);
+    response
+}
+
+/// 403 when the token's user has not accepted the mandatory consents (AccessLink's OpenAPI
+/// spec: `GET /v3/users/{user-id}` and the data endpoints).
+fn consents_gate(state: &mut Inner, user: u64) -> Result<(), Box<Response>> {
+    if state.users.get(&user).is_some_and(|u| u.consents_accepted) {
+        return Ok(());
+    }
+    Err(Box::new(api_error(
+        state,
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN",
+        "User has not accepted all mandatory consents",
+    )))
+}
+
+/// `GET /v3/exercises`: the current, non-transactional pull; 204 means no data.
+async fn exercises(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    let mut state = inner.lock().unwrap();
+    let gate = api_gate(&mut state, &headers)
+        .and_then(|user| consents_gate(&mut state, user).map(|()| user));
+    let response = match gate {
+        Err(response) => *response,
+        Ok(user) => match state.exercises.get(&user) {
+            Some(list) if !list.is_empty() => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
+                Value::from(list.clone()).to_string(),
+            )
+                .into_response(),
+            _ => StatusCode::NO_CONTENT.into_response(),
+        },
+    };
+    record_api(
+        &mut state,
+        "GET",
+        "/v3/exercises".into(),
+        &headers,
+        response.status().as_u16(),
+    );
     response
 }
 
@@ -762,7 +842,9 @@ async fn get_user(
     headers: HeaderMap,
 ) -> Response {
     let mut state = inner.lock().unwrap();
-    let response = match api_gate(&mut state, &headers) {
+    let gate = api_gate(&mut state, &headers)
+        .and_then(|user| consents_gate(&mut state, user).map(|()| user));
+    let response = match gate {
         Err(response) => *response,
         Ok(token_user) => match (id.parse::<u64>(), state.registrations.get(&token_user)) {
             (Ok(id), Some(registration)) if id == token_user => {
@@ -822,7 +904,7 @@ async fn deregister(
 }
 
 /// `2024-05-01T12:34:56.000Z` without a date crate (civil-from-days, H. Hinnant).
-fn iso8601(t: SystemTime) -> String {
+pub(crate) fn iso8601(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

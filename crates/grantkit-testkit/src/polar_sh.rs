@@ -1,10 +1,14 @@
 //! An in-process Polar.sh: the OAuth 2.0 / OpenID Connect server of the Polar.sh merchant
-//! platform, reproducing the wire facts of `shared/polar-facts.md` (discovery served from the API
-//! host with the foreign issuer `https://polar.sh`, RS256 ID tokens with `aud` as an array and an
-//! optional `kid`, 300 s single-use codes, `plain` as the PKCE default, refresh rotation that
-//! kills the old pair, client authentication fixed per client, revoke always `200 {}`, public
-//! clients refused at revoke/introspect, 429 with `Retry-After`), plus a consent step a test
-//! approves or denies.
+//! platform, reproducing the wire facts of `shared/polar-facts.md` as Polar's server code
+//! (polarsource/polar, `server/polar/oauth2/`, 2026-08-22) behaves; each rule cites its file.
+//! Discovery is served from the API host with the foreign issuer `https://polar.sh`; RS256 ID
+//! tokens have `aud` as an array and no `kid`; codes are single-use for 300 s; PKCE defaults to
+//! `plain` and is checked at the token step; refresh rotation kills the old pair and turns a legacy
+//! organization token into a user token; only user tokens are issued (`sub_type=organization`
+//! is a one-organization down-scope picked on the consent page, which a remembered consent skips);
+//! client authentication is fixed per client at the token endpoint; revoke always answers
+//! `200 {}` and kills the pair; public clients are refused at revoke/introspect; registration
+//! errors are FastAPI 422s; 429 comes with `Retry-After`. A test approves or denies the consent.
 
 // Handlers return `Response` as their error: that is the axum idiom, and this is test code.
 #![allow(clippy::result_large_err)]
@@ -81,7 +85,8 @@ pub struct FakeClient {
     pub auth_method: FakeAuthMethod,
     /// Exact redirect URIs.
     pub redirect_uris: Vec<String>,
-    /// `user` or `organization`, used when the request names no `sub_type`.
+    /// `user` or `organization`, used when the request names no `sub_type`. Always `user` for
+    /// dynamically registered clients (Polar drops the field).
     pub default_sub_type: String,
     registration_access_token: Option<String>,
     metadata: Value,
@@ -104,13 +109,15 @@ struct PendingRequest {
     state: Option<String>,
     nonce: Option<String>,
     challenge: Option<(String, String)>,
-    sub_type: String,
-    sub: Option<String>,
+    /// Whether `sub_type=organization` asked for a single-organization down-scope.
+    single_organization: bool,
 }
 
 #[derive(Clone, Debug)]
 struct CodeGrant {
     request: PendingRequest,
+    /// The down-scope picked on the consent page; empty means all of the user's organizations.
+    organizations: Vec<String>,
     issued_at: u64,
     used: bool,
 }
@@ -124,6 +131,7 @@ struct TokenInfo {
     iat: u64,
     exp: u64,
     paired: String,
+    organizations: Vec<String>,
 }
 
 struct Inner {
@@ -139,12 +147,16 @@ struct Inner {
     access: HashMap<String, TokenInfo>,
     refresh: HashMap<String, TokenInfo>,
     personal_tokens: HashMap<String, (String, String)>,
-    nonces: HashSet<String>,
+    /// Customer-portal session tokens and their expiry (Unix seconds).
+    customer_sessions: HashMap<String, u64>,
+    /// Scopes the user granted, per client (polar: service/oauth2_grant.py).
+    consented: HashMap<String, HashSet<String>>,
     rate_limit: Option<(u32, u64)>,
     token_requests: u64,
     refresh_requests: u64,
     last_token_request: Option<HashMap<String, String>>,
     user: (String, String),
+    /// The organization's id and slug; the user is its only member.
     organization: (String, String),
 }
 
@@ -174,7 +186,8 @@ impl FakePolarSh {
             issuer: POLAR_ISSUER.to_owned(),
             clients: HashMap::new(),
             consent: Consent::Approve,
-            kid_in_header: true,
+            // polar: server/polar/oauth2/constants.py, JWT_CONFIG names no `kid`.
+            kid_in_header: false,
             signing_key: KEY_A,
             clock_offset: 0,
             pending: HashMap::new(),
@@ -182,7 +195,8 @@ impl FakePolarSh {
             access: HashMap::new(),
             refresh: HashMap::new(),
             personal_tokens: HashMap::new(),
-            nonces: HashSet::new(),
+            customer_sessions: HashMap::new(),
+            consented: HashMap::new(),
             rate_limit: None,
             token_requests: 0,
             refresh_requests: 0,
@@ -191,7 +205,7 @@ impl FakePolarSh {
                 format!("user-{}", random(8)),
                 "merchant@example.test".to_owned(),
             ),
-            organization: (format!("org-{}", random(8)), "Acme Widgets".to_owned()),
+            organization: (format!("org-{}", random(8)), "acme-widgets".to_owned()),
         }));
         let server = TestServer::start(router(inner.clone())).await?;
         {
@@ -267,7 +281,8 @@ impl FakePolarSh {
         self.state().consent = consent;
     }
 
-    /// Whether ID-token headers carry a `kid` (Polar's may not).
+    /// Whether ID-token headers carry a `kid`. Off by default, as on Polar; on, to show a
+    /// client copes with either.
     pub fn set_kid_in_header(&self, on: bool) {
         self.state().kid_in_header = on;
     }
@@ -331,6 +346,48 @@ impl FakePolarSh {
         token
     }
 
+    /// A legacy organization token pair (`polar_at_o_…` / `polar_rt_o_…`) for `client_id`, as
+    /// Polar issued before mid-2026, as the token endpoint's JSON body. It no longer issues them;
+    /// refreshing one yields a user token (the organization's only member) down-scoped to it.
+    pub fn legacy_organization_tokens(&self, client_id: &str, scope: &str) -> Value {
+        let mut s = self.state();
+        let client = s.clients.get(client_id).cloned().expect("a known client");
+        let org = s.organization.0.clone();
+        let subject = Subject {
+            sub_type: "organization",
+            sub: &org,
+            organizations: vec![org.clone()],
+        };
+        let (access, refresh) = issue_pair(&mut s, &client, scope, subject, 864_000);
+        json!({
+            "access_token": access, "token_type": "Bearer", "expires_in": 864_000,
+            "refresh_token": refresh, "scope": scope,
+        })
+    }
+
+    /// The headers Polar.sh sends with a webhook delivery of `body` to an endpoint whose secret is
+    /// `secret` (`whsec_…`): Standard Webhooks, keyed with the secret's own bytes, because Polar
+    /// base64-encodes the whole secret before signing (polar: server/polar/webhook/tasks.py).
+    pub fn webhook_headers(&self, secret: &str, body: &[u8]) -> Vec<(String, String)> {
+        use hmac::Mac as _;
+        let id = format!("msg_{}", random(16));
+        let timestamp = (self.state().now()).to_string();
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        vec![
+            ("webhook-id".into(), id),
+            ("webhook-timestamp".into(), timestamp),
+            ("webhook-signature".into(), signature),
+        ]
+    }
+
+    /// The organization's slug (a legacy organization's userinfo `name`).
+    pub fn organization_slug(&self) -> String {
+        self.state().organization.1.clone()
+    }
+
     /// How many access and refresh tokens are live (not expired, revoked or rotated away).
     pub fn live_tokens(&self) -> (usize, usize) {
         let s = self.state();
@@ -380,19 +437,35 @@ fn router(inner: Shared) -> Router {
             "/oauth2/register/{client_id}",
             get(read_client).put(update_client).delete(delete_client),
         )
-        .route("/products/", get(products));
+        .route("/products/", get(products))
+        .route("/customer-sessions/", post(create_customer_session))
+        .route("/customer-portal/customers/me", get(portal_customer));
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/oauth2/authorize", get(authorize))
         .route("/oauth2/consent", get(consent))
         .nest("/v1", api.clone())
-        .nest("/api/v1", api)
+        .nest(
+            "/api/v1",
+            api.layer(axum::middleware::map_response(deprecation_notice)),
+        )
         .layer(axum::middleware::from_fn_with_state(
             inner.clone(),
             rate_limit,
         ))
         .with_state(inner)
+}
+
+/// polar: server/polar/middlewares.py rewrites `/api/v1/...` to `/v1/...` and says so in a header.
+async fn deprecation_notice(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        "x-polar-deprecation-notice",
+        "The API root has moved from /api/v1 to /v1. Please update your integration."
+            .parse()
+            .unwrap(),
+    );
+    response
 }
 
 async fn rate_limit(
@@ -436,9 +509,18 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
     response
 }
 
+/// Authlib's RFC 6750 error for a presented token that is not valid
+/// (polar: server/polar/auth/middlewares.py raises `InvalidTokenError`).
 fn bearer_error(code: &str) -> Response {
-    let challenge = format!("Bearer realm=\"polar\", error=\"{code}\"");
-    let mut response = (StatusCode::UNAUTHORIZED, Json(json!({"error": code}))).into_response();
+    let description =
+        "The access token provided is expired, revoked, malformed, or invalid for other reasons.";
+    let challenge =
+        format!("Bearer realm=\"polar\", error=\"{code}\", error_description=\"{description}\"");
+    let mut response = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": code, "error_description": description})),
+    )
+        .into_response();
     response
         .headers_mut()
         .insert(header::WWW_AUTHENTICATE, challenge.parse().unwrap());
@@ -457,7 +539,7 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
         "registration_endpoint": format!("{api}/v1/oauth2/register"),
         "revocation_endpoint": format!("{api}/v1/oauth2/revoke"),
         "introspection_endpoint": format!("{api}/v1/oauth2/introspect"),
-        "scopes_supported": ["openid", "profile", "email", "user:read", "organizations:read", "products:read"],
+        "scopes_supported": scopes_supported(),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
@@ -470,6 +552,61 @@ async fn discovery(State(inner): State<Shared>) -> Json<Value> {
         "id_token_signing_alg_values_supported": ["RS256"],
         "claims_supported": ["sub", "name", "email", "email_verified"],
     }))
+}
+
+/// The server's whole list (polar: server/polar/auth/scope.py, `SCOPES_SUPPORTED`).
+fn scopes_supported() -> Vec<String> {
+    const RESOURCES: [&str; 25] = [
+        "custom_fields",
+        "discounts",
+        "checkout_links",
+        "checkouts",
+        "transactions",
+        "payouts",
+        "products",
+        "benefits",
+        "events",
+        "meters",
+        "files",
+        "subscriptions",
+        "customers",
+        "members",
+        "wallets",
+        "disputes",
+        "orders",
+        "refunds",
+        "license_keys",
+        "webhooks",
+        "metrics",
+        "customer_portal",
+        "notifications",
+        "notification_recipients",
+        "customer_seats",
+    ];
+    let mut scopes: Vec<String> = [
+        "openid",
+        "profile",
+        "email",
+        "user:read",
+        "user:write",
+        "organizations:read",
+        "organizations:write",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    for r in RESOURCES {
+        scopes.push(format!("{r}:read"));
+        scopes.push(format!("{r}:write"));
+    }
+    for extra in [
+        "payments:read",
+        "customer_meters:read",
+        "customer_sessions:write",
+        "member_sessions:write",
+    ] {
+        scopes.push(extra.to_owned());
+    }
+    scopes
 }
 
 async fn jwks(State(inner): State<Shared>) -> Json<Value> {
@@ -520,14 +657,9 @@ async fn authorize(
     if q.get("response_type").map(String::as_str) != Some("code") {
         return fail("unsupported_response_type", "only `code` is supported");
     }
-    if let Some(prompt) = q.get("prompt") {
-        if !["none", "consent", "select_account"].contains(&prompt.as_str()) {
-            return fail(
-                "invalid_request",
-                "prompt must be none, consent or select_account",
-            );
-        }
-    }
+    // Unknown `prompt` values are ignored (polar: server/polar/oauth2/grants/authorization_code.py
+    // reads only "none"; server/polar/oauth2/endpoints/oauth2.py only "login" and "none").
+    let prompt = q.get("prompt").cloned();
     let challenge = q.get("code_challenge").map(|c| {
         // Polar assumes `plain` when the method is omitted.
         let method = q
@@ -536,34 +668,66 @@ async fn authorize(
             .unwrap_or_else(|| "plain".into());
         (c.clone(), method)
     });
-    if client.auth_method == FakeAuthMethod::None && challenge.is_none() {
-        return fail("invalid_request", "public clients must use PKCE");
-    }
+    // Authlib's OpenIDCode.exists_nonce: a nonce is a replay while an unexchanged code holds it
+    // (polar: server/polar/oauth2/grants/authorization_code.py, `_exists_nonce`).
     if let Some(nonce) = q.get("nonce") {
-        if !s.nonces.insert(nonce.clone()) {
-            return fail("invalid_request", "nonce has already been used");
+        let held = s.codes.values().any(|g| {
+            !g.used && g.request.client_id == client_id && g.request.nonce.as_ref() == Some(nonce)
+        });
+        if held {
+            return fail("invalid_request", "Replay attack");
         }
     }
+    // The legacy `sub` parameter is never read; `sub_type=organization` only asks for a
+    // one-organization down-scope of a user token (polar: authorization_code.py, `_validate_sub`).
     let sub_type = q
         .get("sub_type")
         .cloned()
         .unwrap_or(client.default_sub_type.clone());
     if !["user", "organization"].contains(&sub_type.as_str()) {
-        return fail("invalid_request", "sub_type must be user or organization");
+        return fail("invalid_request", "Invalid sub_type");
     }
     let request = PendingRequest {
         client_id,
-        redirect_uri,
+        redirect_uri: redirect_uri.clone(),
         scope: q.get("scope").cloned().unwrap_or_default(),
-        state,
+        state: state.clone(),
         nonce: q.get("nonce").cloned(),
         challenge,
-        sub_type,
-        sub: q.get("sub").cloned(),
+        single_organization: sub_type == "organization",
     };
+    let granted = s.consented.get(&request.client_id).is_some_and(|g| {
+        request
+            .scope
+            .split(' ')
+            .all(|x| x.is_empty() || g.contains(x))
+    });
+    match prompt.as_deref() {
+        Some("none") if !granted => return fail("consent_required", "consent required"),
+        // A granted scope and no prompt skip the consent page (`_validate_scope_consent`).
+        Some("none") | None if granted => return skip_consent(&mut s, request),
+        _ => {}
+    }
     let id = random(16);
     s.pending.insert(id.clone(), request);
     Redirect::to(&format!("/oauth2/consent?request={id}")).into_response()
+}
+
+/// The consent page is skipped: nobody picks an organization, so `sub_type=organization` fails
+/// with a 400 page and no redirect (polar: authorization_code.py, `_resolve_organization_ids`;
+/// server/tests/oauth2: `test_organization_sub_type_requires_an_organization`).
+fn skip_consent(s: &mut Inner, request: PendingRequest) -> Response {
+    if request.single_organization {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({
+                "error": "invalid_request",
+                "error_description": "sub_type=organization requires selecting an organization",
+            })),
+        )
+            .into_response();
+    }
+    issue_code(s, request, Vec::new())
 }
 
 async fn consent(
@@ -584,6 +748,18 @@ async fn consent(
             ],
         );
     }
+    let granted = s.consented.entry(request.client_id.clone()).or_default();
+    granted.extend(request.scope.split(' ').map(str::to_owned));
+    // The user picks one organization on the page when `sub_type=organization` asked for it.
+    let organizations = if request.single_organization {
+        vec![s.organization.0.clone()]
+    } else {
+        Vec::new()
+    };
+    issue_code(&mut s, request, organizations)
+}
+
+fn issue_code(s: &mut Inner, request: PendingRequest, organizations: Vec<String>) -> Response {
     let code = format!("polar_ac_{}", random(32));
     let (redirect_uri, state) = (request.redirect_uri.clone(), request.state.clone());
     let now = s.now();
@@ -591,6 +767,7 @@ async fn consent(
         code.clone(),
         CodeGrant {
             request,
+            organizations,
             issued_at: now,
             used: false,
         },
@@ -601,11 +778,37 @@ async fn consent(
     )
 }
 
-/// Client authentication with the one method the client is registered for.
+/// Client authentication at the token endpoint: the one method the client is registered for.
 fn authenticate(
     s: &Inner,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
+) -> Result<FakeClient, Response> {
+    authenticate_with(s, headers, form, true)
+}
+
+/// Client authentication at revocation and introspection: Basic or post from any confidential
+/// client (Authlib's `check_endpoint_auth_method` binds the method only at the token endpoint).
+fn authenticate_confidential(
+    s: &Inner,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<FakeClient, Response> {
+    match authenticate_with(s, headers, form, false) {
+        Ok(c) if c.auth_method != FakeAuthMethod::None => Ok(c),
+        _ => Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "client authentication failed",
+        )),
+    }
+}
+
+fn authenticate_with(
+    s: &Inner,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+    fixed_method: bool,
 ) -> Result<FakeClient, Response> {
     let basic = headers
         .get(header::AUTHORIZATION)
@@ -636,7 +839,12 @@ fn authenticate(
     let client = client_id
         .and_then(|id| s.clients.get(&id).cloned())
         .ok_or_else(invalid)?;
-    let ok = match client.auth_method {
+    let method = match (fixed_method, &basic) {
+        (true, _) => client.auth_method,
+        (false, Some(_)) => FakeAuthMethod::Basic,
+        (false, None) => FakeAuthMethod::Post,
+    };
+    let ok = match method {
         FakeAuthMethod::Basic => {
             basic.is_some_and(|(_, secret)| Some(&secret) == client.client_secret.as_ref())
         }
@@ -654,7 +862,9 @@ fn authenticate(
 
 fn pkce_ok(challenge: &Option<(String, String)>, verifier: Option<&String>) -> bool {
     match (challenge, verifier) {
-        (None, _) => true,
+        (None, None) => true,
+        // A verifier without a challenge is refused (Authlib's CodeChallenge).
+        (None, Some(_)) => false,
         (Some(_), None) => false,
         (Some((c, m)), Some(v)) if m == "S256" => {
             URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *c
@@ -718,16 +928,27 @@ fn code_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, String>
             "missing code_verifier",
         );
     }
+    if grant.request.challenge.is_none() && form.contains_key("code_verifier") {
+        // polar: Authlib's CodeChallenge refuses a verifier no challenge asked for.
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Unexpected \"code_verifier\"",
+        );
+    }
     if !pkce_ok(&grant.request.challenge, form.get("code_verifier")) {
         return invalid_grant("code_verifier does not match");
     }
     grant.used = true;
-    let request = grant.request.clone();
-    let sub = match request.sub_type.as_str() {
-        "organization" => request.sub.clone().unwrap_or(s.organization.0.clone()),
-        _ => s.user.0.clone(),
+    let (request, organizations) = (grant.request.clone(), grant.organizations.clone());
+    // Only user tokens are issued now (polar: grants/authorization_code.py, `_validate_sub`).
+    let sub = s.user.0.clone();
+    let subject = Subject {
+        sub_type: "user",
+        sub: &sub,
+        organizations,
     };
-    let (access, refresh) = issue_pair(s, client, &request.scope, &request.sub_type, &sub, 864_000);
+    let (access, refresh) = issue_pair(s, client, &request.scope, subject, 864_000);
     let mut body = json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 864_000,
         "refresh_token": refresh, "scope": request.scope,
@@ -761,7 +982,23 @@ fn refresh_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, Stri
     // Rotation: the old refresh token and the access token it was issued with die now.
     s.refresh.remove(form.get("refresh_token").unwrap());
     s.access.remove(&old.paired);
-    let (access, refresh) = issue_pair(s, client, &old.scope, &old.sub_type, &old.sub, 3600);
+    // A legacy organization token of a one-member organization comes back as that member's user
+    // token down-scoped to it (polar: grants/refresh_token.py, `authenticate_user`).
+    let user = s.user.0.clone();
+    let subject = if old.sub_type == "organization" {
+        Subject {
+            sub_type: "user",
+            sub: &user,
+            organizations: vec![old.sub.clone()],
+        }
+    } else {
+        Subject {
+            sub_type: "user",
+            sub: &old.sub,
+            organizations: old.organizations.clone(),
+        }
+    };
+    let (access, refresh) = issue_pair(s, client, &old.scope, subject, 3600);
     Json(json!({
         "access_token": access, "token_type": "Bearer", "expires_in": 3600,
         "refresh_token": refresh, "scope": old.scope,
@@ -769,14 +1006,24 @@ fn refresh_grant(s: &mut Inner, client: &FakeClient, form: &HashMap<String, Stri
     .into_response()
 }
 
+struct Subject<'a> {
+    sub_type: &'a str,
+    sub: &'a str,
+    organizations: Vec<String>,
+}
+
 fn issue_pair(
     s: &mut Inner,
     client: &FakeClient,
     scope: &str,
-    sub_type: &str,
-    sub: &str,
+    subject: Subject<'_>,
     ttl: u64,
 ) -> (String, String) {
+    let Subject {
+        sub_type,
+        sub,
+        organizations,
+    } = subject;
     let kind = if sub_type == "organization" { "o" } else { "u" };
     let access = format!("polar_at_{kind}_{}", random(32));
     let refresh = format!("polar_rt_{kind}_{}", random(32));
@@ -789,6 +1036,7 @@ fn issue_pair(
         iat: now,
         exp,
         paired: paired.to_owned(),
+        organizations: organizations.clone(),
     };
     s.access.insert(access.clone(), info(&refresh, now + ttl));
     s.refresh.insert(refresh.clone(), info(&access, u64::MAX));
@@ -811,7 +1059,7 @@ fn id_token(
         "iss": s.issuer, "aud": [client.client_id], "iat": now, "exp": now + 3600, "auth_time": now,
         "nonce": request.nonce, "at_hash": URL_SAFE_NO_PAD.encode(&digest[..16]), "sub": sub,
     });
-    if request.sub_type == "user" && request.scope.split(' ').any(|x| x == "email") {
+    if request.scope.split(' ').any(|x| x == "email") {
         claims["email"] = json!(s.user.1);
         claims["email_verified"] = json!(true);
     }
@@ -825,17 +1073,21 @@ async fn revoke(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let mut s = inner.lock().unwrap();
-    let client = match authenticate(&s, &headers, &form) {
-        // Revocation needs client authentication: public clients cannot revoke.
-        Ok(c) if c.auth_method != FakeAuthMethod::None => c,
-        _ => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "client authentication failed",
-            )
-        }
+    // Revocation needs client authentication: public clients cannot revoke.
+    let client = match authenticate_confidential(&s, &headers, &form) {
+        Ok(c) => c,
+        Err(response) => return response,
     };
+    // Another client's token: Authlib's RevocationEndpoint raises `invalid_grant`.
+    let owner = form.get("token").and_then(|t| {
+        s.refresh
+            .get(t)
+            .or_else(|| s.access.get(t))
+            .map(|i| i.client_id.clone())
+    });
+    if owner.is_some_and(|o| o != client.client_id) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid token");
+    }
     if let Some(token) = form.get("token") {
         if let Some(info) = s
             .refresh
@@ -845,12 +1097,16 @@ async fn revoke(
         {
             s.refresh.remove(token);
             s.access.remove(&info.paired);
-        } else if s
+        } else if let Some(info) = s
             .access
             .get(token)
-            .is_some_and(|i| i.client_id == client.client_id)
+            .filter(|i| i.client_id == client.client_id)
+            .cloned()
         {
+            // One row holds both tokens and a revoke marks both revoked
+            // (polar: authorization_server.py, `RevocationEndpoint.revoke_token`).
             s.access.remove(token);
+            s.refresh.remove(&info.paired);
         }
     }
     Json(json!({})).into_response()
@@ -862,15 +1118,9 @@ async fn introspect(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let s = inner.lock().unwrap();
-    let client = match authenticate(&s, &headers, &form) {
-        Ok(c) if c.auth_method != FakeAuthMethod::None => c,
-        _ => {
-            return oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                "client authentication failed",
-            )
-        }
+    let client = match authenticate_confidential(&s, &headers, &form) {
+        Ok(c) => c,
+        Err(response) => return response,
     };
     let token = form.get("token").cloned().unwrap_or_default();
     let now = s.now();
@@ -882,11 +1132,7 @@ async fn introspect(
         .or_else(|| s.refresh.get(&token).map(|i| (i, "refresh_token")));
     match found.filter(|(i, _)| i.client_id == client.client_id) {
         Some((info, kind)) => {
-            let organizations: Vec<&str> = if info.sub_type == "organization" {
-                vec![info.sub.as_str()]
-            } else {
-                vec![s.organization.0.as_str()]
-            };
+            let organizations = &info.organizations;
             Json(json!({
                 "active": true, "client_id": info.client_id, "token_type": kind, "scope": info.scope,
                 "sub_type": info.sub_type, "sub": info.sub, "organizations": organizations,
@@ -917,8 +1163,13 @@ async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     else {
         return bearer_error("invalid_token");
     };
+    // A legacy organization: its slug as `name`, only with `openid` (polar: userinfo.py).
     if info.sub_type == "organization" {
-        return Json(json!({"sub": info.sub, "name": s.organization.1})).into_response();
+        let mut body = json!({"sub": info.sub});
+        if info.scope.split(' ').any(|x| x == "openid") {
+            body["name"] = json!(s.organization.1);
+        }
+        return Json(body).into_response();
     }
     let mut body = json!({"sub": info.sub});
     if info.scope.split(' ').any(|x| x == "email") {
@@ -928,10 +1179,98 @@ async fn userinfo(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     Json(body).into_response()
 }
 
+/// `POST /v1/customer-sessions/` with `customer_sessions:write`: a `polar_cst_` token for the
+/// customer portal that expires in an hour and cannot be refreshed (polar:
+/// server/polar/customer_session/service.py).
+async fn create_customer_session(
+    State(inner): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut s = inner.lock().unwrap();
+    let now = s.now();
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
+    let scope = match (s.access.get(&token), s.personal_tokens.get(&token)) {
+        (Some(info), _) if info.exp > now => info.scope.clone(),
+        (_, Some((_, scope))) => scope.clone(),
+        _ => return bearer_error("invalid_token"),
+    };
+    if !scope.split(' ').any(|x| x == "customer_sessions:write") {
+        return insufficient_scope("customer_sessions:write");
+    }
+    let Some(customer) = body.get("customer_id").and_then(Value::as_str) else {
+        return validation_error(&["body", "customer_id"], "Field required", "missing");
+    };
+    let session = format!("polar_cst_{}", random(32));
+    let expires = now + 3600;
+    s.customer_sessions.insert(session.clone(), expires);
+    let when = crate::accesslink::iso8601(UNIX_EPOCH + Duration::from_secs(expires));
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "token": session, "expires_at": when, "customer_id": customer,
+            "customer_portal_url": format!("{}/portal?customer_session_token={session}", s.base),
+        })),
+    )
+        .into_response()
+}
+
+/// `GET /v1/customer-portal/customers/me` with a live customer session.
+async fn portal_customer(State(inner): State<Shared>, headers: HeaderMap) -> Response {
+    let s = inner.lock().unwrap();
+    let now = s.now();
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
+    let live = s
+        .customer_sessions
+        .get(&token)
+        .is_some_and(|exp| *exp > now);
+    if !live {
+        return bearer_error("invalid_token");
+    }
+    Json(json!({"id": "cus_1", "email": "customer@example.test"})).into_response()
+}
+
+/// A `PolarError`: `{"error": "Unauthorized", "detail": ...}` with a Bearer realm, when no
+/// token came (polar: server/polar/exceptions.py, server/polar/auth/dependencies.py).
+fn unauthorized() -> Response {
+    let mut r = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"error": "Unauthorized", "detail": "Unauthorized"})),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        "Bearer realm=\"polar\"".parse().unwrap(),
+    );
+    r
+}
+
+/// 403 with the needed scope (polar: server/polar/oauth2/exceptions.py, `InsufficientScopeError`).
+fn insufficient_scope(scope: &str) -> Response {
+    let description = "The request requires higher privileges than provided by the access token.";
+    let challenge = format!(
+        "Bearer realm=\"polar\", error=\"insufficient_scope\", error_description=\"{description}\", scope=\"{scope}\""
+    );
+    let mut r = (
+        StatusCode::FORBIDDEN,
+        Json(json!({"error": "insufficient_scope", "error_description": description})),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, challenge.parse().unwrap());
+    r
+}
+
 async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     let s = inner.lock().unwrap();
     let now = s.now();
-    let token = bearer(&headers).unwrap_or_default();
+    let Some(token) = bearer(&headers) else {
+        return unauthorized();
+    };
     let scope = match (s.access.get(&token), s.personal_tokens.get(&token)) {
         (Some(info), _) if info.exp > now => info.scope.clone(),
         (_, Some((_, scope))) => scope.clone(),
@@ -941,16 +1280,7 @@ async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
         .split(' ')
         .any(|x| x == "products:read" || x == "products:write")
     {
-        let mut r = (
-            StatusCode::FORBIDDEN,
-            Json(json!({"error": "insufficient_scope"})),
-        )
-            .into_response();
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            "Bearer error=\"insufficient_scope\"".parse().unwrap(),
-        );
-        return r;
+        return insufficient_scope("products:read products:write");
     }
     Json(json!({
         "items": [{"id": "prod_1", "name": "Pro plan"}, {"id": "prod_2", "name": "Sticker pack"}],
@@ -959,31 +1289,78 @@ async fn products(State(inner): State<Shared>, headers: HeaderMap) -> Response {
     .into_response()
 }
 
+/// FastAPI's 422 body (polar: server/polar/oauth2/schemas.py validates; FastAPI shapes it).
+fn validation_error(loc: &[&str], msg: &str, kind: &str) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({
+            "error": "RequestValidationError",
+            "detail": [{"loc": loc, "msg": msg, "type": kind}],
+        })),
+    )
+        .into_response()
+}
+
+/// `http://` only for localhost and private addresses (polar: schemas.py, `_is_https_or_localhost`).
+fn redirect_uri_ok(uri: &str) -> bool {
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
+    let local = match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_private() || ip.is_loopback(),
+        _ => false,
+    };
+    url.scheme() != "http" || local
+}
+
+fn checked_redirect_uris(body: &Value) -> Result<Vec<String>, Response> {
+    let Some(list) = body.get("redirect_uris").and_then(Value::as_array) else {
+        return Err(validation_error(
+            &["body", "redirect_uris"],
+            "Field required",
+            "missing",
+        ));
+    };
+    let uris: Vec<String> = list
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect();
+    for (i, uri) in uris.iter().enumerate() {
+        if !redirect_uri_ok(uri) {
+            let index = i.to_string();
+            return Err(validation_error(
+                &["body", "redirect_uris", &index],
+                "Value error, An HTTPS URL is required.",
+                "value_error",
+            ));
+        }
+    }
+    // unverified: an empty list; refused here so the fake never holds a client it cannot serve.
+    if uris.is_empty() {
+        return Err(validation_error(
+            &["body", "redirect_uris"],
+            "List should have at least 1 item after validation, not 0",
+            "too_short",
+        ));
+    }
+    Ok(uris)
+}
+
 async fn register(State(inner): State<Shared>, Json(body): Json<Value>) -> Response {
     let mut s = inner.lock().unwrap();
-    let redirect_uris: Vec<String> = body["redirect_uris"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    if redirect_uris.is_empty() {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_redirect_uri",
-            "redirect_uris is required",
-        );
-    }
+    let redirect_uris = match checked_redirect_uris(&body) {
+        Ok(uris) => uris,
+        Err(response) => return response,
+    };
     let method_name = body["token_endpoint_auth_method"]
         .as_str()
         .unwrap_or("client_secret_post");
     let Some(method) = FakeAuthMethod::from_name(method_name) else {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_client_metadata",
-            "unsupported token_endpoint_auth_method",
+        return validation_error(
+            &["body", "token_endpoint_auth_method"],
+            "Input should be 'client_secret_basic', 'client_secret_post' or 'none'",
+            "literal_error",
         );
     };
     let client_id = format!("polar_ci_{}", random(22));
@@ -994,10 +1371,9 @@ async fn register(State(inner): State<Shared>, Json(body): Json<Value>) -> Respo
         client_secret: secret,
         auth_method: method,
         redirect_uris,
-        default_sub_type: body["default_sub_type"]
-            .as_str()
-            .unwrap_or("organization")
-            .to_owned(),
+        // Dropped: not among Authlib's RFC 7591 claims (polar: server/tests/oauth2,
+        // `test_dynamically_registered_client_defaults_to_user`).
+        default_sub_type: "user".to_owned(),
         registration_access_token: Some(rat),
         metadata: body,
     };
@@ -1064,14 +1440,17 @@ async fn update_client(
     if let Err(r) = registered(&s, &headers, &id) {
         return r;
     }
+    // polar: schemas.py, `OAuth2ClientConfigurationUpdate` requires `client_id`.
+    if body.get("client_id").and_then(Value::as_str).is_none() {
+        return validation_error(&["body", "client_id"], "Field required", "missing");
+    }
+    let redirect_uris = match checked_redirect_uris(&body) {
+        Ok(uris) => uris,
+        Err(response) => return response,
+    };
     let base = s.base.clone();
     let client = s.clients.get_mut(&id).unwrap();
-    if let Some(uris) = body["redirect_uris"].as_array() {
-        client.redirect_uris = uris
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect();
-    }
+    client.redirect_uris = redirect_uris;
     client.metadata = body;
     Json(client_json(&base, client, true)).into_response()
 }
@@ -1085,6 +1464,8 @@ async fn delete_client(
     if let Err(r) = registered(&s, &headers, &id) {
         return r;
     }
+    // A soft delete: the client is gone for authentication (refresh → `invalid_client`), its
+    // access tokens stay valid (polar: authorization_server.py, `delete_client`).
     s.clients.remove(&id);
     StatusCode::NO_CONTENT.into_response()
 }

@@ -67,9 +67,10 @@ async fn login_dashboard_refresh_and_logout() {
         body.contains("Pro plan") && body.contains("Sticker pack"),
         "{body}"
     );
+    // Only user tokens now: sub_type=organization down-scopes the user's token to one organization.
     assert!(
-        body.contains(&r.fake.organization_id()),
-        "sub_type=organization: {body}"
+        body.contains(&r.fake.user_id()),
+        "sub_type=organization still yields a user token: {body}"
     );
     assert_eq!(r.fake.refresh_requests(), 0);
 
@@ -113,4 +114,33 @@ async fn a_forged_callback_is_refused() {
     let (status, _, body) = get(&r, "/auth/callback?code=polar_ac_forged&state=forged").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(r.fake.token_requests(), 0, "nothing was exchanged");
+}
+
+#[tokio::test]
+async fn webhook_handler_accepts_polar_signed_deliveries_and_refuses_tampered_ones() {
+    let fake = FakePolarSh::start().await.unwrap();
+    let secret = "whsec_example-endpoint-secret";
+    let router = example_axum_polar_sh::webhook_router(
+        grantkit_polar_sh::WebhookSecret::polar(secret).unwrap(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks/polar", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let body = br#"{"type":"order.paid","data":{"id":"ord_1"}}"#;
+    let send = |body: &'static [u8]| {
+        let mut request = reqwest::Client::new().post(&url).body(body);
+        for (k, v) in
+            fake.webhook_headers(secret, br#"{"type":"order.paid","data":{"id":"ord_1"}}"#)
+        {
+            request = request.header(k, v);
+        }
+        request.send()
+    };
+    let ok = send(body).await.unwrap();
+    assert_eq!(ok.status(), 202);
+    assert_eq!(ok.text().await.unwrap(), "accepted order.paid");
+    let tampered = send(br#"{"type":"order.paid","data":{"id":"ord_2"}}"#)
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 403);
 }
