@@ -51,7 +51,16 @@ impl Client {
     /// Providers that refuse public clients at revocation/introspection declare it as a quirk;
     /// say so plainly instead of letting the call fail with a bare 401.
     pub(crate) fn check_may_call(&self, endpoint: Endpoint) -> Result<()> {
-        if self.auth_method() == AuthMethod::None
+        let method = self.auth_method();
+        if let Some(accepted) = self.provider().endpoint_auth_methods(endpoint) {
+            if !accepted.contains(&method) {
+                return Err(Error::EndpointAuthMethod {
+                    endpoint,
+                    reason: refusal(method, accepted),
+                });
+            }
+        }
+        if method == AuthMethod::None
             && !self.provider().quirks().public_clients_can_revoke
         {
             return Err(Error::Config(format!(
@@ -60,5 +69,65 @@ impl Client {
             )));
         }
         Ok(())
+    }
+}
+
+fn refusal(method: AuthMethod, accepted: &[AuthMethod]) -> String {
+    let names: Vec<&str> = accepted.iter().map(|m| m.as_str()).collect();
+    let accepted = if names.is_empty() {
+        "none of the methods grantkit implements".to_owned()
+    } else {
+        names.join(", ")
+    };
+    match method {
+        AuthMethod::None => {
+            format!("it accepts only authenticated clients ({accepted}) and this client is public (`none`)")
+        }
+        m => format!("it accepts {accepted}, not {}", m.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::ProviderMetadata;
+
+    fn client(method: AuthMethod, secret: Option<&str>) -> Client {
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example",
+            "token_endpoint": "https://op.example/token",
+            "revocation_endpoint": "https://op.example/revoke",
+            "introspection_endpoint": "https://op.example/introspect",
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic"],
+        }))
+        .unwrap();
+        let provider = metadata.into_provider("op").unwrap();
+        let mut builder = Client::builder(provider, "c").auth_method(method);
+        if let Some(secret) = secret {
+            builder = builder.client_secret(secret);
+        }
+        builder.build().unwrap()
+    }
+
+    #[test]
+    fn public_client_at_a_confidential_only_revocation_endpoint_is_refused_before_sending() {
+        let public = client(AuthMethod::None, None);
+        let e = public.check_may_call(Endpoint::Revocation).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::EndpointAuthMethod {
+                    endpoint: Endpoint::Revocation,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("public"), "{e}");
+        // Introspection declared nothing of its own: the client may try.
+        public.check_may_call(Endpoint::Introspection).unwrap();
+        let basic = client(AuthMethod::ClientSecretBasic, Some("s3cret"));
+        basic.check_may_call(Endpoint::Revocation).unwrap();
     }
 }
