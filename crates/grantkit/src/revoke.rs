@@ -48,27 +48,26 @@ impl Client {
             .await
     }
 
-    /// Providers that refuse public clients at revocation/introspection declare it as a quirk;
-    /// say so plainly instead of letting the call fail with a bare 401.
+    /// Refuses, before sending, a call the provider declared it would refuse: a public client
+    /// where a preset's quirk says public clients are refused (checked first, an
+    /// [`Error::Config`] as before), or a method the endpoint's
+    /// `*_endpoint_auth_methods_supported` does not list ([`Error::EndpointAuthMethod`]).
+    /// Either way the provider would answer a bare 401 `invalid_client`, which a retry cannot fix.
     pub(crate) fn check_may_call(&self, endpoint: Endpoint) -> Result<()> {
         let method = self.auth_method();
-        if let Some(accepted) = self.provider().endpoint_auth_methods(endpoint) {
-            if !accepted.contains(&method) {
-                return Err(Error::EndpointAuthMethod {
-                    endpoint,
-                    reason: refusal(method, accepted),
-                });
-            }
-        }
-        if method == AuthMethod::None
-            && !self.provider().quirks().public_clients_can_revoke
-        {
+        if method == AuthMethod::None && !self.provider().quirks().public_clients_can_revoke {
             return Err(Error::Config(format!(
                 "provider `{}` does not let public clients call its {endpoint} endpoint; use a confidential client",
                 self.provider().name()
             )));
         }
-        Ok(())
+        match self.provider().endpoint_auth_methods(endpoint) {
+            Some(accepted) if !accepted.contains(&method) => Err(Error::EndpointAuthMethod {
+                endpoint,
+                reason: refusal(method, accepted),
+            }),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -81,7 +80,7 @@ fn refusal(method: AuthMethod, accepted: &[AuthMethod]) -> String {
     };
     match method {
         AuthMethod::None => {
-            format!("it accepts only authenticated clients ({accepted}) and this client is public (`none`)")
+            format!("it accepts only confidential clients ({accepted}) and this client is public (`none`)")
         }
         m => format!("it accepts {accepted}, not {}", m.as_str()),
     }

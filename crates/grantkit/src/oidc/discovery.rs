@@ -110,7 +110,10 @@ impl ProviderMetadata {
             }
         }
         let known = |names: &[String]| -> Vec<AuthMethod> {
-            names.iter().filter_map(|m| AuthMethod::from_name(m)).collect()
+            names
+                .iter()
+                .filter_map(|m| AuthMethod::from_name(m))
+                .collect()
         };
         for (names, endpoint) in [
             (
