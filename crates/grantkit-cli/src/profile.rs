@@ -382,6 +382,9 @@ pub struct Profile {
     /// The port given with `--redirect-port`, if one was (none: a free port each time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_port: Option<u16>,
+    /// The `--param NAME=VALUE` values given, as given (for the re-login command).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<String>,
     /// Who logged in.
     #[serde(default)]
     pub identity: Identity,
@@ -459,6 +462,9 @@ impl Profile {
         }
         if !self.scopes.is_empty() {
             cmd.push_str(&format!(" --scope {}", shell_quote(&self.scopes.join(" "))));
+        }
+        for param in &self.params {
+            cmd.push_str(&format!(" --param {}", shell_quote(param)));
         }
         cmd.push_str(&paths.flags());
         cmd
@@ -673,6 +679,7 @@ mod tests {
             redirect_uri: String::new(),
             device: false,
             redirect_port: None,
+            params: vec![],
             identity: Identity::default(),
             logged_in_at: 0,
             accesslink: None,

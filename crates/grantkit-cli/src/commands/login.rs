@@ -203,6 +203,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         redirect_uri,
         device: args.device,
         redirect_port: (args.redirect_port != 0).then_some(args.redirect_port),
+        params: args.params.clone(),
         identity,
         logged_in_at: unix_now(),
         accesslink,

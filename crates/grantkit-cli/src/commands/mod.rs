@@ -240,3 +240,92 @@ pub fn print_json(value: &serde_json::Value) {
         &serde_json::to_string_pretty(value).expect("JSON values serialize"),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::profile::{Endpoints, ProviderRecord};
+    use clap::Parser;
+
+    /// Splits a command as a POSIX shell would for the quoting `shell_quote` writes ('...').
+    fn words(command: &str) -> Vec<String> {
+        let (mut words, mut word, mut quoted, mut started) = (vec![], String::new(), false, false);
+        for c in command.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    started = true;
+                }
+                ' ' if !quoted => {
+                    if started {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    started = false;
+                }
+                c => {
+                    word.push(c);
+                    started = true;
+                }
+            }
+        }
+        if started {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn relogin_command_parses_back_into_the_same_login_options() {
+        let provider = grantkit::Provider::builder("op")
+            .issuer("https://op.example")
+            .token_endpoint("https://op.example/token")
+            .build()
+            .unwrap();
+        let profile = Profile {
+            version: 1,
+            provider: ProviderRecord::Issuer {
+                issuer: "https://op.example/".into(),
+                expected_issuer: Some("https://op.example".into()),
+            },
+            endpoints: Endpoints::of(&provider),
+            client_id: "my client".into(),
+            auth_method: "private_key_jwt".into(),
+            scopes: vec!["openid".into(), "email".into()],
+            redirect_uri: "http://127.0.0.1:8976/callback".into(),
+            device: false,
+            redirect_port: Some(8976),
+            params: vec!["prompt=consent".into(), "login_hint=a b".into()],
+            identity: Identity::default(),
+            logged_in_at: 0,
+            accesslink: None,
+        };
+        let ctx = Ctx {
+            out: Out::new(),
+            paths: Paths::resolve("x", Some(std::path::Path::new("/tmp/g k/work.json"))).unwrap(),
+            secret: None,
+            private_key: Some(PathBuf::from("/keys/my key.pem")),
+        };
+        let command = ctx.relogin(&profile);
+        let cli = Cli::try_parse_from(words(&command)).unwrap_or_else(|e| panic!("{command}: {e}"));
+        let Command::Login(args) = cli.command else {
+            panic!("not a login: {command}");
+        };
+        assert_eq!(args.issuer.as_deref(), Some("https://op.example/"));
+        assert_eq!(args.expected_issuer.as_deref(), Some("https://op.example"));
+        assert_eq!(args.client_id.as_deref(), Some("my client"));
+        assert_eq!(args.auth_method.as_deref(), Some("private_key_jwt"));
+        assert_eq!(args.scope.as_deref(), Some("openid email"));
+        assert_eq!(args.redirect_port, 8976);
+        assert_eq!(args.params, profile.params);
+        assert!(!args.device);
+        assert_eq!(
+            cli.profile.token_file.as_deref(),
+            Some(std::path::Path::new("/tmp/g k/work.json"))
+        );
+        assert_eq!(
+            cli.profile.private_key.as_deref(),
+            Some(std::path::Path::new("/keys/my key.pem"))
+        );
+    }
+}
