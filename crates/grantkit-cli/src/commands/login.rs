@@ -175,7 +175,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
             let exchanged = client
                 .exchange_code(code)
                 .await
-                .map_err(|e| exchange_error(&client, &e));
+                .map_err(|e| exchange_error(&client, &e, "grantkit login"));
             let shown = exchanged
                 .as_ref()
                 .map(|_| ())
@@ -302,10 +302,10 @@ fn discovery_error(selected: &Selected, e: &grantkit::Error) -> CliError {
     )
 }
 
-/// The code exchange failed; `invalid_client` names the method used and the ones the
+/// The code exchange (or the device flow's token poll) failed; `invalid_client` names the method used and the ones the
 /// provider supports, since the method is as likely wrong as the secret.
-fn exchange_error(client: &Client, e: &grantkit::Error) -> CliError {
-    let mapped = CliError::from_grantkit(e, "grantkit login");
+fn exchange_error(client: &Client, e: &grantkit::Error, relogin: &str) -> CliError {
+    let mapped = CliError::from_grantkit(e, relogin);
     if e.oauth_code() != Some(&OAuthErrorCode::InvalidClient) {
         return mapped;
     }
@@ -391,7 +391,7 @@ async fn device_login(
             Some(OAuthErrorCode::ExpiredToken) => {
                 declined("the code expired before it was approved")
             }
-            _ => CliError::from_grantkit(&e, RELOGIN),
+            _ => exchange_error(client, &e, RELOGIN),
         }),
         Err(_) => Err(declined(&format!(
             "no approval within {}",
