@@ -33,7 +33,8 @@ Exit codes:
   4  provider unreachable or failing for now (network, timeout, 5xx, 429): retry later
   5  the browser login did not complete: timeout, or the user or provider declined
 
-Human messages go to stderr (coloured on a terminal unless NO_COLOR is set); tokens and JSON go to stdout.
+Human messages go to stderr (coloured on a terminal unless NO_COLOR is set); tokens, JSON and the
+output of `status` go to stdout.
 Docs: docs/cli.md";
 
 /// grantkit: log in to OAuth 2.0 / OpenID Connect providers from the terminal and hand out
@@ -101,9 +102,9 @@ pub enum Command {
     /// Ask the provider about the stored token (RFC 7662), as JSON.
     #[command(after_help = INTROSPECT_AFTER)]
     Introspect(IntrospectArgs),
-    /// Who is logged in, with which scopes, until when (no network).
+    /// Who is logged in, with which scopes, until when (no network unless --check).
     #[command(after_help = STATUS_AFTER)]
-    Status(JsonArgs),
+    Status(StatusArgs),
     /// List the profiles in the configuration directory.
     #[command(after_help = PROFILES_AFTER)]
     Profiles(JsonArgs),
@@ -180,11 +181,15 @@ Examples:
   grantkit introspect | jq .active";
 
 const STATUS_AFTER: &str = "\
-Reads the profile only; no request is made. Exit code 3 when there is nothing usable (not logged in,
-or expired without a refresh token).
+Reads the profile only; no request is made, so a token the provider revoked still shows as valid.
+--check asks the provider: introspection (RFC 7662) when this client may call it, else userinfo.
+Exit code 3 when there is nothing usable (not logged in, expired without a refresh token, or with
+--check: the provider no longer accepts the tokens). Human output goes to stdout.
 
 Examples:
   grantkit status
+  grantkit status | grep expires
+  grantkit status --check
   grantkit status --profile work --json";
 
 const PROFILES_AFTER: &str = "\
@@ -220,6 +225,10 @@ pub struct LoginArgs {
     /// Any OpenID Connect / RFC 8414 provider, found by discovery at this issuer URL.
     #[arg(long, value_name = "URL")]
     pub issuer: Option<String>,
+    /// The issuer the discovery document must name, when it is not --issuer (a provider that
+    /// serves its metadata from another URL). The issuer must match character for character.
+    #[arg(long, value_name = "URL", requires = "issuer")]
+    pub expected_issuer: Option<String>,
     /// The client id registered at the provider.
     #[arg(long, env = "GRANTKIT_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
@@ -264,6 +273,17 @@ pub struct LoginArgs {
     #[arg(long)]
     pub no_register: bool,
     /// Print a JSON summary on stdout after the URL line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `grantkit status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Ask the provider whether the tokens are still valid (introspection, else userinfo).
+    #[arg(long)]
+    pub check: bool,
+    /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

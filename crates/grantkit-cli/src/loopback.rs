@@ -6,7 +6,9 @@
 //! web page) — gets a 400 page and is reported on stderr, and the listener keeps waiting for
 //! the real callback until the timeout: such a request can neither end the login nor abort it.
 //! A callback with the right `state` ends the wait, with a code or with the provider's error
-//! (`error=access_denied`...).
+//! (`error=access_denied`...). With a code, the browser's request is held until the caller
+//! reports how the code exchange ended ([`Answer::send`]), so the page tells the truth: a
+//! wrong secret or method shows "Login failed", never "Logged in".
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -28,6 +30,27 @@ use crate::error::{CliError, CliResult, Exit};
 pub struct Loopback {
     listener: TcpListener,
     port: u16,
+}
+
+/// How long the browser's request is held for the exchange's outcome at most.
+const ANSWER_WAIT: Duration = Duration::from_secs(120);
+
+/// The browser's held request: answer it with the outcome of the code exchange.
+#[derive(Debug)]
+pub struct Answer {
+    reply: oneshot::Sender<Result<(), String>>,
+    stop: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Answer {
+    /// Shows the browser the outcome (`Err`: what failed, already made safe to show), then
+    /// stops the listener once the page is out.
+    pub async fn send(self, outcome: Result<(), String>) {
+        let _ = self.reply.send(outcome);
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.server).await;
+    }
 }
 
 /// How the wait ended without a code.
@@ -76,7 +99,7 @@ impl Loopback {
         pending: &PendingAuthorization,
         timeout: Duration,
         mut rejected: impl FnMut(&str),
-    ) -> Result<AuthorizationCode, WaitError> {
+    ) -> Result<(AuthorizationCode, Answer), WaitError> {
         let (done_tx, done_rx) = oneshot::channel();
         let (note_tx, mut note_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
@@ -88,7 +111,7 @@ impl Loopback {
             .route("/callback", get(callback))
             .fallback(other)
             .with_state(shared);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let (stop, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(self.listener, app)
                 .with_graceful_shutdown(async {
@@ -107,16 +130,30 @@ impl Loopback {
                 () = &mut deadline => break Err(WaitError::Timeout(timeout)),
             }
         };
-        // Let the page reach the browser before the process moves on (or exits).
-        let _ = stop_tx.send(());
-        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-        outcome
+        match outcome {
+            Ok((code, reply)) => Ok((
+                code,
+                Answer {
+                    reply,
+                    stop,
+                    server,
+                },
+            )),
+            Err(e) => {
+                // Let the page reach the browser before the process moves on (or exits).
+                let _ = stop.send(());
+                let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+                Err(e)
+            }
+        }
     }
 }
 
+type Delivered = (AuthorizationCode, oneshot::Sender<Result<(), String>>);
+
 struct Shared {
     pending: PendingAuthorization,
-    done: Mutex<Option<oneshot::Sender<Result<AuthorizationCode, WaitError>>>>,
+    done: Mutex<Option<oneshot::Sender<Result<Delivered, WaitError>>>>,
     notes: mpsc::UnboundedSender<String>,
 }
 
@@ -147,7 +184,7 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
              so it was ignored. grantkit is still waiting; finish the login in the tab it opened.",
         );
     }
-    let Some(done) = shared.done.lock().expect("not poisoned").take() else {
+    let Some(done) = shared.done.lock().ok().and_then(|mut d| d.take()) else {
         return page_response(
             StatusCode::BAD_REQUEST,
             "Already done",
@@ -156,18 +193,41 @@ async fn callback(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) 
     };
     match shared.pending.verify(&callback) {
         Ok(code) => {
-            let _ = done.send(Ok(code));
-            page_response(
-                StatusCode::OK,
-                "Logged in",
-                "The login reached grantkit. You can close this tab and return to the terminal.",
-            )
+            let (reply, outcome) = oneshot::channel();
+            let _ = done.send(Ok((code, reply)));
+            exchange_page(tokio::time::timeout(ANSWER_WAIT, outcome).await)
         }
         Err(e) => {
             let page = format!("The login failed: {e}. Return to the terminal.");
             let _ = done.send(Err(WaitError::Callback(e)));
             page_response(StatusCode::BAD_REQUEST, "Login failed", &page)
         }
+    }
+}
+
+/// The page for the exchange's outcome.
+fn exchange_page(
+    outcome: Result<
+        Result<Result<(), String>, oneshot::error::RecvError>,
+        tokio::time::error::Elapsed,
+    >,
+) -> Response {
+    match outcome {
+        Ok(Ok(Ok(()))) => page_response(
+            StatusCode::OK,
+            "Logged in",
+            "grantkit exchanged the code for tokens. You can close this tab and return to the terminal.",
+        ),
+        Ok(Ok(Err(why))) => page_response(
+            StatusCode::BAD_REQUEST,
+            "Login failed",
+            &format!("The login failed: {why}. Return to the terminal for what to do."),
+        ),
+        _ => page_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Login not confirmed",
+            "grantkit received the code but did not say how the exchange ended. Return to the terminal.",
+        ),
     }
 }
 

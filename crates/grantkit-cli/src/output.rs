@@ -11,18 +11,28 @@ use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Where human-readable lines go: stderr.
+/// Where human-readable lines go: stderr, or stdout for a command whose output is the report
+/// itself (`status`, so that `grantkit status | grep` works).
 #[derive(Clone, Copy, Debug)]
 pub struct Out {
     color: bool,
+    stdout: bool,
 }
 
 impl Out {
     /// Colour when stderr is a terminal and `NO_COLOR` is unset or empty.
     pub fn new() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         Self {
-            color: !no_color && std::io::stderr().is_terminal(),
+            color: colour_allowed() && std::io::stderr().is_terminal(),
+            stdout: false,
+        }
+    }
+
+    /// Lines on stdout instead, coloured only when stdout is a terminal.
+    pub fn stdout() -> Self {
+        Self {
+            color: colour_allowed() && std::io::stdout().is_terminal(),
+            stdout: true,
         }
     }
 
@@ -59,11 +69,18 @@ impl Out {
         self.paint("33", text)
     }
 
-    /// A line on stderr, [terminal-safe](terminal_safe) except for this `Out`'s own colours.
+    /// A line on stderr (or stdout), [terminal-safe](terminal_safe) except for this `Out`'s
+    /// own colours.
     pub fn line(&self, text: &str) {
         let text = escape_controls(text, Keep::LinesAndColours(self.color));
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{text}");
+        if self.stdout {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        } else {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{text}");
+        }
     }
 
     /// A success line.
@@ -80,6 +97,10 @@ impl Out {
     pub fn error(&self, text: &str) {
         self.line(&format!("grantkit: {} {text}", self.red("error:")));
     }
+}
+
+fn colour_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// Lines on stdout (a URL, a token, JSON), at once, with the characters a terminal acts on

@@ -124,6 +124,9 @@ pub enum ProviderRecord {
     Issuer {
         /// The issuer URL.
         issuer: String,
+        /// `--expected-issuer`, when given.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expected_issuer: Option<String>,
     },
     /// `--provider polar-sh` or `polar-sh-sandbox`.
     PolarSh {
@@ -149,7 +152,17 @@ impl ProviderRecord {
     /// The flags that select this provider on `grantkit login`.
     pub fn login_flags(&self) -> String {
         match self {
-            ProviderRecord::Issuer { issuer } => format!("--issuer {}", shell_quote(issuer)),
+            ProviderRecord::Issuer {
+                issuer,
+                expected_issuer,
+            } => match expected_issuer {
+                Some(expected) => format!(
+                    "--issuer {} --expected-issuer {}",
+                    shell_quote(issuer),
+                    shell_quote(expected)
+                ),
+                None => format!("--issuer {}", shell_quote(issuer)),
+            },
             ProviderRecord::PolarSh {
                 sandbox,
                 api_base,
@@ -218,6 +231,12 @@ pub struct Endpoints {
     /// Client authentication methods the provider accepts.
     #[serde(default)]
     pub auth_methods: Vec<String>,
+    /// The methods the revocation endpoint accepts, when the provider declared them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revocation_auth_methods: Option<Vec<String>>,
+    /// The methods the introspection endpoint accepts, when the provider declared them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introspection_auth_methods: Option<Vec<String>>,
     /// ID-token signing algorithms the provider uses.
     #[serde(default)]
     pub id_token_signing_algs: Vec<String>,
@@ -236,6 +255,10 @@ impl Endpoints {
     /// The snapshot of `provider`.
     pub fn of(provider: &Provider) -> Self {
         let url = |e| provider.endpoint(e).ok().map(|u| u.to_string());
+        let names = |methods: &[AuthMethod]| -> Vec<String> {
+            methods.iter().map(|m| m.as_str().to_owned()).collect()
+        };
+        let declared = |e| provider.endpoint_auth_methods(e).map(names);
         let quirks = provider.quirks();
         Self {
             name: provider.name().to_owned(),
@@ -246,11 +269,9 @@ impl Endpoints {
             jwks_uri: url(Endpoint::Jwks),
             revocation_endpoint: url(Endpoint::Revocation),
             introspection_endpoint: url(Endpoint::Introspection),
-            auth_methods: provider
-                .auth_methods()
-                .iter()
-                .map(|m| m.as_str().to_owned())
-                .collect(),
+            auth_methods: names(provider.auth_methods()),
+            revocation_auth_methods: declared(Endpoint::Revocation),
+            introspection_auth_methods: declared(Endpoint::Introspection),
             id_token_signing_algs: provider.id_token_signing_algs().to_vec(),
             iss_parameter_supported: provider.iss_parameter_supported(),
             pkce: quirks.pkce,
@@ -277,16 +298,26 @@ impl Endpoints {
                 builder = builder.endpoint(endpoint, url);
             }
         }
+        let methods = |names: &[String]| -> Vec<AuthMethod> {
+            names
+                .iter()
+                .filter_map(|m| AuthMethod::from_name(m))
+                .collect()
+        };
+        for (declared, endpoint) in [
+            (&self.revocation_auth_methods, Endpoint::Revocation),
+            (&self.introspection_auth_methods, Endpoint::Introspection),
+        ] {
+            if let Some(names) = declared {
+                builder = builder.endpoint_auth_methods(endpoint, methods(names));
+            }
+        }
         let mut quirks = Quirks::default();
         quirks.pkce = self.pkce;
         quirks.refresh_tokens = self.refresh_tokens;
         quirks.public_clients_can_revoke = self.public_clients_can_revoke;
         builder
-            .auth_methods(
-                self.auth_methods
-                    .iter()
-                    .filter_map(|m| AuthMethod::from_name(m)),
-            )
+            .auth_methods(methods(&self.auth_methods))
             .id_token_signing_algs(self.id_token_signing_algs.clone())
             .iss_parameter_supported(self.iss_parameter_supported)
             .quirks(quirks)
@@ -351,6 +382,9 @@ pub struct Profile {
     /// The port given with `--redirect-port`, if one was (none: a free port each time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_port: Option<u16>,
+    /// The `--param NAME=VALUE` values given, as given (for the re-login command).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<String>,
     /// Who logged in.
     #[serde(default)]
     pub identity: Identity,
@@ -406,13 +440,20 @@ impl Profile {
         AuthMethod::from_name(&self.auth_method).unwrap_or(AuthMethod::None)
     }
 
-    /// The command that logs this profile in again.
+    /// The command that logs this profile in again, with every choice the login made that is
+    /// not a default: run as printed (with the same secret or key given the same way), it
+    /// repeats the login.
     pub fn relogin(&self, paths: &Paths) -> String {
         let mut cmd = format!(
             "grantkit login {} --client-id {}",
             self.provider.login_flags(),
             shell_quote(&self.client_id)
         );
+        // `none` is what a login without a secret picks; any other method may not be what
+        // the provider's preference or the key would pick again.
+        if self.auth_method() != AuthMethod::None {
+            cmd.push_str(&format!(" --auth-method {}", self.auth_method().as_str()));
+        }
         if self.device {
             cmd.push_str(" --device");
         }
@@ -421,6 +462,9 @@ impl Profile {
         }
         if !self.scopes.is_empty() {
             cmd.push_str(&format!(" --scope {}", shell_quote(&self.scopes.join(" "))));
+        }
+        for param in &self.params {
+            cmd.push_str(&format!(" --param {}", shell_quote(param)));
         }
         cmd.push_str(&paths.flags());
         cmd
@@ -478,7 +522,7 @@ impl Profile {
     pub fn check_endpoints(&self) -> grantkit::Result<()> {
         let e = &self.endpoints;
         let (location, accesslink_api) = match &self.provider {
-            ProviderRecord::Issuer { issuer } => (issuer.clone(), None),
+            ProviderRecord::Issuer { issuer, .. } => (issuer.clone(), None),
             ProviderRecord::PolarSh { api_base, .. } => (api_base.clone(), None),
             ProviderRecord::PolarAccessLink { api, base } => {
                 (base.clone().unwrap_or_else(|| api.clone()), Some(api))
@@ -635,6 +679,7 @@ mod tests {
             redirect_uri: String::new(),
             device: false,
             redirect_port: None,
+            params: vec![],
             identity: Identity::default(),
             logged_in_at: 0,
             accesslink: None,
@@ -649,6 +694,7 @@ mod tests {
             .unwrap();
         let record = ProviderRecord::Issuer {
             issuer: issuer.into(),
+            expected_issuer: None,
         };
         profile(record, Endpoints::of(&provider)).check_endpoints()
     }

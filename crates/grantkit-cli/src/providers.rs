@@ -62,6 +62,8 @@ pub struct Flags<'a> {
     pub preset: Option<Preset>,
     /// `--issuer`.
     pub issuer: Option<&'a str>,
+    /// `--expected-issuer`.
+    pub expected_issuer: Option<&'a str>,
     /// `--polar-api-base`.
     pub polar_api_base: Option<&'a str>,
     /// `--polar-web-base`.
@@ -74,7 +76,12 @@ pub struct Flags<'a> {
 #[derive(Clone, Debug)]
 pub enum Selected {
     /// `--issuer URL`.
-    Issuer(String),
+    Issuer {
+        /// Where discovery starts.
+        issuer: String,
+        /// `--expected-issuer`: the issuer the document must name, when not `issuer`.
+        expected: Option<String>,
+    },
     /// A Polar.sh environment (possibly pointed elsewhere with `--polar-api-base`).
     PolarSh {
         /// Sandbox or production.
@@ -99,10 +106,16 @@ impl Selected {
         let Flags {
             preset,
             issuer,
+            expected_issuer,
             polar_api_base,
             polar_web_base,
             accesslink_base,
         } = flags;
+        if expected_issuer.is_some() && issuer.is_none() {
+            return Err(CliError::usage(
+                "--expected-issuer goes with --issuer: add --issuer URL, or drop it",
+            ));
+        }
         if accesslink_base.is_some() && preset != Some(Preset::PolarAccessLink) {
             return Err(CliError::usage(
                 "--accesslink-base / GRANTKIT_ACCESSLINK_BASE only applies to --provider polar-accesslink; unset it",
@@ -144,7 +157,10 @@ impl Selected {
                         "--issuer `{issuer}` must be an https:// URL"
                     )));
                 }
-                Ok(Selected::Issuer(issuer.to_owned()))
+                Ok(Selected::Issuer {
+                    issuer: issuer.to_owned(),
+                    expected: expected_issuer.map(str::to_owned),
+                })
             }
             (Some(Preset::PolarSh | Preset::PolarShSandbox), None) => {
                 let sandbox = preset == Some(Preset::PolarShSandbox);
@@ -199,8 +215,9 @@ impl Selected {
     /// What the profile records.
     pub fn record(&self) -> ProviderRecord {
         match self {
-            Selected::Issuer(issuer) => ProviderRecord::Issuer {
+            Selected::Issuer { issuer, expected } => ProviderRecord::Issuer {
                 issuer: issuer.clone(),
+                expected_issuer: expected.clone(),
             },
             Selected::PolarSh {
                 sandbox,
@@ -221,7 +238,7 @@ impl Selected {
     /// Where discovery goes, for messages.
     pub fn location(&self) -> String {
         match self {
-            Selected::Issuer(issuer) => issuer.clone(),
+            Selected::Issuer { issuer, .. } => issuer.clone(),
             Selected::PolarSh { polar, .. } => polar.api_base().to_owned(),
             Selected::AccessLink { endpoints, .. } => endpoints.token.clone(),
         }
@@ -230,7 +247,15 @@ impl Selected {
     /// Fetches the provider's metadata (issuer checked).
     pub async fn discover(&self) -> grantkit::Result<Provider> {
         match self {
-            Selected::Issuer(issuer) => Discovery::new(issuer.clone()).fetch().await,
+            Selected::Issuer { issuer, expected } => {
+                let discovery = Discovery::new(issuer.clone());
+                match expected {
+                    Some(expected) => discovery.expected_issuer(expected.clone()),
+                    None => discovery,
+                }
+                .fetch()
+                .await
+            }
             Selected::PolarSh { polar, .. } => polar.discover().await,
             // No discovery document: the preset's endpoints.
             Selected::AccessLink { endpoints, .. } => endpoints.provider(),
@@ -240,7 +265,7 @@ impl Selected {
     /// The scopes asked for when `--scope` is not given.
     pub fn default_scopes(&self, provider: &Provider) -> Vec<String> {
         match self {
-            Selected::Issuer(_) => {
+            Selected::Issuer { .. } => {
                 let supported = provider
                     .metadata()
                     .map(|m| m.scopes_supported.clone())
@@ -280,6 +305,7 @@ mod tests {
         let flags = |preset, issuer, polar_api_base, accesslink_base| Flags {
             preset,
             issuer,
+            expected_issuer: None,
             polar_api_base,
             polar_web_base: None,
             accesslink_base,

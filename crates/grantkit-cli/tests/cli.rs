@@ -86,11 +86,11 @@ async fn public_client_at_the_peer_logs_in_then_token_refresh_userinfo_introspec
     // status, in words and as JSON.
     let status = home.run(&["status"]).await;
     status.ok();
-    assert!(status.stderr.contains("alice"), "{}", status.stderr);
+    assert!(status.stdout.contains("alice"), "{}", status.stdout);
     assert!(
-        status.stderr.contains("valid, expires in"),
+        status.stdout.contains("valid, expires in"),
         "{}",
-        status.stderr
+        status.stdout
     );
     let status = json(home.run(&["status", "--json"]).await.ok());
     assert_eq!(status["subject"], "alice");
@@ -378,9 +378,9 @@ async fn polar_sh_preset_against_the_fake_logs_in_refreshes_with_rotation_and_re
     let status = home.run_env(&["status"], &env).await;
     status.ok();
     assert!(
-        status.stderr.contains("Polar.sh (https://polar.sh)"),
+        status.stdout.contains("Polar.sh (https://polar.sh)"),
         "{}",
-        status.stderr
+        status.stdout
     );
 
     let listed = json(home.run(&["profiles", "--json"]).await.ok());
@@ -829,10 +829,10 @@ async fn polar_accesslink_links_registers_and_revoke_deregisters() {
     status.ok();
     assert!(
         status
-            .stderr
+            .stdout
             .contains("Polar user 10579, registered with member-id member-1"),
         "{}",
-        status.stderr
+        status.stdout
     );
 
     // revoke = deregistration, which revokes the token.
@@ -1228,11 +1228,287 @@ async fn terminal_escapes_in_provider_text_are_not_printed() {
 
     let status = home.run(&["status"]).await;
     status.ok();
-    assert_terminal_safe("status", &status.stderr);
-    assert!(status.stderr.contains("Mallory"), "{}", status.stderr);
+    assert_terminal_safe("status", &status.stdout);
+    assert!(status.stdout.contains("Mallory"), "{}", status.stdout);
 
     // JSON stays the same data: the characters are escaped, not dropped.
     let info = home.run(&["userinfo"]).await;
     assert_terminal_safe("userinfo", info.ok());
     assert_eq!(json(&info.stdout)["name"], HOSTILE);
+}
+
+/// Splits a command printed for a POSIX shell (words, '...' quoting as `shell_quote` writes it).
+fn shell_words(command: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let (mut quoted, mut started) = (false, false);
+    for c in command.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                started = true;
+            }
+            ' ' if !quoted => {
+                if started {
+                    words.push(std::mem::take(&mut word));
+                }
+                started = false;
+            }
+            c => {
+                word.push(c);
+                started = true;
+            }
+        }
+    }
+    if started {
+        words.push(word);
+    }
+    words
+}
+
+/// Revokes `token` at the peer as `post-client` would.
+async fn revoke_at_peer(peer: &OidcPeer, form: &[(&str, &str)]) {
+    let status = reqwest::Client::new()
+        .post(peer.url("/token/revocation"))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relogin_advice_after_invalid_grant_reproduces_the_login_with_its_auth_method() {
+    let Some(peer) = OidcPeer::start_or_skip("cli relogin advice") else {
+        return;
+    };
+    let home = Home::new("relogin");
+    let env = [("GRANTKIT_CLIENT_SECRET", "post-secret-123")];
+    let args = [
+        "--client-id",
+        "post-client",
+        "--auth-method",
+        "client_secret_post",
+        "--scope",
+        "openid email",
+        "--profile",
+        "work",
+    ];
+    peer_login(&home, &peer, &args, &env).await.ok();
+    let refresh = stored(&home.token_file("work"))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = [
+        ("client_id", "post-client"),
+        ("client_secret", "post-secret-123"),
+        ("token", refresh.as_str()),
+    ];
+    revoke_at_peer(&peer, &form).await;
+
+    let message = home
+        .run_env(&["refresh", "--profile", "work"], &env)
+        .await
+        .fails_with_one_line(3);
+    let command = message
+        .split('`')
+        .find(|part| part.starts_with("grantkit login"))
+        .unwrap_or_else(|| panic!("no command in {message}"));
+    let words = shell_words(command);
+    assert_eq!(words[..2], ["grantkit", "login"], "{command}");
+    for flag in [
+        ["--auth-method", "client_secret_post"],
+        ["--client-id", "post-client"],
+        ["--scope", "openid email"],
+        ["--issuer", peer.issuer()],
+        ["--profile", "work"],
+    ] {
+        assert!(
+            words.windows(2).any(|w| w == flag),
+            "{flag:?} missing from {command}"
+        );
+    }
+    // Run as printed (the secret from the environment, as before): it logs in again.
+    let printed: Vec<&str> = words[2..].iter().map(String::as_str).collect();
+    let login = home.login(&printed, &env).await;
+    let callback = login.approve().await;
+    assert_eq!(deliver(&callback).await.0, 200);
+    login.finish().await.ok();
+    home.run_env(&["refresh", "--profile", "work"], &env)
+        .await
+        .ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_client_at_confidential_only_revocation_is_refused_before_sending_and_told_local_only(
+) {
+    let env = [("PEER_CONFIDENTIAL_ENDPOINTS", "1")];
+    let Some(peer) = OidcPeer::start_with_env_or_skip("cli confidential endpoints", &env) else {
+        return;
+    };
+    let home = Home::new("confidential-endpoints");
+    peer_login(&home, &peer, &["--client-id", "public-client"], &[])
+        .await
+        .ok();
+    let access = stored(&home.token_file("default"))["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let before = home.snapshot();
+    let message = home.run(&["revoke"]).await.fails_with_one_line(2);
+    assert!(message.contains("--local-only"), "{message}");
+    assert!(message.contains("public"), "{message}");
+    assert_eq!(home.snapshot(), before, "nothing deleted");
+    assert_eq!(
+        bearer_status(&peer.url("/me"), &access).await,
+        200,
+        "nothing was revoked"
+    );
+    let message = home.run(&["introspect"]).await.fails_with_one_line(2);
+    assert!(message.contains("introspection"), "{message}");
+    home.run(&["revoke", "--local-only"]).await.ok();
+    assert!(home.snapshot().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exact_redirect_uri_provider_login_names_the_uri_to_register_and_redirect_port() {
+    let Some(peer) = OidcPeer::start_or_skip("cli exact redirect uri") else {
+        return;
+    };
+    let home = Home::new("exact-redirect");
+    let mut login = home
+        .login(
+            &[
+                "--issuer",
+                peer.issuer(),
+                "--client-id",
+                "exact-redirect-client",
+                "--timeout",
+                "3s",
+            ],
+            &[],
+        )
+        .await;
+    let redirect = login.redirect_uri();
+    // The provider compares the URI exactly: its error page, no redirect back.
+    assert!(grantkit_testkit::Browser::new()
+        .authorize(&login.url, &redirect)
+        .await
+        .is_err());
+    assert!(login.running());
+    let done = login.finish().await;
+    // Said before the wait, with the port: the URI the provider must have registered.
+    let waiting = done
+        .stderr
+        .lines()
+        .position(|l| l.contains(&format!("registered: {redirect}")))
+        .unwrap_or_else(|| panic!("no redirect URI to register in {}", done.stderr));
+    assert!(waiting < done.stderr.lines().count() - 1, "{}", done.stderr);
+    let message = done.fails(5);
+    assert!(message.contains("--redirect-port"), "{message}");
+    assert!(message.contains(&redirect), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_login_page_says_failed_and_names_auth_method_and_supported_methods() {
+    let Some(peer) = OidcPeer::start_or_skip("cli wrong secret") else {
+        return;
+    };
+    let home = Home::new("wrong-secret");
+    let env = [("GRANTKIT_CLIENT_SECRET", "not-the-secret")];
+    let login = home
+        .login(
+            &[
+                "--issuer",
+                peer.issuer(),
+                "--client-id",
+                "post-client",
+                "--auth-method",
+                "client_secret_post",
+            ],
+            &env,
+        )
+        .await;
+    let callback = login.approve().await;
+    let (status, page) = deliver(&callback).await;
+    assert_ne!(status, 200, "{page}");
+    assert!(page.contains("failed"), "{page}");
+    assert!(!page.contains("Logged in"), "{page}");
+    let message = login.finish().await.fails(1);
+    assert!(message.contains("invalid_client"), "{message}");
+    assert!(message.contains("--auth-method"), "{message}");
+    assert!(message.contains("client_secret_basic"), "{message}");
+    assert!(home.snapshot().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_with_a_trailing_slash_is_named_and_expected_issuer_accepts_it() {
+    let Some(peer) = OidcPeer::start_or_skip("cli trailing slash") else {
+        return;
+    };
+    let home = Home::new("trailing-slash");
+    let slashed = format!("{}/", peer.issuer());
+    let message = home
+        .run(&[
+            "login",
+            "--no-browser",
+            "--issuer",
+            &slashed,
+            "--client-id",
+            "public-client",
+        ])
+        .await
+        .fails_with_one_line(1);
+    assert!(message.contains("trailing slash"), "{message}");
+    assert!(message.contains("--expected-issuer"), "{message}");
+    let login = home
+        .login(
+            &[
+                "--issuer",
+                &slashed,
+                "--expected-issuer",
+                peer.issuer(),
+                "--client-id",
+                "public-client",
+            ],
+            &[],
+        )
+        .await;
+    let callback = login.approve().await;
+    assert_eq!(deliver(&callback).await.0, 200);
+    login.finish().await.ok();
+    home.run(&["refresh"]).await.ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_writes_to_stdout_and_status_check_sees_a_token_revoked_at_the_provider() {
+    let Some(peer) = OidcPeer::start_or_skip("cli status check") else {
+        return;
+    };
+    let home = Home::new("status-check");
+    peer_login(&home, &peer, &["--client-id", "public-client"], &[])
+        .await
+        .ok();
+    let status = home.run(&["status"]).await;
+    assert!(status.ok().contains("alice"), "{status:?}");
+    assert!(status.stdout.contains("valid, expires in"), "{status:?}");
+    let checked = home.run(&["status", "--check"]).await;
+    assert!(
+        checked.ok().contains("active at the provider"),
+        "{checked:?}"
+    );
+
+    let refresh = stored(&home.token_file("default"))["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = [("client_id", "public-client"), ("token", refresh.as_str())];
+    revoke_at_peer(&peer, &form).await;
+    // Locally nothing changed; the provider says otherwise.
+    home.run(&["status"]).await.ok();
+    let revoked = home.run(&["status", "--check"]).await;
+    let message = revoked.fails(3);
+    assert!(revoked.stdout.contains("not active"), "{revoked:?}");
+    assert!(message.contains("grantkit login"), "{message}");
 }

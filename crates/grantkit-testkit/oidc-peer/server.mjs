@@ -9,6 +9,13 @@
 //   PEER_DEVICE_INTERVAL    device flow: send this `interval` (seconds) and answer `slow_down` to faster polls
 //   PEER_DEVICE_CODE_TTL    device flow: device code lifetime in seconds (default 600)
 //   PEER_DPOP_NONCE=1       DPoP: demand a server nonce (`use_dpop_nonce` + `DPoP-Nonce`) on every proof
+//   PEER_CONFIDENTIAL_ENDPOINTS=1  revocation and introspection for confidential clients only: discovery
+//                           lists `revocation_endpoint_auth_methods_supported` and
+//                           `introspection_endpoint_auth_methods_supported` without `none`, and a public
+//                           client calling either gets 401 `invalid_client` (as Polar.sh and others do)
+//
+// HTTP Basic client credentials are read like servers that use a plain percent-decoder (no `+` -> space):
+// a space must arrive as `%20`; `+` stays a literal plus. See decodeBasicPlainly below.
 //
 // Everything except the URL line goes to stderr. See README.md for the protocol and the client table.
 
@@ -33,6 +40,9 @@ const REDIRECT_URIS = ['http://127.0.0.1/callback', 'http://127.0.0.1:8976/callb
 
 // Public halves of the test-only keys in ../fixtures/peer-client-*.pem (RSA, P-256, Ed25519).
 const CLIENT_JWKS = JSON.parse(fs.readFileSync(new URL('../fixtures/peer-client-jwks.json', import.meta.url), 'utf8'));
+
+// A secret with a space and every reserved character (RFC 3986 gen-delims and sub-delims, and `%`).
+const RESERVED_SECRET = "a secret :/?#[]@!$&'()*+,;=% end";
 
 const CLIENTS = [
   {
@@ -114,6 +124,29 @@ const CLIENTS = [
     client_id: 'dpop-client',
     token_endpoint_auth_method: 'none',
     dpop_bound_access_tokens: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+  },
+  {
+    // HTTP Basic with a secret holding a space and every reserved character.
+    client_id: 'reserved-basic-client',
+    client_secret: RESERVED_SECRET,
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
+  {
+    // The same secret in the form body.
+    client_id: 'reserved-post-client',
+    client_secret: RESERVED_SECRET,
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+  },
+  {
+    // A `web` client: its redirect URI is compared exactly, port included (no RFC 8252 §7.3
+    // any-port rule), like Polar.sh and many other providers do.
+    client_id: 'exact-redirect-client',
+    application_type: 'web',
+    token_endpoint_auth_method: 'none',
+    redirect_uris: ['http://127.0.0.1:8976/callback'],
     grant_types: ['authorization_code', 'refresh_token'],
   },
 ].map((c) => ({
@@ -224,6 +257,18 @@ const DEVICE_CODE_TTL = Number.parseInt(process.env.PEER_DEVICE_CODE_TTL ?? '600
 const DEVICE_CODE_TTL_SET = process.env.PEER_DEVICE_CODE_TTL !== undefined;
 // The nonce secret must survive key rotation (a new Provider instance), like the cookie keys.
 const DPOP_NONCE_SECRET = process.env.PEER_DPOP_NONCE === '1' ? crypto.randomBytes(32) : undefined;
+const CONFIDENTIAL_ENDPOINTS = process.env.PEER_CONFIDENTIAL_ENDPOINTS === '1';
+
+// Refuses public clients at revocation/introspection (PEER_CONFIDENTIAL_ENDPOINTS=1) before the
+// token is touched; otherwise the library's default policy.
+function confidentialOnly(defaultPolicy) {
+  return async (ctx, client, token) => {
+    if (CONFIDENTIAL_ENDPOINTS && client.clientAuthMethod === 'none') {
+      throw new errors.InvalidClient('client authentication is required at this endpoint');
+    }
+    return defaultPolicy ? defaultPolicy(ctx, client, token) : true;
+  };
+}
 
 const capitalize = (s) => (s ? s[0].toUpperCase() + s.slice(1) : s);
 
@@ -264,8 +309,18 @@ function configuration() {
     },
     features: {
       devInteractions: { enabled: false },
-      revocation: { enabled: true },
-      introspection: { enabled: true },
+      revocation: {
+        enabled: true,
+        allowedPolicy: confidentialOnly(async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        }),
+      },
+      introspection: {
+        enabled: true,
+        allowedPolicy: confidentialOnly(async (ctx, client, token) => !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId)),
+      },
       userinfo: { enabled: true },
       clientCredentials: { enabled: true },
       dPoP: {
@@ -441,9 +496,41 @@ async function deviceInterval(ctx, next) {
   }
 }
 
+// oidc-provider does not publish per-endpoint auth methods; with PEER_CONFIDENTIAL_ENDPOINTS=1 the
+// discovery document declares the confidential-only policy that confidentialOnly enforces.
+async function endpointAuthMethods(ctx, next) {
+  await next();
+  if (ctx.path !== '/.well-known/openid-configuration' || ctx.status !== 200 || !ctx.body) return;
+  const confidential = (ctx.body.token_endpoint_auth_methods_supported ?? []).filter((m) => m !== 'none');
+  ctx.body = {
+    ...ctx.body,
+    revocation_endpoint_auth_methods_supported: confidential,
+    introspection_endpoint_auth_methods_supported: confidential,
+  };
+}
+
+// Servers that decode Basic credentials with a plain percent-decoder read `+` as a plus, where a
+// form-decoder (oidc-provider's own) reads a space. Decode plainly here and hand oidc-provider the
+// result re-encoded, so a client sending `+` for a space is refused as by those servers.
+function decodeBasicPlainly(req) {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string' || !/^basic /i.test(header)) return;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const i = decoded.indexOf(':');
+  if (i < 0) return;
+  try {
+    const [id, secret] = [decoded.slice(0, i), decoded.slice(i + 1)].map(decodeURIComponent);
+    const pair = `${encodeURIComponent(id)}:${encodeURIComponent(secret)}`;
+    req.headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`;
+  } catch {
+    // Malformed percent-encoding: leave it for oidc-provider to refuse.
+  }
+}
+
 function buildProvider(issuer) {
   const p = new Provider(issuer, configuration());
   p.on('server_error', (_ctx, err) => console.error('oidc-peer server_error:', err));
+  if (CONFIDENTIAL_ENDPOINTS) p.use(endpointAuthMethods);
   if (DEVICE_INTERVAL > 0) p.use(deviceInterval);
   return p;
 }
@@ -503,6 +590,7 @@ async function route(issuer, req, res) {
     return;
   }
 
+  decodeBasicPlainly(req);
   providerHandler(req, res);
 }
 

@@ -414,12 +414,33 @@ fn encode_form<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)> + Clone) -> S
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded *before* base64, so `:`, `+` and `%` in a
 /// secret survive. Many clients skip this step and fail with such secrets.
 fn basic_credentials(client_id: &str, secret: &Secret) -> String {
-    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let pair = format!("{}:{}", encode(client_id), encode(secret.expose()));
+    let pair = format!(
+        "{}:{}",
+        percent_encode_unreserved(client_id),
+        percent_encode_unreserved(secret.expose())
+    );
     format!(
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(pair)
     )
+}
+
+/// Percent-encodes every byte outside RFC 3986's unreserved set (`A-Z a-z 0-9 - . _ ~`).
+///
+/// RFC 6749 §2.3.1 says to form-urlencode, which turns a space into `+`; servers that decode
+/// Basic credentials with a plain percent-decoder then read a `+`. `%20` (and `%2B` for a plus)
+/// reads the same to a form-decoder and to a plain percent-decoder.
+fn percent_encode_unreserved(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
 }
 
 /// Configures a [`Client`]. Made by [`Client::builder`].
@@ -727,15 +748,24 @@ mod tests {
     }
 
     #[test]
-    fn basic_credentials_are_urlencoded_first() {
-        let header = basic_credentials("my client", &Secret::new("a+b%c:d"));
+    fn basic_credentials_are_percent_encoded_outside_the_unreserved_set() {
+        let header = basic_credentials("my client", &Secret::new("a+b%c:d ~-._Zz9é"));
         let b64 = header.strip_prefix("Basic ").unwrap();
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(b64)
             .unwrap();
+        // A space is %20, never `+`: plain percent-decoders and form-decoders read the same.
         assert_eq!(
             String::from_utf8(decoded).unwrap(),
-            "my+client:a%2Bb%25c%3Ad"
+            "my%20client:a%2Bb%25c%3Ad%20~-._Zz9%C3%A9"
+        );
+        let reserved = basic_credentials("c", &Secret::new(":/?#[]@!$&'()*+,;="));
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(reserved.strip_prefix("Basic ").unwrap())
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(decoded).unwrap(),
+            "c:%3A%2F%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B%2C%3B%3D"
         );
     }
 

@@ -367,6 +367,17 @@ pub enum Error {
     /// The call cannot be made with this client's configuration.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The provider declared which client authentication methods an endpoint accepts
+    /// (`revocation_endpoint_auth_methods_supported`, `introspection_endpoint_auth_methods_supported`)
+    /// and this client's is not one of them: refused before anything is sent, because the
+    /// provider would refuse it (`invalid_client`) and retrying cannot help.
+    #[error("the {endpoint} endpoint does not accept this client: {reason}")]
+    EndpointAuthMethod {
+        /// The endpoint that would refuse the client.
+        endpoint: Endpoint,
+        /// Which method the client uses and which ones the endpoint accepts.
+        reason: String,
+    },
     /// A token store failed, holds nothing, or refused an unsafe file (see [`StoreError`]).
     ///
     /// [`StoreError`]: crate::StoreError

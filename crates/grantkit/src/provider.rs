@@ -14,7 +14,7 @@ use crate::oidc::ProviderMetadata;
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum AuthMethod {
-    /// `client_secret_basic`: id and secret in an HTTP Basic header, each form-urlencoded first.
+    /// `client_secret_basic`: id and secret in an HTTP Basic header, each percent-encoded first (every byte outside RFC 3986's unreserved set, so a space is `%20`).
     ClientSecretBasic,
     /// `client_secret_post`: id and secret in the form body.
     ClientSecretPost,
@@ -189,6 +189,8 @@ pub struct Provider {
     pushed_authorization_request_endpoint: Option<Url>,
     require_pushed_authorization_requests: bool,
     auth_methods: Vec<AuthMethod>,
+    revocation_auth_methods: Option<Vec<AuthMethod>>,
+    introspection_auth_methods: Option<Vec<AuthMethod>>,
     default_auth_method: Option<AuthMethod>,
     iss_parameter_supported: bool,
     id_token_signing_algs: Vec<String>,
@@ -216,6 +218,8 @@ impl Provider {
                 pushed_authorization_request_endpoint: None,
                 require_pushed_authorization_requests: false,
                 auth_methods: Vec::new(),
+                revocation_auth_methods: None,
+                introspection_auth_methods: None,
                 default_auth_method: None,
                 iss_parameter_supported: false,
                 id_token_signing_algs: Vec::new(),
@@ -240,6 +244,19 @@ impl Provider {
     /// The authentication methods the provider accepts; empty when it did not say.
     pub fn auth_methods(&self) -> &[AuthMethod] {
         &self.auth_methods
+    }
+
+    /// The authentication methods `endpoint` accepts, when the provider declared them for that
+    /// endpoint (`revocation_endpoint_auth_methods_supported`,
+    /// `introspection_endpoint_auth_methods_supported`); `None` when it did not (or for an
+    /// endpoint without such a declaration). Revocation and introspection refuse, before
+    /// sending, a client whose method is not listed ([`Error::EndpointAuthMethod`]).
+    pub fn endpoint_auth_methods(&self, endpoint: Endpoint) -> Option<&[AuthMethod]> {
+        match endpoint {
+            Endpoint::Revocation => self.revocation_auth_methods.as_deref(),
+            Endpoint::Introspection => self.introspection_auth_methods.as_deref(),
+            _ => None,
+        }
     }
 
     /// The method a client with a secret uses unless it says otherwise (the provider's
@@ -438,6 +455,23 @@ impl ProviderBuilder {
     /// another method is refused at [`ClientBuilder::build`](crate::ClientBuilder::build).
     pub fn auth_methods(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Self {
         self.provider.auth_methods = methods.into_iter().collect();
+        self
+    }
+
+    /// The client authentication methods the revocation or introspection endpoint accepts, when
+    /// they differ from the token endpoint's (RFC 8414 `revocation_endpoint_auth_methods_supported`,
+    /// `introspection_endpoint_auth_methods_supported`). Other endpoints are ignored.
+    pub fn endpoint_auth_methods(
+        mut self,
+        endpoint: Endpoint,
+        methods: impl IntoIterator<Item = AuthMethod>,
+    ) -> Self {
+        let methods = Some(methods.into_iter().collect());
+        match endpoint {
+            Endpoint::Revocation => self.provider.revocation_auth_methods = methods,
+            Endpoint::Introspection => self.provider.introspection_auth_methods = methods,
+            _ => {}
+        }
         self
     }
 

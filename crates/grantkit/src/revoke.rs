@@ -48,17 +48,85 @@ impl Client {
             .await
     }
 
-    /// Providers that refuse public clients at revocation/introspection declare it as a quirk;
-    /// say so plainly instead of letting the call fail with a bare 401.
+    /// Refuses, before sending, a call the provider declared it would refuse: a public client
+    /// where a preset's quirk says public clients are refused (checked first, an
+    /// [`Error::Config`] as before), or a method the endpoint's
+    /// `*_endpoint_auth_methods_supported` does not list ([`Error::EndpointAuthMethod`]).
+    /// Either way the provider would answer a bare 401 `invalid_client`, which a retry cannot fix.
     pub(crate) fn check_may_call(&self, endpoint: Endpoint) -> Result<()> {
-        if self.auth_method() == AuthMethod::None
-            && !self.provider().quirks().public_clients_can_revoke
-        {
+        let method = self.auth_method();
+        if method == AuthMethod::None && !self.provider().quirks().public_clients_can_revoke {
             return Err(Error::Config(format!(
                 "provider `{}` does not let public clients call its {endpoint} endpoint; use a confidential client",
                 self.provider().name()
             )));
         }
-        Ok(())
+        match self.provider().endpoint_auth_methods(endpoint) {
+            Some(accepted) if !accepted.contains(&method) => Err(Error::EndpointAuthMethod {
+                endpoint,
+                reason: refusal(method, accepted),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn refusal(method: AuthMethod, accepted: &[AuthMethod]) -> String {
+    let names: Vec<&str> = accepted.iter().map(|m| m.as_str()).collect();
+    let accepted = if names.is_empty() {
+        "none of the methods grantkit implements".to_owned()
+    } else {
+        names.join(", ")
+    };
+    match method {
+        AuthMethod::None => {
+            format!("it accepts only confidential clients ({accepted}) and this client is public (`none`)")
+        }
+        m => format!("it accepts {accepted}, not {}", m.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::ProviderMetadata;
+
+    fn client(method: AuthMethod, secret: Option<&str>) -> Client {
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example",
+            "token_endpoint": "https://op.example/token",
+            "revocation_endpoint": "https://op.example/revoke",
+            "introspection_endpoint": "https://op.example/introspect",
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic"],
+        }))
+        .unwrap();
+        let provider = metadata.into_provider("op").unwrap();
+        let mut builder = Client::builder(provider, "c").auth_method(method);
+        if let Some(secret) = secret {
+            builder = builder.client_secret(secret);
+        }
+        builder.build().unwrap()
+    }
+
+    #[test]
+    fn public_client_at_a_confidential_only_revocation_endpoint_is_refused_before_sending() {
+        let public = client(AuthMethod::None, None);
+        let e = public.check_may_call(Endpoint::Revocation).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::EndpointAuthMethod {
+                    endpoint: Endpoint::Revocation,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("public"), "{e}");
+        // Introspection declared nothing of its own: the client may try.
+        public.check_may_call(Endpoint::Introspection).unwrap();
+        let basic = client(AuthMethod::ClientSecretBasic, Some("s3cret"));
+        basic.check_may_call(Endpoint::Revocation).unwrap();
     }
 }

@@ -145,25 +145,27 @@ async fn demo(out: &Out, dir: &std::path::Path) -> CliResult {
             Ok::<u16, String>(page.status().as_u16())
         })
     };
-    let code = wait_for_callback(out, listener, &pending, Duration::from_secs(30))
+    let (code, answer) = wait_for_callback(out, listener, &pending, Duration::from_secs(30))
         .await
         .map_err(|e| s.fail("consent", e))?;
-    let page = browser
-        .await
-        .map_err(|e| s.fail("consent", e))?
-        .map_err(|e| s.fail("consent", e))?;
-    if page != 200 {
-        return Err(s.fail("consent", format!("the success page answered HTTP {page}")));
-    }
     s.done(
         "consent",
         "approved in the (stand-in) browser; the callback reached the listener, its state matched",
     );
 
-    let tokens = client
-        .exchange_code(code)
+    // The browser's page waits for the exchange's outcome.
+    let exchanged = client.exchange_code(code).await;
+    answer
+        .send(exchanged.as_ref().map(|_| ()).map_err(|e| e.to_string()))
+        .await;
+    let page = browser
         .await
+        .map_err(|e| s.fail("exchange", e))?
         .map_err(|e| s.fail("exchange", e))?;
+    let tokens = exchanged.map_err(|e| s.fail("exchange", e))?;
+    if page != 200 {
+        return Err(s.fail("exchange", format!("the success page answered HTTP {page}")));
+    }
     let claims = tokens
         .id_token_claims()
         .ok_or_else(|| s.fail("exchange", "no validated ID token"))?;

@@ -3,7 +3,10 @@
 use grantkit::{AuthMethod, Client, OAuthErrorCode, TokenSet, TokenSource};
 use serde_json::json;
 
-use super::{identify, needs_secret, print_json, start_authorization, wait_for_callback, Ctx};
+use super::{
+    identify, needs_secret, print_json, redirect_notice, start_authorization, wait_for_callback,
+    Ctx,
+};
 use crate::cli::LoginArgs;
 use crate::error::{CliError, CliResult, Exit};
 use crate::loopback::Loopback;
@@ -20,6 +23,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     let selected = Selected::from_flags(Flags {
         preset: args.provider,
         issuer: args.issuer.as_deref(),
+        expected_issuer: args.expected_issuer.as_deref(),
         polar_api_base: args.polar_api_base.as_deref(),
         polar_web_base: args.polar_web_base.as_deref(),
         accesslink_base: args.accesslink_base.as_deref(),
@@ -116,18 +120,10 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         .as_ref()
         .map(Loopback::redirect_uri)
         .unwrap_or_default();
-    let provider = selected.discover().await.map_err(|e| {
-        let mapped = CliError::from_grantkit(&e, "grantkit login");
-        let message = if mapped.exit == Exit::Unavailable {
-            format!(
-                "could not reach the provider at {}: {e}; check the URL and your network, then retry",
-                selected.location()
-            )
-        } else {
-            format!("discovery at {} failed: {}", selected.location(), mapped.message())
-        };
-        CliError::new(mapped.exit, message)
-    })?;
+    let provider = selected
+        .discover()
+        .await
+        .map_err(|e| discovery_error(&selected, &e))?;
     let scopes: Vec<String> = match &args.scope {
         Some(scope) => scope.split_ascii_whitespace().map(str::to_owned).collect(),
         None => selected.default_scopes(&provider),
@@ -167,6 +163,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
                 client_id,
                 client.auth_method().as_str()
             ));
+            out.line(&redirect_notice(&redirect_uri, args.redirect_port != 0));
             let opened = !args.no_browser && open_browser(url.as_str());
             out.line(&if opened {
                 "Opening this URL in your browser (open it yourself if nothing happens):".to_owned()
@@ -174,11 +171,17 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
                 "Open this URL in a browser on this machine:".to_owned()
             });
             print_line(url.as_str());
-            let code = wait_for_callback(out, listener, &pending, args.timeout).await?;
-            client
+            let (code, answer) = wait_for_callback(out, listener, &pending, args.timeout).await?;
+            let exchanged = client
                 .exchange_code(code)
                 .await
-                .map_err(|e| CliError::from_grantkit(&e, "grantkit login"))?
+                .map_err(|e| exchange_error(&client, &e, "grantkit login"));
+            let shown = exchanged
+                .as_ref()
+                .map(|_| ())
+                .map_err(|e| e.message().to_owned());
+            answer.send(shown).await;
+            exchanged?
         }
         None => device_login(ctx, &client, &scopes, args.timeout).await?,
     };
@@ -200,6 +203,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         redirect_uri,
         device: args.device,
         redirect_port: (args.redirect_port != 0).then_some(args.redirect_port),
+        params: args.params.clone(),
         identity,
         logged_in_at: unix_now(),
         accesslink,
@@ -262,6 +266,71 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     Ok(())
 }
 
+/// Discovery failed: unreachable (exit 4), or refused, with the cause when it is a trailing
+/// slash on `--issuer` (the issuer must match character for character).
+fn discovery_error(selected: &Selected, e: &grantkit::Error) -> CliError {
+    let location = selected.location();
+    let mapped = CliError::from_grantkit(e, "grantkit login");
+    if mapped.exit == Exit::Unavailable {
+        return CliError::new(
+            mapped.exit,
+            format!("could not reach the provider at {location}: {e}; check the URL and your network, then retry"),
+        );
+    }
+    if let grantkit::Error::IssuerMismatch { found, .. } = e {
+        let slash = location.strip_suffix('/') == Some(found.as_str())
+            || found.strip_suffix('/') == Some(location.as_str());
+        let cause = if slash {
+            "the trailing slash is the cause: the issuer must match exactly; "
+        } else {
+            ""
+        };
+        return CliError::new(
+            mapped.exit,
+            format!(
+                "discovery at {location} failed: the provider's issuer is `{}`, not `{}`; {cause}pass --issuer {} (or keep --issuer and add --expected-issuer {} if the provider serves its metadata elsewhere)",
+                terminal_safe(found),
+                terminal_safe(&location),
+                crate::profile::shell_quote(found),
+                crate::profile::shell_quote(found),
+            ),
+        );
+    }
+    CliError::new(
+        mapped.exit,
+        format!("discovery at {location} failed: {}", mapped.message()),
+    )
+}
+
+/// The code exchange (or the device flow's token poll) failed; `invalid_client` names the method used and the ones the
+/// provider supports, since the method is as likely wrong as the secret.
+fn exchange_error(client: &Client, e: &grantkit::Error, relogin: &str) -> CliError {
+    let mapped = CliError::from_grantkit(e, relogin);
+    if e.oauth_code() != Some(&OAuthErrorCode::InvalidClient) {
+        return mapped;
+    }
+    let supported: Vec<&str> = client
+        .provider()
+        .auth_methods()
+        .iter()
+        .map(|m| m.as_str())
+        .collect();
+    let supported = if supported.is_empty() {
+        "it does not say which".to_owned()
+    } else {
+        supported.join(", ")
+    };
+    CliError::new(
+        mapped.exit,
+        format!(
+            "{}; the provider refused client `{}` authenticating with {}: check the client secret, and the method with --auth-method (the provider supports: {supported})",
+            mapped.message(),
+            terminal_safe(client.client_id()),
+            client.auth_method().as_str()
+        ),
+    )
+}
+
 /// Prints `line` alone on stdout, at once (the URL a test or a script waits for).
 fn print_line(line: &str) {
     crate::output::print_stdout(line);
@@ -322,7 +391,7 @@ async fn device_login(
             Some(OAuthErrorCode::ExpiredToken) => {
                 declined("the code expired before it was approved")
             }
-            _ => CliError::from_grantkit(&e, RELOGIN),
+            _ => exchange_error(client, &e, RELOGIN),
         }),
         Err(_) => Err(declined(&format!(
             "no approval within {}",

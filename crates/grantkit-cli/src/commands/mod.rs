@@ -14,7 +14,7 @@ use grantkit::{
 use url::Url;
 
 use crate::error::{CliError, CliResult, Exit};
-use crate::loopback::{Loopback, WaitError};
+use crate::loopback::{Answer, Loopback, WaitError};
 use crate::output::Out;
 use crate::profile::{Identity, Paths, Profile};
 
@@ -32,6 +32,20 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The command that logs `profile` in again ([`Profile::relogin`]), naming the key file of
+    /// a `private_key_jwt` client (the profile never records it).
+    pub fn relogin(&self, profile: &Profile) -> String {
+        let mut cmd = profile.relogin(&self.paths);
+        if profile.auth_method() == AuthMethod::PrivateKeyJwt {
+            let key = self.private_key.as_ref().map_or_else(
+                || "FILE".to_owned(),
+                |path| crate::profile::shell_quote(&path.to_string_lossy()),
+            );
+            cmd.push_str(&format!(" --private-key {key}"));
+        }
+        cmd
+    }
+
     /// The `private_key_jwt` key from `--private-key`: a JWK when the file holds a JSON object,
     /// else PEM. `None` without the option.
     pub fn client_key(&self) -> CliResult<Option<ClientKey>> {
@@ -92,7 +106,7 @@ pub fn missing_secret(client_id: &str, method: AuthMethod) -> CliError {
 
 /// The client of a logged-in profile, from its recorded endpoints (no network).
 pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
-    let relogin = profile.relogin(&ctx.paths);
+    let relogin = ctx.relogin(profile);
     let provider = profile.provider().map_err(|e| {
         CliError::failure(format!(
             "{e}; fix or delete {}, or run `{relogin}`",
@@ -133,7 +147,7 @@ pub async fn source_for(ctx: &Ctx, profile: &Profile, client: Client) -> CliResu
         .refresh_ahead(Duration::ZERO)
         .build()
         .await
-        .map_err(|e| CliError::from_grantkit(&e, &profile.relogin(&ctx.paths)))
+        .map_err(|e| CliError::from_grantkit(&e, &ctx.relogin(profile)))
 }
 
 /// Builds the authorization request for the listener's redirect URI.
@@ -160,12 +174,13 @@ pub fn start_authorization(
 }
 
 /// Waits on the listener for this login's callback; refused requests are reported as warnings.
+/// The browser's page waits for the [`Answer`]: send it once the code exchange is done.
 pub async fn wait_for_callback(
     out: &Out,
     listener: Loopback,
     pending: &PendingAuthorization,
     timeout: Duration,
-) -> CliResult<AuthorizationCode> {
+) -> CliResult<(AuthorizationCode, Answer)> {
     let redirect = listener.redirect_uri();
     listener
         .wait(pending, timeout, |note| out.warn(note))
@@ -174,12 +189,27 @@ pub async fn wait_for_callback(
             WaitError::Timeout(t) => CliError::new(
                 Exit::LoginIncomplete,
                 format!(
-                    "no login came back to {redirect} within {}: run the command again and finish the login in the browser (or raise --timeout)",
+                    "no login came back to {redirect} within {}: if the browser shows the provider's error page (a redirect URI mismatch), the provider does not accept {redirect}: register it there, or register a fixed port's URI and pass --redirect-port PORT; otherwise run the command again and finish the login in the browser (or raise --timeout)",
                     crate::output::words(t)
                 ),
             ),
             WaitError::Callback(e) => CliError::from_grantkit(&e, "grantkit login"),
         })
+}
+
+/// The line `login` prints before the browser: the redirect URI the provider must accept, and,
+/// with a free port, that only providers following RFC 8252's any-port rule accept it.
+pub fn redirect_notice(redirect_uri: &str, fixed_port: bool) -> String {
+    if fixed_port {
+        format!("The provider must have this redirect URI registered: {redirect_uri}")
+    } else {
+        format!(
+            "The provider must have this redirect URI registered: {redirect_uri} (a free port: \
+             providers that ignore the loopback port, RFC 8252 §7.3, accept it; one that compares \
+             redirect URIs exactly needs a fixed one, e.g. register http://127.0.0.1:8976/callback \
+             and pass --redirect-port 8976)"
+        )
+    }
 }
 
 /// Who the tokens belong to: the validated ID token, completed by userinfo when it lacks the
@@ -212,4 +242,93 @@ pub fn print_json(value: &serde_json::Value) {
     crate::output::print_stdout(
         &serde_json::to_string_pretty(value).expect("JSON values serialize"),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use crate::profile::{Endpoints, ProviderRecord};
+    use clap::Parser;
+
+    /// Splits a command as a POSIX shell would for the quoting `shell_quote` writes ('...').
+    fn words(command: &str) -> Vec<String> {
+        let (mut words, mut word, mut quoted, mut started) = (vec![], String::new(), false, false);
+        for c in command.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    started = true;
+                }
+                ' ' if !quoted => {
+                    if started {
+                        words.push(std::mem::take(&mut word));
+                    }
+                    started = false;
+                }
+                c => {
+                    word.push(c);
+                    started = true;
+                }
+            }
+        }
+        if started {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn relogin_command_parses_back_into_the_same_login_options() {
+        let provider = grantkit::Provider::builder("op")
+            .issuer("https://op.example")
+            .token_endpoint("https://op.example/token")
+            .build()
+            .unwrap();
+        let profile = Profile {
+            version: 1,
+            provider: ProviderRecord::Issuer {
+                issuer: "https://op.example/".into(),
+                expected_issuer: Some("https://op.example".into()),
+            },
+            endpoints: Endpoints::of(&provider),
+            client_id: "my client".into(),
+            auth_method: "private_key_jwt".into(),
+            scopes: vec!["openid".into(), "email".into()],
+            redirect_uri: "http://127.0.0.1:8976/callback".into(),
+            device: false,
+            redirect_port: Some(8976),
+            params: vec!["prompt=consent".into(), "login_hint=a b".into()],
+            identity: Identity::default(),
+            logged_in_at: 0,
+            accesslink: None,
+        };
+        let ctx = Ctx {
+            out: Out::new(),
+            paths: Paths::resolve("x", Some(std::path::Path::new("/tmp/g k/work.json"))).unwrap(),
+            secret: None,
+            private_key: Some(PathBuf::from("/keys/my key.pem")),
+        };
+        let command = ctx.relogin(&profile);
+        let cli = Cli::try_parse_from(words(&command)).unwrap_or_else(|e| panic!("{command}: {e}"));
+        let Command::Login(args) = cli.command else {
+            panic!("not a login: {command}");
+        };
+        assert_eq!(args.issuer.as_deref(), Some("https://op.example/"));
+        assert_eq!(args.expected_issuer.as_deref(), Some("https://op.example"));
+        assert_eq!(args.client_id.as_deref(), Some("my client"));
+        assert_eq!(args.auth_method.as_deref(), Some("private_key_jwt"));
+        assert_eq!(args.scope.as_deref(), Some("openid email"));
+        assert_eq!(args.redirect_port, 8976);
+        assert_eq!(args.params, profile.params);
+        assert!(!args.device);
+        assert_eq!(
+            cli.profile.token_file.as_deref(),
+            Some(std::path::Path::new("/tmp/g k/work.json"))
+        );
+        assert_eq!(
+            cli.profile.private_key.as_deref(),
+            Some(std::path::Path::new("/keys/my key.pem"))
+        );
+    }
 }

@@ -9,10 +9,10 @@ use grantkit::{
 use serde_json::{json, Map, Value};
 
 use super::{client_for, missing_credentials, print_json, source_for, Ctx};
-use crate::cli::{IntrospectArgs, JsonArgs, RevokeArgs, TokenArgs};
+use crate::cli::{IntrospectArgs, JsonArgs, RevokeArgs, StatusArgs, TokenArgs};
 use crate::commands::login::accesslink_error;
 use crate::error::{CliError, CliResult, Exit};
-use crate::output::{relative, unix, unix_now, utc};
+use crate::output::{relative, unix, unix_now, utc, Out};
 use crate::profile::{remove_if_present, Paths, Profile};
 use grantkit_polar_accesslink::{AccessLink, UserId};
 
@@ -22,7 +22,7 @@ const MARGIN: Duration = Duration::from_secs(60);
 /// `grantkit token`.
 pub async fn token(ctx: &Ctx, args: TokenArgs) -> CliResult {
     let profile = Profile::load(&ctx.paths)?;
-    let relogin = profile.relogin(&ctx.paths);
+    let relogin = ctx.relogin(&profile);
     let tokens: TokenSet = if let Some(missing) = missing_credentials(ctx, &profile) {
         // Without the credentials a refresh is impossible, but a fresh stored token is still fine.
         let stored = ctx
@@ -70,7 +70,7 @@ pub async fn token(ctx: &Ctx, args: TokenArgs) -> CliResult {
 /// `grantkit refresh`.
 pub async fn refresh(ctx: &Ctx, args: JsonArgs) -> CliResult {
     let profile = Profile::load(&ctx.paths)?;
-    let relogin = profile.relogin(&ctx.paths);
+    let relogin = ctx.relogin(&profile);
     let source = source_for(ctx, &profile, client_for(ctx, &profile)?).await?;
     let before = source.current();
     let after = source
@@ -113,7 +113,7 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
     let store = paths.store();
     let relogin = profile.as_ref().map_or_else(
         || format!("grantkit login{}", paths.flags()),
-        |p| p.relogin(paths),
+        |p| ctx.relogin(p),
     );
     if !args.local_only {
         // An unreadable file is reported before anything (even the lock file) is created.
@@ -162,7 +162,12 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
                     revoked_at = Some("Polar AccessLink (user deregistered)".to_owned());
                 } else {
                 client.revoke_tokens(tokens).await.map_err(|e| {
-                    let cannot = matches!(e, Error::MissingEndpoint { .. } | Error::Config(_));
+                    let cannot = matches!(
+                        e,
+                        Error::MissingEndpoint { .. }
+                            | Error::Config(_)
+                            | Error::EndpointAuthMethod { .. }
+                    );
                     if cannot {
                         CliError::usage(format!(
                             "{e}; to forget the tokens here anyway, run `grantkit revoke --local-only{}` (they stay valid until they expire)",
@@ -230,7 +235,7 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
 /// `grantkit userinfo`.
 pub async fn userinfo(ctx: &Ctx, _args: JsonArgs) -> CliResult {
     let profile = Profile::load(&ctx.paths)?;
-    let relogin = profile.relogin(&ctx.paths);
+    let relogin = ctx.relogin(&profile);
     let client = client_for(ctx, &profile)?;
     let source = source_for(ctx, &profile, client.clone()).await?;
     let map = |e: Error| CliError::from_grantkit(&e, &relogin);
@@ -267,7 +272,7 @@ pub async fn userinfo(ctx: &Ctx, _args: JsonArgs) -> CliResult {
 /// `grantkit introspect`.
 pub async fn introspect(ctx: &Ctx, args: IntrospectArgs) -> CliResult {
     let profile = Profile::load(&ctx.paths)?;
-    let relogin = profile.relogin(&ctx.paths);
+    let relogin = ctx.relogin(&profile);
     let client = client_for(ctx, &profile)?;
     let tokens = load_tokens(&ctx.paths, &relogin).await?;
     let (token, hint) = if args.refresh_token {
@@ -286,6 +291,9 @@ pub async fn introspect(ctx: &Ctx, args: IntrospectArgs) -> CliResult {
                 endpoint: Endpoint::Introspection,
                 ..
             } => CliError::usage(format!("{e}: this provider does not offer introspection")),
+            Error::EndpointAuthMethod { .. } => CliError::usage(format!(
+                "{e}; introspection here needs a confidential client (a client secret or key)"
+            )),
             e => CliError::from_grantkit(&e, &relogin),
         })?;
     print_json(&introspection_json(info));
@@ -333,12 +341,97 @@ async fn load_tokens(paths: &Paths, relogin: &str) -> CliResult<TokenSet> {
         })
 }
 
+/// What the provider said about the stored tokens (`status --check`).
+struct Check {
+    /// `introspection` or `userinfo`.
+    by: &'static str,
+    /// Whether the access token is active.
+    access: bool,
+    /// Whether the refresh token is, when it was asked (introspection only).
+    refresh: Option<bool>,
+}
+
+impl Check {
+    /// Usable: the access token works, or a refresh token that was not found dead exists.
+    fn usable(&self, has_refresh: bool) -> bool {
+        self.access || self.refresh.unwrap_or(has_refresh)
+    }
+
+    fn describe(&self) -> String {
+        let refresh = match self.refresh {
+            Some(true) => "; the refresh token is active: refreshed on next use",
+            Some(false) => "; the refresh token is not active either",
+            None => "",
+        };
+        if self.access {
+            format!("active at the provider ({})", self.by)
+        } else {
+            format!(
+                "not active at the provider ({}): revoked or expired{refresh}",
+                self.by
+            )
+        }
+    }
+}
+
+/// Asks the provider about the stored tokens: introspection when this client may call it,
+/// else userinfo (which can only say whether the access token still works).
+async fn check_at_provider(
+    ctx: &Ctx,
+    profile: &Profile,
+    tokens: &TokenSet,
+    relogin: &str,
+) -> CliResult<Check> {
+    let client = client_for(ctx, profile)?;
+    let map = |e: Error| CliError::from_grantkit(&e, relogin);
+    let hint = Some(TokenTypeHint::AccessToken);
+    match client.introspect(tokens.access_token(), hint).await {
+        Ok(info) => {
+            let refresh = match (info.active, tokens.refresh_token()) {
+                (false, Some(refresh)) => {
+                    let hint = Some(TokenTypeHint::RefreshToken);
+                    Some(client.introspect(refresh, hint).await.map_err(map)?.active)
+                }
+                _ => None,
+            };
+            return Ok(Check {
+                by: "introspection",
+                access: info.active,
+                refresh,
+            });
+        }
+        Err(
+            Error::MissingEndpoint { .. } | Error::EndpointAuthMethod { .. } | Error::Config(_),
+        ) => {}
+        Err(e) => return Err(map(e)),
+    }
+    let access = match client.userinfo(tokens).await {
+        Ok(_) => true,
+        Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidToken) => false,
+        Err(Error::MissingEndpoint { .. }) => {
+            return Err(CliError::usage(
+                "this provider offers this client neither introspection nor userinfo: --check cannot ask it",
+            ))
+        }
+        Err(e) => return Err(map(e)),
+    };
+    Ok(Check {
+        by: "userinfo",
+        access,
+        refresh: None,
+    })
+}
+
 /// `grantkit status`.
-pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
+pub async fn status(ctx: &Ctx, args: StatusArgs) -> CliResult {
     let profile = Profile::load(&ctx.paths)?;
-    let relogin = profile.relogin(&ctx.paths);
+    let relogin = ctx.relogin(&profile);
     let tokens = load_tokens(&ctx.paths, &relogin).await?;
-    let out = &ctx.out;
+    let check = match args.check {
+        true => Some(check_at_provider(ctx, &profile, &tokens, &relogin).await?),
+        false => None,
+    };
+    let out = &Out::stdout();
     let now = unix_now();
     let expires_at = tokens.expires_at().map(unix);
     let refreshable = tokens.refresh_token().is_some() && profile.endpoints.refresh_tokens;
@@ -361,6 +454,11 @@ pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
             "refreshable": refreshable,
             "logged_in_at": profile.logged_in_at,
             "needs_login": !usable,
+            "provider_check": check.as_ref().map(|c| json!({
+                "by": c.by,
+                "active": c.access,
+                "refresh_token_active": c.refresh,
+            })),
             "accesslink": profile.accesslink.as_ref().map(|u| json!({
                 "user_id": u.user_id,
                 "member_id": u.member_id,
@@ -438,6 +536,9 @@ pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
             tokens.scope().unwrap_or("(none named)")
         ));
         out.line(&format!("{} {access}", label("access")));
+        if let Some(check) = &check {
+            out.line(&format!("{} {}", label("checked"), check.describe()));
+        }
         out.line(&format!(
             "{} {}",
             label("refresh"),
@@ -454,7 +555,14 @@ pub async fn status(ctx: &Ctx, args: JsonArgs) -> CliResult {
             "the access token has expired and cannot be refreshed: run `{relogin}`"
         )));
     }
-    Ok(())
+    let has_refresh = tokens.refresh_token().is_some();
+    match check {
+        Some(check) if !check.usable(has_refresh) => Err(CliError::reauthorize(format!(
+            "the provider no longer accepts these tokens ({}): run `{relogin}`",
+            check.by
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// `grantkit profiles`.

@@ -49,6 +49,12 @@ pub struct ProviderMetadata {
     /// Client authentication methods at the token endpoint.
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication methods at the revocation endpoint (RFC 8414); empty: not declared.
+    #[serde(default)]
+    pub revocation_endpoint_auth_methods_supported: Vec<String>,
+    /// Client authentication methods at the introspection endpoint (RFC 8414); empty: not declared.
+    #[serde(default)]
+    pub introspection_endpoint_auth_methods_supported: Vec<String>,
     /// Algorithms the provider signs ID tokens with.
     #[serde(default)]
     pub id_token_signing_alg_values_supported: Vec<String>,
@@ -103,12 +109,30 @@ impl ProviderMetadata {
                 builder = builder.endpoint(endpoint, url);
             }
         }
-        let methods = self
-            .token_endpoint_auth_methods_supported
-            .iter()
-            .filter_map(|m| AuthMethod::from_name(m));
+        let known = |names: &[String]| -> Vec<AuthMethod> {
+            names
+                .iter()
+                .filter_map(|m| AuthMethod::from_name(m))
+                .collect()
+        };
+        for (names, endpoint) in [
+            (
+                &self.revocation_endpoint_auth_methods_supported,
+                Endpoint::Revocation,
+            ),
+            (
+                &self.introspection_endpoint_auth_methods_supported,
+                Endpoint::Introspection,
+            ),
+        ] {
+            // An empty list declares nothing; a list of methods grantkit lacks still excludes
+            // every method it has.
+            if !names.is_empty() {
+                builder = builder.endpoint_auth_methods(endpoint, known(names));
+            }
+        }
         builder
-            .auth_methods(methods)
+            .auth_methods(known(&self.token_endpoint_auth_methods_supported))
             .iss_parameter_supported(self.authorization_response_iss_parameter_supported)
             .require_pushed_authorization_requests(self.require_pushed_authorization_requests)
             .id_token_signing_algs(self.id_token_signing_alg_values_supported.clone())
