@@ -52,7 +52,7 @@ pub fn id_token(jwks: &[u8], token: &str, nonce: &str, now: SystemTime) {
     let expect = Expectations {
         nonce: Some(&nonce),
         access_token: Some(&access),
-        subject: None,
+        previous: None,
     };
     let _ = verifier().verify_against(&keys, token, &expect, now);
 }
