@@ -1237,33 +1237,9 @@ async fn terminal_escapes_in_provider_text_are_not_printed() {
     assert_eq!(json(&info.stdout)["name"], HOSTILE);
 }
 
-/// Splits a command printed for a POSIX shell (words, '...' quoting as `shell_quote` writes it).
+/// Splits a command printed for a POSIX shell, as the shell does.
 fn shell_words(command: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let (mut quoted, mut started) = (false, false);
-    for c in command.chars() {
-        match c {
-            '\'' => {
-                quoted = !quoted;
-                started = true;
-            }
-            ' ' if !quoted => {
-                if started {
-                    words.push(std::mem::take(&mut word));
-                }
-                started = false;
-            }
-            c => {
-                word.push(c);
-                started = true;
-            }
-        }
-    }
-    if started {
-        words.push(word);
-    }
-    words
+    shlex::split(command).unwrap_or_else(|| panic!("not shell words: {command}"))
 }
 
 /// Revokes `token` at the peer as `post-client` would.

@@ -15,6 +15,8 @@
 
 #[path = "../tests/support/fixture_keys.rs"]
 mod fixture_keys;
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use axum::{Json, Router};
 use criterion::Criterion;
 use grantkit::{Client, JwksOptions, Provider, Secret};
 use serde_json::{json, Value};
+use support::{micros, percentile};
 
 const KEY_LIFETIME: Duration = Duration::from_millis(200);
 const RUN: Duration = Duration::from_secs(5);
@@ -118,15 +121,6 @@ async fn steady_load(ttl: Duration) -> Figures {
         latencies,
         requests: jwks.requests.load(Ordering::Relaxed) - before,
     }
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 fn report(rt: &tokio::runtime::Runtime) {

@@ -251,31 +251,9 @@ mod tests {
     use crate::profile::{Endpoints, ProviderRecord};
     use clap::Parser;
 
-    /// Splits a command as a POSIX shell would for the quoting `shell_quote` writes ('...').
+    /// Splits a command as a POSIX shell does.
     fn words(command: &str) -> Vec<String> {
-        let (mut words, mut word, mut quoted, mut started) = (vec![], String::new(), false, false);
-        for c in command.chars() {
-            match c {
-                '\'' => {
-                    quoted = !quoted;
-                    started = true;
-                }
-                ' ' if !quoted => {
-                    if started {
-                        words.push(std::mem::take(&mut word));
-                    }
-                    started = false;
-                }
-                c => {
-                    word.push(c);
-                    started = true;
-                }
-            }
-        }
-        if started {
-            words.push(word);
-        }
-        words
+        shlex::split(command).unwrap_or_else(|| panic!("not shell words: {command}"))
     }
 
     #[test]
