@@ -78,6 +78,15 @@ enum Plan<T> {
     Fetch,
 }
 
+/// Clears the "background refresh running" flag when the refresh task ends or is dropped.
+struct BackgroundFlag<F: Fetch>(Arc<Warm<F>>);
+
+impl<F: Fetch> Drop for BackgroundFlag<F> {
+    fn drop(&mut self) {
+        self.0.background.store(false, Ordering::Release);
+    }
+}
+
 /// One kept value (see the module documentation).
 pub(crate) struct Warm<F: Fetch> {
     fetcher: F,
@@ -211,11 +220,13 @@ impl<F: Fetch> Warm<F> {
         }
         let this = self.clone();
         runtime.spawn(async move {
+            // Cleared however the task ends: a runtime shut down mid-fetch drops the task, and a
+            // flag left set would stop every later background refresh of a shared client.
+            let _running = BackgroundFlag(this.clone());
             let started = this.started.load(Ordering::Acquire);
             if let Err(error) = this.fetch_shared(started, backoff).await {
                 tracing::warn!(%error, "background refresh failed; serving the last good value");
             }
-            this.background.store(false, Ordering::Release);
         });
         true
     }
@@ -381,6 +392,39 @@ mod tests {
             "no backoff after a failed prefetch"
         );
         assert_eq!(warm.fetches(), 2);
+    }
+
+    #[test]
+    fn a_runtime_shut_down_mid_refresh_does_not_stop_later_refreshes() {
+        let (warm, fetcher) = warm(vec![Ok(1), Ok(2), Ok(3)], policy(200));
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        let first = runtime();
+        let held = first.block_on(async {
+            assert_eq!(warm.get().await.unwrap(), 1);
+            let held = fetcher.gate.acquire_many(1000).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(160)).await; // the refresh-ahead window
+            assert_eq!(warm.get().await.unwrap(), 1); // starts a background refresh, held
+            tokio::task::yield_now().await;
+            held
+        });
+        drop(first); // the held refresh task is dropped with its runtime
+        drop(held);
+        assert_eq!(warm.fetches(), 2);
+        runtime().block_on(async {
+            assert_eq!(warm.get().await.unwrap(), 1); // still fresh enough: serves, refreshes
+            for _ in 0..100 {
+                if warm.fetches() == 3 && warm.get().await.unwrap() == 2 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            panic!("no background refresh after the first runtime went away");
+        });
     }
 
     #[tokio::test]
