@@ -40,6 +40,11 @@
 //! # let _ = who; Ok(()) }
 //! ```
 
+/// The code of `docs/providers/polar-sh.md`, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/providers/polar-sh.md")]
+struct ProviderGuide;
+
 mod authorize;
 mod error;
 mod introspection;

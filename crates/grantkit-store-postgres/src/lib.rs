@@ -64,6 +64,11 @@
 //! enables sqlx's `tls-rustls` (or `tls-native-tls`) feature itself, and Cargo's feature
 //! unification gives it to this crate too.
 
+/// The code of `docs/scaling.md` (the shared stores), compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/scaling.md")]
+struct ScalingGuide;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

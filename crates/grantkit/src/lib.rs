@@ -112,3 +112,26 @@ pub use revoke::TokenTypeHint;
 pub use secret::Secret;
 pub use token::{TokenSet, TokenType};
 pub use userinfo::UserInfo;
+
+/// The README's and the guides' code, compiled (and, where it needs no network, run) as doctests,
+/// so a sample cannot drift from the API. Guides that need another crate are compiled by that
+/// crate (`scripts/check-docs` checks that every doc is included somewhere).
+#[cfg(doctest)]
+mod doc_samples {
+    #[doc = include_str!("../../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../../docs/advanced-grants.md")]
+    struct AdvancedGrants;
+    #[doc = include_str!("../../../docs/cli.md")]
+    struct Cli;
+    #[doc = include_str!("../../../docs/design.md")]
+    struct Design;
+    #[doc = include_str!("../../../docs/oidc.md")]
+    struct Oidc;
+    #[doc = include_str!("../../../docs/performance.md")]
+    struct Performance;
+    #[doc = include_str!("../../../docs/security.md")]
+    struct Security;
+    #[doc = include_str!("../../../docs/token-lifecycle.md")]
+    struct TokenLifecycle;
+}
