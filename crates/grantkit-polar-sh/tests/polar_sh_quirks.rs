@@ -1,4 +1,4 @@
-//! Every Polar.sh quirk of `shared/polar-facts.md`, each proven against the testkit's fake
+//! Every Polar.sh quirk listed in `docs/providers/polar-sh.md`, each proven against the testkit's fake
 //! Polar.sh (an in-process server reproducing the documented wire format).
 
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! A fake Polar AccessLink: Polar Flow's authorization with a consent step, the token endpoint
 //! on `polarremote.com`, and the user-registration part of the AccessLink v3 API, reproducing
-//! the wire format described in `shared/polar-facts.md` (AccessLink section).
+//! the wire format listed in `docs/providers/polar-accesslink.md`.
 //!
 //! | path | what it does |
 //! |---|---|

@@ -1,5 +1,5 @@
 //! An in-process Polar.sh: the OAuth 2.0 / OpenID Connect server of the Polar.sh merchant
-//! platform, reproducing the wire facts of `shared/polar-facts.md` as Polar's server code
+//! platform, reproducing the wire facts listed in `docs/providers/polar-sh.md` as Polar's server code
 //! (polarsource/polar, `server/polar/oauth2/`, 2026-08-22) behaves; each rule cites its file.
 //! Discovery is served from the API host with the foreign issuer `https://polar.sh`; RS256 ID
 //! tokens have `aud` as an array and no `kid`; codes are single-use for 300 s; PKCE defaults to
