@@ -65,6 +65,8 @@ impl Default for HttpOptions {
 #[derive(Debug)]
 pub(crate) struct Response {
     pub(crate) body: Vec<u8>,
+    /// The address the answer came from (the peer of the connection), when known.
+    pub(crate) remote: Option<std::net::SocketAddr>,
 }
 
 /// The shared HTTP client and its limits.
@@ -119,6 +121,7 @@ impl Http {
         if response.status.is_success() {
             return Ok(Response {
                 body: response.body,
+                remote: response.remote,
             });
         }
         Err(response.error())
@@ -147,6 +150,7 @@ impl Http {
             .await
             .map_err(|e| self.transport_error(endpoint, e))?;
         let status = response.status();
+        let remote = response.remote_addr();
         let headers = std::mem::take(response.headers_mut());
         if status.is_redirection() {
             let location = headers
@@ -166,6 +170,7 @@ impl Http {
             headers,
             body,
             credentials: None,
+            remote,
         })
     }
 
@@ -292,6 +297,8 @@ pub struct HttpResponse {
     body: Vec<u8>,
     /// The request's `Authorization` header, scrubbed from [`HttpResponse::error`]; never shown.
     credentials: Option<HeaderValue>,
+    /// The peer address the answer came from.
+    remote: Option<std::net::SocketAddr>,
 }
 
 impl fmt::Debug for HttpResponse {
@@ -660,6 +667,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: format!(r#"{{"client_id":"c1","client_secret":"{SECRET}"}}"#).into_bytes(),
             credentials: None,
+            remote: None,
         };
         let e = response.json::<Registered>().unwrap_err();
         let shown = format!("{e} {e:?}");

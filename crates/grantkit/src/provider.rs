@@ -315,10 +315,13 @@ impl Provider {
     /// Marks the endpoints as named by a discovery document served from `origin`: the
     /// addresses they resolve to are checked when connecting, internal ones allowed only when
     /// the document itself came from an internal host.
-    pub(crate) fn set_document_origin(&mut self, origin: Option<&Url>) {
-        let allow_internal = origin
-            .and_then(Url::host)
-            .is_some_and(|h| !host_class(&h).is_public());
+    /// `served_internal`: the document came from a loopback or internal address, whatever
+    /// the origin's name says (split-horizon DNS).
+    pub(crate) fn set_document_origin(&mut self, origin: Option<&Url>, served_internal: bool) {
+        let allow_internal = served_internal
+            || origin
+                .and_then(Url::host)
+                .is_some_and(|h| !host_class(&h).is_public());
         self.address_policy = Some(AddressPolicy { allow_internal });
     }
 

@@ -838,3 +838,54 @@ async fn a_public_document_naming_a_host_that_resolves_to_loopback_is_refused_be
         "nothing reached the loopback server"
     );
 }
+
+/// An issuer with a public-looking name inside a private network (split-horizon DNS, as many
+/// company Keycloaks are): the discovery document came from an internal address, so the
+/// endpoints it names on that network stay callable. The rebinding case (a document from a
+/// public address naming a host that resolves internally) stays refused: see
+/// `a_public_document_naming_a_host_that_resolves_to_loopback_is_refused_before_connecting`.
+#[tokio::test]
+async fn a_split_horizon_issuer_served_from_an_internal_address_keeps_its_endpoints() {
+    use axum::{routing::get, routing::post, Json, Router};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let issuer = format!("http://idp.example.com:{port}");
+    let tokens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get({
+                let issuer = issuer.clone();
+                move || async move {
+                    Json(serde_json::json!({
+                        "issuer": issuer, "token_endpoint": format!("{issuer}/token"),
+                    }))
+                }
+            }),
+        )
+        .route(
+            "/token",
+            post({
+                let tokens = tokens.clone();
+                move || async move {
+                    tokens.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Json(serde_json::json!({"access_token": "at", "token_type": "Bearer"}))
+                }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let internal: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+    let provider = grantkit::Discovery::new(issuer.clone())
+        .resolve("idp.example.com", internal)
+        .cache_ttl(Duration::ZERO)
+        .fetch()
+        .await
+        .expect("a document from an internal address may name internal endpoints");
+    let client = Client::builder(provider, "c")
+        .client_secret("s3cret")
+        .resolve("idp.example.com", internal)
+        .build()
+        .unwrap();
+    client.client_credentials(["s"]).await.unwrap();
+    assert_eq!(tokens.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

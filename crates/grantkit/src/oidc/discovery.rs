@@ -2,6 +2,7 @@
 //! and an explicit override for providers that serve metadata from another host.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::address::{host_class, HostClass};
+use crate::address::{host_class, GuardedResolver, HostClass};
 use crate::error::{truncate, Endpoint, Error, Result};
 use crate::http::{parse_json, Http, HttpOptions};
 use crate::provider::{AuthMethod, Provider};
@@ -70,6 +71,42 @@ pub struct ProviderMetadata {
     /// Every other member.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+    /// Where the document was fetched from, when `Discovery` fetched it: its peer address was
+    /// loopback, or internal (private, CGNAT...). An issuer with a public-looking name inside a
+    /// private network (split-horizon DNS) then keeps its internal endpoints callable.
+    #[serde(skip)]
+    pub(crate) served_from: ServedFrom,
+}
+
+/// The kind of address a discovery document came from (by the connection's peer address).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum ServedFrom {
+    /// Not known (the document did not come through `Discovery`), or a public address.
+    #[default]
+    Public,
+    /// A private, shared or other internal address.
+    Internal,
+    /// The machine itself.
+    Loopback,
+}
+
+impl ServedFrom {
+    fn of(peer: Option<std::net::IpAddr>) -> Self {
+        let Some(ip) = peer else {
+            return Self::Public;
+        };
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        if ip.is_loopback() {
+            return Self::Loopback;
+        }
+        match crate::address::ip_class(ip) {
+            HostClass::Internal(_) => Self::Internal,
+            _ => Self::Public,
+        }
+    }
 }
 
 impl ProviderMetadata {
@@ -81,8 +118,9 @@ impl ProviderMetadata {
     /// cloud metadata addresses always are).
     pub fn into_provider(self, name: impl Into<String>) -> Result<Provider> {
         let issuer = Url::parse(&self.issuer).ok();
+        let served_internal = self.served_from != ServedFrom::Public;
         let mut provider = self.into_unmarked_provider(name)?;
-        provider.set_document_origin(issuer.as_ref());
+        provider.set_document_origin(issuer.as_ref(), served_internal);
         Ok(provider)
     }
 
@@ -178,6 +216,7 @@ pub struct Discovery {
     cache_ttl: Duration,
     max_stale: Duration,
     http_options: HttpOptions,
+    resolve: HashMap<String, Vec<IpAddr>>,
 }
 
 type CacheMap = HashMap<(String, String), Arc<Warm<DiscoveryFetch>>>;
@@ -213,6 +252,7 @@ impl Discovery {
             cache_ttl: Duration::from_secs(3600),
             max_stale: Duration::from_secs(24 * 3600),
             http_options: HttpOptions::default(),
+            resolve: HashMap::new(),
         }
     }
 
@@ -242,6 +282,15 @@ impl Discovery {
         self
     }
 
+    /// Answers `host` with `ip` without asking DNS, for the metadata request (split-horizon
+    /// setups, tests). Give the client the same override with
+    /// [`ClientBuilder::resolve`](crate::ClientBuilder::resolve).
+    pub fn resolve(mut self, host: &str, ip: IpAddr) -> Self {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.resolve.entry(host).or_default().push(ip);
+        self
+    }
+
     /// Timeouts and body cap for the metadata request.
     pub fn http_options(mut self, options: HttpOptions) -> Self {
         self.http_options = options;
@@ -252,9 +301,11 @@ impl Discovery {
     pub async fn fetch(self) -> Result<Provider> {
         let metadata = self.metadata().await?;
         let name = self.name.unwrap_or_else(|| metadata.issuer.clone());
+        let served_internal = metadata.served_from != ServedFrom::Public;
         let mut provider = ProviderMetadata::clone(&metadata).into_provider(name)?;
-        // The document's own location, not its issuer, says whether internal hosts are fair.
-        provider.set_document_origin(Url::parse(&self.location).ok().as_ref());
+        // The document's own location and the address it came from, not its issuer, say
+        // whether internal hosts are fair.
+        provider.set_document_origin(Url::parse(&self.location).ok().as_ref(), served_internal);
         Ok(provider)
     }
 
@@ -296,15 +347,18 @@ impl Discovery {
     }
 
     async fn fetch_checked(&self, expected: &str) -> Result<ProviderMetadata> {
-        let http = Http::new(self.http_options.clone())?;
+        // The location is the application's choice: no address policy, only its overrides.
+        let resolver = GuardedResolver::new(None, self.resolve.clone());
+        let http = Http::build(None, self.http_options.clone(), resolver)?;
         let (oidc, oauth) = well_known_urls(&self.location)?;
-        let body = match self.get(&http, oidc).await {
+        let response = match self.get(&http, oidc).await {
             // RFC 8414 fallback for plain OAuth servers without an OpenID configuration.
             Err(Error::Http { status: 404, .. }) => self.get(&http, oauth).await?,
             other => other?,
         };
-        let metadata: ProviderMetadata = parse_json(Endpoint::Discovery, &body)?;
-        check_endpoints(&self.location, &metadata)?;
+        let mut metadata: ProviderMetadata = parse_json(Endpoint::Discovery, &response.body)?;
+        metadata.served_from = ServedFrom::of(response.remote.map(|a| a.ip()));
+        check_endpoints_served(&self.location, metadata.served_from, &metadata)?;
         if metadata.issuer != expected {
             return Err(Error::IssuerMismatch {
                 expected: expected.to_owned(),
@@ -314,9 +368,9 @@ impl Discovery {
         Ok(metadata)
     }
 
-    async fn get(&self, http: &Http, url: Url) -> Result<Vec<u8>> {
+    async fn get(&self, http: &Http, url: Url) -> Result<crate::http::Response> {
         let request = http.client().get(url).header(ACCEPT, "application/json");
-        Ok(http.send(Endpoint::Discovery, request).await?.body)
+        http.send(Endpoint::Discovery, request).await
     }
 }
 
@@ -330,11 +384,24 @@ impl Discovery {
 /// connecting (see [`Provider`]'s document origin and `address::GuardedResolver`). The refusal
 /// quotes the offending URL, never a response body.
 pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Result<()> {
+    check_endpoints_served(location, ServedFrom::Public, metadata)
+}
+
+/// [`check_endpoints`], knowing the kind of address the document came from: a document that
+/// came from the machine itself or an internal network (a public-looking name on split-horizon
+/// DNS) may name such hosts, as a document from an internal or loopback name may.
+fn check_endpoints_served(
+    location: &str,
+    served_from: ServedFrom,
+    metadata: &ProviderMetadata,
+) -> Result<()> {
     let origin = Url::parse(location)
         .map_err(|e| Error::Config(format!("`{location}` is not a URL: {e}")))?;
     let origin_class = origin.host().map(|h| host_class(&h));
-    let origin_internal = origin_class.is_some_and(|c| !c.is_public());
-    let origin_loopback = origin.host().is_some_and(|h| is_loopback(&h));
+    let origin_internal =
+        origin_class.is_some_and(|c| !c.is_public()) || served_from != ServedFrom::Public;
+    let origin_loopback =
+        origin.host().is_some_and(|h| is_loopback(&h)) || served_from == ServedFrom::Loopback;
     let fields = [
         ("authorization_endpoint", &metadata.authorization_endpoint),
         ("token_endpoint", &metadata.token_endpoint),
