@@ -374,3 +374,18 @@ async fn a_discovery_outage_serves_the_last_good_document() {
         "{asked} discovery requests: one good, then one failed and the backoff"
     );
 }
+
+#[tokio::test]
+async fn discoveries_with_other_settings_do_not_share_a_cache_entry() {
+    // One process, two configurations of the same issuer: each gets its own fetch and policy,
+    // instead of whichever came first deciding for both.
+    let op = start_op(&["rsa-1"], Duration::ZERO).await;
+    Discovery::new(op.base.clone()).metadata().await.unwrap();
+    Discovery::new(op.base.clone())
+        .cache_ttl(Duration::from_secs(60))
+        .metadata()
+        .await
+        .unwrap();
+    Discovery::new(op.base.clone()).metadata().await.unwrap();
+    assert_eq!(op.discovery_fetches.load(Ordering::SeqCst), 2);
+}

@@ -219,7 +219,9 @@ pub struct Discovery {
     resolve: HashMap<String, Vec<IpAddr>>,
 }
 
-type CacheMap = HashMap<(String, String), Arc<Warm<DiscoveryFetch>>>;
+/// Keyed by location, expected issuer and every setting that changes how the document is
+/// fetched or kept, so two configurations never share an entry.
+type CacheMap = HashMap<(String, String, String), Arc<Warm<DiscoveryFetch>>>;
 
 /// Fetches and checks one discovery document, for the process-wide cache.
 struct DiscoveryFetch {
@@ -315,7 +317,7 @@ impl Discovery {
     /// callers, refreshed in the background in the last quarter of its lifetime, and served
     /// for up to [`max_stale`](Discovery::max_stale) (24 hours by default) while the discovery
     /// endpoint fails, which it is asked again no sooner than a doubling backoff (1 s to 60 s).
-    /// The first `Discovery` of an issuer in a process sets that policy.
+    /// Discoveries with the same location, expected issuer and settings share one cache entry.
     pub async fn metadata(&self) -> Result<Arc<ProviderMetadata>> {
         let expected = self
             .expected_issuer
@@ -324,7 +326,7 @@ impl Discovery {
         if self.cache_ttl.is_zero() {
             return Ok(Arc::new(self.fetch_checked(&expected).await?));
         }
-        let key = (self.location.clone(), expected.clone());
+        let key = (self.location.clone(), expected.clone(), self.settings_key());
         let warm = cache()
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -344,6 +346,16 @@ impl Discovery {
             })
             .clone();
         warm.get().await
+    }
+
+    /// The settings that change the fetch or the cache policy, as one comparable string.
+    fn settings_key(&self) -> String {
+        let mut overrides: Vec<_> = self.resolve.iter().collect();
+        overrides.sort();
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.http_options, overrides, self.cache_ttl, self.max_stale
+        )
     }
 
     async fn fetch_checked(&self, expected: &str) -> Result<ProviderMetadata> {
