@@ -427,24 +427,7 @@ impl Error {
     /// redirect targets. Used on answers to requests that carried those secrets, because a
     /// server's error page may echo the request back. Values under 4 characters are left alone.
     pub(crate) fn scrub(mut self, secrets: &[&str]) -> Self {
-        let forms: Vec<String> = secrets
-            .iter()
-            .filter(|s| s.len() >= 4)
-            .flat_map(|s| {
-                [
-                    s.to_string(),
-                    url::form_urlencoded::byte_serialize(s.as_bytes()).collect(),
-                ]
-            })
-            .collect();
-        let clean = |text: &mut String| {
-            for secret in &forms {
-                if text.contains(secret.as_str()) {
-                    *text = text.replace(secret.as_str(), "[redacted]");
-                }
-                redact_cut_start(text, secret);
-            }
-        };
+        let clean = |text: &mut String| scrub_text(text, secrets);
         match &mut self {
             Error::OAuth(e) => {
                 e.description.as_mut().map(clean);
@@ -491,6 +474,20 @@ fn redact_cut_start(text: &mut String, secret: &str) {
         .find(|&k| kept.ends_with(&secret[..k]));
     if let Some(k) = start {
         *text = format!("{}[redacted]…", &kept[..kept.len() - k]);
+    }
+}
+
+/// Replaces every secret in `text` (raw and form-encoded; shorter than 4 characters is not a
+/// secret worth a false positive), and the first characters of one cut at the end of `text`.
+pub(crate) fn scrub_text(text: &mut String, secrets: &[&str]) {
+    for secret in secrets.iter().filter(|s| s.len() >= 4) {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for form in [*secret, encoded.as_str()] {
+            if text.contains(form) {
+                *text = text.replace(form, "[redacted]");
+            }
+            redact_cut_start(text, form);
+        }
     }
 }
 

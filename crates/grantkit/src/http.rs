@@ -351,8 +351,23 @@ impl HttpResponse {
     }
 
     /// The start of the body for a message: at most 200 characters, control characters removed.
+    /// The request's credentials (the token or Basic value of its `Authorization` header) are
+    /// scrubbed from it, should the answer echo the request.
     pub fn body_excerpt(&self) -> String {
-        excerpt(&self.body)
+        let mut text = excerpt(&self.body);
+        if let Some(credential) = self.credential() {
+            crate::error::scrub_text(&mut text, &[credential]);
+        }
+        text
+    }
+
+    /// The credential the request carried in its `Authorization` header, if any.
+    fn credential(&self) -> Option<&str> {
+        self.credentials
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .map(|(_scheme, credential)| credential.trim())
     }
 
     /// The typed error grantkit gives for this answer when it is not a success:
@@ -363,13 +378,7 @@ impl HttpResponse {
     /// echo the request.
     pub fn error(&self) -> Error {
         let error = error_from_response(self.endpoint, self.status, &self.headers, &self.body);
-        let credential = self
-            .credentials
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .map(|(_scheme, credential)| credential.trim());
-        match credential {
+        match self.credential() {
             Some(credential) => error.scrub(&[credential]),
             None => error,
         }

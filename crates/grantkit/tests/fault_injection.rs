@@ -501,6 +501,11 @@ async fn a_provider_api_error_page_echoing_the_bearer_token_leaks_it_nowhere() {
         "{err:?}"
     );
     assert!(!format!("{err} {err:?}").contains("DO-NOT-LEAK"), "{err}");
+    // Provider crates read their own error bodies (AccessLink's and Polar.sh's `ApiError`) from
+    // the excerpt: it is scrubbed the same way.
+    let excerpt = response.body_excerpt();
+    assert!(excerpt.contains("Bearer [redacted]"), "{excerpt}");
+    assert!(!excerpt.contains("DO-NOT-LEAK"), "{excerpt}");
 }
 
 /// How a hostile server frames a huge body while declaring `Content-Length: 10`.
