@@ -222,7 +222,10 @@ impl Resolve for GuardedResolver {
         let this = self.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = match this.overrides.get(&host.to_ascii_lowercase()) {
+            let addrs: Vec<SocketAddr> = match this
+                .overrides
+                .get(&host.trim_end_matches('.').to_ascii_lowercase())
+            {
                 Some(ips) => ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect(),
                 None => lookup(host.clone()).await?,
             };
@@ -237,6 +240,12 @@ async fn lookup(host: String) -> Result<Vec<SocketAddr>, Box<dyn std::error::Err
     use std::net::ToSocketAddrs;
     let addrs = tokio::task::spawn_blocking(move || (host.as_str(), 0).to_socket_addrs()).await??;
     Ok(addrs.collect())
+}
+
+/// Whether reqwest sends requests through a proxy taken from the environment: then a
+/// response's peer address is the proxy's.
+pub(crate) fn proxied_by_environment() -> bool {
+    !env_proxy_hosts().is_empty()
 }
 
 /// The hosts of the proxies reqwest takes from the environment (`HTTPS_PROXY`...).

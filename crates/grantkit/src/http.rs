@@ -560,8 +560,9 @@ fn json_reason(body: &[u8], e: &serde_json::Error) -> String {
             {
                 return format!("not the expected JSON: missing field {field} {at}");
             }
-            // What follows ", expected " comes from our type's description, not from the body.
-            match message.split_once(", expected ") {
+            // What follows the last ", expected " comes from our type's description; the value
+            // before it (quoted by serde) may itself contain that text.
+            match message.rsplit_once(", expected ") {
                 Some((_, expected)) => {
                     let expected = expected.strip_suffix(&format!(" {at}")).unwrap_or(expected);
                     format!(
@@ -697,6 +698,13 @@ mod tests {
         let typed = typed.unwrap_err().to_string();
         assert!(!typed.contains("DO-NOT-LEAK"), "{typed}");
         assert!(typed.contains("expected"), "{typed}");
+        // A value that itself holds ", expected " must not split the message inside the quote.
+        let tricky: Result<u64> = parse_json(
+            Endpoint::Api,
+            b"\"rt-SECRET-HEAD, expected rt-SECRET-TAIL\"",
+        );
+        let tricky = tricky.unwrap_err().to_string();
+        assert!(!tricky.contains("SECRET"), "{tricky}");
     }
 
     #[test]

@@ -753,7 +753,8 @@ async fn loopback_discovery_naming(host: &str) -> String {
 async fn a_discovered_endpoint_resolving_to_a_metadata_service_is_refused_before_connecting() {
     let (recorder, received) = recording_server().await;
     let port = url::Url::parse(&recorder).unwrap().port().unwrap();
-    let base = loopback_discovery_naming(&format!("op.example.com:{port}")).await;
+    // An internal name: a loopback document may send plain http there (never to a public one).
+    let base = loopback_discovery_naming(&format!("api.corp.internal:{port}")).await;
     let client_resolving = |ip: &str| {
         let ip: std::net::IpAddr = ip.parse().unwrap();
         let base = base.clone();
@@ -765,7 +766,7 @@ async fn a_discovered_endpoint_resolving_to_a_metadata_service_is_refused_before
                 .unwrap();
             Client::builder(provider, "c")
                 .client_secret("s3cret")
-                .resolve("op.example.com", ip)
+                .resolve("api.corp.internal", ip)
                 .build()
                 .unwrap()
         }
@@ -783,7 +784,7 @@ async fn a_discovered_endpoint_resolving_to_a_metadata_service_is_refused_before
         let client = client_resolving(ip).await;
         let err = client.client_credentials(["s"]).await.unwrap_err();
         assert!(
-            matches!(&err, Error::UnsafeEndpoint { field, reason } if field == "token_endpoint" && reason.contains(ip) && reason.contains("op.example.com")),
+            matches!(&err, Error::UnsafeEndpoint { field, reason } if field == "token_endpoint" && reason.contains(ip) && reason.contains("api.corp.internal")),
             "{ip}: {err:?}"
         );
         assert!(!err.is_transient(), "a refusal is not retried");

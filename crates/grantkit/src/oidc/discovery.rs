@@ -91,8 +91,10 @@ pub(crate) enum ServedFrom {
 }
 
 impl ServedFrom {
-    fn of(peer: Option<std::net::IpAddr>) -> Self {
-        let Some(ip) = peer else {
+    /// `proxied`: the request went through a proxy, so the peer is the proxy, which says
+    /// nothing about where the document came from.
+    fn of(peer: Option<std::net::IpAddr>, proxied: bool) -> Self {
+        let Some(ip) = peer.filter(|_| !proxied) else {
             return Self::Public;
         };
         let ip = match ip {
@@ -369,7 +371,10 @@ impl Discovery {
             other => other?,
         };
         let mut metadata: ProviderMetadata = parse_json(Endpoint::Discovery, &response.body)?;
-        metadata.served_from = ServedFrom::of(response.remote.map(|a| a.ip()));
+        metadata.served_from = ServedFrom::of(
+            response.remote.map(|a| a.ip()),
+            crate::address::proxied_by_environment(),
+        );
         check_endpoints_served(&self.location, metadata.served_from, &metadata)?;
         if metadata.issuer != expected {
             return Err(Error::IssuerMismatch {
@@ -438,13 +443,24 @@ fn check_endpoints_served(
             reason: format!("{reason} (`{}`)", truncate(value, 200)),
         };
         let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
+        let host = url.host().ok_or_else(|| refuse("no host"))?;
+        // Plain http only between the machine and its own networks: a document from a
+        // loopback host must not send secrets in cleartext to a public one. Its own host is
+        // the one the application named (and the document came from the machine itself).
+        let same_host = host
+            .to_string()
+            .eq_ignore_ascii_case(origin.host_str().unwrap_or(""));
+        let internal_host = same_host || !host_class(&host).is_public();
         match url.scheme() {
             "https" => {}
-            "http" if origin_loopback => {}
-            "http" => return Err(refuse("plain http, allowed only for a loopback issuer")),
+            "http" if origin_loopback && internal_host => {}
+            "http" => {
+                return Err(refuse(
+                    "plain http, allowed only from a loopback issuer to an internal host",
+                ))
+            }
             _ => return Err(refuse("only http(s) endpoints are called")),
         }
-        let host = url.host().ok_or_else(|| refuse("no host"))?;
         match host_class(&host) {
             HostClass::Forbidden(what) => return Err(refuse(what)),
             HostClass::Internal(what) if !origin_internal => {
@@ -617,10 +633,32 @@ mod tests {
             "http://localhost:3000/token"
         ));
         assert!(!refused("http://[::1]:3000", "http://[::1]:3000/token"));
+        // A document from the machine itself never sends a secret in cleartext to a public host.
+        assert!(refused(
+            "http://localhost:3000",
+            "http://op.example.com/token"
+        ));
+        assert!(refused("http://127.0.0.1:3000", "http://203.0.113.7/token"));
         assert!(!refused(
             "http://10.0.0.5:8080",
             "https://10.0.0.5:8443/token"
         ));
+    }
+
+    #[test]
+    fn a_proxy_peer_never_makes_a_document_internal() {
+        let ip = |s: &str| Some(s.parse().unwrap());
+        assert_eq!(ServedFrom::of(ip("127.0.0.1"), false), ServedFrom::Loopback);
+        assert_eq!(
+            ServedFrom::of(ip("::ffff:127.0.0.1"), false),
+            ServedFrom::Loopback
+        );
+        assert_eq!(ServedFrom::of(ip("10.1.2.3"), false), ServedFrom::Internal);
+        assert_eq!(ServedFrom::of(ip("203.0.113.7"), false), ServedFrom::Public);
+        // Through a local or corporate proxy the peer is the proxy: the relaxed rules of an
+        // internal document must not follow from it.
+        assert_eq!(ServedFrom::of(ip("127.0.0.1"), true), ServedFrom::Public);
+        assert_eq!(ServedFrom::of(ip("10.1.2.3"), true), ServedFrom::Public);
     }
 
     #[test]
