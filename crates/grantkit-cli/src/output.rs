@@ -155,11 +155,15 @@ fn escape_controls(text: &str, keep: Keep) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// The length of the colour sequence (`ESC [ digits m`) `text` starts with, if it does.
+/// The length of the colour sequence `text` starts with, if it is one the CLI itself writes
+/// ([`Out::paint`]'s codes). Any other (`ESC[8m` conceals the rest of the line) is escaped,
+/// since provider text may carry it.
 fn sgr_len(text: &str) -> Option<usize> {
+    const OURS: [&str; 6] = ["0", "1", "2", "31", "32", "33"];
     let body = text.strip_prefix("\x1b[")?;
     let digits = body.bytes().take_while(u8::is_ascii_digit).count();
-    (digits > 0 && body[digits..].starts_with('m')).then_some(2 + digits + 1)
+    let code = body.get(..digits)?;
+    (OURS.contains(&code) && body[digits..].starts_with('m')).then_some(2 + digits + 1)
 }
 
 /// Characters a terminal may act on rather than show: C0 controls, DEL, C1 controls (U+009B
@@ -263,6 +267,11 @@ mod tests {
         assert_eq!(
             escape_controls(coloured, Keep::LinesAndColours(true)),
             "\x1b[32m✓\x1b[0m a\tb\nc\\u001b[2J"
+        );
+        // A provider's own colour code that conceals the rest of the line is not ours: shown.
+        assert_eq!(
+            escape_controls("name \x1b[8mhidden", Keep::LinesAndColours(true)),
+            "name \\u001b[8mhidden"
         );
         assert_eq!(
             escape_controls(coloured, Keep::LinesAndColours(false)),

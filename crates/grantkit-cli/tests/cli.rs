@@ -1079,12 +1079,19 @@ async fn a_planted_or_exposed_profile_file_is_refused_before_any_request() {
     let home = Home::new("profile-owner");
     planted_profile(&home, &issuer, &format!("{issuer}/token"));
     let meta = home.meta_file("default");
-    std::os::unix::fs::chown(&meta, Some(65534), Some(65534)).unwrap();
-    refused(
-        &home,
-        home.run_env(&["refresh"], &env).await,
-        "owned by uid 65534",
-    );
+    // Planting a file for another user needs root (CI runs as root: there it must run).
+    let planted = std::os::unix::fs::chown(&meta, Some(65534), Some(65534));
+    if let Err(e) = &planted {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "chown: {e}");
+        eprintln!("SKIPPED (the other-user case): planting a file needs root ({e})");
+    }
+    if planted.is_ok() {
+        refused(
+            &home,
+            home.run_env(&["refresh"], &env).await,
+            "owned by uid 65534",
+        );
+    }
 
     // A symbolic link to a file elsewhere.
     let home = Home::new("profile-link");
@@ -1437,7 +1444,8 @@ async fn an_issuer_with_a_trailing_slash_is_named_and_expected_issuer_accepts_it
         .await
         .fails_with_one_line(1);
     assert!(message.contains("trailing slash"), "{message}");
-    assert!(message.contains("--expected-issuer"), "{message}");
+    assert!(message.contains("pass --issuer"), "{message}");
+    assert!(message.contains(peer.issuer()), "{message}");
     let login = home
         .login(
             &[

@@ -180,6 +180,8 @@ async fn demo(out: &Out, dir: &std::path::Path) -> CliResult {
     let store = FileTokenStore::new(dir.join("tokens.json"));
     let source = TokenSource::builder(client.clone())
         .store(store.clone())
+        // A CLI process exits right after: no background refresh it could cut short.
+        .refresh_ahead(std::time::Duration::ZERO)
         .tokens(tokens.clone())
         .build()
         .await

@@ -210,6 +210,8 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     };
     TokenSource::builder(client.clone())
         .store(ctx.paths.store())
+        // A CLI process exits right after: no background refresh it could cut short.
+        .refresh_ahead(std::time::Duration::ZERO)
         .tokens(tokens.clone())
         .build()
         .await
@@ -280,19 +282,22 @@ fn discovery_error(selected: &Selected, e: &grantkit::Error) -> CliError {
     if let grantkit::Error::IssuerMismatch { found, .. } = e {
         let slash = location.strip_suffix('/') == Some(found.as_str())
             || found.strip_suffix('/') == Some(location.as_str());
-        let cause = if slash {
-            "the trailing slash is the cause: the issuer must match exactly; "
+        // Only the trailing-slash case gets a ready command: any other mismatch may be the
+        // mix-up the check exists for, and the server's word is no reason to trust it.
+        let advice = if slash {
+            format!(
+                "the trailing slash is the cause: the issuer must match exactly; pass --issuer {}",
+                crate::profile::shell_quote(found)
+            )
         } else {
-            ""
+            "a document naming another issuer is refused (OpenID Connect Discovery §4.3); check the issuer your provider documents, and use --expected-issuer only when it documents serving its metadata from another host".to_owned()
         };
         return CliError::new(
             mapped.exit,
             format!(
-                "discovery at {location} failed: the provider's issuer is `{}`, not `{}`; {cause}pass --issuer {} (or keep --issuer and add --expected-issuer {} if the provider serves its metadata elsewhere)",
+                "discovery at {location} failed: the provider's issuer is `{}`, not `{}`; {advice}",
                 terminal_safe(found),
                 terminal_safe(&location),
-                crate::profile::shell_quote(found),
-                crate::profile::shell_quote(found),
             ),
         );
     }
