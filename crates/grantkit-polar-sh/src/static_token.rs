@@ -62,11 +62,15 @@ pub fn static_token(token: &str) -> (TokenSet, StaticTokenKind) {
 ///
 /// ```
 /// use std::time::{Duration, SystemTime};
-/// let tokens = grantkit_polar_sh::session_token("polar_cst_x", SystemTime::now() + Duration::from_secs(600));
+/// let tokens = grantkit_polar_sh::session_token("polar_cst_x", SystemTime::now() + Duration::from_secs(600))?;
 /// assert!(tokens.expires_within(Duration::from_secs(601)));
 /// assert!(tokens.refresh_token().is_none());
+/// assert!(grantkit_polar_sh::session_token(" ", SystemTime::now()).is_err());
+/// # Ok::<(), grantkit::Error>(())
 /// ```
-pub fn session_token(token: &str, expires_at: SystemTime) -> TokenSet {
+///
+/// An empty token is an error, never a token set that does not expire.
+pub fn session_token(token: &str, expires_at: SystemTime) -> grantkit::Result<TokenSet> {
     let now = SystemTime::now();
     let expires_in = expires_at
         .duration_since(now)
@@ -75,8 +79,12 @@ pub fn session_token(token: &str, expires_at: SystemTime) -> TokenSet {
     let body = serde_json::json!({
         "access_token": token.trim(), "token_type": "Bearer", "expires_in": expires_in,
     });
-    TokenSet::from_response(body.to_string().as_bytes(), now)
-        .unwrap_or_else(|_| TokenSet::from_access_token(Secret::new(token.trim())))
+    TokenSet::from_response(body.to_string().as_bytes(), now).map_err(|reason| {
+        grantkit::Error::InvalidResponse {
+            endpoint: grantkit::Endpoint::Api,
+            reason: format!("not a usable session token: {reason}"),
+        }
+    })
 }
 
 /// The answer of `POST /v1/customer-sessions/`: a customer-portal token that expires.
@@ -107,6 +115,6 @@ impl CustomerSession {
                     grantkit::http::clean_text(&self.expires_at, 60)
                 ),
             })?;
-        Ok(session_token(self.token.expose(), expires_at))
+        session_token(self.token.expose(), expires_at)
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Three headers: `webhook-id`, `webhook-timestamp` (Unix seconds), `webhook-signature`
 //! (space-separated `v1,<base64 HMAC-SHA256>`), over `{id}.{timestamp}.{body}`. The key:
-//! - for a Polar.sh endpoint secret (`whsec_…` as shown in Polar's settings), the secret's own
+//! - for a Polar.sh endpoint secret (`polar_whs_…` as shown in Polar's settings), the secret's own
 //!   bytes, prefix included: Polar base64-encodes the whole secret before handing it to its
 //!   Standard Webhooks signer (polar: server/polar/webhook/tasks.py). Use [`WebhookSecret::polar`].
 //! - for a Standard Webhooks secret (`whsec_` + base64 of the key), the decoded key: use
@@ -80,7 +80,7 @@ impl fmt::Debug for WebhookSecret {
 }
 
 impl WebhookSecret {
-    /// A Polar.sh endpoint secret, exactly as Polar shows it (`whsec_…`): its bytes are the key.
+    /// A Polar.sh endpoint secret, exactly as Polar shows it (`polar_whs_…`): its bytes are the key.
     pub fn polar(secret: &str) -> Result<Self, WebhookError> {
         let secret = secret.trim();
         if secret.is_empty() {

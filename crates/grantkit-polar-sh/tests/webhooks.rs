@@ -117,13 +117,15 @@ fn headers(pairs: Vec<(String, String)>) -> HeaderMap {
 #[tokio::test]
 async fn polar_sh_delivery_is_keyed_with_the_whole_secret_and_verified_from_headers() {
     let fake = FakePolarSh::start().await.unwrap();
-    let secret = "whsec_ovyN6cPrTv56AApvzCaJno08SSmGJmgbWilb33N2JuK";
+    let secret = "polar_whs_ovyN6cPrTv56AApvzCaJno08SSmGJmgbWilb33N2JuK";
     let body = br#"{"type":"order.paid","data":{"id":"ord_1"}}"#;
     let delivered = headers(fake.webhook_headers(secret, body));
     let polar = WebhookVerifier::new(WebhookSecret::polar(secret).unwrap());
     polar.verify(&delivered, body).unwrap();
-    // Reading Polar's secret as a Standard Webhooks secret (base64 of the key) fails.
-    let as_standard = WebhookVerifier::new(WebhookSecret::standard(secret).unwrap());
+    // The common misreading, stripping the prefix and base64-decoding the rest as a Standard
+    // Webhooks secret, gives another key: the signature does not match.
+    let stripped = secret.trim_start_matches("polar_whs_");
+    let as_standard = WebhookVerifier::new(WebhookSecret::standard(stripped).unwrap());
     assert_eq!(
         as_standard.verify(&delivered, body),
         Err(WebhookError::BadSignature)
@@ -138,7 +140,7 @@ async fn polar_sh_delivery_is_keyed_with_the_whole_secret_and_verified_from_head
         polar.verify(&delivered, b"{}"),
         Err(WebhookError::BadSignature)
     );
-    let other = WebhookVerifier::new(WebhookSecret::polar("whsec_other").unwrap());
+    let other = WebhookVerifier::new(WebhookSecret::polar("polar_whs_other").unwrap());
     assert_eq!(
         other.verify(&delivered, body),
         Err(WebhookError::BadSignature)

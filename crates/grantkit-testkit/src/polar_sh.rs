@@ -366,7 +366,7 @@ impl FakePolarSh {
     }
 
     /// The headers Polar.sh sends with a webhook delivery of `body` to an endpoint whose secret is
-    /// `secret` (`whsec_…`): Standard Webhooks, keyed with the secret's own bytes, because Polar
+    /// `secret` (`polar_whs_…`): Standard Webhooks, keyed with the secret's own bytes, because Polar
     /// base64-encodes the whole secret before signing (polar: server/polar/webhook/tasks.py).
     pub fn webhook_headers(&self, secret: &str, body: &[u8]) -> Vec<(String, String)> {
         use hmac::Mac as _;

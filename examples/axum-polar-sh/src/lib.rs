@@ -52,7 +52,7 @@ struct App {
 const COOKIE: &str = "polar_example_session";
 
 /// `POST /webhooks/polar`: verifies the Standard Webhooks signature Polar sends (secret as shown
-/// in Polar's webhook settings, `whsec_…`) on the raw body, then reads the event. 202 on success,
+/// in Polar's webhook settings, `polar_whs_…`) on the raw body, then reads the event. 202 on success,
 /// 403 for a bad signature or a stale timestamp (Polar retries non-2xx answers), 400 for a body
 /// that is not an event.
 pub fn webhook_router(secret: WebhookSecret) -> Router {

@@ -119,7 +119,7 @@ async fn a_forged_callback_is_refused() {
 #[tokio::test]
 async fn webhook_handler_accepts_polar_signed_deliveries_and_refuses_tampered_ones() {
     let fake = FakePolarSh::start().await.unwrap();
-    let secret = "whsec_example-endpoint-secret";
+    let secret = "polar_whs_example-endpoint-secret";
     let router = example_axum_polar_sh::webhook_router(
         grantkit_polar_sh::WebhookSecret::polar(secret).unwrap(),
     );
