@@ -37,7 +37,7 @@
 //! ```
 //!
 //! New applications should prefer the v2.0 endpoints, which are OpenID Connect and send numbers
-//! as numbers: `grantkit::Discovery::new("https://login.microsoftonline.com/{tenant}/v2.0")`.
+//! as numbers: `grantkit::oidc::Discovery::new("https://login.microsoftonline.com/{tenant}/v2.0")`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -46,7 +46,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[doc = include_str!("../../../docs/adding-a-provider.md")]
 struct Guide;
 
-use grantkit::{AuthMethod, Provider, Quirks, TokenField, TokenSet};
+use grantkit::provider::{Quirks, TokenField};
+use grantkit::{AuthMethod, Provider, TokenSet};
 
 /// Where Microsoft's v1.0 endpoints live.
 pub const LOGIN_URL: &str = "https://login.microsoftonline.com";

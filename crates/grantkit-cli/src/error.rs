@@ -77,7 +77,7 @@ impl CliError {
             return Self::new(Exit::Unavailable, format!("{text}{what}"));
         }
         match e {
-            Error::Config(_) | Error::EndpointAuthMethod { .. } => Self::usage(text),
+            Error::Config(_) | Error::Refused { .. } => Self::usage(text),
             Error::Callback(_) => Self::new(
                 Exit::LoginIncomplete,
                 format!("{text}; run `{relogin}` again"),

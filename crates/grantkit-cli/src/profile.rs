@@ -11,9 +11,10 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use grantkit::{
-    read_private_file, AuthMethod, Endpoint, FileTokenStore, Provider, ProviderMetadata, Quirks,
-};
+use grantkit::oidc::ProviderMetadata;
+use grantkit::provider::Quirks;
+use grantkit::store::{read_private_file, FileTokenStore};
+use grantkit::{AuthMethod, Endpoint, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CliError, CliResult};

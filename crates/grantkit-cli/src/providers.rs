@@ -3,7 +3,8 @@
 //! A preset is one entry of [`PRESETS`] and one arm of [`Preset`]; everything else (discovery,
 //! default scopes, what is recorded in the profile) is decided here.
 
-use grantkit::{Discovery, Provider};
+use grantkit::oidc::Discovery;
+use grantkit::Provider;
 use grantkit_polar_sh::PolarSh;
 
 use crate::error::{CliError, CliResult};

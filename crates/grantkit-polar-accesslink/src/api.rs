@@ -1,7 +1,8 @@
 //! User registration: the AccessLink calls every application makes after linking a user.
 
+use grantkit::http::HttpOptions;
 use grantkit::http::{HttpClient, HttpResponse};
-use grantkit::{Endpoint, HttpOptions, Secret, TokenSet};
+use grantkit::{Endpoint, Secret, TokenSet};
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, RequestBuilder, StatusCode};
 

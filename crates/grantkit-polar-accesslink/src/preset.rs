@@ -1,6 +1,7 @@
 //! The provider value: endpoints, client authentication, declared quirks; and the typed `x_user_id`.
 
-use grantkit::{AuthMethod, Provider, Quirks, TokenField, TokenSet};
+use grantkit::provider::{Quirks, TokenField};
+use grantkit::{AuthMethod, Provider, TokenSet};
 
 use crate::error::{Error, Result};
 use crate::user::UserId;

@@ -136,7 +136,7 @@ fn x_user_id_is_a_declared_required_integer_token_field() {
     let quirks = grantkit_polar_accesslink::quirks();
     let field = &quirks.token_fields[0];
     assert_eq!(field.name(), "x_user_id");
-    assert_eq!(field.kind(), grantkit::TokenFieldKind::Integer);
+    assert_eq!(field.kind(), grantkit::provider::TokenFieldKind::Integer);
     assert!(field.is_required());
 }
 

@@ -54,7 +54,9 @@ mod static_token;
 mod subject;
 pub mod webhook;
 
-use grantkit::{AuthMethod, Client, ClientBuilder, Discovery, Provider, Quirks};
+use grantkit::oidc::Discovery;
+use grantkit::provider::Quirks;
+use grantkit::{AuthMethod, Client, ClientBuilder, Provider};
 
 pub use authorize::{PolarAuthorizationExt, Prompt, SubType};
 pub use error::{error_for_status, ApiError, Error, Result, ValidationIssue};

@@ -3,7 +3,8 @@
 use std::fmt;
 
 use grantkit::http::HttpClient;
-use grantkit::{AuthMethod, Endpoint, HttpOptions, Secret};
+use grantkit::http::HttpOptions;
+use grantkit::{AuthMethod, Endpoint, Secret};
 use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use grantkit::oidc::Discovery;
 use grantkit::{
-    AuthMethod, CallbackError, Client, Discovery, Error, OAuthErrorCode, PendingAuthorization,
-    TokenSet,
+    AuthMethod, CallbackError, Client, Error, OAuthErrorCode, PendingAuthorization, TokenSet,
 };
 use grantkit_polar_sh::{
     static_token, ClientMetadata, CustomerSession, OrganizationAccess, PolarAuthorizationExt,
@@ -394,7 +394,13 @@ async fn public_clients_use_pkce_and_cannot_revoke_or_introspect() {
             .unwrap_err(),
     ] {
         assert!(
-            matches!(err, Error::Config(ref m) if m.contains("public clients")),
+            matches!(
+                err,
+                Error::Refused {
+                    reason: grantkit::error::Refusal::PublicClient { .. },
+                    ..
+                }
+            ) && err.to_string().contains("public clients"),
             "{err:?}"
         );
     }
@@ -641,7 +647,7 @@ async fn a_legacy_organization_token_refreshes_into_a_user_token_through_a_token
     let dir = std::env::temp_dir().join(format!("grantkit-polar-legacy-{}", std::process::id()));
     let file = dir.join("tokens.json");
     let source = grantkit::TokenSource::builder(client.clone())
-        .store(grantkit::FileTokenStore::new(&file))
+        .store(grantkit::store::FileTokenStore::new(&file))
         .tokens(legacy.clone())
         .build()
         .await
@@ -961,7 +967,7 @@ async fn deleting_a_client_is_a_soft_delete_its_access_tokens_keep_working() {
 #[tokio::test]
 async fn api_errors_are_typed_with_polars_detail_and_the_required_scope() {
     let (fake, _) = fake().await;
-    let http = grantkit::http::HttpClient::new(grantkit::HttpOptions::default()).unwrap();
+    let http = grantkit::http::HttpClient::new(grantkit::http::HttpOptions::default()).unwrap();
     let call = |token: String| {
         let request = http
             .reqwest()
@@ -1019,7 +1025,7 @@ async fn rotation_through_a_token_source_refreshes_once_and_keeps_the_new_pair()
     let dir = std::env::temp_dir().join(format!("grantkit-polar-rotation-{}", std::process::id()));
     let file = dir.join("tokens.json");
     let source = grantkit::TokenSource::builder(client.clone())
-        .store(grantkit::FileTokenStore::new(&file))
+        .store(grantkit::store::FileTokenStore::new(&file))
         .tokens(tokens)
         .build()
         .await
@@ -1070,7 +1076,7 @@ async fn a_personal_access_token_is_a_static_token_source() {
 async fn customer_and_member_sessions_are_expiring_tokens_for_the_customer_portal() {
     let (fake, _) = fake().await;
     let oat = fake.create_static_token(true, "customer_sessions:write");
-    let http = grantkit::http::HttpClient::new(grantkit::HttpOptions::default()).unwrap();
+    let http = grantkit::http::HttpClient::new(grantkit::http::HttpOptions::default()).unwrap();
     let create = http
         .reqwest()
         .post(format!("{}/v1/customer-sessions/", fake.api_base()))

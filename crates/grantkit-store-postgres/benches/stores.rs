@@ -21,7 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use grantkit::{MemoryTokenStore, StoreKey, TokenSource, TokenStore};
+use grantkit::store::{MemoryTokenStore, StoreKey, TokenStore};
+use grantkit::TokenSource;
 use grantkit_store_postgres::PostgresTokenStores;
 use grantkit_store_redis::RedisTokenStores;
 use support::{expired, micros, percentile, ready, valid_for, Fake};

@@ -7,7 +7,8 @@
 //! rotated-out one.
 //!
 //! ```no_run
-//! use grantkit::{SealingKeys, StoreKey, TokenSource};
+//! use grantkit::TokenSource;
+//! use grantkit::store::{SealingKeys, StoreKey};
 //! use grantkit_store_postgres::PostgresTokenStores;
 //!
 //! # async fn run(client: grantkit::Client, user_id: &str) -> grantkit::Result<()> {
@@ -73,10 +74,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grantkit::{
-    BoxFuture, Result, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenSet,
-    TokenStore,
+use grantkit::store::{
+    BoxFuture, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenStore,
 };
+use grantkit::{Result, TokenSet};
 use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};

@@ -7,7 +7,8 @@
 //! rotated-out one.
 //!
 //! ```no_run
-//! use grantkit::{SealingKeys, StoreKey, TokenSource};
+//! use grantkit::TokenSource;
+//! use grantkit::store::{SealingKeys, StoreKey};
 //! use grantkit_store_redis::RedisTokenStores;
 //!
 //! # async fn run(client: grantkit::Client, user_id: &str) -> grantkit::Result<()> {
@@ -61,10 +62,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grantkit::{
-    BoxFuture, Result, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenSet,
-    TokenStore,
+use grantkit::store::{
+    BoxFuture, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenStore,
 };
+use grantkit::{Result, TokenSet};
 use redis::aio::ConnectionManager;
 use redis::Script;
 

@@ -13,7 +13,7 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use grantkit::{BoxFuture, StoreKey, TokenStore};
+use grantkit::store::{BoxFuture, StoreKey, TokenStore};
 use grantkit_store_redis::RedisTokenStores;
 use replicas::{Backend, Settings};
 

@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 use grantkit::AccessToken;
 
 use criterion::Criterion;
-use grantkit::{FileTokenStore, MemoryTokenStore, TokenSource, TokenStore};
+use grantkit::store::{FileTokenStore, MemoryTokenStore, TokenStore};
+use grantkit::TokenSource;
 use support::{expired, micros, percentile, ready, valid_for, Fake};
 
 fn bench_fresh(c: &mut Criterion, rt: &tokio::runtime::Runtime, fake: &Fake) {

@@ -26,7 +26,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use criterion::Criterion;
-use grantkit::{Client, JwksOptions, Provider, Secret};
+use grantkit::oidc::JwksOptions;
+use grantkit::{Client, Provider, Secret};
 use serde_json::{json, Value};
 use support::{micros, percentile};
 

@@ -31,7 +31,7 @@ fn verifier() -> &'static IdTokenVerifier {
         let jwks = JwksCache::new(
             "https://op.example/jwks".parse().unwrap(),
             http,
-            &crate::JwksOptions::default(),
+            &crate::oidc::JwksOptions::default(),
         );
         IdTokenVerifier::new(
             jwks,

@@ -8,7 +8,8 @@ use url::Url;
 
 use crate::callback::{AuthorizationCode, Callback};
 use crate::client::Client;
-use crate::error::{CallbackError, Endpoint, Error, OAuthError, Result};
+use crate::error::{CallbackError, Endpoint, Error, OAuthError, Refusal, Result};
+use crate::redirect_uri::check_redirect_uri;
 use crate::secret::Secret;
 
 /// Parameters grantkit sets itself; an extra parameter may not override them.
@@ -56,8 +57,15 @@ pub struct AuthorizationRequest<'c> {
     params: Vec<(String, String)>,
 }
 
+impl Client {
+    /// Starts an authorization request (state, PKCE and nonce included).
+    pub fn authorize(&self) -> AuthorizationRequest<'_> {
+        AuthorizationRequest::new(self)
+    }
+}
+
 impl<'c> AuthorizationRequest<'c> {
-    pub(crate) fn new(client: &'c Client) -> Self {
+    fn new(client: &'c Client) -> Self {
         Self {
             client,
             scopes: client.default_scopes().to_vec(),
@@ -114,14 +122,14 @@ impl<'c> AuthorizationRequest<'c> {
     /// Produces the URL to send the browser to and the [`PendingAuthorization`] to keep.
     ///
     /// When the provider requires pushed authorization requests (RFC 9126), or the client was
-    /// registered for them, this refuses with [`Error::Config`]: use
+    /// registered for them, this refuses with [`Error::Refused`] ([`Refusal::PushRequired`]): use
     /// [`build_async`](AuthorizationRequest::build_async), which pushes.
     pub fn build(self) -> Result<(Url, PendingAuthorization)> {
         if self.must_push() {
-            return Err(Error::Config(format!(
-                "provider `{}` requires pushed authorization requests (PAR); use `build_async().await`, which pushes them",
-                self.client.provider().name()
-            )));
+            return Err(Error::Refused {
+                endpoint: Endpoint::Authorization,
+                reason: Refusal::PushRequired,
+            });
         }
         let prepared = self.prepare()?;
         let mut url = prepared.endpoint;
@@ -161,7 +169,7 @@ impl<'c> AuthorizationRequest<'c> {
         let endpoint = provider.endpoint(Endpoint::Authorization)?.clone();
         // The client's own redirect URI was checked when it was built; only an override is new.
         if let Some(uri) = &self.redirect_uri {
-            crate::client::check_redirect_uri(uri)?;
+            check_redirect_uri(uri)?;
         }
         let redirect_uri = self
             .redirect_uri
@@ -199,11 +207,10 @@ impl<'c> AuthorizationRequest<'c> {
         if let Some(prompt) = &self.prompt {
             add("prompt", prompt);
         }
-        #[cfg(feature = "dpop")]
-        if let Some(key) = self.client.dpop_key() {
+        if let Some(dpop) = self.client.dpop() {
             // RFC 9449 §10: binds the code to the key, so only its holder can redeem it.
             if !self.params.iter().any(|(n, _)| n == "dpop_jkt") {
-                add("dpop_jkt", key.thumbprint());
+                add("dpop_jkt", dpop.thumbprint());
             }
         }
         params.extend(self.params);

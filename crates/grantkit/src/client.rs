@@ -12,12 +12,13 @@ use reqwest::RequestBuilder;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::address::GuardedResolver;
-use crate::authorize::AuthorizationRequest;
+use crate::dpop::Dpop;
 use crate::error::{Endpoint, Error, Result};
 use crate::http::{Http, HttpOptions, HttpResponse};
 use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTION_TYPE};
 use crate::oidc::{IdTokenVerifier, JwksCache, JwksOptions};
 use crate::provider::{AuthMethod, Provider};
+use crate::redirect_uri::check_redirect_uri;
 use crate::secret::Secret;
 use jsonwebtoken::EncodingKey;
 
@@ -64,8 +65,7 @@ struct Inner {
     basic_header: Option<HeaderValue>,
     http: Http,
     id_tokens: Option<IdTokenVerifier>,
-    #[cfg(feature = "dpop")]
-    dpop: Option<crate::dpop::Dpop>,
+    dpop: Option<Dpop>,
 }
 
 impl fmt::Debug for Inner {
@@ -102,7 +102,6 @@ impl Client {
             redirect_uri: None,
             scopes: Vec::new(),
             require_par: false,
-            #[cfg(feature = "dpop")]
             dpop: None,
             http_options: HttpOptions::default(),
             http_client_builder: None,
@@ -110,11 +109,6 @@ impl Client {
             leeway: Duration::from_secs(60),
             jwks: JwksOptions::default(),
         }
-    }
-
-    /// Starts an authorization request (state, PKCE and nonce included).
-    pub fn authorize(&self) -> AuthorizationRequest<'_> {
-        AuthorizationRequest::new(self)
     }
 
     /// The provider this client talks to.
@@ -177,16 +171,15 @@ impl Client {
     }
 
     /// The DPoP state (key and server nonces), when the client has a DPoP key.
-    #[cfg(feature = "dpop")]
-    pub(crate) fn dpop(&self) -> Option<&crate::dpop::Dpop> {
+    pub(crate) fn dpop(&self) -> Option<&Dpop> {
         self.inner.dpop.as_ref()
     }
 
     /// The DPoP key this client proves possession of (feature `dpop`); persist it
-    /// ([`DpopKey::to_pem`](crate::DpopKey::to_pem)) together with DPoP-bound refresh tokens.
+    /// ([`DpopKey::to_pem`](crate::dpop::DpopKey::to_pem)) together with DPoP-bound refresh tokens.
     #[cfg(feature = "dpop")]
-    pub fn dpop_key(&self) -> Option<&crate::DpopKey> {
-        self.inner.dpop.as_ref().map(crate::dpop::Dpop::key)
+    pub fn dpop_key(&self) -> Option<&crate::dpop::DpopKey> {
+        self.dpop().map(Dpop::key)
     }
 
     /// Adds client authentication to a back-channel request whose form is `form`: a Basic
@@ -258,14 +251,17 @@ impl Client {
         let url = self.provider().endpoint(endpoint)?;
         // The retry needs the form as it was before authentication (a fresh assertion, a fresh
         // proof); keep a copy only when a retry can happen, not on every call.
-        let retry = (dpop && self.has_dpop_key()).then(|| form.clone());
+        let dpop = self.dpop().filter(|_| dpop);
+        let retry = dpop.map(|_| form.clone());
         let (mut response, mut sent) = self.send_form(endpoint, url, form, extra, dpop).await?;
-        if dpop && self.dpop_nonce_demanded(url, &response) {
-            if let Some(form) = retry {
+        if let (Some(dpop), Some(form)) = (dpop, retry) {
+            if dpop.nonce_demanded(url, &response) {
                 tracing::debug!(%endpoint, "the server demands a DPoP nonce; retrying once");
-                (response, sent) = self.send_form(endpoint, url, form, extra, dpop).await?;
+                (response, sent) = self
+                    .send_form(endpoint, url, form, extra, Some(dpop))
+                    .await?;
                 // Remembers a nonce the second answer may carry.
-                self.dpop_nonce_demanded(url, &response);
+                dpop.nonce_demanded(url, &response);
             }
         }
         // A server's error page may echo the request back: keep what it carried out of the error.
@@ -281,13 +277,12 @@ impl Client {
         url: &url::Url,
         mut form: WipedForm,
         extra: &[(String, String)],
-        dpop: bool,
+        dpop: Option<&Dpop>,
     ) -> Result<(HttpResponse, WipedForm)> {
         let request = self.authenticate(self.http().client().post(url.clone()), &mut form.0)?;
-        let request = if dpop {
-            self.with_dpop_proof(request, url)?
-        } else {
-            request
+        let request = match dpop {
+            Some(dpop) => dpop.sign_token_request(request, url)?,
+            None => request,
         };
         let extra = extra.iter().map(|(k, v)| (k.as_str(), v.as_str()));
         let pairs = form.0.iter().map(|(k, v)| (*k, v.as_str())).chain(extra);
@@ -330,26 +325,6 @@ impl Client {
             secrets.push(basic.trim_start_matches("Basic "));
         }
         error.scrub(&secrets)
-    }
-
-    #[cfg(not(feature = "dpop"))]
-    fn with_dpop_proof(&self, request: RequestBuilder, _url: &url::Url) -> Result<RequestBuilder> {
-        Ok(request)
-    }
-
-    #[cfg(not(feature = "dpop"))]
-    fn dpop_nonce_demanded(&self, _url: &url::Url, _response: &HttpResponse) -> bool {
-        false
-    }
-
-    #[cfg(not(feature = "dpop"))]
-    fn has_dpop_key(&self) -> bool {
-        false
-    }
-
-    #[cfg(feature = "dpop")]
-    fn has_dpop_key(&self) -> bool {
-        self.dpop().is_some()
     }
 }
 
@@ -455,8 +430,7 @@ pub struct ClientBuilder {
     redirect_uri: Option<String>,
     scopes: Vec<String>,
     require_par: bool,
-    #[cfg(feature = "dpop")]
-    dpop: Option<crate::DpopKey>,
+    dpop: Option<Dpop>,
     http_options: HttpOptions,
     http_client_builder: Option<reqwest::ClientBuilder>,
     resolve: HashMap<String, Vec<IpAddr>>,
@@ -508,8 +482,8 @@ impl ClientBuilder {
     /// authorization requests carry `dpop_jkt`, and DPoP-bound tokens are sent with a proof by
     /// [`Client::userinfo`] and [`AuthorizedClient`](crate::AuthorizedClient).
     #[cfg(feature = "dpop")]
-    pub fn dpop(mut self, key: crate::DpopKey) -> Self {
-        self.dpop = Some(key);
+    pub fn dpop(mut self, key: crate::dpop::DpopKey) -> Self {
+        self.dpop = Some(Dpop::new(key));
         self
     }
 
@@ -698,8 +672,7 @@ impl ClientBuilder {
                 basic_header,
                 http,
                 id_tokens,
-                #[cfg(feature = "dpop")]
-                dpop: self.dpop.map(crate::dpop::Dpop::new),
+                dpop: self.dpop,
             }),
         })
     }
@@ -721,18 +694,6 @@ impl ClientBuilder {
             AuthMethod::ClientSecretPost
         }
     }
-}
-
-/// A redirect URI must be an absolute URL without a fragment (RFC 6749 §3.1.2).
-pub(crate) fn check_redirect_uri(uri: &str) -> Result<()> {
-    let url = url::Url::parse(uri)
-        .map_err(|e| Error::Config(format!("redirect URI `{uri}` is invalid: {e}")))?;
-    if url.fragment().is_some() {
-        return Err(Error::Config(format!(
-            "redirect URI `{uri}` must not have a fragment (RFC 6749 §3.1.2)"
-        )));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -872,7 +833,7 @@ mod tests {
             .revocation_endpoint("https://hostile.example/revoke")
             .build()
             .unwrap();
-        let key = || crate::ClientKey::from_jwk(EC_JWK).unwrap();
+        let key = || crate::jwt_auth::ClientKey::from_jwk(EC_JWK).unwrap();
         let client = Client::builder(hostile.clone(), "c")
             .private_key(key())
             .build()
@@ -904,7 +865,7 @@ mod tests {
     #[test]
     fn jwt_auth_without_an_issuer_is_refused_at_build_unless_the_token_endpoint_is_chosen() {
         let no_issuer = provider(&[]);
-        let key = || crate::ClientKey::from_jwk(EC_JWK).unwrap();
+        let key = || crate::jwt_auth::ClientKey::from_jwk(EC_JWK).unwrap();
         let e = Client::builder(no_issuer.clone(), "c")
             .private_key(key())
             .build()

@@ -23,7 +23,6 @@ use sha2::{Digest, Sha256};
 use url::Url;
 use zeroize::Zeroizing;
 
-use crate::client::Client;
 use crate::error::{Error, OAuthErrorCode, Result};
 use crate::http::HttpResponse;
 use crate::keys::{self, KeyKind};
@@ -47,9 +46,9 @@ fn b64(bytes: impl AsRef<[u8]>) -> String {
 ///
 /// ```
 /// # fn main() -> grantkit::Result<()> {
-/// let key = grantkit::DpopKey::generate()?;
+/// let key = grantkit::dpop::DpopKey::generate()?;
 /// let saved = key.to_pem();                       // a Secret: store it like a refresh token
-/// let again = grantkit::DpopKey::from_pem(saved.expose())?;
+/// let again = grantkit::dpop::DpopKey::from_pem(saved.expose())?;
 /// assert_eq!(key.thumbprint(), again.thumbprint()); // RFC 7638 `jkt`
 /// # Ok(()) }
 /// ```
@@ -252,6 +251,41 @@ impl Dpop {
         &self.key
     }
 
+    /// The key's RFC 7638 thumbprint, sent as `dpop_jkt` on authorization requests.
+    pub(crate) fn thumbprint(&self) -> &str {
+        self.key.thumbprint()
+    }
+
+    /// Adds a proof to a token request.
+    pub(crate) fn sign_token_request(
+        &self,
+        request: RequestBuilder,
+        url: &Url,
+    ) -> Result<RequestBuilder> {
+        Ok(request.header(DPOP_HEADER, self.proof(&Method::POST, url, None)?))
+    }
+
+    /// Remembers a token endpoint's nonce; `true` when the server refused the proof for want
+    /// of it (`use_dpop_nonce` with a `DPoP-Nonce`).
+    pub(crate) fn nonce_demanded(&self, url: &Url, response: &HttpResponse) -> bool {
+        self.remember_nonce(url, response.headers())
+            && !response.status().is_success()
+            && response.error().oauth_code() == Some(&OAuthErrorCode::UseDpopNonce)
+    }
+
+    /// Remembers a resource server's nonce; `true` when its answer is a nonce challenge
+    /// (RFC 9449 §9: a `401` with `WWW-Authenticate: DPoP error="use_dpop_nonce"`).
+    pub(crate) fn resource_nonce_demanded(
+        &self,
+        url: &Url,
+        status: StatusCode,
+        headers: &HeaderMap,
+    ) -> bool {
+        let challenged = is_resource_nonce_challenge(status, headers);
+        self.remember_nonce(url, headers);
+        challenged
+    }
+
     /// A proof for one request: `htu` is the URL without query and fragment; `ath` is the
     /// hash of the access token for resource requests; `nonce` the server's latest, if any.
     pub(crate) fn proof(
@@ -296,7 +330,7 @@ impl Dpop {
     }
 
     /// Keeps the server's `DPoP-Nonce`, if the answer carries one; `true` when it did.
-    pub(crate) fn remember_nonce(&self, url: &Url, headers: &HeaderMap) -> bool {
+    fn remember_nonce(&self, url: &Url, headers: &HeaderMap) -> bool {
         let Some(nonce) = headers
             .get(NONCE_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -322,37 +356,13 @@ fn is_nonce(value: &str) -> bool {
 }
 
 /// RFC 9449 §9: a resource server's `401` with `WWW-Authenticate: DPoP error="use_dpop_nonce"`.
-pub(crate) fn is_resource_nonce_challenge(status: StatusCode, headers: &HeaderMap) -> bool {
+fn is_resource_nonce_challenge(status: StatusCode, headers: &HeaderMap) -> bool {
     status == StatusCode::UNAUTHORIZED
         && headers.contains_key(NONCE_HEADER)
         && headers
             .get_all(WWW_AUTHENTICATE)
             .iter()
             .any(|v| v.to_str().is_ok_and(|v| v.contains("use_dpop_nonce")))
-}
-
-impl Client {
-    /// Adds a proof to a token request, when the client has a DPoP key.
-    pub(crate) fn with_dpop_proof(
-        &self,
-        request: RequestBuilder,
-        url: &Url,
-    ) -> Result<RequestBuilder> {
-        match self.dpop() {
-            Some(dpop) => Ok(request.header(DPOP_HEADER, dpop.proof(&Method::POST, url, None)?)),
-            None => Ok(request),
-        }
-    }
-
-    /// Remembers the answer's nonce; `true` when the server refused the proof for want of it.
-    pub(crate) fn dpop_nonce_demanded(&self, url: &Url, response: &HttpResponse) -> bool {
-        let Some(dpop) = self.dpop() else {
-            return false;
-        };
-        dpop.remember_nonce(url, response.headers())
-            && !response.status().is_success()
-            && response.error().oauth_code() == Some(&OAuthErrorCode::UseDpopNonce)
-    }
 }
 
 #[cfg(test)]

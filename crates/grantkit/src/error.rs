@@ -46,108 +46,68 @@ impl fmt::Display for Endpoint {
     }
 }
 
-/// The `error` code of an OAuth 2.0 error response (RFC 6749 §4.1.2.1 and §5.2, RFC 6750,
-/// OpenID Connect Core §3.1.2.6, RFC 8628, RFC 9449, RFC 9126). Codes this enum does not name arrive
-/// as [`OAuthErrorCode::Other`] with the server's text.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-#[allow(missing_docs)] // the variants are the RFC codes, named as the RFCs name them
-pub enum OAuthErrorCode {
-    InvalidRequest,
-    InvalidClient,
-    InvalidGrant,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    UnsupportedResponseType,
-    UnsupportedTokenType,
-    InvalidScope,
-    AccessDenied,
-    ServerError,
-    TemporarilyUnavailable,
-    InteractionRequired,
-    LoginRequired,
-    ConsentRequired,
-    AccountSelectionRequired,
-    InvalidToken,
-    InsufficientScope,
-    AuthorizationPending,
-    SlowDown,
-    ExpiredToken,
-    InvalidTarget,
-    InvalidDpopProof,
-    UseDpopNonce,
-    InvalidRequestUri,
-    InvalidRequestObject,
-    /// A code outside the RFCs this crate knows; the server's text as sent.
-    Other(String),
+/// Declares [`OAuthErrorCode`] from one table of variant ⇄ wire string, so the two directions
+/// cannot drift apart.
+macro_rules! oauth_error_codes {
+    ($($variant:ident => $wire:literal,)*) => {
+        /// The `error` code of an OAuth 2.0 error response (RFC 6749 §4.1.2.1 and §5.2, RFC 6750,
+        /// OpenID Connect Core §3.1.2.6, RFC 8628, RFC 8707, RFC 9449, RFC 9126, RFC 9101). Codes
+        /// this enum does not name arrive as [`OAuthErrorCode::Other`] with the server's text.
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        #[allow(missing_docs)] // the variants are the RFC codes, named as the RFCs name them
+        pub enum OAuthErrorCode {
+            $($variant,)*
+            /// A code outside the RFCs this crate knows; the server's text as sent.
+            Other(String),
+        }
+
+        impl OAuthErrorCode {
+            /// Maps the wire string to a code.
+            pub fn from_wire(code: &str) -> Self {
+                match code {
+                    $($wire => Self::$variant,)*
+                    other => Self::Other(truncate(other, 100)),
+                }
+            }
+
+            /// The wire string of the code.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $wire,)*
+                    Self::Other(s) => s,
+                }
+            }
+        }
+    };
 }
 
-impl OAuthErrorCode {
-    /// Maps the wire string to a code.
-    pub fn from_wire(code: &str) -> Self {
-        use OAuthErrorCode::*;
-        match code {
-            "invalid_request" => InvalidRequest,
-            "invalid_client" => InvalidClient,
-            "invalid_grant" => InvalidGrant,
-            "unauthorized_client" => UnauthorizedClient,
-            "unsupported_grant_type" => UnsupportedGrantType,
-            "unsupported_response_type" => UnsupportedResponseType,
-            "unsupported_token_type" => UnsupportedTokenType,
-            "invalid_scope" => InvalidScope,
-            "access_denied" => AccessDenied,
-            "server_error" => ServerError,
-            "temporarily_unavailable" => TemporarilyUnavailable,
-            "interaction_required" => InteractionRequired,
-            "login_required" => LoginRequired,
-            "consent_required" => ConsentRequired,
-            "account_selection_required" => AccountSelectionRequired,
-            "invalid_token" => InvalidToken,
-            "insufficient_scope" => InsufficientScope,
-            "authorization_pending" => AuthorizationPending,
-            "slow_down" => SlowDown,
-            "expired_token" => ExpiredToken,
-            "invalid_target" => InvalidTarget,
-            "invalid_dpop_proof" => InvalidDpopProof,
-            "use_dpop_nonce" => UseDpopNonce,
-            "invalid_request_uri" => InvalidRequestUri,
-            "invalid_request_object" => InvalidRequestObject,
-            other => Other(truncate(other, 100)),
-        }
-    }
-
-    /// The wire string of the code.
-    pub fn as_str(&self) -> &str {
-        use OAuthErrorCode::*;
-        match self {
-            InvalidRequest => "invalid_request",
-            InvalidClient => "invalid_client",
-            InvalidGrant => "invalid_grant",
-            UnauthorizedClient => "unauthorized_client",
-            UnsupportedGrantType => "unsupported_grant_type",
-            UnsupportedResponseType => "unsupported_response_type",
-            UnsupportedTokenType => "unsupported_token_type",
-            InvalidScope => "invalid_scope",
-            AccessDenied => "access_denied",
-            ServerError => "server_error",
-            TemporarilyUnavailable => "temporarily_unavailable",
-            InteractionRequired => "interaction_required",
-            LoginRequired => "login_required",
-            ConsentRequired => "consent_required",
-            AccountSelectionRequired => "account_selection_required",
-            InvalidToken => "invalid_token",
-            InsufficientScope => "insufficient_scope",
-            AuthorizationPending => "authorization_pending",
-            SlowDown => "slow_down",
-            ExpiredToken => "expired_token",
-            InvalidTarget => "invalid_target",
-            InvalidDpopProof => "invalid_dpop_proof",
-            UseDpopNonce => "use_dpop_nonce",
-            InvalidRequestUri => "invalid_request_uri",
-            InvalidRequestObject => "invalid_request_object",
-            Other(s) => s,
-        }
-    }
+oauth_error_codes! {
+    InvalidRequest => "invalid_request",
+    InvalidClient => "invalid_client",
+    InvalidGrant => "invalid_grant",
+    UnauthorizedClient => "unauthorized_client",
+    UnsupportedGrantType => "unsupported_grant_type",
+    UnsupportedResponseType => "unsupported_response_type",
+    UnsupportedTokenType => "unsupported_token_type",
+    InvalidScope => "invalid_scope",
+    AccessDenied => "access_denied",
+    ServerError => "server_error",
+    TemporarilyUnavailable => "temporarily_unavailable",
+    InteractionRequired => "interaction_required",
+    LoginRequired => "login_required",
+    ConsentRequired => "consent_required",
+    AccountSelectionRequired => "account_selection_required",
+    InvalidToken => "invalid_token",
+    InsufficientScope => "insufficient_scope",
+    AuthorizationPending => "authorization_pending",
+    SlowDown => "slow_down",
+    ExpiredToken => "expired_token",
+    InvalidTarget => "invalid_target",
+    InvalidDpopProof => "invalid_dpop_proof",
+    UseDpopNonce => "use_dpop_nonce",
+    InvalidRequestUri => "invalid_request_uri",
+    InvalidRequestObject => "invalid_request_object",
 }
 
 impl fmt::Display for OAuthErrorCode {
@@ -252,6 +212,55 @@ pub enum CallbackError {
         /// The `error` code the callback named (unverified: log it, do not show it as fact).
         code: OAuthErrorCode,
     },
+}
+
+/// Why grantkit refused to send a call ([`Error::Refused`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The provider's preset says it refuses public clients at this endpoint (Polar.sh's
+    /// revocation endpoint, for one).
+    #[error("provider `{provider}` does not let public clients call it; use a confidential client, or forget the tokens locally")]
+    PublicClient {
+        /// The provider's name.
+        provider: String,
+    },
+    /// The provider's metadata (`revocation_endpoint_auth_methods_supported`,
+    /// `introspection_endpoint_auth_methods_supported`) does not list this client's
+    /// authentication method: the provider would answer `invalid_client`.
+    #[error("{}", auth_method_words(*.method, .accepted))]
+    AuthMethod {
+        /// How this client authenticates.
+        method: crate::provider::AuthMethod,
+        /// What the endpoint accepts.
+        accepted: Vec<crate::provider::AuthMethod>,
+    },
+    /// The provider or the client's registration requires pushed authorization requests
+    /// (RFC 9126), and the request was built without pushing.
+    #[error("pushed authorization requests (PAR) are required; use `AuthorizationRequest::build_async().await`, which pushes")]
+    PushRequired,
+    /// The access token is DPoP-bound (`token_type: DPoP`) and this client has no DPoP key to
+    /// prove possession with.
+    #[error("the access token is DPoP-bound but this client has no DPoP key; build it with `ClientBuilder::dpop` (feature `dpop`) and the key the token was bound to")]
+    NoDpopKey,
+}
+
+fn auth_method_words(
+    method: crate::provider::AuthMethod,
+    accepted: &[crate::provider::AuthMethod],
+) -> String {
+    let names: Vec<&str> = accepted.iter().map(|m| m.as_str()).collect();
+    let accepted = if names.is_empty() {
+        "none of the methods grantkit implements".to_owned()
+    } else {
+        names.join(", ")
+    };
+    match method {
+        crate::provider::AuthMethod::None => format!(
+            "it accepts only confidential clients ({accepted}) and this client is public (`none`)"
+        ),
+        m => format!("it accepts {accepted}, not {}", m.as_str()),
+    }
 }
 
 /// Everything that can go wrong in grantkit.
@@ -364,25 +373,29 @@ pub enum Error {
     /// A refresh was needed but the token set has no refresh token (or the provider issues none).
     #[error("the tokens cannot be refreshed (no refresh token); authorize the user again")]
     NoRefreshToken,
-    /// The call cannot be made with this client's configuration.
+    /// A builder was given something it cannot use (a provider, client, key or request that
+    /// is wrong before any call is made). Fix the configuration; retrying cannot help.
     #[error("invalid configuration: {0}")]
     Config(String),
-    /// The provider declared which client authentication methods an endpoint accepts
-    /// (`revocation_endpoint_auth_methods_supported`, `introspection_endpoint_auth_methods_supported`)
-    /// and this client's is not one of them: refused before anything is sent, because the
-    /// provider would refuse it (`invalid_client`) and retrying cannot help.
-    #[error("the {endpoint} endpoint does not accept this client: {reason}")]
-    EndpointAuthMethod {
-        /// The endpoint that would refuse the client.
+    /// grantkit refused a call before sending anything, because the provider (its metadata
+    /// or its preset) or this client's setup shows it cannot succeed; retrying cannot help.
+    /// [`Refusal`] says why and what to do.
+    #[error("not sent to the {endpoint} endpoint: {reason}")]
+    Refused {
+        /// The endpoint the call was for.
         endpoint: Endpoint,
-        /// Which method the client uses and which ones the endpoint accepts.
-        reason: String,
+        /// Why it was not sent.
+        reason: Refusal,
     },
+    /// A background task this call waited for was stopped before it finished, most often
+    /// because the Tokio runtime is shutting down. Nothing was lost; try again on a live runtime.
+    #[error("{0} was cancelled before it finished (is the Tokio runtime shutting down?)")]
+    Cancelled(&'static str),
     /// A token store failed, holds nothing, or refused an unsafe file (see [`StoreError`]).
     ///
-    /// [`StoreError`]: crate::StoreError
+    /// [`StoreError`]: crate::store::StoreError
     #[error(transparent)]
-    Store(#[from] crate::lifecycle::StoreError),
+    Store(#[from] crate::store::StoreError),
 }
 
 fn retry_words(d: Option<Duration>) -> String {

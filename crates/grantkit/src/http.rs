@@ -8,7 +8,8 @@
 //!
 //! ```no_run
 //! use grantkit::http::HttpClient;
-//! use grantkit::{Endpoint, HttpOptions};
+//! use grantkit::Endpoint;
+//! use grantkit::http::HttpOptions;
 //!
 //! # async fn run() -> grantkit::Result<()> {
 //! let http = HttpClient::new(HttpOptions::default())?;

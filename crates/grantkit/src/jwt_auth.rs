@@ -27,7 +27,7 @@ pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 /// never quote it.
 ///
 /// ```
-/// use grantkit::ClientKey;
+/// use grantkit::jwt_auth::ClientKey;
 ///
 /// let jwk = r#"{"kty":"EC","crv":"P-256","kid":"k1",
 ///   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",

@@ -35,21 +35,28 @@
 //! # Ok(()) }
 //! ```
 //!
-//! ## Beyond the basics
+//! ## Layers
 //!
-//! - **Device authorization grant** (RFC 8628), for machines without a browser:
-//!   [`Client::device_authorization`], then [`Client::poll_device`] (or
-//!   [`Client::poll_device_once`] in your own loop, see [`DevicePoll`]).
-//! - **JWT client authentication** (RFC 7523): [`AuthMethod::PrivateKeyJwt`] with a
-//!   [`ClientKey`] read from PEM or a JWK ([`ClientBuilder::private_key`]), and
-//!   [`AuthMethod::ClientSecretJwt`]; the audience is set by [`JwtAudience`].
-//! - **Pushed authorization requests** (RFC 9126): [`AuthorizationRequest::push`], and
-//!   [`AuthorizationRequest::build_async`], which pushes whenever the provider or the client
-//!   requires it.
-//! - **DPoP** (RFC 9449, feature `dpop`): `DpopKey` and `ClientBuilder::dpop`; proofs on token
-//!   requests, DPoP-bound tokens in [`Client::userinfo`] and [`AuthorizedClient`], server nonces.
+//! The root holds the login flow, the names almost every program uses: [`Provider`],
+//! [`Client`], [`AuthorizationRequest`], [`PendingAuthorization`], [`AuthorizationCode`],
+//! [`TokenSet`], [`TokenSource`], [`AuthorizedClient`], [`Error`], [`Secret`]. Everything
+//! else sits in a module named after its concept:
 //!
-//! `docs/advanced-grants.md` in the repository has an example for each.
+//! | module | holds |
+//! |---|---|
+//! | [`provider`] | the provider as data: [`Provider`], [`AuthMethod`], [`provider::Quirks`], token-response fields |
+//! | [`store`] | where tokens live: the [`store::TokenStore`] contract, memory and file stores, [`store::StoreKey`] and [`store::TokenCodec`] for shared stores |
+//! | [`oidc`] | OpenID Connect: [`oidc::Discovery`], [`oidc::ProviderMetadata`], ID-token claims and errors, JWKS options |
+//! | [`device`] | the device authorization grant (RFC 8628): [`Client::device_authorization`], [`Client::poll_device`], [`device::DevicePoll`] |
+//! | [`jwt_auth`] | JWT client authentication (RFC 7523): [`jwt_auth::ClientKey`] for `private_key_jwt`, [`jwt_auth::JwtAudience`] |
+//! | `dpop` | DPoP (RFC 9449, feature `dpop`): `dpop::DpopKey` and `ClientBuilder::dpop`; proofs on token requests, DPoP-bound tokens in [`Client::userinfo`] and [`AuthorizedClient`], server nonces |
+//! | [`http`] | the HTTP layer: [`http::HttpOptions`], and [`http::HttpClient`] for provider crates' own API calls |
+//! | [`error`] | every error type: [`Error`], [`CallbackError`], [`OAuthError`], [`error::Refusal`]… |
+//!
+//! **Pushed authorization requests** (RFC 9126) need no module: [`AuthorizationRequest::push`],
+//! and [`AuthorizationRequest::build_async`], which pushes whenever the provider or the client
+//! requires it. `docs/advanced-grants.md` in the repository has an example for each grant, and
+//! `docs/design.md` draws the layers.
 //!
 //! ## Cargo features
 //!
@@ -66,51 +73,47 @@
 pub mod __fuzz;
 mod address;
 mod authorize;
+mod authorized_client;
 mod callback;
 mod client;
 mod deadline;
-mod device;
+pub mod device;
 #[cfg(feature = "dpop")]
+pub mod dpop;
+// Without the feature, a twin with no values stands in, so no other file needs a `cfg`.
+#[cfg(not(feature = "dpop"))]
+#[path = "dpop_off.rs"]
 mod dpop;
-mod error;
+pub mod error;
 mod grant;
 pub mod http;
 mod introspect;
-mod jwt_auth;
+pub mod jwt_auth;
 mod keys;
-mod lifecycle;
-mod oidc;
+pub mod oidc;
 mod par;
-mod provider;
+pub mod provider;
+mod redirect_uri;
 mod revoke;
 mod secret;
+pub mod store;
 mod token;
 mod token_response;
+mod token_source;
 mod userinfo;
 mod warm;
 
 pub use authorize::{AuthorizationRequest, PendingAuthorization};
+pub use authorized_client::{AuthorizedClient, AuthorizedRequestBuilder};
 pub use callback::{AuthorizationCode, Callback};
 pub use client::{Client, ClientBuilder};
-pub use device::{DeviceAuthorization, DevicePoll};
-#[cfg(feature = "dpop")]
-pub use dpop::DpopKey;
 pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Result};
-pub use http::HttpOptions;
 pub use introspect::Introspection;
-pub use jwt_auth::{ClientKey, JwtAudience};
-#[cfg(feature = "sealing")]
-pub use lifecycle::SealingKeys;
-pub use lifecycle::{
-    read_private_file, AccessToken, AuthorizedClient, AuthorizedRequestBuilder, BoxFuture,
-    FileTokenStore, MemoryTokenStore, StoreError, StoreKey, StoreLock, TokenCodec, TokenSource,
-    TokenSourceBuilder, TokenStore,
-};
-pub use oidc::{Discovery, IdTokenClaims, IdTokenError, JwksOptions, ProviderMetadata};
-pub use provider::{AuthMethod, Provider, ProviderBuilder, Quirks, TokenField, TokenFieldKind};
+pub use provider::{AuthMethod, Provider, ProviderBuilder};
 pub use revoke::TokenTypeHint;
 pub use secret::Secret;
 pub use token::{TokenSet, TokenType};
+pub use token_source::{AccessToken, TokenSource, TokenSourceBuilder};
 pub use userinfo::UserInfo;
 
 /// The README's and the guides' code, compiled (and, where it needs no network, run) as doctests,

@@ -21,7 +21,7 @@ pub enum AuthMethod {
     /// `none`: a public client (SPA, CLI, mobile) that has no secret and relies on PKCE.
     None,
     /// `private_key_jwt` (RFC 7523, OpenID Connect Core §9): a short-lived JWT signed with the
-    /// client's private key ([`ClientKey`](crate::ClientKey)); no shared secret travels.
+    /// client's private key ([`ClientKey`](crate::jwt_auth::ClientKey)); no shared secret travels.
     PrivateKeyJwt,
     /// `client_secret_jwt` (RFC 7523, OpenID Connect Core §9): a short-lived JWT signed with
     /// the client secret (HS256); the secret itself never travels.
@@ -103,7 +103,7 @@ pub enum TokenFieldKind {
 /// [`Quirks::token_fields`] so the core checks it once for every application.
 ///
 /// ```
-/// use grantkit::{Quirks, TokenField};
+/// use grantkit::provider::{Quirks, TokenField};
 ///
 /// // `Quirks` is non-exhaustive: start from the defaults, change what differs.
 /// let mut quirks = Quirks::default();
@@ -250,7 +250,7 @@ impl Provider {
     /// endpoint (`revocation_endpoint_auth_methods_supported`,
     /// `introspection_endpoint_auth_methods_supported`); `None` when it did not (or for an
     /// endpoint without such a declaration). Revocation and introspection refuse, before
-    /// sending, a client whose method is not listed ([`Error::EndpointAuthMethod`]).
+    /// sending, a client whose method is not listed ([`Error::Refused`] with [`Refusal::AuthMethod`](crate::error::Refusal::AuthMethod)).
     pub fn endpoint_auth_methods(&self, endpoint: Endpoint) -> Option<&[AuthMethod]> {
         match endpoint {
             Endpoint::Revocation => self.revocation_auth_methods.as_deref(),

@@ -1,7 +1,7 @@
 //! RFC 7009 token revocation.
 
 use crate::client::Client;
-use crate::error::{Endpoint, Error, Result};
+use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::provider::AuthMethod;
 use crate::secret::Secret;
 use crate::token::TokenSet;
@@ -49,40 +49,26 @@ impl Client {
     }
 
     /// Refuses, before sending, a call the provider declared it would refuse: a public client
-    /// where a preset's quirk says public clients are refused (checked first, an
-    /// [`Error::Config`] as before), or a method the endpoint's
-    /// `*_endpoint_auth_methods_supported` does not list ([`Error::EndpointAuthMethod`]).
-    /// Either way the provider would answer a bare 401 `invalid_client`, which a retry cannot fix.
+    /// where a preset's quirk says public clients are refused, or a method the endpoint's
+    /// `*_endpoint_auth_methods_supported` does not list. Either way the provider would answer
+    /// a bare 401 `invalid_client`, which a retry cannot fix.
     pub(crate) fn check_may_call(&self, endpoint: Endpoint) -> Result<()> {
         let method = self.auth_method();
-        if method == AuthMethod::None && !self.provider().quirks().public_clients_can_revoke {
-            return Err(Error::Config(format!(
-                "provider `{}` does not let public clients call its {endpoint} endpoint; use a confidential client",
-                self.provider().name()
-            )));
-        }
-        match self.provider().endpoint_auth_methods(endpoint) {
-            Some(accepted) if !accepted.contains(&method) => Err(Error::EndpointAuthMethod {
-                endpoint,
-                reason: refusal(method, accepted),
-            }),
-            _ => Ok(()),
-        }
-    }
-}
-
-fn refusal(method: AuthMethod, accepted: &[AuthMethod]) -> String {
-    let names: Vec<&str> = accepted.iter().map(|m| m.as_str()).collect();
-    let accepted = if names.is_empty() {
-        "none of the methods grantkit implements".to_owned()
-    } else {
-        names.join(", ")
-    };
-    match method {
-        AuthMethod::None => {
-            format!("it accepts only confidential clients ({accepted}) and this client is public (`none`)")
-        }
-        m => format!("it accepts {accepted}, not {}", m.as_str()),
+        let reason =
+            if method == AuthMethod::None && !self.provider().quirks().public_clients_can_revoke {
+                Refusal::PublicClient {
+                    provider: self.provider().name().to_owned(),
+                }
+            } else {
+                match self.provider().endpoint_auth_methods(endpoint) {
+                    Some(accepted) if !accepted.contains(&method) => Refusal::AuthMethod {
+                        method,
+                        accepted: accepted.to_vec(),
+                    },
+                    _ => return Ok(()),
+                }
+            };
+        Err(Error::Refused { endpoint, reason })
     }
 }
 
@@ -116,9 +102,9 @@ mod tests {
         assert!(
             matches!(
                 e,
-                Error::EndpointAuthMethod {
+                Error::Refused {
                     endpoint: Endpoint::Revocation,
-                    ..
+                    reason: Refusal::AuthMethod { .. },
                 }
             ),
             "{e:?}"

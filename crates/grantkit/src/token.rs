@@ -277,7 +277,7 @@ impl TokenSet {
         }
     }
 
-    /// Checks the members a provider declares ([`Quirks::token_fields`](crate::Quirks)): each
+    /// Checks the members a provider declares ([`Quirks::token_fields`](crate::provider::Quirks)): each
     /// present one must have its kind; required ones must be present when `exchange` is true.
     /// The reason names the member, never its value.
     pub(crate) fn check_fields(&self, fields: &[TokenField], exchange: bool) -> Result<(), String> {

@@ -4,9 +4,10 @@ use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use serde_json::{Map, Value};
 
 use crate::client::Client;
-use crate::error::{Endpoint, Error, Result};
+use crate::dpop::DPOP_HEADER;
+use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::http::{parse_json, HttpResponse};
-use crate::token::TokenSet;
+use crate::token::{TokenSet, TokenType};
 
 /// Claims about the user: the standard ones typed, and every claim in [`UserInfo::claims`],
 /// so custom claims never need a type parameter.
@@ -103,12 +104,10 @@ impl Client {
                 .get(url.clone())
                 .header(ACCEPT, "application/json")
         };
-        #[cfg(feature = "dpop")]
-        if *tokens.token_type() == crate::TokenType::DPoP {
-            let dpop = self.dpop().ok_or_else(|| {
-                Error::Config(
-                    "the access token is DPoP-bound but this client has no DPoP key".into(),
-                )
+        if *tokens.token_type() == TokenType::DPoP {
+            let dpop = self.dpop().ok_or(Error::Refused {
+                endpoint: Endpoint::Userinfo,
+                reason: Refusal::NoDpopKey,
             })?;
             let mut retried = false;
             loop {
@@ -119,12 +118,11 @@ impl Client {
                         Endpoint::Userinfo,
                         request()
                             .header(AUTHORIZATION, format!("DPoP {access_token}"))
-                            .header(crate::dpop::DPOP_HEADER, proof),
+                            .header(DPOP_HEADER, proof),
                     )
                     .await?;
                 let challenged =
-                    crate::dpop::is_resource_nonce_challenge(response.status(), response.headers());
-                dpop.remember_nonce(url, response.headers());
+                    dpop.resource_nonce_demanded(url, response.status(), response.headers());
                 if challenged && !retried {
                     retried = true;
                     continue;

@@ -281,9 +281,8 @@ impl<F: Fetch> Warm<F> {
                 Ok(value.clone())
             }
             (_, Some(error)) => Err(error.clone()),
-            (None, None) => Err(Error::Config(
-                "internal: a fetch completed without a value or an error".into(),
-            )),
+            // Only a fetch task stopped midway leaves neither.
+            (None, None) => Err(Error::Cancelled("the key or metadata fetch")),
         }
     }
 }

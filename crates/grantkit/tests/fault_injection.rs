@@ -3,10 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use grantkit::{
-    Client, Discovery, Endpoint, Error, HttpOptions, MemoryTokenStore, Provider, TokenSet,
-    TokenSource, TokenStore,
-};
+use grantkit::http::HttpOptions;
+use grantkit::oidc::Discovery;
+use grantkit::store::{MemoryTokenStore, TokenStore};
+use grantkit::{Client, Endpoint, Error, Provider, TokenSet, TokenSource};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -824,7 +824,7 @@ async fn a_public_document_naming_a_host_that_resolves_to_loopback_is_refused_be
     );
     received.lock().unwrap().clear();
     // Named by a document whose issuer is public: the resolved loopback address is refused.
-    let metadata: grantkit::ProviderMetadata = serde_json::from_value(serde_json::json!({
+    let metadata: grantkit::oidc::ProviderMetadata = serde_json::from_value(serde_json::json!({
         "issuer": "https://op.example.com",
         "token_endpoint": token_endpoint,
     }))
@@ -881,7 +881,7 @@ async fn a_split_horizon_issuer_served_from_an_internal_address_keeps_its_endpoi
         );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let internal: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-    let provider = grantkit::Discovery::new(issuer.clone())
+    let provider = grantkit::oidc::Discovery::new(issuer.clone())
         .resolve("idp.example.com", internal)
         .cache_ttl(Duration::ZERO)
         .fetch()

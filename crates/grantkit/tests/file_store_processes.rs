@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use grantkit::{FileTokenStore, TokenSet, TokenSource, TokenStore};
+use grantkit::store::{FileTokenStore, TokenStore};
+use grantkit::{TokenSet, TokenSource};
 use support::{client_for, expired, Fake};
 
 const ROLE: &str = "GRANTKIT_CHILD_ROLE";

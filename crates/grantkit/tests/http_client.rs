@@ -6,7 +6,8 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use grantkit::http::HttpClient;
-use grantkit::{Endpoint, Error, HttpOptions};
+use grantkit::http::HttpOptions;
+use grantkit::{Endpoint, Error};
 use grantkit_testkit::TestServer;
 
 async fn server() -> TestServer {

@@ -1,9 +1,8 @@
 //! Token lifecycle against the real `oidc-provider` peer, which rotates refresh tokens on every
 //! use and revokes the whole grant when a rotated-out refresh token is replayed.
 
-use grantkit::{
-    AuthMethod, AuthorizedClient, Client, FileTokenStore, Provider, TokenSource, TokenStore,
-};
+use grantkit::store::{FileTokenStore, TokenStore};
+use grantkit::{AuthMethod, AuthorizedClient, Client, Provider, TokenSource};
 use grantkit_testkit::{Browser, OidcPeer};
 
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";

@@ -5,7 +5,9 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use grantkit::{Client, DeviceAuthorization, DevicePoll, Discovery, OAuthErrorCode};
+use grantkit::device::{DeviceAuthorization, DevicePoll};
+use grantkit::oidc::Discovery;
+use grantkit::{Client, OAuthErrorCode};
 use grantkit_testkit::OidcPeer;
 
 fn peer(test: &str) -> Option<&'static OidcPeer> {

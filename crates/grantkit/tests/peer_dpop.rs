@@ -5,9 +5,10 @@
 
 use std::sync::OnceLock;
 
+use grantkit::dpop::DpopKey;
+use grantkit::oidc::Discovery;
 use grantkit::{
-    AuthorizedClient, Client, Discovery, DpopKey, OAuthErrorCode, Provider, TokenSet, TokenSource,
-    TokenType,
+    AuthorizedClient, Client, OAuthErrorCode, Provider, TokenSet, TokenSource, TokenType,
 };
 use grantkit_testkit::{Browser, OidcPeer};
 

@@ -4,9 +4,10 @@
 
 use std::sync::{Arc, Mutex, OnceLock};
 
+use grantkit::jwt_auth::{ClientKey, JwtAudience};
+use grantkit::oidc::Discovery;
 use grantkit::{
-    AuthMethod, Client, ClientKey, Discovery, Endpoint, Error, JwtAudience, OAuthErrorCode,
-    Provider, Secret, TokenTypeHint,
+    AuthMethod, Client, Endpoint, Error, OAuthErrorCode, Provider, Secret, TokenTypeHint,
 };
 use grantkit_testkit::{Browser, OidcPeer};
 

@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use base64::Engine as _;
-use grantkit::{Client, Discovery, Provider, TokenSet};
+use grantkit::oidc::Discovery;
+use grantkit::{Client, Provider, TokenSet};
 use grantkit_testkit::{Browser, OidcPeer};
 
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";

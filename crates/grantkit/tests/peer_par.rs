@@ -4,7 +4,8 @@
 
 use std::sync::OnceLock;
 
-use grantkit::{Client, Discovery, Endpoint, Error, OAuthErrorCode, Provider};
+use grantkit::oidc::Discovery;
+use grantkit::{Client, Endpoint, Error, OAuthErrorCode, Provider};
 use grantkit_testkit::{Browser, OidcPeer};
 
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";
@@ -40,7 +41,13 @@ async fn a_client_registered_for_par_pushes_automatically_and_logs_in() {
     let client = par_client(provider(peer).await, "par-secret", true);
     let e = client.authorize().build().unwrap_err();
     assert!(
-        matches!(e, Error::Config(_)) && e.to_string().contains("build_async"),
+        matches!(
+            e,
+            Error::Refused {
+                endpoint: grantkit::Endpoint::Authorization,
+                reason: grantkit::error::Refusal::PushRequired,
+            }
+        ) && e.to_string().contains("build_async"),
         "{e}"
     );
 

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use grantkit::{
-    AuthorizedClient, BoxFuture, Error, FileTokenStore, MemoryTokenStore, OAuthErrorCode, Provider,
-    Quirks, Result, StoreError, StoreLock, TokenSet, TokenSource, TokenStore,
+use grantkit::provider::Quirks;
+use grantkit::store::{
+    BoxFuture, FileTokenStore, MemoryTokenStore, StoreError, StoreLock, TokenStore,
 };
+use grantkit::{AuthorizedClient, Error, OAuthErrorCode, Provider, Result, TokenSet, TokenSource};
 use support::{concurrent_calls, expired, valid_for, Behaviour, Fake};
 
 /// Joins spawned tasks, in order.

@@ -15,7 +15,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use grantkit::{Client, Discovery, Error, IdTokenError, JwksOptions, Provider, Secret};
+use grantkit::oidc::{Discovery, IdTokenError, JwksOptions};
+use grantkit::{Client, Error, Provider, Secret};
 use serde_json::{json, Value};
 
 #[path = "support/fixture_keys.rs"]

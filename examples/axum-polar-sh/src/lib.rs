@@ -16,7 +16,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use grantkit::{AuthorizedClient, Client, MemoryTokenStore, PendingAuthorization, TokenSource};
+use grantkit::store::MemoryTokenStore;
+use grantkit::{AuthorizedClient, Client, PendingAuthorization, TokenSource};
 use grantkit_polar_sh::{
     PolarAuthorizationExt, PolarSh, Scope, SubType, WebhookSecret, WebhookVerifier,
 };

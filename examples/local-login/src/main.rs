@@ -6,7 +6,8 @@
 
 use std::time::Instant;
 
-use grantkit::{AuthMethod, Client, Discovery, TokenTypeHint};
+use grantkit::oidc::Discovery;
+use grantkit::{AuthMethod, Client, TokenTypeHint};
 use grantkit_testkit::{Browser, OidcPeer};
 
 const REDIRECT: &str = "http://127.0.0.1:8976/callback";

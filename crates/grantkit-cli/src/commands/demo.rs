@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use grantkit::{FileTokenStore, TokenSource, TokenStore, TokenTypeHint};
+use grantkit::store::{FileTokenStore, TokenStore};
+use grantkit::{TokenSource, TokenTypeHint};
 use grantkit_polar_sh::{ClientMetadata, PolarSh, Scope, SubType};
 use grantkit_testkit::polar_sh::FakePolarSh;
 use grantkit_testkit::Browser;

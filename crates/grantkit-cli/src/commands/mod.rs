@@ -8,8 +8,9 @@ pub mod tokens;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use grantkit::jwt_auth::ClientKey;
 use grantkit::{
-    AuthMethod, AuthorizationCode, Client, ClientKey, PendingAuthorization, TokenSet, TokenSource,
+    AuthMethod, AuthorizationCode, Client, PendingAuthorization, TokenSet, TokenSource,
 };
 use url::Url;
 

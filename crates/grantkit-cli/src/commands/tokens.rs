@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use grantkit::{
-    Endpoint, Error, Introspection, OAuthErrorCode, TokenSet, TokenStore, TokenTypeHint,
-};
+use grantkit::store::TokenStore;
+use grantkit::{Endpoint, Error, Introspection, OAuthErrorCode, TokenSet, TokenTypeHint};
 use serde_json::{json, Map, Value};
 
 use super::{client_for, missing_credentials, print_json, source_for, Ctx};
@@ -166,7 +165,7 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
                         e,
                         Error::MissingEndpoint { .. }
                             | Error::Config(_)
-                            | Error::EndpointAuthMethod { .. }
+                            | Error::Refused { .. }
                     );
                     if cannot {
                         CliError::usage(format!(
@@ -291,7 +290,7 @@ pub async fn introspect(ctx: &Ctx, args: IntrospectArgs) -> CliResult {
                 endpoint: Endpoint::Introspection,
                 ..
             } => CliError::usage(format!("{e}: this provider does not offer introspection")),
-            Error::EndpointAuthMethod { .. } => CliError::usage(format!(
+            Error::Refused { .. } => CliError::usage(format!(
                 "{e}; introspection here needs a confidential client (a client secret or key)"
             )),
             e => CliError::from_grantkit(&e, &relogin),
@@ -400,9 +399,7 @@ async fn check_at_provider(
                 refresh,
             });
         }
-        Err(
-            Error::MissingEndpoint { .. } | Error::EndpointAuthMethod { .. } | Error::Config(_),
-        ) => {}
+        Err(Error::MissingEndpoint { .. } | Error::Refused { .. } | Error::Config(_)) => {}
         Err(e) => return Err(map(e)),
     }
     let access = match client.userinfo(tokens).await {

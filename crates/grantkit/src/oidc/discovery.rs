@@ -201,7 +201,7 @@ impl ProviderMetadata {
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), grantkit::Error> {
-/// use grantkit::Discovery;
+/// use grantkit::oidc::Discovery;
 /// let google = Discovery::new("https://accounts.google.com").fetch().await?;
 /// let polar = Discovery::new("https://api.polar.sh")
 ///     .expected_issuer("https://polar.sh")

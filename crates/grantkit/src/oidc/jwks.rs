@@ -186,7 +186,7 @@ impl JwksCache {
 ///
 /// ```
 /// use std::time::Duration;
-/// use grantkit::JwksOptions;
+/// use grantkit::oidc::JwksOptions;
 ///
 /// let options = JwksOptions {
 ///     max_stale: Duration::from_secs(6 * 3600), // trust keys six hours into an outage at most

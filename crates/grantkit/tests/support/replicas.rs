@@ -8,9 +8,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grantkit::{
-    BoxFuture, Error, SealingKeys, StoreError, StoreKey, TokenSet, TokenSource, TokenStore,
-};
+use grantkit::store::{BoxFuture, SealingKeys, StoreError, StoreKey, TokenStore};
+use grantkit::{Error, TokenSet, TokenSource};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::support::{client_for, concurrent_calls, expired, Fake};

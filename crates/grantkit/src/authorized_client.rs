@@ -10,10 +10,13 @@ use reqwest::header::{
 use reqwest::{IntoUrl, Method, Request, RequestBuilder, Response, StatusCode};
 use serde::Serialize;
 
-use crate::error::{Endpoint, Error, Result};
+use crate::client::Client;
+use crate::dpop::{Dpop, DPOP_HEADER};
+use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::http::transport_error;
+use crate::token::TokenType;
 
-use super::source::{AccessToken, TokenSource};
+use crate::token_source::{AccessToken, TokenSource};
 
 /// An HTTP client for a protected API: every request carries
 /// `Authorization: <token type> <access token>` from a [`TokenSource`] (refreshed first when
@@ -145,16 +148,13 @@ impl AuthorizedClient {
     /// Sends `request` with `token`. A DPoP-bound token gets a fresh proof, and one more try
     /// when the resource server answers with a nonce challenge.
     async fn send_with(&self, mut request: Request, token: &AccessToken) -> Result<Response> {
-        #[cfg(feature = "dpop")]
         let replay = self.dpop(token)?.and_then(|_| request.try_clone());
         self.authorize(&mut request, token)?;
         let response = self.send_raw(request).await?;
-        #[cfg(feature = "dpop")]
         if let Some(dpop) = self.dpop(token)? {
             let url = response.url().clone();
             let challenged =
-                crate::dpop::is_resource_nonce_challenge(response.status(), response.headers());
-            dpop.remember_nonce(&url, response.headers());
+                dpop.resource_nonce_demanded(&url, response.status(), response.headers());
             if let (true, Some(mut again)) = (challenged, replay) {
                 tracing::debug!("the resource server demands a DPoP nonce; retrying once");
                 self.authorize(&mut again, token)?;
@@ -172,20 +172,17 @@ impl AuthorizedClient {
     }
 
     /// The DPoP state to prove possession with, for a DPoP-bound token.
-    #[cfg(feature = "dpop")]
-    fn dpop(&self, token: &AccessToken) -> Result<Option<&crate::dpop::Dpop>> {
-        if *token.token_type() != crate::TokenType::DPoP {
+    fn dpop(&self, token: &AccessToken) -> Result<Option<&Dpop>> {
+        if *token.token_type() != TokenType::DPoP {
             return Ok(None);
         }
         self.source
             .client()
-            .and_then(crate::Client::dpop)
+            .and_then(Client::dpop)
             .map(Some)
-            .ok_or_else(|| {
-                Error::Config(
-                    "the access token is DPoP-bound but the token source's client has no DPoP key"
-                        .into(),
-                )
+            .ok_or(Error::Refused {
+                endpoint: Endpoint::Api,
+                reason: Refusal::NoDpopKey,
             })
     }
 
@@ -199,14 +196,11 @@ impl AuthorizedClient {
         })?;
         value.set_sensitive(true);
         request.headers_mut().insert(AUTHORIZATION, value);
-        #[cfg(feature = "dpop")]
         if let Some(dpop) = self.dpop(token)? {
             let proof = dpop.proof(request.method(), request.url(), Some(token.expose()))?;
             let proof = HeaderValue::from_str(&proof)
                 .map_err(|_| Error::Config("the DPoP proof is not a valid header value".into()))?;
-            request
-                .headers_mut()
-                .insert(crate::dpop::DPOP_HEADER, proof);
+            request.headers_mut().insert(DPOP_HEADER, proof);
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::Result;
 use crate::token::TokenSet;
 
-use super::store::{BoxFuture, StoreError, StoreLock, TokenStore};
+use super::contract::{BoxFuture, StoreError, StoreLock, TokenStore};
 
 /// A token file larger than this is not a token set.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
@@ -40,7 +40,8 @@ const MAX_FILE_BYTES: u64 = 1024 * 1024;
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> grantkit::Result<()> {
-/// use grantkit::{FileTokenStore, TokenSet, TokenStore};
+/// use grantkit::TokenSet;
+/// use grantkit::store::{FileTokenStore, TokenStore};
 /// let dir = std::env::temp_dir().join(format!("grantkit-doc-{}", std::process::id()));
 /// let store = FileTokenStore::new(dir.join("tokens.json"));
 /// store.save(&TokenSet::from_access_token("at")).await?;
@@ -249,10 +250,10 @@ impl TokenStore for FileTokenStore {
 /// only the size is checked.
 ///
 /// ```
-/// # fn main() -> Result<(), grantkit::StoreError> {
+/// # fn main() -> Result<(), grantkit::store::StoreError> {
 /// let dir = std::env::temp_dir().join(format!("grantkit-doc-private-{}", std::process::id()));
 /// let path = dir.join("settings.json");
-/// assert_eq!(grantkit::read_private_file(&path, 4096)?, None);
+/// assert_eq!(grantkit::store::read_private_file(&path, 4096)?, None);
 /// # Ok(()) }
 /// ```
 pub fn read_private_file(path: &Path, max_bytes: u64) -> Result<Option<Vec<u8>>, StoreError> {

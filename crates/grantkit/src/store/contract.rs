@@ -1,12 +1,12 @@
 //! The [`TokenStore`] contract every store implements, the [`StoreLock`] a store hands out for
-//! the refresh critical section, the [`StoreError`]s, and the in-memory store.
+//! the refresh critical section, and the [`StoreError`]s.
 
 use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::token::TokenSet;
@@ -17,7 +17,8 @@ use crate::token::TokenSet;
 /// Implement a method by boxing an `async` block:
 ///
 /// ```
-/// use grantkit::{BoxFuture, Result};
+/// use grantkit::Result;
+/// use grantkit::store::BoxFuture;
 /// fn answer(x: &u32) -> BoxFuture<'_, Result<u32>> {
 ///     Box::pin(async move { Ok(*x + 1) })
 /// }
@@ -51,7 +52,8 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 ///
 /// ```
 /// use std::sync::Mutex;
-/// use grantkit::{BoxFuture, Result, TokenSet, TokenStore};
+/// use grantkit::{Result, TokenSet};
+/// use grantkit::store::{BoxFuture, TokenStore};
 ///
 /// struct MyTable { row: Mutex<Option<String>> } // stands in for a database row
 ///
@@ -147,7 +149,7 @@ impl StoreLock {
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// use std::sync::Arc;
     /// let mutex = Arc::new(tokio::sync::Mutex::new(()));
-    /// let lock = grantkit::StoreLock::on_drop(mutex.clone().lock_owned().await);
+    /// let lock = grantkit::store::StoreLock::on_drop(mutex.clone().lock_owned().await);
     /// assert!(mutex.try_lock().is_err());
     /// lock.release().await.unwrap();
     /// assert!(mutex.try_lock().is_ok());
@@ -246,7 +248,7 @@ pub enum StoreError {
         mode: u32,
     },
     /// A file grantkit was to trust (the token file, its lock file, or a file read with
-    /// [`read_private_file`](crate::read_private_file)) or its directory could have been
+    /// [`read_private_file`](crate::store::read_private_file)) or its directory could have been
     /// planted or swapped by someone else: a symbolic link, not a regular file (a FIFO would
     /// hang the read), owned by another user, or in a directory that others can write to.
     /// `reason` says which, and what to do.
@@ -270,7 +272,7 @@ pub enum StoreError {
     },
     /// Sealed tokens could not be opened (wrong or unknown key, data altered or copied from
     /// another user's row), or the tokens are stored in clear where a key is required. See
-    /// [`TokenCodec`](crate::TokenCodec). Not a reason to re-authorize: fix the key
+    /// [`TokenCodec`](crate::store::TokenCodec). Not a reason to re-authorize: fix the key
     /// configuration.
     #[error("{store}: could not read the stored tokens: {reason}")]
     Unseal {
@@ -312,88 +314,6 @@ fn humantime(d: std::time::Duration) -> String {
     }
 }
 
-/// A token store in memory: for tests, for processes that re-authorize at start, and for
-/// static tokens. Clones share the same slot (and the same lock), so two
-/// [`TokenSource`](crate::TokenSource)s given clones coordinate like two processes sharing a file.
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")] async fn main() -> grantkit::Result<()> {
-/// use grantkit::{MemoryTokenStore, TokenSet, TokenStore};
-/// let store = MemoryTokenStore::new();
-/// assert!(store.load().await?.is_none());
-/// store.save(&TokenSet::from_access_token("at")).await?;
-/// assert_eq!(store.load().await?.unwrap().access_token().expose(), "at");
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Default)]
-pub struct MemoryTokenStore {
-    inner: Arc<MemoryInner>,
-}
-
-#[derive(Default)]
-struct MemoryInner {
-    tokens: Mutex<Option<TokenSet>>,
-    lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl MemoryTokenStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A store holding `tokens`.
-    pub fn with_tokens(tokens: TokenSet) -> Self {
-        let store = Self::default();
-        *store.slot() = Some(tokens);
-        store
-    }
-
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<TokenSet>> {
-        self.inner
-            .tokens
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl fmt::Debug for MemoryTokenStore {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MemoryTokenStore")
-            .field("holds_tokens", &self.slot().is_some())
-            .finish()
-    }
-}
-
-impl TokenStore for MemoryTokenStore {
-    fn load(&self) -> BoxFuture<'_, Result<Option<TokenSet>>> {
-        Box::pin(async move { Ok(self.slot().clone()) })
-    }
-
-    fn save<'a>(&'a self, tokens: &'a TokenSet) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            *self.slot() = Some(tokens.clone());
-            Ok(())
-        })
-    }
-
-    fn delete(&self) -> BoxFuture<'_, Result<()>> {
-        Box::pin(async move {
-            *self.slot() = None;
-            Ok(())
-        })
-    }
-
-    fn lock(&self) -> BoxFuture<'_, Result<StoreLock>> {
-        let mutex = self.inner.lock.clone();
-        Box::pin(async move { Ok(StoreLock::on_drop(mutex.lock_owned().await)) })
-    }
-
-    fn describe(&self) -> String {
-        "the memory token store".to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -420,20 +340,6 @@ mod tests {
             tokio::task::yield_now().await;
         }
         assert_eq!(count.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn memory_store_lock_excludes_clones() {
-        let store = MemoryTokenStore::new();
-        let other = store.clone();
-        let held = store.lock().await.unwrap();
-        let second = tokio::time::timeout(std::time::Duration::from_millis(50), other.lock()).await;
-        assert!(
-            second.is_err(),
-            "a clone's lock waits while the first is held"
-        );
-        held.release().await.unwrap();
-        let _again = other.lock().await.unwrap();
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::error::{Error, OAuthErrorCode, Result};
 use crate::secret::Secret;
 use crate::token::{TokenSet, TokenType};
 
-use super::store::{MemoryTokenStore, StoreError, TokenStore};
+use crate::store::{MemoryTokenStore, StoreError, StoreLock, TokenStore};
 
 /// The default refresh margin: a token is refreshed when it expires within 60 seconds.
 const DEFAULT_MARGIN: Duration = Duration::from_secs(60);
@@ -57,7 +57,8 @@ type ErrorHook = Arc<dyn Fn(&Error) + Send + Sync>;
 /// starts no background refresh).
 ///
 /// ```no_run
-/// use grantkit::{Client, FileTokenStore, TokenSource};
+/// use grantkit::{Client, TokenSource};
+/// use grantkit::store::FileTokenStore;
 ///
 /// # async fn run(client: Client) -> grantkit::Result<()> {
 /// let source = TokenSource::builder(client)
@@ -327,9 +328,7 @@ impl TokenSource {
         match task.await {
             Ok(result) => result.map(|tokens| AccessToken { tokens }),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Err(_) => Err(Error::Config(
-                "the token refresh task was cancelled (is the Tokio runtime shutting down?)".into(),
-            )),
+            Err(_) => Err(Error::Cancelled("the token refresh task")),
         }
     }
 }
@@ -578,7 +577,7 @@ async fn refresh_ahead(inner: Weak<Inner>, generation: u64) {
     }
 }
 
-async fn release(lock: super::store::StoreLock) {
+async fn release(lock: StoreLock) {
     if let Err(e) = lock.release().await {
         tracing::warn!(error = %e, "could not release the token store lock");
     }
