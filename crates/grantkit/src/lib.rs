@@ -72,6 +72,7 @@
 #[doc(hidden)]
 pub mod __fuzz;
 mod address;
+mod auth_method;
 mod authorize;
 mod authorized_client;
 mod callback;

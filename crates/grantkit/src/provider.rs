@@ -5,53 +5,9 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::address::{host_class, AddressPolicy};
+pub use crate::auth_method::AuthMethod;
 use crate::error::{Endpoint, Error, Result};
-use crate::oidc::ProviderMetadata;
-
-/// How the client proves its identity at the token, revocation and introspection endpoints
-/// (RFC 6749 §2.3, OpenID Connect Core §9).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AuthMethod {
-    /// `client_secret_basic`: id and secret in an HTTP Basic header, each percent-encoded first (every byte outside RFC 3986's unreserved set, so a space is `%20`).
-    ClientSecretBasic,
-    /// `client_secret_post`: id and secret in the form body.
-    ClientSecretPost,
-    /// `none`: a public client (SPA, CLI, mobile) that has no secret and relies on PKCE.
-    None,
-    /// `private_key_jwt` (RFC 7523, OpenID Connect Core §9): a short-lived JWT signed with the
-    /// client's private key ([`ClientKey`](crate::jwt_auth::ClientKey)); no shared secret travels.
-    PrivateKeyJwt,
-    /// `client_secret_jwt` (RFC 7523, OpenID Connect Core §9): a short-lived JWT signed with
-    /// the client secret (HS256); the secret itself never travels.
-    ClientSecretJwt,
-}
-
-impl AuthMethod {
-    /// The registered name, as in discovery documents.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::ClientSecretBasic => "client_secret_basic",
-            AuthMethod::ClientSecretPost => "client_secret_post",
-            AuthMethod::None => "none",
-            AuthMethod::PrivateKeyJwt => "private_key_jwt",
-            AuthMethod::ClientSecretJwt => "client_secret_jwt",
-        }
-    }
-
-    /// Reads a registered name; `None` for methods grantkit does not implement.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "client_secret_basic" => Some(AuthMethod::ClientSecretBasic),
-            "client_secret_post" => Some(AuthMethod::ClientSecretPost),
-            "none" => Some(AuthMethod::None),
-            "private_key_jwt" => Some(AuthMethod::PrivateKeyJwt),
-            "client_secret_jwt" => Some(AuthMethod::ClientSecretJwt),
-            _ => None,
-        }
-    }
-}
+use crate::oidc::metadata::ProviderMetadata;
 
 /// Deviations from the RFCs that a provider declares, implemented once in the core.
 ///

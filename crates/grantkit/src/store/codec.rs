@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use crate::token::TokenSet;
 
-use super::contract::StoreError;
 use super::key::StoreKey;
+use crate::error::StoreError;
 
 /// The first byte of a value sealed by grantkit 0.1 (a JSON token set starts with `{`): its
 /// additional authenticated data is this byte, the key id and the canonical key. Still opened

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::error::Result;
 use crate::token::TokenSet;
 
-use super::contract::{BoxFuture, StoreError, StoreLock, TokenStore};
+use super::contract::{BoxFuture, StoreLock, TokenStore};
+use crate::error::StoreError;
 
 /// A token file larger than this is not a token set.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;

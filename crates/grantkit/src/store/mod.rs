@@ -20,10 +20,11 @@ mod file;
 mod key;
 mod memory;
 
+pub use crate::error::StoreError;
 #[cfg(feature = "sealing")]
 pub use codec::SealingKeys;
 pub use codec::TokenCodec;
-pub use contract::{BoxFuture, StoreError, StoreLock, TokenStore};
+pub use contract::{BoxFuture, StoreLock, TokenStore};
 pub use file::{read_private_file, FileTokenStore};
 pub use key::StoreKey;
 pub use memory::MemoryTokenStore;

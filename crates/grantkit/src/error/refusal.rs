@@ -1,0 +1,49 @@
+//! [`Refusal`]: why grantkit did not send a call at all.
+
+use crate::auth_method::AuthMethod;
+
+/// Why grantkit refused to send a call ([`Error::Refused`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The provider's preset says it refuses public clients at this endpoint (Polar.sh's
+    /// revocation endpoint, for one).
+    #[error("provider `{provider}` does not let public clients call it; use a confidential client, or forget the tokens locally")]
+    PublicClient {
+        /// The provider's name.
+        provider: String,
+    },
+    /// The provider's metadata (`revocation_endpoint_auth_methods_supported`,
+    /// `introspection_endpoint_auth_methods_supported`) does not list this client's
+    /// authentication method: the provider would answer `invalid_client`.
+    #[error("{}", auth_method_words(*.method, .accepted))]
+    AuthMethod {
+        /// How this client authenticates.
+        method: AuthMethod,
+        /// What the endpoint accepts.
+        accepted: Vec<AuthMethod>,
+    },
+    /// The provider or the client's registration requires pushed authorization requests
+    /// (RFC 9126), and the request was built without pushing.
+    #[error("pushed authorization requests (PAR) are required; use `AuthorizationRequest::build_async().await`, which pushes")]
+    PushRequired,
+    /// The access token is DPoP-bound (`token_type: DPoP`) and this client has no DPoP key to
+    /// prove possession with.
+    #[error("the access token is DPoP-bound but this client has no DPoP key; build it with `ClientBuilder::dpop` (feature `dpop`) and the key the token was bound to")]
+    NoDpopKey,
+}
+
+fn auth_method_words(method: AuthMethod, accepted: &[AuthMethod]) -> String {
+    let names: Vec<&str> = accepted.iter().map(|m| m.as_str()).collect();
+    let accepted = if names.is_empty() {
+        "none of the methods grantkit implements".to_owned()
+    } else {
+        names.join(", ")
+    };
+    match method {
+        AuthMethod::None => format!(
+            "it accepts only confidential clients ({accepted}) and this client is public (`none`)"
+        ),
+        m => format!("it accepts {accepted}, not {}", m.as_str()),
+    }
+}
