@@ -170,7 +170,7 @@ pub enum Error {
     #[error("AccessLink refused the access token ({0}): it expired or was revoked (deregistration revokes it); link the user again")]
     Unauthorized(Box<ApiError>),
     /// 429 (or 503 with `Retry-After`): wait [`Error::retry_after`] before the next call.
-    #[error("AccessLink is rate limiting this client ({rate_limit}); retry {}", retry_words(*.retry_after))]
+    #[error("AccessLink is rate limiting this client ({rate_limit}); retry {}", grantkit::http::retry_words(*.retry_after))]
     RateLimited {
         /// `Retry-After` when sent, else the delay the `RateLimit-Reset` header implies.
         retry_after: Option<Duration>,
@@ -200,13 +200,6 @@ pub enum Error {
     Grantkit(#[from] grantkit::Error),
 }
 
-fn retry_words(d: Option<Duration>) -> String {
-    match d {
-        Some(d) => format!("after {} s", d.as_secs_f64().ceil() as u64),
-        None => "later".to_owned(),
-    }
-}
-
 impl Error {
     /// The typed error for a failed (non-2xx) AccessLink answer: 401 →
     /// [`Error::Unauthorized`], 429 → [`Error::RateLimited`], anything else → [`Error::Api`].
@@ -214,10 +207,8 @@ impl Error {
     pub fn from_response(response: &HttpResponse) -> Self {
         let error = Box::new(ApiError::from_response(response));
         let status = response.status();
-        let retry_after = response.retry_after();
-        if status == StatusCode::TOO_MANY_REQUESTS
-            || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
-        {
+        if response.is_rate_limited() {
+            let retry_after = response.retry_after();
             let rate_limit = RateLimit::from_headers(response.headers());
             return Error::RateLimited {
                 retry_after: retry_after.or_else(|| rate_limit.delay()),

@@ -3,9 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
-use grantkit::http::{clean_text, HttpResponse};
+use grantkit::http::{challenge_param, clean_text, HttpResponse};
 use reqwest::header::WWW_AUTHENTICATE;
-use reqwest::StatusCode;
 use serde_json::Value;
 
 /// `Result` with this crate's [`Error`].
@@ -109,18 +108,6 @@ fn issue(item: &Value) -> ValidationIssue {
     }
 }
 
-/// Reads `name="value"` from a `WWW-Authenticate` challenge.
-fn challenge_param(header: &str, name: &str) -> Option<String> {
-    let key = format!("{name}=\"");
-    let start = header
-        .match_indices(&key)
-        .map(|(i, _)| i)
-        .find(|&i| i == 0 || header[..i].ends_with([' ', ',']))?
-        + key.len();
-    let rest = header.get(start..)?;
-    Some(rest[..rest.find('"')?].to_owned())
-}
-
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HTTP {}", self.status)?;
@@ -152,8 +139,8 @@ pub enum Error {
     /// Polar's API answered with an error status.
     #[error("Polar.sh answered {0}")]
     Api(Box<ApiError>),
-    /// 429 (with an empty body): wait [`Error::retry_after`].
-    #[error("Polar.sh is rate limiting this client; retry {}", retry_words(*.retry_after))]
+    /// 429 (with an empty body), or 503 with `Retry-After`: wait [`Error::retry_after`].
+    #[error("Polar.sh is rate limiting this client; retry {}", grantkit::http::retry_words(*.retry_after))]
     RateLimited {
         /// `Retry-After`, when sent.
         retry_after: Option<Duration>,
@@ -163,17 +150,10 @@ pub enum Error {
     Grantkit(#[from] grantkit::Error),
 }
 
-fn retry_words(d: Option<Duration>) -> String {
-    match d {
-        Some(d) => format!("after {} s", d.as_secs_f64().ceil() as u64),
-        None => "later".to_owned(),
-    }
-}
-
 impl Error {
     /// The typed error for a failed (non-2xx) answer of Polar's API.
     pub fn from_response(response: &HttpResponse) -> Self {
-        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+        if response.is_rate_limited() {
             return Error::RateLimited {
                 retry_after: response.retry_after(),
             };
@@ -215,25 +195,5 @@ pub fn error_for_status(response: HttpResponse) -> Result<HttpResponse> {
         Ok(response)
     } else {
         Err(Error::from_response(&response))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::challenge_param;
-
-    #[test]
-    fn challenge_params_are_read_by_whole_name() {
-        let h = r#"Bearer realm="polar", error="insufficient_scope", scope="products:read""#;
-        assert_eq!(
-            challenge_param(h, "scope").as_deref(),
-            Some("products:read")
-        );
-        assert_eq!(
-            challenge_param(h, "error").as_deref(),
-            Some("insufficient_scope")
-        );
-        assert_eq!(challenge_param(r#"Bearer xscope="a""#, "scope"), None);
-        assert_eq!(challenge_param(r#"Bearer scope="open"#, "scope"), None);
     }
 }

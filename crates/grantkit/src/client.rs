@@ -608,6 +608,9 @@ impl ClientBuilder {
                 names.join(", ")
             )));
         }
+        // Every grant ends at the token endpoint; a client without one could only fail later,
+        // at its first exchange or refresh, far from the mistake.
+        self.provider.endpoint(Endpoint::Token)?;
         if self.client_id.is_empty() {
             return Err(Error::Config("the client id is empty".into()));
         }
@@ -699,6 +702,25 @@ impl ClientBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_provider_without_a_token_endpoint_is_refused_at_build() {
+        let provider = Provider::builder("p")
+            .authorization_endpoint("https://p.example/authorize")
+            .build()
+            .unwrap();
+        let e = Client::builder(provider, "c").build().unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::MissingEndpoint {
+                    endpoint: Endpoint::Token,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
 
     fn provider(methods: &[AuthMethod]) -> Provider {
         Provider::builder("p")

@@ -351,6 +351,12 @@ impl HttpResponse {
             .and_then(parse_retry_after)
     }
 
+    /// Whether this answer is a rate limit: HTTP 429, or 503 with `Retry-After`. Provider crates
+    /// that read their own error bodies use it, so every crate agrees on what a rate limit is.
+    pub fn is_rate_limited(&self) -> bool {
+        is_rate_limit(self.status, self.retry_after())
+    }
+
     /// The start of the body for a message: at most 200 characters, control characters removed.
     /// The request's credentials (the token or Basic value of its `Authorization` header) are
     /// scrubbed from it, should the answer echo the request.
@@ -459,9 +465,7 @@ pub(crate) fn error_from_response(
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_retry_after);
-    if status == StatusCode::TOO_MANY_REQUESTS
-        || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
-    {
+    if is_rate_limit(status, retry_after) {
         return Error::RateLimited {
             endpoint,
             status: status.as_u16(),
@@ -506,19 +510,50 @@ pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
 
 /// Reads `error="..."` and `error_description="..."` from a `WWW-Authenticate` challenge (RFC 6750 §3).
 fn bearer_error(endpoint: Endpoint, status: StatusCode, header: &str) -> Option<OAuthError> {
-    let param = |name: &str| -> Option<String> {
-        let start = header.find(&format!("{name}=\""))? + name.len() + 2;
-        let len = header[start..].find('"')?;
-        Some(header[start..start + len].to_owned())
-    };
-    let code = param("error")?;
+    let code = challenge_param(header, "error")?;
     Some(OAuthError {
         endpoint,
         code: OAuthErrorCode::from_wire(&code),
-        description: param("error_description").map(|d| truncate(&d, 300)),
-        uri: param("error_uri"),
+        description: challenge_param(header, "error_description").map(|d| truncate(&d, 300)),
+        uri: challenge_param(header, "error_uri").map(|u| truncate(&u, 300)),
         status: Some(status.as_u16()),
     })
+}
+
+/// Reads the quoted parameter `name="value"` of a `WWW-Authenticate` challenge (RFC 9110
+/// §11.2), matching the whole parameter name: `error` is not read out of `xerror="..."`.
+/// The value is returned as sent; clean it ([`clean_text`]) before showing it.
+///
+/// ```
+/// use grantkit::http::challenge_param;
+/// let h = r#"Bearer realm="api", error="insufficient_scope", scope="products:read""#;
+/// assert_eq!(challenge_param(h, "scope").as_deref(), Some("products:read"));
+/// assert_eq!(challenge_param(r#"Bearer xscope="a""#, "scope"), None);
+/// ```
+pub fn challenge_param(header: &str, name: &str) -> Option<String> {
+    let key = format!("{name}=\"");
+    let start = header.match_indices(&key).map(|(i, _)| i).find(|&i| {
+        header
+            .get(..i)
+            .is_some_and(|before| before.is_empty() || before.ends_with([' ', ',']))
+    })? + key.len();
+    let rest = header.get(start..)?;
+    rest.get(..rest.find('"')?).map(str::to_owned)
+}
+
+/// Whether an answer is a rate limit: HTTP 429, or 503 with `Retry-After` (RFC 9110 §10.2.3).
+pub(crate) fn is_rate_limit(status: StatusCode, retry_after: Option<Duration>) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
+}
+
+/// When to retry, in words for a message: `after 30 s`, or `later` when the server did not say.
+/// Provider crates use it so every rate-limit message of the workspace reads the same.
+pub fn retry_words(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!("after {} s", d.as_secs_f64().ceil() as u64),
+        None => "later".to_owned(),
+    }
 }
 
 fn excerpt(body: &[u8]) -> String {
@@ -580,6 +615,33 @@ fn json_reason(body: &[u8], e: &serde_json::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_challenge_parameter_is_read_by_its_whole_name() {
+        // Before the shared reader, `error="` was found inside `xerror="`, so an extension
+        // parameter could forge the OAuth error of a 401.
+        let forged = "Bearer realm=\"api\", xerror=\"invalid_token\"";
+        assert!(bearer_error(Endpoint::Api, StatusCode::UNAUTHORIZED, forged).is_none());
+        let real = "Bearer realm=\"api\",error=\"invalid_token\", error_description=\"expired\"";
+        let e = bearer_error(Endpoint::Api, StatusCode::UNAUTHORIZED, real).unwrap();
+        assert_eq!(e.code, OAuthErrorCode::InvalidToken);
+        assert_eq!(e.description.as_deref(), Some("expired"));
+        assert_eq!(
+            challenge_param("Bearer scope=\"open", "scope"),
+            None,
+            "unterminated"
+        );
+    }
+
+    #[test]
+    fn a_503_is_a_rate_limit_only_with_retry_after() {
+        let wait = Some(Duration::from_secs(5));
+        assert!(is_rate_limit(StatusCode::TOO_MANY_REQUESTS, None));
+        assert!(is_rate_limit(StatusCode::SERVICE_UNAVAILABLE, wait));
+        assert!(!is_rate_limit(StatusCode::SERVICE_UNAVAILABLE, None));
+        assert_eq!(retry_words(wait), "after 5 s");
+        assert_eq!(retry_words(None), "later");
+    }
     use reqwest::header::HeaderValue;
 
     fn headers(pairs: &[(reqwest::header::HeaderName, &str)]) -> HeaderMap {

@@ -45,7 +45,7 @@ pub enum Error {
         body_excerpt: String,
     },
     /// HTTP 429 (or 503 with `Retry-After`): wait before trying again.
-    #[error("the {endpoint} endpoint is rate limiting this client; retry {}", retry_words(*.retry_after))]
+    #[error("the {endpoint} endpoint is rate limiting this client; retry {}", crate::http::retry_words(*.retry_after))]
     RateLimited {
         /// Where the call went.
         endpoint: Endpoint,
@@ -154,13 +154,6 @@ pub enum Error {
     /// [`StoreError`]: crate::store::StoreError
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-fn retry_words(d: Option<Duration>) -> String {
-    match d {
-        Some(d) => format!("after {} s", d.as_secs_f64().ceil() as u64),
-        None => "later".to_owned(),
-    }
 }
 
 impl Error {
