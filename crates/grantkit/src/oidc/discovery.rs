@@ -79,7 +79,9 @@ pub struct ProviderMetadata {
 }
 
 /// The kind of address a discovery document came from (by the connection's peer address).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Saved with a discovered provider (`"public"`, `"internal"`, `"loopback"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum ServedFrom {
     /// Not known (the document did not come through `Discovery`), or a public address.
     #[default]
@@ -120,9 +122,9 @@ impl ProviderMetadata {
     /// cloud metadata addresses always are).
     pub fn into_provider(self, name: impl Into<String>) -> Result<Provider> {
         let issuer = Url::parse(&self.issuer).ok();
-        let served_internal = self.served_from != ServedFrom::Public;
+        let served_from = self.served_from;
         let mut provider = self.into_unmarked_provider(name)?;
-        provider.set_document_origin(issuer.as_ref(), served_internal);
+        provider.set_document_origin(issuer.as_ref(), served_from);
         Ok(provider)
     }
 
@@ -305,11 +307,11 @@ impl Discovery {
     pub async fn fetch(self) -> Result<Provider> {
         let metadata = self.metadata().await?;
         let name = self.name.unwrap_or_else(|| metadata.issuer.clone());
-        let served_internal = metadata.served_from != ServedFrom::Public;
+        let served_from = metadata.served_from;
         let mut provider = ProviderMetadata::clone(&metadata).into_provider(name)?;
         // The document's own location and the address it came from, not its issuer, say
         // whether internal hosts are fair.
-        provider.set_document_origin(Url::parse(&self.location).ok().as_ref(), served_internal);
+        provider.set_document_origin(Url::parse(&self.location).ok().as_ref(), served_from);
         Ok(provider)
     }
 
@@ -407,7 +409,7 @@ pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Re
 /// [`check_endpoints`], knowing the kind of address the document came from: a document that
 /// came from the machine itself or an internal network (a public-looking name on split-horizon
 /// DNS) may name such hosts, as a document from an internal or loopback name may.
-fn check_endpoints_served(
+pub(crate) fn check_endpoints_served(
     location: &str,
     served_from: ServedFrom,
     metadata: &ProviderMetadata,

@@ -4,6 +4,7 @@ mod discovery;
 mod id_token;
 mod jwks;
 
+pub(crate) use discovery::{check_endpoints_served, ServedFrom};
 pub use discovery::{Discovery, ProviderMetadata};
 pub(crate) use id_token::{Expectations, IdTokenVerifier};
 pub use id_token::{IdTokenClaims, IdTokenError};
