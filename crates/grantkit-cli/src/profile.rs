@@ -500,10 +500,12 @@ fn check_format(paths: &Paths, bytes: &[u8]) -> CliResult {
         ),
         _ => format!("grantkit login{}", paths.flags()),
     };
-    Err(CliError::reauthorize(format!(
-        "the profile file {} was written by an earlier grantkit (format {}), which did not save the whole provider: log in again with `{command}` (and the --scope, --auth-method... you used then)",
+    // Exit 1, not 3: `revoke` reads exit 3 as "no profile", and there is one.
+    Err(CliError::failure(format!(
+        "the profile file {} was written by an earlier grantkit (format {}), which did not save the whole provider: log in again with `{command}` (and the --scope, --auth-method... you used then), or forget it with `grantkit revoke --local-only{}`",
         paths.meta.display(),
-        found.version
+        found.version,
+        paths.flags()
     )))
 }
 
@@ -781,11 +783,15 @@ mod tests {
                 "scopes": [], "redirect_uri": "", "logged_in_at": 0,
             })
         });
-        assert_eq!(e.exit, crate::error::Exit::Reauthorize);
+        assert_eq!(e.exit, crate::error::Exit::Failure);
         let message = e.message();
         assert!(message.contains("format 1"), "{message}");
         assert!(
             message.contains("grantkit login --provider polar-accesslink --client-id my-client"),
+            "{message}"
+        );
+        assert!(
+            message.contains("grantkit revoke --local-only"),
             "{message}"
         );
     }

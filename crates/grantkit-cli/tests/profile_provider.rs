@@ -192,7 +192,7 @@ async fn an_http_public_endpoint_in_a_profile_is_refused_naming_the_file_and_mem
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_profile_of_the_previous_format_says_to_log_in_again() {
-    let (_home, message) = {
+    let (home, message) = {
         let fake = FakeAccessLink::start().await.unwrap();
         let port = free_port();
         fake.add_redirect_uri(format!("http://127.0.0.1:{port}/callback"));
@@ -205,7 +205,7 @@ async fn a_profile_of_the_previous_format_says_to_log_in_again() {
         let selected = profile.as_object_mut().unwrap().remove("selected").unwrap();
         profile["provider"] = selected;
         write_profile(&home, &profile);
-        let message = home.run(&["token"]).await.fails_with_one_line(3);
+        let message = home.run(&["token"]).await.fails_with_one_line(1);
         (home, message)
     };
     assert!(message.contains("format 1"), "{message}");
@@ -214,4 +214,11 @@ async fn a_profile_of_the_previous_format_says_to_log_in_again() {
         "{message}"
     );
     assert!(message.contains(ACCESSLINK_CLIENT_ID), "{message}");
+    assert!(
+        message.contains("grantkit revoke --local-only"),
+        "{message}"
+    );
+    // As it says: forgetting it works without reading the old provider.
+    home.run(&["revoke", "--local-only"]).await.ok();
+    assert!(home.snapshot().is_empty(), "{:?}", home.snapshot());
 }
