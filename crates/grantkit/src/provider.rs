@@ -878,6 +878,36 @@ mod tests {
     }
 
     #[test]
+    fn a_split_horizon_provider_keeps_its_served_from_through_json_and_it_decides() {
+        // A public-looking issuer whose document came from this machine (as in
+        // `fault_injection.rs::a_split_horizon_issuer_served_from_an_internal_address_keeps_its_endpoints`).
+        let mut metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "http://idp.example.com:8080",
+            "token_endpoint": "http://idp.example.com:8080/token",
+        }))
+        .unwrap();
+        metadata.served_from = ServedFrom::Loopback;
+        let provider = metadata.into_provider("idp").unwrap();
+        let json = serde_json::to_value(&provider).unwrap();
+        assert_eq!(json["discovered_from"]["served_from"], "loopback");
+        let again = read(json.clone()).unwrap();
+        assert_eq!(
+            again.address_policy(),
+            Some(AddressPolicy {
+                allow_internal: true
+            })
+        );
+        // Claimed as served from a public address, plain http is what discovery refuses.
+        let mut edited = json;
+        edited["discovered_from"]["served_from"] = "public".into();
+        let e = read(edited).unwrap_err();
+        assert!(
+            e.contains("token_endpoint") && e.contains("plain http"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn bad_url_is_reported_at_build() {
         let e = Provider::builder("p")
             .token_endpoint("not a url")
