@@ -81,9 +81,7 @@ pub fn provider_at(base_url: &str, tenant: &str) -> grantkit::Result<Provider> {
 
 /// The declared quirk: `expires_on`, when present, is an integer (sent as a string).
 pub fn quirks() -> Quirks {
-    let mut quirks = Quirks::default();
-    quirks.token_fields = vec![TokenField::integer(EXPIRES_ON_FIELD).optional()];
-    quirks
+    Quirks::default().token_field(TokenField::integer(EXPIRES_ON_FIELD).optional())
 }
 
 /// Reading the v1.0 members of a [`TokenSet`].

@@ -3,16 +3,16 @@
 //! A profile `NAME` is two files in `<config dir>/grantkit/`:
 //! - `NAME.json`: the tokens, written by grantkit's [`FileTokenStore`] (0600, atomic, locked
 //!   through `NAME.json.lock`);
-//! - `NAME.profile.json`: what the other commands need to use them (provider and its endpoints,
-//!   client id, authentication method, scopes, redirect URI, who logged in). Never the client
-//!   secret: commands that need it read `--client-secret` / `GRANTKIT_CLIENT_SECRET`.
+//! - `NAME.profile.json`: what the other commands need to use them (the provider itself, in
+//!   grantkit's JSON form, and how it was selected; client id, authentication method, scopes,
+//!   redirect URI, who logged in). Never the client secret: commands that need it read
+//!   `--client-secret` / `GRANTKIT_CLIENT_SECRET`.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use grantkit::oidc::ProviderMetadata;
-use grantkit::provider::Quirks;
 use grantkit::store::{read_private_file, FileTokenStore};
 use grantkit::{AuthMethod, Endpoint, Provider};
 use serde::{Deserialize, Serialize};
@@ -202,130 +202,6 @@ impl ProviderRecord {
     }
 }
 
-/// A snapshot of the provider's endpoints and declared behaviour at login, so the other
-/// commands need no discovery round trip. Log in again if the provider moves its endpoints.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Endpoints {
-    /// The provider's display name.
-    pub name: String,
-    /// The issuer, for ID-token checks.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// Authorization endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_endpoint: Option<String>,
-    /// Token endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_endpoint: Option<String>,
-    /// Userinfo endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub userinfo_endpoint: Option<String>,
-    /// JWKS URI.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jwks_uri: Option<String>,
-    /// Revocation endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_endpoint: Option<String>,
-    /// Introspection endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub introspection_endpoint: Option<String>,
-    /// Client authentication methods the provider accepts.
-    #[serde(default)]
-    pub auth_methods: Vec<String>,
-    /// The methods the revocation endpoint accepts, when the provider declared them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revocation_auth_methods: Option<Vec<String>>,
-    /// The methods the introspection endpoint accepts, when the provider declared them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub introspection_auth_methods: Option<Vec<String>>,
-    /// ID-token signing algorithms the provider uses.
-    #[serde(default)]
-    pub id_token_signing_algs: Vec<String>,
-    /// RFC 9207 `iss` on callbacks.
-    #[serde(default)]
-    pub iss_parameter_supported: bool,
-    /// Quirk: PKCE accepted.
-    pub pkce: bool,
-    /// Quirk: refresh tokens issued.
-    pub refresh_tokens: bool,
-    /// Quirk: public clients may revoke and introspect.
-    pub public_clients_can_revoke: bool,
-}
-
-impl Endpoints {
-    /// The snapshot of `provider`.
-    pub fn of(provider: &Provider) -> Self {
-        let url = |e| provider.endpoint(e).ok().map(|u| u.to_string());
-        let names = |methods: &[AuthMethod]| -> Vec<String> {
-            methods.iter().map(|m| m.as_str().to_owned()).collect()
-        };
-        let declared = |e| provider.endpoint_auth_methods(e).map(names);
-        let quirks = provider.quirks();
-        Self {
-            name: provider.name().to_owned(),
-            issuer: provider.issuer().map(str::to_owned),
-            authorization_endpoint: url(Endpoint::Authorization),
-            token_endpoint: url(Endpoint::Token),
-            userinfo_endpoint: url(Endpoint::Userinfo),
-            jwks_uri: url(Endpoint::Jwks),
-            revocation_endpoint: url(Endpoint::Revocation),
-            introspection_endpoint: url(Endpoint::Introspection),
-            auth_methods: names(provider.auth_methods()),
-            revocation_auth_methods: declared(Endpoint::Revocation),
-            introspection_auth_methods: declared(Endpoint::Introspection),
-            id_token_signing_algs: provider.id_token_signing_algs().to_vec(),
-            iss_parameter_supported: provider.iss_parameter_supported(),
-            pkce: quirks.pkce,
-            refresh_tokens: quirks.refresh_tokens,
-            public_clients_can_revoke: quirks.public_clients_can_revoke,
-        }
-    }
-
-    /// The provider again, without a network call.
-    pub fn provider(&self) -> grantkit::Result<Provider> {
-        let mut builder = Provider::builder(self.name.clone());
-        if let Some(issuer) = &self.issuer {
-            builder = builder.issuer(issuer.clone());
-        }
-        for (url, endpoint) in [
-            (&self.authorization_endpoint, Endpoint::Authorization),
-            (&self.token_endpoint, Endpoint::Token),
-            (&self.userinfo_endpoint, Endpoint::Userinfo),
-            (&self.jwks_uri, Endpoint::Jwks),
-            (&self.revocation_endpoint, Endpoint::Revocation),
-            (&self.introspection_endpoint, Endpoint::Introspection),
-        ] {
-            if let Some(url) = url {
-                builder = builder.endpoint(endpoint, url);
-            }
-        }
-        let methods = |names: &[String]| -> Vec<AuthMethod> {
-            names
-                .iter()
-                .filter_map(|m| AuthMethod::from_name(m))
-                .collect()
-        };
-        for (declared, endpoint) in [
-            (&self.revocation_auth_methods, Endpoint::Revocation),
-            (&self.introspection_auth_methods, Endpoint::Introspection),
-        ] {
-            if let Some(names) = declared {
-                builder = builder.endpoint_auth_methods(endpoint, methods(names));
-            }
-        }
-        let mut quirks = Quirks::default();
-        quirks.pkce = self.pkce;
-        quirks.refresh_tokens = self.refresh_tokens;
-        quirks.public_clients_can_revoke = self.public_clients_can_revoke;
-        builder
-            .auth_methods(methods(&self.auth_methods))
-            .id_token_signing_algs(self.id_token_signing_algs.clone())
-            .iss_parameter_supported(self.iss_parameter_supported)
-            .quirks(quirks)
-            .build()
-    }
-}
-
 /// Who logged in, as far as the provider said.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -360,19 +236,25 @@ impl Identity {
     }
 }
 
+/// The format [`Profile::save`] writes. Format 1 (grantkit 0.1) kept a partial copy of the
+/// provider; such a profile is refused with the command that logs in again.
+pub const FORMAT: u32 = 2;
+
 /// The non-secret metadata of a profile (`NAME.profile.json`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Profile {
-    /// Format version.
+    /// Format version ([`FORMAT`]).
     pub version: u32,
-    /// The provider as selected at login.
-    pub provider: ProviderRecord,
-    /// Its endpoints at login.
-    pub endpoints: Endpoints,
+    /// The provider as selected at login (for the re-login command).
+    pub selected: ProviderRecord,
+    /// The provider itself at login, whole (endpoints, methods, quirks, discovery origin), so
+    /// the other commands need no discovery round trip. Log in again if the provider moves.
+    pub provider: Provider,
     /// The client id.
     pub client_id: String,
     /// The client authentication method (`none` for a public client).
-    pub auth_method: String,
+    pub auth_method: AuthMethod,
     /// The scopes requested.
     pub scopes: Vec<String>,
     /// The loopback redirect URI used (empty after a device login).
@@ -409,36 +291,27 @@ pub struct AccessLinkUser {
 }
 
 impl Profile {
-    /// The provider, without a network call: the preset itself for AccessLink (its declared
-    /// token fields included), the recorded endpoints otherwise.
-    pub fn provider(&self) -> grantkit::Result<Provider> {
-        match self.accesslink_endpoints() {
-            Some(endpoints) => endpoints.provider(),
-            None => self.endpoints.provider(),
-        }
-    }
-
-    /// The AccessLink endpoints of an AccessLink profile.
+    /// The AccessLink API of an AccessLink profile (its user registration is not OAuth).
     pub fn accesslink_endpoints(&self) -> Option<grantkit_polar_accesslink::Endpoints> {
-        match &self.provider {
-            ProviderRecord::PolarAccessLink { api, .. } => {
-                Some(grantkit_polar_accesslink::Endpoints {
-                    authorization: self
-                        .endpoints
-                        .authorization_endpoint
-                        .clone()
-                        .unwrap_or_default(),
-                    token: self.endpoints.token_endpoint.clone().unwrap_or_default(),
-                    api: api.clone(),
-                })
-            }
-            _ => None,
-        }
+        let ProviderRecord::PolarAccessLink { api, .. } = &self.selected else {
+            return None;
+        };
+        let url = |e| {
+            self.provider
+                .endpoint(e)
+                .map(|u| u.to_string())
+                .unwrap_or_default()
+        };
+        Some(grantkit_polar_accesslink::Endpoints {
+            authorization: url(Endpoint::Authorization),
+            token: url(Endpoint::Token),
+            api: api.clone(),
+        })
     }
 
     /// The client authentication method.
     pub fn auth_method(&self) -> AuthMethod {
-        AuthMethod::from_name(&self.auth_method).unwrap_or(AuthMethod::None)
+        self.auth_method
     }
 
     /// The command that logs this profile in again, with every choice the login made that is
@@ -447,7 +320,7 @@ impl Profile {
     pub fn relogin(&self, paths: &Paths) -> String {
         let mut cmd = format!(
             "grantkit login {} --client-id {}",
-            self.provider.login_flags(),
+            self.selected.login_flags(),
             shell_quote(&self.client_id)
         );
         // `none` is what a login without a secret picks; any other method may not be what
@@ -477,7 +350,8 @@ impl Profile {
     /// token file's checks (grantkit's [`read_private_file`]: not a link, a regular file of the
     /// current user, mode 0600, in a directory only they can write) and its endpoints are
     /// checked again ([`Profile::check_endpoints`]): whoever could replace it would otherwise
-    /// receive them at the next refresh.
+    /// receive them at the next refresh. A bad value is an error naming the file and the
+    /// member; a profile of an earlier format, one saying how to log in again.
     pub fn load(paths: &Paths) -> CliResult<Self> {
         let relogin = || format!("delete it and run `grantkit login{}` again", paths.flags());
         let bytes = match read_private_file(&paths.meta, MAX_PROFILE_BYTES) {
@@ -498,15 +372,8 @@ impl Profile {
                 )))
             }
         };
-        let profile: Self = serde_json::from_slice(&bytes).map_err(|e| {
-            CliError::failure(format!(
-                "the profile file {} is not readable (invalid at line {} column {}): {}",
-                paths.meta.display(),
-                e.line(),
-                e.column(),
-                relogin()
-            ))
-        })?;
+        check_format(paths, &bytes)?;
+        let profile = parse(paths, &bytes)?;
         profile.check_endpoints().map_err(|e| {
             CliError::failure(format!(
                 "the profile file {} records an endpoint grantkit refuses to call ({e}): {}",
@@ -519,38 +386,28 @@ impl Profile {
 
     /// Checks the recorded endpoints with the policy grantkit applies to discovery documents
     /// ([`ProviderMetadata::check_endpoints`]), as if the document had come from where this
-    /// provider's discovery starts; and every URL must be https, or http to a loopback host.
+    /// provider's discovery starts (reading the provider already applied the policy it was
+    /// saved with; this one does not trust the saved origin); and every URL must be https, or
+    /// http to a loopback host.
     pub fn check_endpoints(&self) -> grantkit::Result<()> {
-        let e = &self.endpoints;
-        let (location, accesslink_api) = match &self.provider {
+        let (location, accesslink_api) = match &self.selected {
             ProviderRecord::Issuer { issuer, .. } => (issuer.clone(), None),
             ProviderRecord::PolarSh { api_base, .. } => (api_base.clone(), None),
             ProviderRecord::PolarAccessLink { api, base } => {
                 (base.clone().unwrap_or_else(|| api.clone()), Some(api))
             }
         };
-        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
-            "issuer": e.issuer.clone().unwrap_or_default(),
-            "authorization_endpoint": e.authorization_endpoint,
-            "token_endpoint": e.token_endpoint,
-            "userinfo_endpoint": e.userinfo_endpoint,
-            "jwks_uri": e.jwks_uri,
-            "revocation_endpoint": e.revocation_endpoint,
-            "introspection_endpoint": e.introspection_endpoint,
-        }))
-        .map_err(|_| grantkit::Error::Config("the recorded endpoints are not strings".into()))?;
-        metadata.check_endpoints(&location)?;
-        let urls = [
-            ("the provider's location", Some(&location)),
-            ("issuer", e.issuer.as_ref()),
-            ("authorization_endpoint", e.authorization_endpoint.as_ref()),
-            ("token_endpoint", e.token_endpoint.as_ref()),
-            ("userinfo_endpoint", e.userinfo_endpoint.as_ref()),
-            ("jwks_uri", e.jwks_uri.as_ref()),
-            ("revocation_endpoint", e.revocation_endpoint.as_ref()),
-            ("introspection_endpoint", e.introspection_endpoint.as_ref()),
-            ("the AccessLink API", accesslink_api),
+        as_metadata(&self.provider)?.check_endpoints(&location)?;
+        let issuer = self.provider.issuer().map(str::to_owned);
+        let mut urls = vec![
+            ("the provider's location", Some(location)),
+            ("issuer", issuer),
+            ("the AccessLink API", accesslink_api.cloned()),
         ];
+        for (member, endpoint) in ENDPOINTS {
+            let url = self.provider.endpoint(endpoint).ok().map(|u| u.to_string());
+            urls.push((member, url));
+        }
         for (field, url) in urls {
             if let Some(url) = url.filter(|u| !https_or_loopback(u)) {
                 return Err(grantkit::Error::UnsafeEndpoint {
@@ -574,6 +431,99 @@ impl Profile {
 
 /// A profile file larger than this is not one grantkit wrote.
 const MAX_PROFILE_BYTES: u64 = 1024 * 1024;
+
+/// Every endpoint a provider can have, by its member name in grantkit's JSON form.
+const ENDPOINTS: [(&str, Endpoint); 8] = [
+    ("authorization_endpoint", Endpoint::Authorization),
+    ("token_endpoint", Endpoint::Token),
+    ("userinfo_endpoint", Endpoint::Userinfo),
+    ("jwks_uri", Endpoint::Jwks),
+    ("revocation_endpoint", Endpoint::Revocation),
+    ("introspection_endpoint", Endpoint::Introspection),
+    (
+        "device_authorization_endpoint",
+        Endpoint::DeviceAuthorization,
+    ),
+    (
+        "pushed_authorization_request_endpoint",
+        Endpoint::PushedAuthorization,
+    ),
+];
+
+/// The provider as a discovery document: its JSON form uses the discovery members' names, so
+/// the discovery policy reads it as it is (an issuer-less provider gets an empty issuer).
+fn as_metadata(provider: &Provider) -> grantkit::Result<ProviderMetadata> {
+    let unreadable = |e: serde_json::Error| {
+        grantkit::Error::Config(format!("the recorded provider is not a document: {e}"))
+    };
+    let mut document = serde_json::to_value(provider).map_err(unreadable)?;
+    if let Some(members) = document.as_object_mut() {
+        members.entry("issuer").or_insert_with(|| "".into());
+    }
+    serde_json::from_value(document).map_err(unreadable)
+}
+
+/// Refuses a profile of another format before reading it as this one: format 1 with the
+/// command that logs in again (its shape is too different for a useful member error).
+fn check_format(paths: &Paths, bytes: &[u8]) -> CliResult {
+    #[derive(Deserialize)]
+    struct Format {
+        version: u32,
+        #[serde(default)]
+        provider: Option<serde_json::Value>,
+        #[serde(default)]
+        client_id: Option<String>,
+    }
+    // Not even that shape: the full parse below names what is wrong.
+    let Ok(found) = serde_json::from_slice::<Format>(bytes) else {
+        return Ok(());
+    };
+    if found.version == FORMAT {
+        return Ok(());
+    }
+    if found.version > FORMAT {
+        return Err(CliError::failure(format!(
+            "the profile file {} has format {}, from a newer grantkit than this one (format {FORMAT}): use that grantkit, or log in again with this one",
+            paths.meta.display(),
+            found.version
+        )));
+    }
+    let selected = found
+        .provider
+        .and_then(|p| serde_json::from_value::<ProviderRecord>(p).ok());
+    let command = match (selected, found.client_id) {
+        (Some(selected), Some(client_id)) => format!(
+            "grantkit login {} --client-id {}{}",
+            selected.login_flags(),
+            shell_quote(&client_id),
+            paths.flags()
+        ),
+        _ => format!("grantkit login{}", paths.flags()),
+    };
+    // Exit 1, not 3: `revoke` reads exit 3 as "no profile", and there is one.
+    Err(CliError::failure(format!(
+        "the profile file {} was written by an earlier grantkit (format {}), which did not save the whole provider: log in again with `{command}` (and the --scope, --auth-method... you used then), or forget it with `grantkit revoke --local-only{}`",
+        paths.meta.display(),
+        found.version,
+        paths.flags()
+    )))
+}
+
+/// Reads a profile of the current format; an error names the file, the member (its JSON path)
+/// and the position.
+fn parse(paths: &Paths, bytes: &[u8]) -> CliResult<Profile> {
+    let mut json = serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let member = e.path().to_string();
+        // serde_json's message ends with the line and column.
+        let inner = e.into_inner();
+        CliError::failure(format!(
+            "the profile file {} is invalid at member `{member}`: {inner}; if you did not change it yourself, delete it and run `grantkit login{}` again",
+            paths.meta.display(),
+            paths.flags()
+        ))
+    })
+}
 
 /// `https:`, or `http:` to `localhost` or a loopback address (a provider on this machine).
 fn https_or_loopback(url: &str) -> bool {
@@ -654,28 +604,19 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_round_trip_into_a_provider() {
-        let provider = grantkit_polar_sh::PolarSh::sandbox().provider().unwrap();
-        let snapshot = Endpoints::of(&provider);
-        let again = snapshot.provider().unwrap();
-        assert_eq!(Endpoints::of(&again), snapshot);
-        assert!(!snapshot.public_clients_can_revoke);
-    }
-
-    #[test]
     fn shell_quoting() {
         assert_eq!(shell_quote("https://x.example/a"), "https://x.example/a");
         assert_eq!(shell_quote("openid email"), "'openid email'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 
-    fn profile(provider: ProviderRecord, endpoints: Endpoints) -> Profile {
+    fn profile(selected: ProviderRecord, provider: Provider) -> Profile {
         Profile {
-            version: 1,
+            version: FORMAT,
+            selected,
             provider,
-            endpoints,
             client_id: "c".into(),
-            auth_method: "none".into(),
+            auth_method: AuthMethod::None,
             scopes: vec![],
             redirect_uri: String::new(),
             device: false,
@@ -687,17 +628,172 @@ mod tests {
         }
     }
 
+    /// A discovered provider, as discovery builds it: the endpoints are those of the document.
+    fn discovered(issuer: &str, token_endpoint: &str) -> Provider {
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": issuer, "token_endpoint": token_endpoint,
+        }))
+        .unwrap();
+        metadata.into_provider("p").unwrap()
+    }
+
     fn at_issuer(issuer: &str, token_endpoint: &str) -> grantkit::Result<()> {
-        let provider = Provider::builder("p")
-            .issuer(issuer)
-            .token_endpoint(token_endpoint)
-            .build()
-            .unwrap();
         let record = ProviderRecord::Issuer {
             issuer: issuer.into(),
             expected_issuer: None,
         };
-        profile(record, Endpoints::of(&provider)).check_endpoints()
+        profile(record, discovered(issuer, token_endpoint)).check_endpoints()
+    }
+
+    /// Every preset the CLI or a provider crate offers, with how the CLI records its selection.
+    fn presets() -> Vec<(ProviderRecord, Provider)> {
+        let polar = |sandbox: bool| {
+            let preset = if sandbox {
+                grantkit_polar_sh::PolarSh::sandbox()
+            } else {
+                grantkit_polar_sh::PolarSh::production()
+            };
+            let record = ProviderRecord::PolarSh {
+                sandbox,
+                api_base: preset.api_base().to_owned(),
+                web_base: String::new(),
+            };
+            (record, preset.provider().unwrap())
+        };
+        let accesslink = ProviderRecord::PolarAccessLink {
+            api: grantkit_polar_accesslink::API_URL.into(),
+            base: None,
+        };
+        let azure = ProviderRecord::Issuer {
+            issuer: "https://login.microsoftonline.com/contoso.example".into(),
+            expected_issuer: None,
+        };
+        let fixture = include_str!("../tests/fixtures/openid-configuration.json");
+        let metadata: ProviderMetadata = serde_json::from_str(fixture).unwrap();
+        let oidc = ProviderRecord::Issuer {
+            issuer: metadata.issuer.clone(),
+            expected_issuer: None,
+        };
+        vec![
+            polar(false),
+            polar(true),
+            (accesslink, grantkit_polar_accesslink::provider()),
+            (
+                azure,
+                grantkit_azure_ad_v1::provider("contoso.example").unwrap(),
+            ),
+            (oidc, metadata.into_provider("op").unwrap()),
+        ]
+    }
+
+    /// Paths of a profile in a fresh private directory.
+    fn scratch(name: &str) -> Paths {
+        let dir =
+            std::env::temp_dir().join(format!("grantkit-profile-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        Paths::resolve("x", Some(&dir.join("tokens.json"))).unwrap()
+    }
+
+    #[test]
+    fn every_preset_round_trips_through_json_and_a_saved_profile() {
+        for (selected, provider) in presets() {
+            let json = serde_json::to_value(&provider).unwrap();
+            let name = provider.name().to_owned();
+            let again: Provider = serde_json::from_value(json.clone()).unwrap();
+            assert_eq!(serde_json::to_value(&again).unwrap(), json, "{name}");
+            let paths = scratch(&name);
+            profile(selected, provider).save(&paths).unwrap();
+            let loaded = Profile::load(&paths).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(
+                serde_json::to_value(&loaded.provider).unwrap(),
+                json,
+                "{name}"
+            );
+            let _ = fs::remove_dir_all(paths.meta.parent().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_reloaded_accesslink_profile_keeps_x_user_id_basic_only_and_no_pkce() {
+        let (selected, provider) = presets().swap_remove(2);
+        let paths = scratch("accesslink");
+        profile(selected, provider).save(&paths).unwrap();
+        let loaded = Profile::load(&paths).unwrap().provider;
+        assert_eq!(loaded.auth_methods(), [AuthMethod::ClientSecretBasic]);
+        let quirks = loaded.quirks();
+        assert!(!quirks.pkce && !quirks.refresh_tokens);
+        assert_eq!(
+            quirks.token_fields,
+            grantkit_polar_accesslink::quirks().token_fields
+        );
+        let _ = fs::remove_dir_all(paths.meta.parent().unwrap());
+    }
+
+    /// Writes `edit` of a saved AccessLink profile and returns the error of loading it.
+    fn load_edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> CliError {
+        let (selected, provider) = presets().swap_remove(2);
+        let paths = scratch(name);
+        let mut document = serde_json::to_value(profile(selected, provider)).unwrap();
+        edit(&mut document);
+        write_private(&paths.meta, document.to_string().as_bytes()).unwrap();
+        let e = Profile::load(&paths).unwrap_err();
+        let _ = fs::remove_dir_all(paths.meta.parent().unwrap());
+        e
+    }
+
+    #[test]
+    fn a_mistyped_auth_method_in_a_profile_is_refused_naming_the_file_and_member() {
+        let e = load_edited("typo", |d| d["auth_method"] = "client_secret_basci".into());
+        let message = e.message();
+        assert!(message.contains("tokens.profile.json"), "{message}");
+        assert!(message.contains("`auth_method`"), "{message}");
+        assert!(message.contains("client_secret_basci"), "{message}");
+        let e = load_edited("typo-provider", |d| {
+            d["provider"]["auth_methods"] = serde_json::json!(["client_secret_basci"])
+        });
+        assert!(
+            e.message().contains("`provider.auth_methods[0]`"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn an_http_public_endpoint_in_a_profile_is_refused_naming_the_file_and_member() {
+        let e = load_edited("http", |d| {
+            d["provider"]["token_endpoint"] = "http://polarremote.com/v2/oauth2/token".into()
+        });
+        let message = e.message();
+        assert!(message.contains("tokens.profile.json"), "{message}");
+        assert!(message.contains("`provider`"), "{message}");
+        assert!(message.contains("token_endpoint"), "{message}");
+        assert!(message.contains("plain http"), "{message}");
+    }
+
+    #[test]
+    fn a_format_1_profile_is_refused_with_the_command_that_logs_in_again() {
+        let e = load_edited("v1", |d| {
+            *d = serde_json::json!({
+                "version": 1,
+                "provider": {"kind": "polar-accesslink", "api": grantkit_polar_accesslink::API_URL},
+                "endpoints": {"name": "polar-accesslink", "pkce": false, "refresh_tokens": false,
+                              "public_clients_can_revoke": true},
+                "client_id": "my-client",
+                "auth_method": "client_secret_basic",
+                "scopes": [], "redirect_uri": "", "logged_in_at": 0,
+            })
+        });
+        assert_eq!(e.exit, crate::error::Exit::Failure);
+        let message = e.message();
+        assert!(message.contains("format 1"), "{message}");
+        assert!(
+            message.contains("grantkit login --provider polar-accesslink --client-id my-client"),
+            "{message}"
+        );
+        assert!(
+            message.contains("grantkit revoke --local-only"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -734,8 +830,9 @@ mod tests {
                 api_base: preset.api_base().to_owned(),
                 web_base: String::new(),
             };
-            let endpoints = Endpoints::of(&preset.provider().unwrap());
-            profile(record, endpoints).check_endpoints().unwrap();
+            profile(record, preset.provider().unwrap())
+                .check_endpoints()
+                .unwrap();
         }
     }
 }

@@ -68,6 +68,7 @@ async fn public_client_at_the_peer_logs_in_then_token_refresh_userinfo_introspec
     let meta = json(&std::fs::read_to_string(home.meta_file("default")).unwrap());
     assert_eq!(meta["client_id"], "public-client");
     assert_eq!(meta["auth_method"], "none");
+    assert_eq!(meta["selected"]["issuer"], peer.issuer());
     assert_eq!(meta["provider"]["issuer"], peer.issuer());
     assert_eq!(meta["identity"]["email"], "alice@example.test");
     let first = stored(&tokens);
@@ -345,10 +346,18 @@ async fn polar_sh_preset_against_the_fake_logs_in_refreshes_with_rotation_and_re
         done.stderr
     );
     let meta = json(&std::fs::read_to_string(home.meta_file("default")).unwrap());
-    assert_eq!(meta["provider"]["kind"], "polar-sh");
-    assert_eq!(meta["provider"]["api_base"], api.as_str());
+    assert_eq!(meta["selected"]["kind"], "polar-sh");
+    assert_eq!(meta["selected"]["api_base"], api.as_str());
     assert_eq!(meta["auth_method"], "client_secret_post");
-    assert_eq!(meta["endpoints"]["issuer"], "https://polar.sh");
+    assert_eq!(meta["provider"]["issuer"], "https://polar.sh");
+    assert_eq!(
+        meta["provider"]["default_auth_method"],
+        "client_secret_post"
+    );
+    assert_eq!(
+        meta["provider"]["quirks"]["public_clients_can_revoke"],
+        false
+    );
 
     // Later commands need only the secret: the profile remembers the (fake) API base.
     let env = [("GRANTKIT_CLIENT_SECRET", secret.as_str())];
@@ -696,14 +705,13 @@ async fn a_denied_consent_ends_the_login_with_access_denied_and_writes_nothing()
 /// token file before any request.
 fn profile_metadata(home: &Home) {
     let meta = serde_json::json!({
-        "version": 1,
-        "provider": {"kind": "issuer", "issuer": "http://127.0.0.1:1"},
-        "endpoints": {
+        "version": 2,
+        "selected": {"kind": "issuer", "issuer": "http://127.0.0.1:1"},
+        "provider": {
             "name": "nowhere",
             "issuer": "http://127.0.0.1:1",
             "token_endpoint": "http://127.0.0.1:1/token",
-            "revocation_endpoint": "http://127.0.0.1:1/revoke",
-            "pkce": true, "refresh_tokens": true, "public_clients_can_revoke": true
+            "revocation_endpoint": "http://127.0.0.1:1/revoke"
         },
         "client_id": "c",
         "auth_method": "none",
@@ -806,7 +814,7 @@ async fn polar_accesslink_links_registers_and_revoke_deregisters() {
         Some("member-1")
     );
     let meta = json(&std::fs::read_to_string(home.meta_file("default")).unwrap());
-    assert_eq!(meta["provider"]["kind"], "polar-accesslink");
+    assert_eq!(meta["selected"]["kind"], "polar-accesslink");
     assert_eq!(meta["accesslink"]["user_id"], 10579);
     assert_eq!(meta["auth_method"], "client_secret_basic");
     assert_eq!(mode(&home.token_file("default")), 0o600);
@@ -1028,13 +1036,12 @@ async fn attacker_listener() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUs
 /// token file holding an expired access token and a refresh token.
 fn planted_profile(home: &Home, issuer: &str, token_endpoint: &str) {
     let meta = serde_json::json!({
-        "version": 1,
-        "provider": {"kind": "issuer", "issuer": issuer},
-        "endpoints": {
+        "version": 2,
+        "selected": {"kind": "issuer", "issuer": issuer},
+        "provider": {
             "name": "planted",
             "issuer": issuer,
-            "token_endpoint": token_endpoint,
-            "pkce": true, "refresh_tokens": true, "public_clients_can_revoke": true
+            "token_endpoint": token_endpoint
         },
         "client_id": "c",
         "auth_method": "client_secret_post",

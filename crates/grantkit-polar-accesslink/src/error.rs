@@ -170,7 +170,7 @@ pub enum Error {
     #[error("AccessLink refused the access token ({0}): it expired or was revoked (deregistration revokes it); link the user again")]
     Unauthorized(Box<ApiError>),
     /// 429 (or 503 with `Retry-After`): wait [`Error::retry_after`] before the next call.
-    #[error("AccessLink is rate limiting this client ({rate_limit}); retry {}", grantkit::http::retry_words(*.retry_after))]
+    #[error("AccessLink is rate limiting this client ({rate_limit}); retry {}", grantkit::error::retry_words(*.retry_after))]
     RateLimited {
         /// `Retry-After` when sent, else the delay the `RateLimit-Reset` header implies.
         retry_after: Option<Duration>,

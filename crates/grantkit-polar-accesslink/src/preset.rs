@@ -98,12 +98,10 @@ pub fn provider() -> Provider {
 /// - `token_fields`: `x_user_id`, an integer (also accepted as a string of digits), required in
 ///   the code exchange's response.
 pub fn quirks() -> Quirks {
-    // `Quirks` is non-exhaustive: start from the defaults and change what differs.
-    let mut quirks = Quirks::default();
-    quirks.pkce = false;
-    quirks.refresh_tokens = false;
-    quirks.token_fields = vec![TokenField::integer(USER_ID_FIELD)];
-    quirks
+    Quirks::default()
+        .pkce(false)
+        .refresh_tokens(false)
+        .token_field(TokenField::integer(USER_ID_FIELD))
 }
 
 /// AccessLink reading of a [`TokenSet`].

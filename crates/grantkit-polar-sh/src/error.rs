@@ -140,7 +140,7 @@ pub enum Error {
     #[error("Polar.sh answered {0}")]
     Api(Box<ApiError>),
     /// 429 (with an empty body), or 503 with `Retry-After`: wait [`Error::retry_after`].
-    #[error("Polar.sh is rate limiting this client; retry {}", grantkit::http::retry_words(*.retry_after))]
+    #[error("Polar.sh is rate limiting this client; retry {}", grantkit::error::retry_words(*.retry_after))]
     RateLimited {
         /// `Retry-After`, when sent.
         retry_after: Option<Duration>,

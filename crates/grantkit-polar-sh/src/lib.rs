@@ -107,9 +107,7 @@ impl PolarSh {
 
     /// The quirks every Polar.sh provider carries.
     pub fn quirks() -> Quirks {
-        let mut quirks = Quirks::default();
-        quirks.public_clients_can_revoke = false;
-        quirks
+        Quirks::default().public_clients_can_revoke(false)
     }
 
     fn api(&self, path: &str) -> String {

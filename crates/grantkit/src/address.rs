@@ -56,6 +56,20 @@ fn name_class(name: &str) -> HostClass {
     HostClass::Public
 }
 
+/// Loopback by text: `localhost` names, 127/8, `::1` (and its v4-mapped form).
+pub(crate) fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        url::Host::Ipv4(v4) => v4.is_loopback(),
+        url::Host::Ipv6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    }
+}
+
 /// Classifies one address by its range.
 pub(crate) fn ip_class(ip: IpAddr) -> HostClass {
     match ip {

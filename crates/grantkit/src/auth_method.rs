@@ -2,6 +2,10 @@
 
 /// How the client proves its identity at the token, revocation and introspection endpoints
 /// (RFC 6749 §2.3, OpenID Connect Core §9).
+///
+/// In JSON (a saved [`Provider`](crate::Provider), a CLI profile) a method is its registered
+/// name, as in discovery documents: `"client_secret_basic"`, `"client_secret_post"`, `"none"`,
+/// `"private_key_jwt"`, `"client_secret_jwt"`. Any other string is an error, never `none`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]

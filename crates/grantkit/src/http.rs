@@ -547,15 +547,6 @@ pub(crate) fn is_rate_limit(status: StatusCode, retry_after: Option<Duration>) -
         || (status == StatusCode::SERVICE_UNAVAILABLE && retry_after.is_some())
 }
 
-/// When to retry, in words for a message: `after 30 s`, or `later` when the server did not say.
-/// Provider crates use it so every rate-limit message of the workspace reads the same.
-pub fn retry_words(retry_after: Option<Duration>) -> String {
-    match retry_after {
-        Some(d) => format!("after {} s", d.as_secs_f64().ceil() as u64),
-        None => "later".to_owned(),
-    }
-}
-
 fn excerpt(body: &[u8]) -> String {
     if body.is_empty() {
         return "(empty body)".to_owned();
@@ -639,8 +630,8 @@ mod tests {
         assert!(is_rate_limit(StatusCode::TOO_MANY_REQUESTS, None));
         assert!(is_rate_limit(StatusCode::SERVICE_UNAVAILABLE, wait));
         assert!(!is_rate_limit(StatusCode::SERVICE_UNAVAILABLE, None));
-        assert_eq!(retry_words(wait), "after 5 s");
-        assert_eq!(retry_words(None), "later");
+        assert_eq!(crate::error::retry_words(wait), "after 5 s");
+        assert_eq!(crate::error::retry_words(None), "later");
     }
     use reqwest::header::HeaderValue;
 

@@ -4,15 +4,36 @@ use std::sync::Arc;
 
 use url::Url;
 
-use crate::address::{host_class, AddressPolicy};
+use crate::address::{host_class, AddressPolicy, HostClass};
 pub use crate::auth_method::AuthMethod;
-use crate::error::{Endpoint, Error, Result};
-use crate::oidc::metadata::ProviderMetadata;
+use crate::error::{truncate, Endpoint, Error, Result};
+use crate::oidc::metadata::{ProviderMetadata, ServedFrom};
+
+mod document;
+
+pub(crate) use document::DocumentOrigin;
 
 /// Deviations from the RFCs that a provider declares, implemented once in the core.
 ///
-/// A provider crate sets these; the core never asks *which* provider it talks to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A provider crate sets these; the core never asks *which* provider it talks to. Start from
+/// the defaults and change what differs:
+///
+/// ```
+/// use grantkit::provider::{Quirks, TokenField};
+///
+/// let quirks = Quirks::default()
+///     .pkce(false)
+///     .refresh_tokens(false)
+///     .token_field(TokenField::integer("x_user_id"));
+/// assert!(!quirks.pkce && quirks.public_clients_can_revoke);
+/// ```
+///
+/// In JSON every member is optional (missing ones keep their default) and an unknown member is
+/// an error, so a misspelt quirk cannot silently stay at its default:
+/// `{"pkce": false, "refresh_tokens": false, "public_clients_can_revoke": true,
+/// "token_fields": [{"name": "x_user_id", "kind": "integer", "required": true}]}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Quirks {
     /// Whether the provider accepts PKCE parameters. Default `true`; PKCE S256 is then sent on
@@ -44,8 +65,46 @@ impl Default for Quirks {
     }
 }
 
-/// The kind of value a declared token-response member holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+impl Quirks {
+    /// Sets [`Quirks::pkce`].
+    #[must_use]
+    pub fn pkce(mut self, accepted: bool) -> Self {
+        self.pkce = accepted;
+        self
+    }
+
+    /// Sets [`Quirks::refresh_tokens`].
+    #[must_use]
+    pub fn refresh_tokens(mut self, issued: bool) -> Self {
+        self.refresh_tokens = issued;
+        self
+    }
+
+    /// Sets [`Quirks::public_clients_can_revoke`].
+    #[must_use]
+    pub fn public_clients_can_revoke(mut self, allowed: bool) -> Self {
+        self.public_clients_can_revoke = allowed;
+        self
+    }
+
+    /// Replaces [`Quirks::token_fields`].
+    #[must_use]
+    pub fn token_fields(mut self, fields: impl IntoIterator<Item = TokenField>) -> Self {
+        self.token_fields = fields.into_iter().collect();
+        self
+    }
+
+    /// Adds one member to [`Quirks::token_fields`].
+    #[must_use]
+    pub fn token_field(mut self, field: TokenField) -> Self {
+        self.token_fields.push(field);
+        self
+    }
+}
+
+/// The kind of value a declared token-response member holds; `"integer"` or `"string"` in JSON.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TokenFieldKind {
     /// A non-negative integer, sent as a JSON number or as a string of digits (`10579` or
@@ -61,16 +120,23 @@ pub enum TokenFieldKind {
 /// ```
 /// use grantkit::provider::{Quirks, TokenField};
 ///
-/// // `Quirks` is non-exhaustive: start from the defaults, change what differs.
-/// let mut quirks = Quirks::default();
-/// quirks.token_fields = vec![TokenField::integer("x_user_id")];
+/// let quirks = Quirks::default().token_field(TokenField::integer("x_user_id"));
 /// assert!(quirks.token_fields[0].is_required());
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+///
+/// In JSON: `{"name": "x_user_id", "kind": "integer", "required": true}` (`required` defaults
+/// to `true`, as the constructors do; an unknown member is an error).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenField {
     name: String,
     kind: TokenFieldKind,
+    #[serde(default = "required_by_default")]
     required: bool,
+}
+
+fn required_by_default() -> bool {
+    true
 }
 
 impl TokenField {
@@ -131,6 +197,56 @@ impl TokenField {
 /// assert_eq!(provider.name(), "example");
 /// # Ok::<(), grantkit::Error>(())
 /// ```
+///
+/// # JSON form
+///
+/// A provider is plain data: it serializes (serde) to one JSON object and reads back without a
+/// network call, e.g. to keep a discovered provider in a configuration file. The members are
+/// those of a discovery document where one exists (RFC 8414, OpenID Connect Discovery):
+///
+/// | member | value | default when missing |
+/// |---|---|---|
+/// | `name` | string, required | |
+/// | `issuer` | string | none |
+/// | `authorization_endpoint`, `token_endpoint`, `revocation_endpoint`, `introspection_endpoint`, `userinfo_endpoint`, `jwks_uri`, `device_authorization_endpoint`, `pushed_authorization_request_endpoint` | URL string | none |
+/// | `require_pushed_authorization_requests`, `iss_parameter_supported` | boolean | `false` |
+/// | `auth_methods` | [`AuthMethod`] names (`"client_secret_basic"`...) | `[]` (not declared) |
+/// | `revocation_auth_methods`, `introspection_auth_methods` | [`AuthMethod`] names | not declared |
+/// | `default_auth_method` | an [`AuthMethod`] name | none |
+/// | `id_token_signing_algs` | strings (`"RS256"`...) | `[]` |
+/// | `quirks` | a [`Quirks`] object | [`Quirks::default`] |
+/// | `discovered_from` | `{"location": URL, "served_from": "public" \| "internal" \| "loopback"}`: set for a discovered provider | none |
+///
+/// An unknown member, a misspelt authentication method or quirk is an error, never a default.
+/// Reading re-runs the checks the provider was first built under: the builder's (valid URLs;
+/// https, or plain http only to a host that is not public; never a link-local or cloud
+/// metadata address) or, with `discovered_from`, the discovery document policy against that
+/// location, whose resolved-address (SSRF) policy then applies again when connecting. The
+/// discovery document itself ([`Provider::metadata`]) is not saved.
+///
+/// ```
+/// use grantkit::{AuthMethod, Provider};
+/// use grantkit::provider::Quirks;
+///
+/// let provider = Provider::builder("example")
+///     .token_endpoint("https://login.example.com/token")
+///     .auth_methods([AuthMethod::ClientSecretBasic])
+///     .quirks(Quirks::default().pkce(false))
+///     .build()?;
+/// let json = serde_json::to_value(&provider).unwrap();
+/// assert_eq!(json["auth_methods"], serde_json::json!(["client_secret_basic"]));
+/// assert_eq!(json["quirks"]["pkce"], false);
+/// let again: Provider = serde_json::from_value(json).unwrap();
+/// assert_eq!(again.auth_methods(), [AuthMethod::ClientSecretBasic]);
+///
+/// // A typo is an error, not a public client; plain http to a public host is refused.
+/// let typo = r#"{"name": "x", "auth_methods": ["client_secret_basci"]}"#;
+/// assert!(serde_json::from_str::<Provider>(typo).is_err());
+/// let clear = r#"{"name": "x", "token_endpoint": "http://login.example.com/token"}"#;
+/// let e = serde_json::from_str::<Provider>(clear).unwrap_err();
+/// assert!(e.to_string().contains("token_endpoint"), "{e}");
+/// # Ok::<(), grantkit::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Provider {
     name: String,
@@ -152,8 +268,9 @@ pub struct Provider {
     id_token_signing_algs: Vec<String>,
     metadata: Option<Arc<ProviderMetadata>>,
     /// Set when the endpoints came from a remote discovery document: the addresses they
-    /// resolve to are checked at connect time.
-    address_policy: Option<AddressPolicy>,
+    /// resolve to are checked at connect time, and a saved provider read back is checked
+    /// against the same document policy.
+    origin: Option<DocumentOrigin>,
     quirks: Quirks,
 }
 
@@ -180,7 +297,7 @@ impl Provider {
                 iss_parameter_supported: false,
                 id_token_signing_algs: Vec::new(),
                 metadata: None,
-                address_policy: None,
+                origin: None,
                 quirks: Quirks::default(),
             },
             error: None,
@@ -265,20 +382,76 @@ impl Provider {
 
     /// The resolved-address policy, when the endpoints came from a remote discovery document.
     pub(crate) fn address_policy(&self) -> Option<AddressPolicy> {
-        self.address_policy
+        self.origin.as_ref().map(DocumentOrigin::address_policy)
     }
 
     /// Marks the endpoints as named by a discovery document served from `origin`: the
     /// addresses they resolve to are checked when connecting, internal ones allowed only when
     /// the document itself came from an internal host.
-    /// `served_internal`: the document came from a loopback or internal address, whatever
-    /// the origin's name says (split-horizon DNS).
-    pub(crate) fn set_document_origin(&mut self, origin: Option<&Url>, served_internal: bool) {
-        let allow_internal = served_internal
-            || origin
-                .and_then(Url::host)
-                .is_some_and(|h| !host_class(&h).is_public());
-        self.address_policy = Some(AddressPolicy { allow_internal });
+    /// `served_from`: the kind of address the document came from, whatever the origin's name
+    /// says (split-horizon DNS).
+    pub(crate) fn set_document_origin(&mut self, origin: Option<&Url>, served_from: ServedFrom) {
+        self.origin = Some(DocumentOrigin {
+            location: origin.map(Url::to_string),
+            served_from,
+        });
+    }
+
+    /// Every endpoint that is set, with its member name in the JSON form.
+    fn endpoint_urls(&self) -> [(&'static str, Option<&Url>); 8] {
+        [
+            (
+                "authorization_endpoint",
+                self.authorization_endpoint.as_ref(),
+            ),
+            ("token_endpoint", self.token_endpoint.as_ref()),
+            ("revocation_endpoint", self.revocation_endpoint.as_ref()),
+            (
+                "introspection_endpoint",
+                self.introspection_endpoint.as_ref(),
+            ),
+            ("userinfo_endpoint", self.userinfo_endpoint.as_ref()),
+            ("jwks_uri", self.jwks_uri.as_ref()),
+            (
+                "device_authorization_endpoint",
+                self.device_authorization_endpoint.as_ref(),
+            ),
+            (
+                "pushed_authorization_request_endpoint",
+                self.pushed_authorization_request_endpoint.as_ref(),
+            ),
+        ]
+    }
+
+    /// The transport rule for endpoints the application named itself (no discovery document):
+    /// https, or plain http to a host that is not public by its text (this machine, a private
+    /// network, an internal name); never a link-local or cloud metadata address. Tokens and
+    /// secrets must not cross the internet in clear (RFC 6749 §3.1, §3.2), and a hand-edited
+    /// configuration must not turn a refresh into a request to the metadata service.
+    fn check_named_endpoints(&self) -> Result<()> {
+        for (member, url) in self.endpoint_urls() {
+            let Some(url) = url else { continue };
+            let refuse = |reason: &str| {
+                Error::Config(format!(
+                    "the {member} `{}` is refused: {reason}",
+                    truncate(url.as_str(), 200)
+                ))
+            };
+            let host = url.host().ok_or_else(|| refuse("it has no host"))?;
+            let class = host_class(&host);
+            if let HostClass::Forbidden(what) = class {
+                return Err(refuse(&format!("it is {what}")));
+            }
+            match url.scheme() {
+                "https" => {}
+                "http" if !class.is_public() => {}
+                "http" => return Err(refuse(
+                    "plain http to a public host would send tokens and secrets in clear; use https",
+                )),
+                _ => return Err(refuse("only http(s) endpoints are called")),
+            }
+        }
+        Ok(())
     }
 
     /// The URL of `endpoint`, or a typed error naming the missing endpoint.
@@ -453,8 +626,21 @@ impl ProviderBuilder {
         self
     }
 
-    /// Finishes the description; fails on the first invalid URL given.
+    /// Finishes the description; fails on the first invalid URL given, and on an endpoint
+    /// grantkit refuses to call: a scheme other than http(s), plain http to a public host, or
+    /// a link-local or cloud metadata address ([`Error::Config`], naming the endpoint).
+    /// Endpoints named by a discovery document get the discovery policy instead.
     pub fn build(self) -> Result<Provider> {
+        let provider = self.build_unchecked()?;
+        if provider.metadata.is_none() {
+            provider.check_named_endpoints()?;
+        }
+        Ok(provider)
+    }
+
+    /// The provider with its URLs parsed, before the endpoint policy: for callers that apply
+    /// the policy that fits where the endpoints came from.
+    fn build_unchecked(self) -> Result<Provider> {
         match self.error {
             Some(e) => Err(e),
             None => Ok(self.provider),
@@ -482,6 +668,196 @@ mod tests {
             }
         ));
         assert!(e.to_string().contains("revocation"));
+    }
+
+    #[test]
+    fn plain_http_to_a_public_host_is_refused_at_build() {
+        for url in [
+            "https://op.example/token",
+            "http://127.0.0.1:8080/token",
+            "http://localhost:8080/token",
+            "http://[::1]:8080/token",
+            "http://keycloak:8080/token",
+            "http://10.0.0.5/token",
+        ] {
+            let built = Provider::builder("p").token_endpoint(url).build();
+            assert!(built.is_ok(), "{url}: {built:?}");
+        }
+        for url in [
+            "http://op.example/token",
+            "http://169.254.169.254/latest/meta-data/",
+            "https://metadata.google.internal/token",
+            "file:///etc/passwd",
+            "ftp://op.example/token",
+        ] {
+            let e = Provider::builder("p")
+                .token_endpoint(url)
+                .build()
+                .unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{url}: {e:?}");
+            assert!(e.to_string().contains("token_endpoint"), "{url}: {e}");
+        }
+    }
+
+    fn read(document: serde_json::Value) -> std::result::Result<Provider, String> {
+        serde_json::from_value(document).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_mistyped_auth_method_in_json_is_an_error_never_none() {
+        for document in [
+            serde_json::json!({"name": "p", "auth_methods": ["client_secret_basci"]}),
+            serde_json::json!({"name": "p", "default_auth_method": "basic"}),
+            serde_json::json!({"name": "p", "revocation_auth_methods": ["None"]}),
+        ] {
+            let e = read(document.clone()).unwrap_err();
+            assert!(e.contains("unknown variant"), "{document}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_misspelt_member_or_quirk_in_json_is_an_error_not_a_default() {
+        for document in [
+            serde_json::json!({"name": "p", "token_endpont": "https://op.example/token"}),
+            serde_json::json!({"name": "p", "quirks": {"pcke": false}}),
+            serde_json::json!({"name": "p", "quirks": {"token_fields": [
+                {"name": "x_user_id", "kind": "integer", "requried": false}
+            ]}}),
+            serde_json::json!({"name": "p", "quirks": {"token_fields": [
+                {"name": "x_user_id", "kind": "int"}
+            ]}}),
+            serde_json::json!({"name": "p", "discovered_from": {"served_from": "nearby"}}),
+        ] {
+            assert!(read(document.clone()).is_err(), "{document}");
+        }
+    }
+
+    #[test]
+    fn a_saved_provider_is_refused_where_the_builder_refuses() {
+        for (member, url) in [
+            ("token_endpoint", "http://op.example/token"),
+            ("revocation_endpoint", "http://169.254.169.254/latest"),
+            ("userinfo_endpoint", "not a url"),
+            ("jwks_uri", "file:///etc/passwd"),
+        ] {
+            let mut document = serde_json::json!({"name": "p"});
+            document[member] = url.into();
+            let e = read(document).unwrap_err();
+            let named = member
+                .replace("_endpoint", " endpoint")
+                .replace("jwks_uri", "JWKS");
+            assert!(e.contains(member) || e.contains(&named), "{member}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_setting_round_trips_through_json() {
+        let provider = Provider::builder("full")
+            .issuer("https://op.example")
+            .authorization_endpoint("https://op.example/authorize")
+            .token_endpoint("https://op.example/token")
+            .revocation_endpoint("https://op.example/revoke")
+            .introspection_endpoint("https://op.example/introspect")
+            .userinfo_endpoint("https://op.example/userinfo")
+            .jwks_uri("https://op.example/jwks")
+            .device_authorization_endpoint("https://op.example/device")
+            .pushed_authorization_request_endpoint("https://op.example/par")
+            .require_pushed_authorization_requests(true)
+            .auth_methods([AuthMethod::PrivateKeyJwt, AuthMethod::ClientSecretJwt])
+            .endpoint_auth_methods(Endpoint::Revocation, [AuthMethod::ClientSecretPost])
+            .endpoint_auth_methods(Endpoint::Introspection, [])
+            .default_auth_method(AuthMethod::ClientSecretBasic)
+            .iss_parameter_supported(true)
+            .id_token_signing_algs(["ES256"])
+            .quirks(
+                Quirks::default()
+                    .pkce(false)
+                    .refresh_tokens(false)
+                    .public_clients_can_revoke(false)
+                    .token_field(TokenField::integer("x_user_id"))
+                    .token_field(TokenField::string("tenant").optional()),
+            )
+            .build()
+            .unwrap();
+        let json = serde_json::to_value(&provider).unwrap();
+        let again = read(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), json);
+        assert_eq!(again.quirks(), provider.quirks());
+        assert_eq!(
+            again.default_auth_method(),
+            Some(AuthMethod::ClientSecretBasic)
+        );
+        assert_eq!(
+            again.endpoint_auth_methods(Endpoint::Introspection),
+            Some(&[][..])
+        );
+        assert!(again.requires_pushed_authorization_requests());
+        assert_eq!(
+            again
+                .endpoint(Endpoint::PushedAuthorization)
+                .unwrap()
+                .as_str(),
+            "https://op.example/par"
+        );
+        assert_eq!(again.address_policy(), None);
+    }
+
+    #[test]
+    fn a_discovered_provider_keeps_its_document_policy_through_json() {
+        let metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example",
+            "authorization_endpoint": "https://op.example/authorize",
+            "token_endpoint": "https://op.example/token",
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "tls_client_auth"],
+        }))
+        .unwrap();
+        let provider = metadata.into_provider("op").unwrap();
+        let json = serde_json::to_value(&provider).unwrap();
+        assert_eq!(json["discovered_from"]["served_from"], "public");
+        let again = read(json.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&again).unwrap(), json);
+        assert_eq!(
+            again.address_policy(),
+            Some(AddressPolicy {
+                allow_internal: false
+            })
+        );
+        // An internal host slipped into a public document's provider is refused on reading,
+        // as discovery would have refused it.
+        let mut edited = json.clone();
+        edited["token_endpoint"] = "https://10.0.0.1/token".into();
+        let e = read(edited).unwrap_err();
+        assert!(e.contains("token_endpoint"), "{e}");
+    }
+
+    #[test]
+    fn a_split_horizon_provider_keeps_its_served_from_through_json_and_it_decides() {
+        // A public-looking issuer whose document came from this machine (as in
+        // `fault_injection.rs::a_split_horizon_issuer_served_from_an_internal_address_keeps_its_endpoints`).
+        let mut metadata: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "http://idp.example.com:8080",
+            "token_endpoint": "http://idp.example.com:8080/token",
+        }))
+        .unwrap();
+        metadata.served_from = ServedFrom::Loopback;
+        let provider = metadata.into_provider("idp").unwrap();
+        let json = serde_json::to_value(&provider).unwrap();
+        assert_eq!(json["discovered_from"]["served_from"], "loopback");
+        let again = read(json.clone()).unwrap();
+        assert_eq!(
+            again.address_policy(),
+            Some(AddressPolicy {
+                allow_internal: true
+            })
+        );
+        // Claimed as served from a public address, plain http is what discovery refuses.
+        let mut edited = json;
+        edited["discovered_from"]["served_from"] = "public".into();
+        let e = read(edited).unwrap_err();
+        assert!(
+            e.contains("token_endpoint") && e.contains("plain http"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -402,11 +402,9 @@ async fn without_a_refresh_token_or_refresh_support_an_expired_token_needs_reaut
     assert!(matches!(e, Error::NoRefreshToken), "{e:?}");
     assert!(e.is_reauthorization_required());
 
-    let mut quirks = Quirks::default();
-    quirks.refresh_tokens = false;
     let provider = Provider::builder("no refresh")
         .token_endpoint(&format!("{}/token", fake.url))
-        .quirks(quirks)
+        .quirks(Quirks::default().refresh_tokens(false))
         .build()
         .unwrap();
     let client = grantkit::Client::builder(provider, "c").build().unwrap();

@@ -11,7 +11,7 @@ use crate::cli::LoginArgs;
 use crate::error::{CliError, CliResult, Exit};
 use crate::loopback::Loopback;
 use crate::output::{relative, terminal_safe, unix, unix_now};
-use crate::profile::{AccessLinkUser, Endpoints, Identity, Profile};
+use crate::profile::{AccessLinkUser, Identity, Profile, FORMAT};
 use crate::providers::{Flags, Selected};
 use grantkit_polar_accesslink::{AccessLink, MemberId, TokenSetExt};
 
@@ -194,11 +194,11 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     };
 
     let profile = Profile {
-        version: 1,
-        provider: selected.record(),
-        endpoints: Endpoints::of(client.provider()),
+        version: FORMAT,
+        selected: selected.record(),
+        provider: client.provider().clone(),
         client_id,
-        auth_method: client.auth_method().as_str().to_owned(),
+        auth_method: client.auth_method(),
         scopes,
         redirect_uri,
         device: args.device,

@@ -108,14 +108,8 @@ pub fn missing_secret(client_id: &str, method: AuthMethod) -> CliError {
 /// The client of a logged-in profile, from its recorded endpoints (no network).
 pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
     let relogin = ctx.relogin(profile);
-    let provider = profile.provider().map_err(|e| {
-        CliError::failure(format!(
-            "{e}; fix or delete {}, or run `{relogin}`",
-            ctx.paths.meta.display()
-        ))
-    })?;
     let method = profile.auth_method();
-    let mut builder = Client::builder(provider, profile.client_id.clone())
+    let mut builder = Client::builder(profile.provider.clone(), profile.client_id.clone())
         .auth_method(method)
         .scopes(profile.scopes.clone());
     if !profile.redirect_uri.is_empty() {
@@ -249,7 +243,7 @@ pub fn print_json(value: &serde_json::Value) {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::profile::{Endpoints, ProviderRecord};
+    use crate::profile::{ProviderRecord, FORMAT};
     use clap::Parser;
 
     /// Splits a command as a POSIX shell does.
@@ -265,14 +259,14 @@ mod tests {
             .build()
             .unwrap();
         let profile = Profile {
-            version: 1,
-            provider: ProviderRecord::Issuer {
+            version: FORMAT,
+            selected: ProviderRecord::Issuer {
                 issuer: "https://op.example/".into(),
                 expected_issuer: Some("https://op.example".into()),
             },
-            endpoints: Endpoints::of(&provider),
+            provider,
             client_id: "my client".into(),
-            auth_method: "private_key_jwt".into(),
+            auth_method: AuthMethod::PrivateKeyJwt,
             scopes: vec!["openid".into(), "email".into()],
             redirect_uri: "http://127.0.0.1:8976/callback".into(),
             device: false,

@@ -180,7 +180,7 @@ pub async fn revoke(ctx: &Ctx, args: RevokeArgs) -> CliResult {
                         )
                     }
                 })?;
-                revoked_at = Some(profile.endpoints.name.clone());
+                revoked_at = Some(profile.provider.name().to_owned());
                 }
             }
             (None, Some(_)) => {
@@ -431,15 +431,15 @@ pub async fn status(ctx: &Ctx, args: StatusArgs) -> CliResult {
     let out = &Out::stdout();
     let now = unix_now();
     let expires_at = tokens.expires_at().map(unix);
-    let refreshable = tokens.refresh_token().is_some() && profile.endpoints.refresh_tokens;
+    let refreshable = tokens.refresh_token().is_some() && profile.provider.quirks().refresh_tokens;
     let expired = tokens.expires_within(MARGIN);
     let usable = !expired || refreshable;
     if args.json {
         print_json(&json!({
             "profile": ctx.paths.name,
             "token_file": ctx.paths.tokens,
-            "provider": profile.endpoints.name,
-            "issuer": profile.endpoints.issuer,
+            "provider": profile.provider.name(),
+            "issuer": profile.provider.issuer(),
             "client_id": profile.client_id,
             "auth_method": profile.auth_method,
             "subject": profile.identity.subject,
@@ -490,8 +490,8 @@ pub async fn status(ctx: &Ctx, args: StatusArgs) -> CliResult {
                 }
             ),
         };
-        let issuer = match profile.endpoints.issuer.as_deref() {
-            Some(i) if i != profile.endpoints.name => format!(" ({i})"),
+        let issuer = match profile.provider.issuer() {
+            Some(i) if i != profile.provider.name() => format!(" ({i})"),
             _ => String::new(),
         };
         out.line(&format!(
@@ -503,13 +503,13 @@ pub async fn status(ctx: &Ctx, args: StatusArgs) -> CliResult {
         out.line(&format!(
             "{} {}{issuer}",
             label("provider"),
-            profile.endpoints.name
+            profile.provider.name()
         ));
         out.line(&format!(
             "{} {} ({})",
             label("client"),
             profile.client_id,
-            profile.auth_method
+            profile.auth_method.as_str()
         ));
         out.line(&format!(
             "{} {}",
@@ -603,7 +603,7 @@ pub async fn profiles(ctx: &Ctx, args: JsonArgs) -> CliResult {
                 };
                 json!({
                     "profile": name,
-                    "provider": p.endpoints.name,
+                    "provider": p.provider.name(),
                     "client_id": p.client_id,
                     "subject": p.identity.subject,
                     "user": p.identity.describe(),

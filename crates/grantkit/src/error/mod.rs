@@ -17,6 +17,7 @@ pub use id_token::IdTokenError;
 pub use oauth::{OAuthError, OAuthErrorCode};
 pub use refusal::Refusal;
 pub use store::StoreError;
+pub use text::retry_words;
 pub(crate) use text::{scrub_text, truncate};
 
 use std::time::Duration;
@@ -45,7 +46,7 @@ pub enum Error {
         body_excerpt: String,
     },
     /// HTTP 429 (or 503 with `Retry-After`): wait before trying again.
-    #[error("the {endpoint} endpoint is rate limiting this client; retry {}", crate::http::retry_words(*.retry_after))]
+    #[error("the {endpoint} endpoint is rate limiting this client; retry {}", retry_words(*.retry_after))]
     RateLimited {
         /// Where the call went.
         endpoint: Endpoint,

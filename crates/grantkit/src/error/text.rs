@@ -38,3 +38,12 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     }
     out
 }
+
+/// When to retry, in words for a message: `after 30 s`, or `later` when the server did not say.
+/// Provider crates use it so every rate-limit message of the workspace reads the same.
+pub fn retry_words(retry_after: Option<std::time::Duration>) -> String {
+    match retry_after {
+        Some(d) => format!("after {} s", d.as_secs_f64().ceil() as u64),
+        None => "later".to_owned(),
+    }
+}

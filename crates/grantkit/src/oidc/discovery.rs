@@ -10,13 +10,13 @@ use reqwest::header::ACCEPT;
 
 use url::Url;
 
-use crate::address::{host_class, GuardedResolver, HostClass};
+use crate::address::GuardedResolver;
 use crate::error::{truncate, Endpoint, Error, Result};
 use crate::http::{parse_json, Http, HttpOptions};
 use crate::provider::{AuthMethod, Provider};
 use crate::warm::{Fetch, Warm, WarmPolicy};
 
-use super::metadata::{ProviderMetadata, ServedFrom};
+use super::metadata::{check_endpoints, check_endpoints_served, ProviderMetadata, ServedFrom};
 
 impl ProviderMetadata {
     /// Turns the metadata into a [`Provider`] named `name`.
@@ -27,9 +27,9 @@ impl ProviderMetadata {
     /// cloud metadata addresses always are).
     pub fn into_provider(self, name: impl Into<String>) -> Result<Provider> {
         let issuer = Url::parse(&self.issuer).ok();
-        let served_internal = self.served_from != ServedFrom::Public;
+        let served_from = self.served_from;
         let mut provider = self.into_unmarked_provider(name)?;
-        provider.set_document_origin(issuer.as_ref(), served_internal);
+        provider.set_document_origin(issuer.as_ref(), served_from);
         Ok(provider)
     }
 
@@ -212,11 +212,11 @@ impl Discovery {
     pub async fn fetch(self) -> Result<Provider> {
         let metadata = self.metadata().await?;
         let name = self.name.unwrap_or_else(|| metadata.issuer.clone());
-        let served_internal = metadata.served_from != ServedFrom::Public;
+        let served_from = metadata.served_from;
         let mut provider = ProviderMetadata::clone(&metadata).into_provider(name)?;
         // The document's own location and the address it came from, not its issuer, say
         // whether internal hosts are fair.
-        provider.set_document_origin(Url::parse(&self.location).ok().as_ref(), served_internal);
+        provider.set_document_origin(Url::parse(&self.location).ok().as_ref(), served_from);
         Ok(provider)
     }
 
@@ -295,103 +295,6 @@ impl Discovery {
     async fn get(&self, http: &Http, url: Url) -> Result<crate::http::Response> {
         let request = http.client().get(url).header(ACCEPT, "application/json");
         http.send(Endpoint::Discovery, request).await
-    }
-}
-
-/// Refuses endpoints a hostile or compromised discovery document could use to turn the client
-/// against its own network: a scheme other than http(s), plain http unless the document came
-/// from a loopback host (local development), a link-local, cloud metadata, multicast or
-/// reserved address or name (always), and loopback, private, shared (CGNAT) or internal hosts
-/// when the document itself did not come from such a host.
-///
-/// This reads the URLs' text; the addresses a name resolves to are checked again when
-/// connecting (see [`Provider`]'s document origin and `address::GuardedResolver`). The refusal
-/// quotes the offending URL, never a response body.
-pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Result<()> {
-    check_endpoints_served(location, ServedFrom::Public, metadata)
-}
-
-/// [`check_endpoints`], knowing the kind of address the document came from: a document that
-/// came from the machine itself or an internal network (a public-looking name on split-horizon
-/// DNS) may name such hosts, as a document from an internal or loopback name may.
-fn check_endpoints_served(
-    location: &str,
-    served_from: ServedFrom,
-    metadata: &ProviderMetadata,
-) -> Result<()> {
-    let origin = Url::parse(location)
-        .map_err(|e| Error::Config(format!("`{location}` is not a URL: {e}")))?;
-    let origin_class = origin.host().map(|h| host_class(&h));
-    let origin_internal =
-        origin_class.is_some_and(|c| !c.is_public()) || served_from != ServedFrom::Public;
-    let origin_loopback =
-        origin.host().is_some_and(|h| is_loopback(&h)) || served_from == ServedFrom::Loopback;
-    let fields = [
-        ("authorization_endpoint", &metadata.authorization_endpoint),
-        ("token_endpoint", &metadata.token_endpoint),
-        ("userinfo_endpoint", &metadata.userinfo_endpoint),
-        ("jwks_uri", &metadata.jwks_uri),
-        ("revocation_endpoint", &metadata.revocation_endpoint),
-        ("introspection_endpoint", &metadata.introspection_endpoint),
-        ("registration_endpoint", &metadata.registration_endpoint),
-        (
-            "device_authorization_endpoint",
-            &metadata.device_authorization_endpoint,
-        ),
-        (
-            "pushed_authorization_request_endpoint",
-            &metadata.pushed_authorization_request_endpoint,
-        ),
-    ];
-    for (field, value) in fields {
-        let Some(value) = value else { continue };
-        let refuse = |reason: &str| Error::UnsafeEndpoint {
-            field: field.to_owned(),
-            reason: format!("{reason} (`{}`)", truncate(value, 200)),
-        };
-        let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
-        let host = url.host().ok_or_else(|| refuse("no host"))?;
-        // Plain http only between the machine and its own networks: a document from a
-        // loopback host must not send secrets in cleartext to a public one. Its own host is
-        // the one the application named (and the document came from the machine itself).
-        let same_host = host
-            .to_string()
-            .eq_ignore_ascii_case(origin.host_str().unwrap_or(""));
-        let internal_host = same_host || !host_class(&host).is_public();
-        match url.scheme() {
-            "https" => {}
-            "http" if origin_loopback && internal_host => {}
-            "http" => {
-                return Err(refuse(
-                    "plain http, allowed only from a loopback issuer to an internal host",
-                ))
-            }
-            _ => return Err(refuse("only http(s) endpoints are called")),
-        }
-        match host_class(&host) {
-            HostClass::Forbidden(what) => return Err(refuse(what)),
-            HostClass::Internal(what) if !origin_internal => {
-                return Err(refuse(&format!(
-                    "{what} named by a document from a public host"
-                )))
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Loopback by text: `localhost` names, 127/8, `::1` (and its v4-mapped form).
-fn is_loopback(host: &url::Host<&str>) -> bool {
-    match host {
-        url::Host::Domain(d) => {
-            let d = d.trim_end_matches('.').to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        url::Host::Ipv4(v4) => v4.is_loopback(),
-        url::Host::Ipv6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
     }
 }
 

@@ -1,11 +1,15 @@
 //! [`ProviderMetadata`]: the discovery document as data (OpenID Connect Discovery 1.0,
-//! RFC 8414). Fetching and checking it is `discovery.rs`'s job; turning it into a
+//! RFC 8414), and the policy on what it may name (which hosts, which schemes, given where it
+//! came from). Fetching it is `discovery.rs`'s job, and turning it into a
 //! [`Provider`](crate::Provider) too.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::address::HostClass;
+use url::Url;
+
+use crate::address::{host_class, is_loopback, HostClass};
+use crate::error::{truncate, Error, Result};
 
 /// A provider's metadata document. Only `issuer` is required; every endpoint is optional
 /// (using a missing one is an [`Error::MissingEndpoint`]) and unknown members are kept.
@@ -69,7 +73,9 @@ pub struct ProviderMetadata {
 }
 
 /// The kind of address a discovery document came from (by the connection's peer address).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Saved with a discovered provider (`"public"`, `"internal"`, `"loopback"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum ServedFrom {
     /// Not known (the document did not come through `Discovery`), or a public address.
     #[default]
@@ -99,4 +105,87 @@ impl ServedFrom {
             _ => Self::Public,
         }
     }
+}
+
+/// Refuses endpoints a hostile or compromised discovery document could use to turn the client
+/// against its own network: a scheme other than http(s), plain http unless the document came
+/// from a loopback host (local development), a link-local, cloud metadata, multicast or
+/// reserved address or name (always), and loopback, private, shared (CGNAT) or internal hosts
+/// when the document itself did not come from such a host.
+///
+/// This reads the URLs' text; the addresses a name resolves to are checked again when
+/// connecting (see [`Provider`]'s document origin and `address::GuardedResolver`). The refusal
+/// quotes the offending URL, never a response body.
+pub(crate) fn check_endpoints(location: &str, metadata: &ProviderMetadata) -> Result<()> {
+    check_endpoints_served(location, ServedFrom::Public, metadata)
+}
+
+/// [`check_endpoints`], knowing the kind of address the document came from: a document that
+/// came from the machine itself or an internal network (a public-looking name on split-horizon
+/// DNS) may name such hosts, as a document from an internal or loopback name may.
+pub(crate) fn check_endpoints_served(
+    location: &str,
+    served_from: ServedFrom,
+    metadata: &ProviderMetadata,
+) -> Result<()> {
+    let origin = Url::parse(location)
+        .map_err(|e| Error::Config(format!("`{location}` is not a URL: {e}")))?;
+    let origin_class = origin.host().map(|h| host_class(&h));
+    let origin_internal =
+        origin_class.is_some_and(|c| !c.is_public()) || served_from != ServedFrom::Public;
+    let origin_loopback =
+        origin.host().is_some_and(|h| is_loopback(&h)) || served_from == ServedFrom::Loopback;
+    let fields = [
+        ("authorization_endpoint", &metadata.authorization_endpoint),
+        ("token_endpoint", &metadata.token_endpoint),
+        ("userinfo_endpoint", &metadata.userinfo_endpoint),
+        ("jwks_uri", &metadata.jwks_uri),
+        ("revocation_endpoint", &metadata.revocation_endpoint),
+        ("introspection_endpoint", &metadata.introspection_endpoint),
+        ("registration_endpoint", &metadata.registration_endpoint),
+        (
+            "device_authorization_endpoint",
+            &metadata.device_authorization_endpoint,
+        ),
+        (
+            "pushed_authorization_request_endpoint",
+            &metadata.pushed_authorization_request_endpoint,
+        ),
+    ];
+    for (field, value) in fields {
+        let Some(value) = value else { continue };
+        let refuse = |reason: &str| Error::UnsafeEndpoint {
+            field: field.to_owned(),
+            reason: format!("{reason} (`{}`)", truncate(value, 200)),
+        };
+        let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
+        let host = url.host().ok_or_else(|| refuse("no host"))?;
+        // Plain http only between the machine and its own networks: a document from a
+        // loopback host must not send secrets in cleartext to a public one. Its own host is
+        // the one the application named (and the document came from the machine itself).
+        let same_host = host
+            .to_string()
+            .eq_ignore_ascii_case(origin.host_str().unwrap_or(""));
+        let internal_host = same_host || !host_class(&host).is_public();
+        match url.scheme() {
+            "https" => {}
+            "http" if origin_loopback && internal_host => {}
+            "http" => {
+                return Err(refuse(
+                    "plain http, allowed only from a loopback issuer to an internal host",
+                ))
+            }
+            _ => return Err(refuse("only http(s) endpoints are called")),
+        }
+        match host_class(&host) {
+            HostClass::Forbidden(what) => return Err(refuse(what)),
+            HostClass::Internal(what) if !origin_internal => {
+                return Err(refuse(&format!(
+                    "{what} named by a document from a public host"
+                )))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }

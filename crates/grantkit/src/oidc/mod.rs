@@ -12,5 +12,6 @@ pub(crate) use id_token::{Expectations, IdTokenVerifier};
 pub(crate) use jwks::JwksCache;
 pub use jwks::JwksOptions;
 pub use metadata::ProviderMetadata;
+pub(crate) use metadata::{check_endpoints_served, ServedFrom};
 #[cfg(feature = "fuzzing")]
-pub(crate) use {discovery::check_endpoints, jwks::parse_jwks};
+pub(crate) use {jwks::parse_jwks, metadata::check_endpoints};
