@@ -18,9 +18,9 @@ use axum::{Json, Router};
 use grantkit::{Client, Discovery, Error, IdTokenError, JwksOptions, Provider, Secret};
 use serde_json::{json, Value};
 
-#[path = "support/fixture_keys.rs"]
-mod fixture_keys;
+mod support;
 use fixture_keys::{now, sign};
+use support::fixture_keys;
 
 const CLIENT_ID: &str = "warm-client";
 
