@@ -27,6 +27,7 @@ pub mod polar_sh;
 mod server;
 pub mod store_contract;
 pub mod token_endpoint;
+mod wire;
 
 pub use accesslink::{
     ApiRecord, AuthorizationRecord, FakeAccessLink, FakeRateLimit, FakeUser, TokenRequestRecord,

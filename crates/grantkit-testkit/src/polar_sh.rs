@@ -24,11 +24,11 @@ use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use rand::Rng;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::server::TestServer;
+use crate::wire::{decode_basic, hmac_sha256, pkce_ok, random, OAuthDialect};
 
 /// The issuer Polar.sh names in its discovery document and ID tokens, whatever host serves them.
 pub const POLAR_ISSUER: &str = "https://polar.sh";
@@ -369,13 +369,11 @@ impl FakePolarSh {
     /// `secret` (`polar_whs_…`): Standard Webhooks, keyed with the secret's own bytes, because Polar
     /// base64-encodes the whole secret before signing (polar: server/polar/webhook/tasks.py).
     pub fn webhook_headers(&self, secret: &str, body: &[u8]) -> Vec<(String, String)> {
-        use hmac::Mac as _;
         let id = format!("msg_{}", random(16));
         let timestamp = (self.state().now()).to_string();
-        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("{id}.{timestamp}.").as_bytes());
-        mac.update(body);
-        let signature = format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()));
+        let signed = format!("{id}.{timestamp}.");
+        let mac = hmac_sha256(secret.as_bytes(), &[signed.as_bytes(), body]);
+        let signature = format!("v1,{}", STANDARD.encode(mac));
         vec![
             ("webhook-id".into(), id),
             ("webhook-timestamp".into(), timestamp),
@@ -414,15 +412,6 @@ impl Inner {
             .as_secs()
             + self.clock_offset
     }
-}
-
-fn random(len: usize) -> String {
-    let bytes: Vec<u8> = (0..len).map(|_| rand::thread_rng().gen()).collect();
-    URL_SAFE_NO_PAD
-        .encode(bytes)
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect()
 }
 
 fn router(inner: Shared) -> Router {
@@ -494,19 +483,14 @@ async fn rate_limit(
     }
 }
 
+/// Polar's OAuth errors (Authlib's JSON answers; a Basic challenge on a 401).
+const OAUTH: OAuthDialect = OAuthDialect {
+    content_type: "application/json",
+    basic_challenge: "Basic realm=\"polar\"",
+};
+
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
-    let mut response = (
-        status,
-        Json(json!({"error": code, "error_description": description})),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            "Basic realm=\"polar\"".parse().unwrap(),
-        );
-    }
-    response
+    OAUTH.error(status, code, description)
 }
 
 /// Authlib's RFC 6750 error for a presented token that is not valid
@@ -814,17 +798,7 @@ fn authenticate_with(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| STANDARD.decode(b).ok())
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|pair| {
-            let (id, secret) = pair.split_once(':')?;
-            let decode = |x: &str| {
-                url::form_urlencoded::parse(format!("x={x}").as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-            };
-            Some((decode(id)?, decode(secret)?))
-        });
+        .and_then(decode_basic);
     let invalid = || {
         oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -857,19 +831,6 @@ fn authenticate_with(
         Ok(client)
     } else {
         Err(invalid())
-    }
-}
-
-fn pkce_ok(challenge: &Option<(String, String)>, verifier: Option<&String>) -> bool {
-    match (challenge, verifier) {
-        (None, None) => true,
-        // A verifier without a challenge is refused (Authlib's CodeChallenge).
-        (None, Some(_)) => false,
-        (Some(_), None) => false,
-        (Some((c, m)), Some(v)) if m == "S256" => {
-            URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *c
-        }
-        (Some((c, _)), Some(v)) => c == v,
     }
 }
 
