@@ -75,3 +75,92 @@ mod file {
     use super::*;
     grantkit_testkit::store_contract_tests!(File);
 }
+
+/// The contract has teeth: a store that takes no lock (the trait's default) and a store whose
+/// handles do not share their tokens fail it.
+mod broken_stores_fail_the_contract {
+    use super::*;
+    use grantkit::{Result, TokenSet};
+
+    /// A store whose `lock()` is the trait's default: it excludes nobody.
+    struct NoLock;
+
+    impl Backend for NoLock {
+        const NAME: &'static str = "a store without a lock";
+        const BOUNDED_LOCK_WAIT: bool = false;
+        fn location(_test: &str) -> Option<String> {
+            Some(String::new())
+        }
+        fn store(
+            location: String,
+            key: StoreKey,
+            settings: Settings,
+        ) -> BoxFuture<'static, Arc<dyn TokenStore>> {
+            Box::pin(async move {
+                // The same tokens as every other handle, without the lock.
+                let shared = Memory::store(location, key, settings).await;
+                Arc::new(Forward(shared)) as Arc<dyn TokenStore>
+            })
+        }
+    }
+
+    /// Forwards everything but the lock to a shared memory store.
+    struct Forward(Arc<dyn TokenStore>);
+
+    impl TokenStore for Forward {
+        fn load(&self) -> BoxFuture<'_, Result<Option<TokenSet>>> {
+            self.0.load()
+        }
+        fn save<'a>(&'a self, tokens: &'a TokenSet) -> BoxFuture<'a, Result<()>> {
+            self.0.save(tokens)
+        }
+        fn delete(&self) -> BoxFuture<'_, Result<()>> {
+            self.0.delete()
+        }
+    }
+
+    /// Every handle is a store of its own, as if each replica had a private copy.
+    struct Unshared;
+
+    impl Backend for Unshared {
+        const NAME: &'static str = "a store whose handles share nothing";
+        const BOUNDED_LOCK_WAIT: bool = false;
+        fn location(_test: &str) -> Option<String> {
+            Some(String::new())
+        }
+        fn store(
+            _location: String,
+            _key: StoreKey,
+            _settings: Settings,
+        ) -> BoxFuture<'static, Arc<dyn TokenStore>> {
+            Box::pin(async { Arc::new(MemoryTokenStore::new()) as Arc<dyn TokenStore> })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[should_panic(expected = "a second holder got a held lock")]
+    async fn a_store_without_a_lock_fails_the_lock_guarantee() {
+        grantkit_testkit::store_contract::the_lock_excludes_a_second_holder_until_released::<
+            NoLock,
+        >("a_store_without_a_lock_fails_the_lock_guarantee")
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[should_panic(expected = "one refresh")]
+    async fn a_store_without_a_lock_refreshes_twice() {
+        grantkit_testkit::store_contract::two_token_sources_on_one_store_refresh_once::<NoLock>(
+            "a_store_without_a_lock_refreshes_twice",
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[should_panic(expected = "the last save wins")]
+    async fn a_store_whose_handles_share_nothing_fails_the_load_guarantee() {
+        grantkit_testkit::store_contract::load_returns_the_last_save_through_any_handle::<
+            Unshared,
+        >("a_store_whose_handles_share_nothing_fails_the_load_guarantee")
+        .await;
+    }
+}
