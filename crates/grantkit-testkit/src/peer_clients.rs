@@ -135,6 +135,10 @@ impl PeerClient {
         AuthMethod::ClientSecretPost,
     );
 
+    /// `exact-redirect-client`: a public web client whose one redirect URI
+    /// ([`PEER_REDIRECT_URI`]) is compared exactly, port included.
+    pub const EXACT_REDIRECT: Self = Self::new("exact-redirect-client", None, AuthMethod::None);
+
     const fn new(id: &'static str, secret: Option<&'static str>, method: AuthMethod) -> Self {
         Self { id, secret, method }
     }

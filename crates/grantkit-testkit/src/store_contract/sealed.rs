@@ -69,10 +69,10 @@ macro_rules! sealing_tests {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sealed_tokens_round_trip_and_refuse_a_wrong_key() {
                 $crate::store_contract::sealed_tokens_round_trip_and_refuse_a_wrong_key::<$backend>(
-                                    "sealed_tokens_round_trip_and_refuse_a_wrong_key",
-                                    $raw,
-                                )
-                                .await;
+                                            "sealed_tokens_round_trip_and_refuse_a_wrong_key",
+                                            $raw,
+                                        )
+                                        .await;
             }
         }
     };
