@@ -13,9 +13,6 @@
 //! cargo bench -p grantkit-store-postgres --bench stores` (under a minute). Without a URL,
 //! that engine's rows are skipped with a message.
 
-#[path = "../../grantkit/tests/support/mod.rs"]
-mod support;
-
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,7 +22,8 @@ use grantkit::store::{MemoryTokenStore, StoreKey, TokenStore};
 use grantkit::TokenSource;
 use grantkit_store_postgres::PostgresTokenStores;
 use grantkit_store_redis::RedisTokenStores;
-use support::{expired, micros, percentile, ready, valid_for, Fake};
+use grantkit_testkit::measure::{micros, percentile, ready};
+use grantkit_testkit::token_endpoint::{expired, valid_for, FakeTokenEndpoint as Fake};
 
 struct Case {
     name: &'static str,

@@ -1,26 +1,25 @@
 //! `PostgresTokenStore` against a real PostgreSQL (`GRANTKIT_TEST_POSTGRES_URL`, started by
-//! `scripts/start-services`): the store contract, one refresh per expiry for 4 processes × 50
-//! tasks, a SIGKILLed lock holder, and sealed tokens. The proofs are shared with the Redis
-//! store (`grantkit/tests/support/replicas.rs`).
+//! `scripts/start-services`): the testkit's store contract (`grantkit_testkit::store_contract`),
+//! one refresh per expiry for 4 processes × 50 tasks, a SIGKILLed lock holder, and sealed
+//! tokens, as the Redis store proves them; then what is PostgreSQL's own.
 #![cfg(unix)]
-
-#[path = "../../grantkit/tests/support/replicas.rs"]
-mod replicas;
-#[path = "../../grantkit/tests/support/mod.rs"]
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use grantkit::store::{BoxFuture, StoreKey, TokenStore};
 use grantkit_store_postgres::PostgresTokenStores;
-use replicas::{Backend, Settings};
+use grantkit_testkit::store_contract::{env_or_skip, unique_subject, Backend, Settings};
+use grantkit_testkit::token_endpoint::{concurrent_calls, expired, FakeTokenEndpoint};
 
 struct Postgres;
 
 impl Backend for Postgres {
     const NAME: &'static str = "PostgreSQL";
-    const URL_VAR: &'static str = "GRANTKIT_TEST_POSTGRES_URL";
+
+    fn location(test: &str) -> Option<String> {
+        env_or_skip(test, Self::NAME, "GRANTKIT_TEST_POSTGRES_URL")
+    }
 
     fn store(
         url: String,
@@ -42,9 +41,11 @@ impl Backend for Postgres {
     }
 }
 
+grantkit_testkit::store_contract_tests!(Postgres);
 // The killed process's connection closes and PostgreSQL ends its session at once; the
 // keepalive bound (3 s here) is for a holder whose host vanished without a FIN.
-replicas::store_proofs!(Postgres, Duration::from_secs(3), raw_row);
+grantkit_testkit::replica_tests!(Postgres, Duration::from_secs(3));
+grantkit_testkit::sealing_tests!(Postgres, raw_row);
 
 /// The stored bytes, straight from the table.
 fn raw_row<'a>(url: &'a str, key: &'a StoreKey) -> BoxFuture<'a, Vec<u8>> {
@@ -65,7 +66,7 @@ fn raw_row<'a>(url: &'a str, key: &'a StoreKey) -> BoxFuture<'a, Vec<u8>> {
 
 #[tokio::test]
 async fn migration_is_idempotent_and_concurrent_safe() {
-    let Some(url) = replicas::url_or_skip::<Postgres>("postgres_migration_is_idempotent") else {
+    let Some(url) = Postgres::location("postgres_migration_is_idempotent") else {
         return;
     };
     let stores = PostgresTokenStores::connect(&url).await.unwrap();
@@ -86,11 +87,10 @@ async fn migration_is_idempotent_and_concurrent_safe() {
 /// holder would wait for a connection its own lock holds).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refresh_needs_only_one_pooled_connection() {
-    let Some(url) = replicas::url_or_skip::<Postgres>("a_refresh_needs_only_one_pooled_connection")
-    else {
+    let Some(url) = Postgres::location("a_refresh_needs_only_one_pooled_connection") else {
         return;
     };
-    let fake = support::Fake::start().await;
+    let fake = FakeTokenEndpoint::start().await;
     fake.set_live_refresh_token(Some("rt-0"));
     let pool = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
@@ -100,26 +100,17 @@ async fn a_refresh_needs_only_one_pooled_connection() {
         .unwrap();
     let stores = PostgresTokenStores::new(pool).lock_wait(Duration::from_secs(5));
     stores.migrate().await.unwrap();
-    let key = StoreKey::for_client(&fake.client(), replicas::unique_subject("one-connection"));
+    let key = StoreKey::for_client(&fake.client(), unique_subject("one-connection"));
     let source = grantkit::TokenSource::builder(fake.client())
         .store(stores.store(key.clone()))
-        .tokens(support::expired("at-0", Some("rt-0")))
+        .tokens(expired("at-0", Some("rt-0")))
         .build()
         .await
         .unwrap();
-    let tokens = support::concurrent_calls(&source, 20).await;
+    let tokens = concurrent_calls(&source, 20).await;
     assert!(tokens
         .iter()
         .all(|t| t.as_ref().unwrap().expose() == "at-1"));
     assert_eq!(fake.token_requests(), 1);
     stores.store(key).delete().await.unwrap();
-}
-
-/// Refresh-ahead on: four processes whose stored token enters its window refresh it once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_ahead_four_processes_refresh_once_per_expiry() {
-    replicas::one_refresh_per_expiry_with_refresh_ahead::<Postgres>(
-        "refresh_ahead_four_processes_refresh_once_per_expiry",
-    )
-    .await;
 }

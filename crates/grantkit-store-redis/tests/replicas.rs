@@ -1,27 +1,25 @@
 //! `RedisTokenStore` against a real Redis (`GRANTKIT_TEST_REDIS_URL`, started by
-//! `scripts/start-services`): the store contract, one refresh per expiry for 4 processes × 50
-//! tasks, a SIGKILLed lock holder (its lease runs out), a frozen one (its lease runs out while it
-//! lives), and sealed tokens. The proofs are
-//! shared with the PostgreSQL store (`grantkit/tests/support/replicas.rs`).
+//! `scripts/start-services`): the testkit's store contract (`grantkit_testkit::store_contract`),
+//! one refresh per expiry for 4 processes × 50 tasks, a SIGKILLed lock holder (its lease runs
+//! out), a frozen one (its lease runs out while it lives), and sealed tokens, as the
+//! PostgreSQL store proves them; then what is Redis's own.
 #![cfg(unix)]
-
-#[path = "../../grantkit/tests/support/replicas.rs"]
-mod replicas;
-#[path = "../../grantkit/tests/support/mod.rs"]
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use grantkit::store::{BoxFuture, StoreKey, TokenStore};
 use grantkit_store_redis::RedisTokenStores;
-use replicas::{Backend, Settings};
+use grantkit_testkit::store_contract::{env_or_skip, unique_subject, Backend, Settings};
 
 struct Redis;
 
 impl Backend for Redis {
     const NAME: &'static str = "Redis";
-    const URL_VAR: &'static str = "GRANTKIT_TEST_REDIS_URL";
+
+    fn location(test: &str) -> Option<String> {
+        env_or_skip(test, Self::NAME, "GRANTKIT_TEST_REDIS_URL")
+    }
 
     fn store(
         url: String,
@@ -42,17 +40,15 @@ impl Backend for Redis {
     }
 }
 
-// The killed holder's watchdog stops renewing; its 3 s lease runs out.
-replicas::store_proofs!(Redis, Duration::from_secs(3), raw_value);
-
-/// The lease-expiry race documented in docs/scaling.md, with a real frozen process.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens() {
-    replicas::a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens::<Redis>(
-        "a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens",
-    )
-    .await;
-}
+grantkit_testkit::store_contract_tests!(Redis);
+// The killed holder's watchdog stops renewing; its 3 s lease runs out. The lease-expiry race
+// documented in docs/scaling.md is proven with a real frozen process.
+grantkit_testkit::replica_tests!(
+    Redis,
+    Duration::from_secs(3),
+    lease_expires_under_a_live_holder
+);
+grantkit_testkit::sealing_tests!(Redis, raw_value);
 
 /// The stored bytes, straight from Redis.
 fn raw_value<'a>(url: &'a str, key: &'a StoreKey) -> BoxFuture<'a, Vec<u8>> {
@@ -78,10 +74,10 @@ async fn connection(url: &str) -> redis::aio::MultiplexedConnection {
 /// A live holder whose refresh outlasts the lease keeps the lock: the watchdog renews it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lease_is_renewed_while_the_holder_lives() {
-    let Some(url) = replicas::url_or_skip::<Redis>("redis_lease_is_renewed") else {
+    let Some(url) = Redis::location("redis_lease_is_renewed") else {
         return;
     };
-    let key = StoreKey::new("lease", "client", replicas::unique_subject("lease"));
+    let key = StoreKey::new("lease", "client", unique_subject("lease"));
     let stores = RedisTokenStores::connect(&url)
         .await
         .unwrap()
@@ -102,13 +98,4 @@ async fn lease_is_renewed_while_the_holder_lives() {
         .await
         .unwrap();
     assert!(!exists);
-}
-
-/// Refresh-ahead on: four processes whose stored token enters its window refresh it once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_ahead_four_processes_refresh_once_per_expiry() {
-    replicas::one_refresh_per_expiry_with_refresh_ahead::<Redis>(
-        "refresh_ahead_four_processes_refresh_once_per_expiry",
-    )
-    .await;
 }

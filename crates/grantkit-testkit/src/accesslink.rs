@@ -25,10 +25,10 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use base64::Engine as _;
 use serde_json::{json, Value};
 use url::Url;
 
+use crate::wire::{decode_basic, hmac_sha256, OAuthDialect};
 use crate::TestServer;
 
 /// The client id the fake has registered.
@@ -373,11 +373,7 @@ impl FakeAccessLink {
     /// The `Polar-Webhook-Signature` AccessLink sends with a webhook delivery of `body`:
     /// HMAC-SHA256 of the body with the webhook's `signature_secret_key`, lowercase hex.
     pub fn webhook_signature(&self, secret: &str, body: &[u8]) -> String {
-        use hmac::Mac as _;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(body);
-        mac.finalize()
-            .into_bytes()
+        hmac_sha256(secret.as_bytes(), &[body])
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect()
@@ -480,38 +476,20 @@ async fn consent(
     Redirect::to(url.as_str()).into_response()
 }
 
+/// AccessLink's OAuth errors: Spring's content type and Basic realm.
+const OAUTH: OAuthDialect = OAuthDialect {
+    content_type: "application/json;charset=UTF-8",
+    basic_challenge: "Basic realm=\"oauth2/client\"",
+};
+
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
-    let mut response = (
-        status,
-        [(header::CONTENT_TYPE, "application/json;charset=UTF-8")],
-        json!({"error": error, "error_description": description}).to_string(),
-    )
-        .into_response();
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"oauth2/client\""),
-        );
-    }
-    response
+    OAUTH.error(status, error, description)
 }
 
 /// RFC 6749 §2.3.1: id and secret are form-urlencoded before base64.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let pair = String::from_utf8(decoded).ok()?;
-    let (id, secret) = pair.split_once(':')?;
-    let decode = |s: &str| -> String {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
-    Some((decode(id), decode(secret)))
+    decode_basic(value.strip_prefix("Basic ")?.trim())
 }
 
 async fn token(

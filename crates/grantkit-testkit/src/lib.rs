@@ -10,12 +10,24 @@
 //! - [`TestServer`]: serves an in-process fake (axum) on `127.0.0.1:0`; the Polar fakes use it.
 //! - [`FakeAccessLink`]: a fake Polar AccessLink (Flow authorization with consent, the token
 //!   endpoint's Basic-only client authentication and `x_user_id`, user registration).
+//! - grantkit on the peer: [`OidcPeer::shared`] (one peer per test binary),
+//!   [`OidcPeer::provider`], the peer's fixed clients ([`PeerClient`]) and a browser
+//!   [`login`].
+//! - [`store_contract`]: the [`TokenStore`](grantkit::store::TokenStore) contract as tests, for the
+//!   stores of grantkit and for your own.
+//! - [`token_endpoint`]: a counting, strictly rotating fake token endpoint and resource server.
+//! - [`measure`]: helpers for benchmarks.
 
 mod accesslink;
 mod browser;
+pub mod measure;
 mod oidc_peer;
+mod peer_clients;
 pub mod polar_sh;
 mod server;
+pub mod store_contract;
+pub mod token_endpoint;
+mod wire;
 
 pub use accesslink::{
     ApiRecord, AuthorizationRecord, FakeAccessLink, FakeRateLimit, FakeUser, TokenRequestRecord,
@@ -23,4 +35,5 @@ pub use accesslink::{
 };
 pub use browser::{Browser, BrowserError};
 pub use oidc_peer::{OidcPeer, PeerError};
+pub use peer_clients::{authorize, login, LoginError, PeerClient, PEER_REDIRECT_URI};
 pub use server::TestServer;

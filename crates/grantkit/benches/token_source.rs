@@ -12,9 +12,6 @@
 //!
 //! Run: `cargo bench -p grantkit --bench token_source` (about 25 s).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +20,8 @@ use grantkit::AccessToken;
 use criterion::Criterion;
 use grantkit::store::{FileTokenStore, MemoryTokenStore, TokenStore};
 use grantkit::TokenSource;
-use support::{expired, micros, percentile, ready, valid_for, Fake};
+use grantkit_testkit::measure::{micros, percentile, ready};
+use grantkit_testkit::token_endpoint::{expired, valid_for, FakeTokenEndpoint as Fake};
 
 fn bench_fresh(c: &mut Criterion, rt: &tokio::runtime::Runtime, fake: &Fake) {
     let source = rt.block_on(async {

@@ -15,8 +15,6 @@
 
 #[path = "../tests/support/fixture_keys.rs"]
 mod fixture_keys;
-#[path = "../tests/support/mod.rs"]
-mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -28,8 +26,8 @@ use axum::{Json, Router};
 use criterion::Criterion;
 use grantkit::oidc::JwksOptions;
 use grantkit::{Client, Provider, Secret};
+use grantkit_testkit::measure::{micros, percentile};
 use serde_json::{json, Value};
-use support::{micros, percentile};
 
 const KEY_LIFETIME: Duration = Duration::from_millis(200);
 const RUN: Duration = Duration::from_secs(5);

@@ -5,15 +5,13 @@
 //! that one `child_*` test acts as the child; without that variable those tests do nothing.
 #![cfg(unix)]
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use grantkit::store::{FileTokenStore, TokenStore};
 use grantkit::{TokenSet, TokenSource};
-use support::{client_for, expired, Fake};
+use grantkit_testkit::token_endpoint::{client_for, expired, FakeTokenEndpoint as Fake};
 
 const ROLE: &str = "GRANTKIT_CHILD_ROLE";
 const FILE: &str = "GRANTKIT_CHILD_TOKEN_FILE";

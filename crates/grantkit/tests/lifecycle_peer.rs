@@ -2,28 +2,8 @@
 //! use and revokes the whole grant when a rotated-out refresh token is replayed.
 
 use grantkit::store::{FileTokenStore, TokenStore};
-use grantkit::{AuthMethod, AuthorizedClient, Client, Provider, TokenSource};
-use grantkit_testkit::{Browser, OidcPeer};
-
-const REDIRECT: &str = "http://127.0.0.1:8976/callback";
-
-fn public_client(peer: &OidcPeer) -> Client {
-    let provider = Provider::builder("oidc-provider peer")
-        .issuer(peer.issuer())
-        .authorization_endpoint(&peer.url("/auth"))
-        .token_endpoint(&peer.url("/token"))
-        .userinfo_endpoint(&peer.url("/me"))
-        .jwks_uri(&peer.url("/jwks"))
-        .iss_parameter_supported(true)
-        .build()
-        .unwrap();
-    Client::builder(provider, "public-client")
-        .auth_method(AuthMethod::None)
-        .redirect_uri(REDIRECT)
-        .scopes(["openid", "email"])
-        .build()
-        .unwrap()
-}
+use grantkit::{AuthorizedClient, TokenSource};
+use grantkit_testkit::{login, OidcPeer, PeerClient};
 
 /// 100 sequential refreshes through two token sources sharing one token file — like two
 /// processes — taking turns. Each source's own copy is stale every time its turn comes (the
@@ -39,20 +19,13 @@ async fn hundred_rotating_refreshes_through_a_shared_token_file_never_hit_invali
     ) else {
         return;
     };
-    let client = public_client(&peer);
-    let (url, pending) = client
-        .authorize()
-        .param("login_hint", "rita")
+    let client = PeerClient::PUBLIC
+        .builder(peer.provider().unwrap())
+        .auth_method(PeerClient::PUBLIC.method())
+        .scopes(["openid", "email"])
         .build()
         .unwrap();
-    let callback = Browser::new()
-        .authorize(url.as_str(), REDIRECT)
-        .await
-        .unwrap();
-    let tokens = client
-        .exchange_code(pending.verify_callback(&callback).unwrap())
-        .await
-        .unwrap();
+    let tokens = login(&client, Some("rita")).await.unwrap();
 
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("grantkit-peer-rotation-{}", std::process::id()));

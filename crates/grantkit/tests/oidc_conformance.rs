@@ -15,9 +15,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use sha2::Digest;
 
-#[path = "support/fixture_keys.rs"]
-mod fixture_keys;
+mod support;
 use fixture_keys::{fixture_key, now, sign};
+use support::fixture_keys;
 
 const CLIENT_ID: &str = "rp-client";
 const ACCESS_TOKEN: &str = "access-token-123";

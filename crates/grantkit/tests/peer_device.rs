@@ -2,23 +2,19 @@
 //! `PEER_DEVICE_INTERVAL=1`: it sends `interval: 1` and answers `slow_down` to faster polls, so
 //! these tests also prove the client never polls faster than the interval.
 
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use grantkit::device::{DeviceAuthorization, DevicePoll};
-use grantkit::oidc::Discovery;
 use grantkit::{Client, OAuthErrorCode};
-use grantkit_testkit::OidcPeer;
+use grantkit_testkit::{OidcPeer, PeerClient};
 
-fn peer(test: &str) -> Option<&'static OidcPeer> {
-    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
-    PEER.get_or_init(|| OidcPeer::start_with_env_or_skip(test, &[("PEER_DEVICE_INTERVAL", "1")]))
-        .as_ref()
-}
+/// The shared peer's settings: a device interval of 1 s, and `slow_down` for faster polls.
+const DEVICE_INTERVAL: &[(&str, &str)] = &[("PEER_DEVICE_INTERVAL", "1")];
 
+/// `device-client` on the discovered peer.
 async fn device_client(peer: &OidcPeer) -> Client {
-    let provider = Discovery::new(peer.issuer()).fetch().await.unwrap();
-    Client::builder(provider, "device-client")
+    PeerClient::DEVICE
+        .builder(peer.discover().await.unwrap())
         .scopes(["openid", "email"])
         .build()
         .unwrap()
@@ -26,9 +22,10 @@ async fn device_client(peer: &OidcPeer) -> Client {
 
 #[tokio::test]
 async fn device_login_shows_the_codes_polls_at_the_interval_and_gets_validated_tokens() {
-    let Some(peer) =
-        peer("device_login_shows_the_codes_polls_at_the_interval_and_gets_validated_tokens")
-    else {
+    let Some(peer) = OidcPeer::shared_with_env(
+        "device_login_shows_the_codes_polls_at_the_interval_and_gets_validated_tokens",
+        DEVICE_INTERVAL,
+    ) else {
         return;
     };
     let client = device_client(peer).await;
@@ -76,9 +73,10 @@ async fn device_login_shows_the_codes_polls_at_the_interval_and_gets_validated_t
 
 #[tokio::test]
 async fn authorization_pending_then_slow_down_grows_the_interval_by_five_seconds() {
-    let Some(peer) =
-        peer("authorization_pending_then_slow_down_grows_the_interval_by_five_seconds")
-    else {
+    let Some(peer) = OidcPeer::shared_with_env(
+        "authorization_pending_then_slow_down_grows_the_interval_by_five_seconds",
+        DEVICE_INTERVAL,
+    ) else {
         return;
     };
     let client = device_client(peer).await;
@@ -95,7 +93,9 @@ async fn authorization_pending_then_slow_down_grows_the_interval_by_five_seconds
 
 #[tokio::test]
 async fn a_denied_device_login_is_access_denied() {
-    let Some(peer) = peer("a_denied_device_login_is_access_denied") else {
+    let Some(peer) =
+        OidcPeer::shared_with_env("a_denied_device_login_is_access_denied", DEVICE_INTERVAL)
+    else {
         return;
     };
     let client = device_client(peer).await;

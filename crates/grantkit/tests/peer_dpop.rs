@@ -3,36 +3,14 @@
 //! proof per request, and server nonces (`PEER_DPOP_NONCE=1`) at both the token endpoint and
 //! the resource server.
 
-use std::sync::OnceLock;
-
 use grantkit::dpop::DpopKey;
-use grantkit::oidc::Discovery;
-use grantkit::{
-    AuthorizedClient, Client, OAuthErrorCode, Provider, TokenSet, TokenSource, TokenType,
-};
-use grantkit_testkit::{Browser, OidcPeer};
+use grantkit::{AuthorizedClient, Client, OAuthErrorCode, Provider, TokenSource, TokenType};
+use grantkit_testkit::{login, OidcPeer, PeerClient};
 
-const REDIRECT: &str = "http://127.0.0.1:8976/callback";
-
-fn peer(test: &str) -> Option<&'static OidcPeer> {
-    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
-    PEER.get_or_init(|| OidcPeer::start_or_skip(test)).as_ref()
-}
-
-/// A peer that demands a DPoP nonce on every proof.
-fn nonce_peer(test: &str) -> Option<&'static OidcPeer> {
-    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
-    PEER.get_or_init(|| OidcPeer::start_with_env_or_skip(test, &[("PEER_DPOP_NONCE", "1")]))
-        .as_ref()
-}
-
-async fn provider(peer: &OidcPeer) -> Provider {
-    Discovery::new(peer.issuer()).fetch().await.unwrap()
-}
-
+/// `dpop-client` with `key` (or without one).
 fn dpop_client(provider: Provider, key: Option<DpopKey>) -> Client {
-    let builder = Client::builder(provider, "dpop-client")
-        .redirect_uri(REDIRECT)
+    let builder = PeerClient::DPOP
+        .builder(provider)
         .scopes(["openid", "email"]);
     match key {
         Some(key) => builder.dpop(key),
@@ -42,32 +20,22 @@ fn dpop_client(provider: Provider, key: Option<DpopKey>) -> Client {
     .unwrap()
 }
 
-async fn login(client: &Client) -> grantkit::Result<TokenSet> {
-    let (url, pending) = client.authorize().build().unwrap();
-    let callback = Browser::new()
-        .authorize(url.as_str(), REDIRECT)
-        .await
-        .unwrap();
-    client
-        .exchange_code(pending.verify_callback(&callback).unwrap())
-        .await
-}
-
 #[tokio::test]
 async fn dpop_bound_tokens_work_for_userinfo_the_authorized_client_and_refresh() {
-    let Some(peer) = peer("dpop_bound_tokens_work_for_userinfo_the_authorized_client_and_refresh")
+    let Some(peer) =
+        OidcPeer::shared("dpop_bound_tokens_work_for_userinfo_the_authorized_client_and_refresh")
     else {
         return;
     };
     let key = DpopKey::generate().unwrap();
-    let client = dpop_client(provider(peer).await, Some(key.clone()));
+    let client = dpop_client(peer.discover().await.unwrap(), Some(key.clone()));
     let (url, _) = client.authorize().build().unwrap();
     assert!(
         url.query_pairs()
             .any(|(k, v)| k == "dpop_jkt" && v == key.thumbprint()),
         "the code is bound to the key"
     );
-    let tokens = login(&client).await.unwrap();
+    let tokens = login(&client, None).await.unwrap();
     assert_eq!(tokens.token_type(), &TokenType::DPoP);
     assert_eq!(client.userinfo(&tokens).await.unwrap().sub, "alice");
 
@@ -94,19 +62,22 @@ async fn dpop_bound_tokens_work_for_userinfo_the_authorized_client_and_refresh()
 
 #[tokio::test]
 async fn an_ed25519_key_binds_tokens_and_signs_every_proof() {
-    let Some(peer) = peer("an_ed25519_key_binds_tokens_and_signs_every_proof") else {
+    let Some(peer) = OidcPeer::shared("an_ed25519_key_binds_tokens_and_signs_every_proof") else {
         return;
     };
     let key = DpopKey::generate_ed25519().unwrap();
     assert_eq!(key.algorithm(), "EdDSA");
-    let client = dpop_client(provider(peer).await, Some(key.clone()));
-    let tokens = login(&client).await.unwrap();
+    let client = dpop_client(peer.discover().await.unwrap(), Some(key.clone()));
+    let tokens = login(&client, None).await.unwrap();
     assert_eq!(tokens.token_type(), &TokenType::DPoP);
     assert_eq!(client.userinfo(&tokens).await.unwrap().sub, "alice");
     let refreshed = client.refresh(&tokens).await.unwrap();
     assert_eq!(refreshed.token_type(), &TokenType::DPoP);
     // Bound to this key: the same token with a P-256 key's proofs is refused.
-    let thief = dpop_client(provider(peer).await, Some(DpopKey::generate().unwrap()));
+    let thief = dpop_client(
+        peer.discover().await.unwrap(),
+        Some(DpopKey::generate().unwrap()),
+    );
     let err = thief.userinfo(&refreshed).await.unwrap_err();
     assert_eq!(
         err.oauth_code(),
@@ -117,11 +88,15 @@ async fn an_ed25519_key_binds_tokens_and_signs_every_proof() {
 
 #[tokio::test]
 async fn a_bound_token_is_refused_as_bearer_and_with_another_key() {
-    let Some(peer) = peer("a_bound_token_is_refused_as_bearer_and_with_another_key") else {
+    let Some(peer) = OidcPeer::shared("a_bound_token_is_refused_as_bearer_and_with_another_key")
+    else {
         return;
     };
-    let client = dpop_client(provider(peer).await, Some(DpopKey::generate().unwrap()));
-    let tokens = login(&client).await.unwrap();
+    let client = dpop_client(
+        peer.discover().await.unwrap(),
+        Some(DpopKey::generate().unwrap()),
+    );
+    let tokens = login(&client, None).await.unwrap();
 
     // As a Bearer token, without a proof.
     let response = reqwest::Client::new()
@@ -137,7 +112,10 @@ async fn a_bound_token_is_refused_as_bearer_and_with_another_key() {
     );
 
     // With a proof from another key (a thief with their own key).
-    let thief = dpop_client(provider(peer).await, Some(DpopKey::generate().unwrap()));
+    let thief = dpop_client(
+        peer.discover().await.unwrap(),
+        Some(DpopKey::generate().unwrap()),
+    );
     let err = thief.userinfo(&tokens).await.unwrap_err();
     let code = err.oauth_code().unwrap_or_else(|| panic!("{err}"));
     assert!(
@@ -158,11 +136,12 @@ async fn a_bound_token_is_refused_as_bearer_and_with_another_key() {
 
 #[tokio::test]
 async fn a_client_registered_for_dpop_needs_a_key() {
-    let Some(peer) = peer("a_client_registered_for_dpop_needs_a_key") else {
+    let Some(peer) = OidcPeer::shared("a_client_registered_for_dpop_needs_a_key") else {
         return;
     };
-    let client = dpop_client(provider(peer).await, None);
-    let err = login(&client).await.unwrap_err();
+    let client = dpop_client(peer.discover().await.unwrap(), None);
+    let err = login(&client, None).await.unwrap_err();
+    let err = err.exchange().unwrap_or_else(|| panic!("{err}"));
     // oidc-provider hides the reason ("DPoP proof JWT not provided") behind `invalid_grant`.
     assert_eq!(
         err.oauth_code(),
@@ -173,25 +152,27 @@ async fn a_client_registered_for_dpop_needs_a_key() {
 
 #[tokio::test]
 async fn server_nonces_are_retried_once_at_the_token_endpoint_and_the_resource_server() {
-    let Some(peer) =
-        nonce_peer("server_nonces_are_retried_once_at_the_token_endpoint_and_the_resource_server")
-    else {
+    // A peer that demands a DPoP nonce on every proof.
+    let Some(peer) = OidcPeer::shared_with_env(
+        "server_nonces_are_retried_once_at_the_token_endpoint_and_the_resource_server",
+        &[("PEER_DPOP_NONCE", "1")],
+    ) else {
         return;
     };
     let key = DpopKey::generate().unwrap();
     // Token endpoint: a new client knows no nonce, so its first proof has none; the peer
     // (which requires one on every proof) answers `use_dpop_nonce` with a `DPoP-Nonce`, and the
     // exchange can only succeed through the one retry with it.
-    let client = dpop_client(provider(peer).await, Some(key.clone()));
-    let tokens = login(&client).await.unwrap();
+    let client = dpop_client(peer.discover().await.unwrap(), Some(key.clone()));
+    let tokens = login(&client, None).await.unwrap();
     assert_eq!(tokens.token_type(), &TokenType::DPoP);
 
     // Resource server: the same key after a restart (a new client, no nonce known yet) meets the
     // `WWW-Authenticate: DPoP error="use_dpop_nonce"` challenge at /me and retries once, both
     // through `Client::userinfo` and through `AuthorizedClient`.
-    let restarted = dpop_client(provider(peer).await, Some(key.clone()));
+    let restarted = dpop_client(peer.discover().await.unwrap(), Some(key.clone()));
     assert_eq!(restarted.userinfo(&tokens).await.unwrap().sub, "alice");
-    let restarted = dpop_client(provider(peer).await, Some(key));
+    let restarted = dpop_client(peer.discover().await.unwrap(), Some(key));
     let source = TokenSource::builder(restarted)
         .tokens(tokens.clone())
         .build()
@@ -202,7 +183,10 @@ async fn server_nonces_are_retried_once_at_the_token_endpoint_and_the_resource_s
     assert_eq!(response.status(), 200);
 
     // Another key still fails after the nonce retry: the binding, not the nonce, refuses it.
-    let other = dpop_client(provider(peer).await, Some(DpopKey::generate().unwrap()));
+    let other = dpop_client(
+        peer.discover().await.unwrap(),
+        Some(DpopKey::generate().unwrap()),
+    );
     let err = other.userinfo(&tokens).await.unwrap_err();
     assert_ne!(
         err.oauth_code(),
@@ -214,12 +198,14 @@ async fn server_nonces_are_retried_once_at_the_token_endpoint_and_the_resource_s
 
 #[tokio::test]
 async fn confidential_clients_get_dpop_tokens_for_client_credentials() {
-    let Some(peer) = peer("confidential_clients_get_dpop_tokens_for_client_credentials") else {
+    let Some(peer) =
+        OidcPeer::shared("confidential_clients_get_dpop_tokens_for_client_credentials")
+    else {
         return;
     };
     let key = DpopKey::generate().unwrap();
-    let client = Client::builder(provider(peer).await, "basic-client")
-        .client_secret("basic+secret%with:odd/chars")
+    let client = PeerClient::BASIC
+        .builder(peer.discover().await.unwrap())
         .dpop(key)
         .build()
         .unwrap();

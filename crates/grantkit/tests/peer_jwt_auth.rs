@@ -2,31 +2,19 @@
 //! real `oidc-provider` peer, which verifies the signature against the client's registered JWKS
 //! (or secret), the `aud`, the `exp`, and refuses a `jti` it has seen before.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use grantkit::jwt_auth::{ClientKey, JwtAudience};
-use grantkit::oidc::Discovery;
 use grantkit::{
     AuthMethod, Client, Endpoint, Error, OAuthErrorCode, Provider, Secret, TokenTypeHint,
 };
-use grantkit_testkit::{Browser, OidcPeer};
+use grantkit_testkit::{login, OidcPeer, PeerClient};
 
-const REDIRECT: &str = "http://127.0.0.1:8976/callback";
-const JWT_SECRET: &str = "jwt-secret-client-hs256-key-0123456789abcdef";
-
-fn peer(test: &str) -> Option<&'static OidcPeer> {
-    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
-    PEER.get_or_init(|| OidcPeer::start_or_skip(test)).as_ref()
-}
-
-async fn provider(peer: &OidcPeer) -> Provider {
-    Discovery::new(peer.issuer()).fetch().await.unwrap()
-}
-
+/// `jwt-key-client` on the discovered peer, signing with `key`.
 async fn key_client(peer: &OidcPeer, key: ClientKey) -> Client {
-    Client::builder(provider(peer).await, "jwt-key-client")
+    PeerClient::JWT_KEY
+        .builder(peer.discover().await.unwrap())
         .private_key(key)
-        .redirect_uri(REDIRECT)
         .scopes(["openid", "email"])
         .build()
         .unwrap()
@@ -45,7 +33,9 @@ fn jwk(name: &str) -> ClientKey {
 /// also prove each assertion has a fresh `jti`: the peer refuses a replayed one.
 #[tokio::test]
 async fn private_key_jwt_with_rsa_ec_and_ed25519_keys_from_pem_and_jwk() {
-    let Some(peer) = peer("private_key_jwt_with_rsa_ec_and_ed25519_keys_from_pem_and_jwk") else {
+    let Some(peer) =
+        OidcPeer::shared("private_key_jwt_with_rsa_ec_and_ed25519_keys_from_pem_and_jwk")
+    else {
         return;
     };
     let keys = [
@@ -86,26 +76,20 @@ async fn private_key_jwt_with_rsa_ec_and_ed25519_keys_from_pem_and_jwk() {
 
 #[tokio::test]
 async fn private_key_jwt_code_flow_refresh_and_revocation_with_the_issuer_as_audience() {
-    let Some(peer) =
-        peer("private_key_jwt_code_flow_refresh_and_revocation_with_the_issuer_as_audience")
-    else {
+    let Some(peer) = OidcPeer::shared(
+        "private_key_jwt_code_flow_refresh_and_revocation_with_the_issuer_as_audience",
+    ) else {
         return;
     };
     for audience in [JwtAudience::TokenEndpoint, JwtAudience::Issuer] {
-        let client = Client::builder(provider(peer).await, "jwt-key-client")
+        let client = PeerClient::JWT_KEY
+            .builder(peer.discover().await.unwrap())
             .private_key(jwk("peer-client-ec.jwk.json"))
             .jwt_audience(audience.clone())
-            .redirect_uri(REDIRECT)
             .scopes(["openid", "email"])
             .build()
             .unwrap();
-        let (url, pending) = client.authorize().build().unwrap();
-        let callback = Browser::new()
-            .authorize(url.as_str(), REDIRECT)
-            .await
-            .unwrap();
-        let code = pending.verify_callback(&callback).unwrap();
-        let tokens = client.exchange_code(code).await.unwrap();
+        let tokens = login(&client, None).await.unwrap();
         assert_eq!(
             tokens.id_token_claims().unwrap().sub,
             "alice",
@@ -123,21 +107,23 @@ async fn private_key_jwt_code_flow_refresh_and_revocation_with_the_issuer_as_aud
 
 #[tokio::test]
 async fn client_secret_jwt_authenticates_and_a_wrong_secret_is_invalid_client() {
-    let Some(peer) = peer("client_secret_jwt_authenticates_and_a_wrong_secret_is_invalid_client")
+    let Some(peer) =
+        OidcPeer::shared("client_secret_jwt_authenticates_and_a_wrong_secret_is_invalid_client")
     else {
         return;
     };
     let client = |secret: &str| {
         let secret = secret.to_owned();
         async move {
-            Client::builder(provider(peer).await, "jwt-secret-client")
+            PeerClient::JWT_SECRET
+                .builder(peer.discover().await.unwrap())
                 .client_secret(secret)
                 .auth_method(AuthMethod::ClientSecretJwt)
                 .build()
                 .unwrap()
         }
     };
-    let good = client(JWT_SECRET).await;
+    let good = client(PeerClient::JWT_SECRET.secret().unwrap()).await;
     let tokens = good.client_credentials(["api:read"]).await.unwrap();
     let info = good.introspect(tokens.access_token(), None).await.unwrap();
     assert!(info.active);
@@ -156,7 +142,9 @@ async fn client_secret_jwt_authenticates_and_a_wrong_secret_is_invalid_client() 
 
 #[tokio::test]
 async fn an_unregistered_key_or_a_refused_algorithm_is_invalid_client() {
-    let Some(peer) = peer("an_unregistered_key_or_a_refused_algorithm_is_invalid_client") else {
+    let Some(peer) =
+        OidcPeer::shared("an_unregistered_key_or_a_refused_algorithm_is_invalid_client")
+    else {
         return;
     };
     // A key that is not in the client's registered JWKS.
@@ -295,10 +283,11 @@ async fn replay(token_endpoint: &str, client_id: &str, assertion: &str) -> u16 {
 /// the metadata) the replay works, which is the attack.
 #[tokio::test]
 async fn assertion_audience_is_the_issuer_not_a_metadata_endpoint() {
-    let Some(peer) = peer("assertion_audience_is_the_issuer_not_a_metadata_endpoint") else {
+    let Some(peer) = OidcPeer::shared("assertion_audience_is_the_issuer_not_a_metadata_endpoint")
+    else {
         return;
     };
-    let honest = provider(peer).await;
+    let honest = peer.discover().await.unwrap();
     let honest_token = honest.endpoint(Endpoint::Token).unwrap().to_string();
     let (hostile_base, captured) = hostile_revocation_endpoint().await;
     let hostile = Provider::builder("hostile")
@@ -337,16 +326,16 @@ async fn assertion_audience_is_the_issuer_not_a_metadata_endpoint() {
 /// and revocation endpoints; the legacy opt-in does not.
 #[tokio::test]
 async fn default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the_draft_typ() {
-    let Some(peer) =
-        peer("default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the_draft_typ")
-    else {
+    let Some(peer) = OidcPeer::shared(
+        "default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the_draft_typ",
+    ) else {
         return;
     };
     let key_client = |audience: JwtAudience| async move {
-        Client::builder(provider(peer).await, "jwt-strict-key-client")
+        PeerClient::JWT_STRICT_KEY
+            .builder(peer.discover().await.unwrap())
             .private_key(jwk("peer-client-ec.jwk.json"))
             .jwt_audience(audience)
-            .redirect_uri(REDIRECT)
             .scopes(["openid"])
             .build()
             .unwrap()
@@ -360,8 +349,8 @@ async fn default_assertions_pass_a_peer_that_demands_the_issuer_audience_and_the
         .unwrap();
     assert!(url.as_str().contains("request_uri="), "{url}");
     let secret_client = |audience: JwtAudience| async move {
-        Client::builder(provider(peer).await, "jwt-strict-secret-client")
-            .client_secret(JWT_SECRET)
+        PeerClient::JWT_STRICT_SECRET
+            .builder(peer.discover().await.unwrap())
             .auth_method(AuthMethod::ClientSecretJwt)
             .jwt_audience(audience)
             .build()

@@ -2,87 +2,28 @@
 //! the npm package `oidc-provider` on loopback (see `crates/grantkit-testkit/oidc-peer`).
 //! Each test names the behaviour it proves.
 
-use std::sync::OnceLock;
-
 use grantkit::{
-    AuthMethod, CallbackError, Client, Error, OAuthErrorCode, PendingAuthorization, Provider,
-    TokenSet, TokenTypeHint,
+    AuthMethod, CallbackError, Client, Error, OAuthErrorCode, PendingAuthorization, TokenTypeHint,
 };
-use grantkit_testkit::{Browser, OidcPeer};
+use grantkit_testkit::{authorize, login, OidcPeer, PeerClient};
 
-const REDIRECT: &str = "http://127.0.0.1:8976/callback";
-
-/// One peer for the whole test binary; it exits with the process (its stdin closes).
-fn peer(test: &str) -> Option<&'static OidcPeer> {
-    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
-    PEER.get_or_init(|| OidcPeer::start_or_skip(test)).as_ref()
-}
-
-fn provider(peer: &OidcPeer) -> Provider {
-    Provider::builder("oidc-provider peer")
-        .issuer(peer.issuer())
-        .authorization_endpoint(&peer.url("/auth"))
-        .token_endpoint(&peer.url("/token"))
-        .revocation_endpoint(&peer.url("/token/revocation"))
-        .introspection_endpoint(&peer.url("/token/introspection"))
-        .userinfo_endpoint(&peer.url("/me"))
-        .jwks_uri(&peer.url("/jwks"))
-        .iss_parameter_supported(true)
+/// `client` of the peer on its written-out provider, with its registered method, asking for
+/// `openid email profile`.
+fn client(peer: &OidcPeer, client: PeerClient) -> Client {
+    client
+        .builder(peer.provider().unwrap())
+        .auth_method(client.method())
+        .scopes(["openid", "email", "profile"])
         .build()
         .unwrap()
 }
 
-fn client(peer: &OidcPeer, id: &str, secret: Option<&str>, method: AuthMethod) -> Client {
-    let mut builder = Client::builder(provider(peer), id)
-        .auth_method(method)
-        .redirect_uri(REDIRECT)
-        .scopes(["openid", "email", "profile"]);
-    if let Some(secret) = secret {
-        builder = builder.client_secret(secret);
-    }
-    builder.build().unwrap()
-}
-
-fn public_client(peer: &OidcPeer) -> Client {
-    client(peer, "public-client", None, AuthMethod::None)
-}
-
-fn basic_client(peer: &OidcPeer) -> Client {
-    // `+`, `%`, `:` and `/` prove the RFC 6749 §2.3.1 encoding of Basic credentials.
-    client(
-        peer,
-        "basic-client",
-        Some("basic+secret%with:odd/chars"),
-        AuthMethod::ClientSecretBasic,
-    )
-}
-
-/// Runs the browser part: authorization request → auto-approving peer → callback URL.
-async fn authorize(client: &Client, login_hint: &str) -> (String, PendingAuthorization) {
-    let (url, pending) = client
-        .authorize()
-        .param("login_hint", login_hint)
-        .build()
-        .unwrap();
-    let callback = Browser::new()
-        .authorize(url.as_str(), REDIRECT)
-        .await
-        .unwrap();
-    (callback, pending)
-}
-
-async fn login(client: &Client, user: &str) -> TokenSet {
-    let (callback, pending) = authorize(client, user).await;
-    let code = pending.verify_callback(&callback).unwrap();
-    client.exchange_code(code).await.unwrap()
-}
-
 #[tokio::test]
 async fn public_client_code_flow_with_pkce_s256() {
-    let Some(peer) = peer("public_client_code_flow_with_pkce_s256") else {
+    let Some(peer) = OidcPeer::shared("public_client_code_flow_with_pkce_s256") else {
         return;
     };
-    let client = public_client(peer);
+    let client = client(peer, PeerClient::PUBLIC);
     let (url, _) = client.authorize().build().unwrap();
     let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
     let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -93,7 +34,7 @@ async fn public_client_code_flow_with_pkce_s256() {
         "openid requested, so a nonce is sent"
     );
 
-    let tokens = login(&client, "alice").await;
+    let tokens = login(&client, Some("alice")).await.unwrap();
     assert!(!tokens.access_token().expose().is_empty());
     assert!(
         tokens.refresh_token().is_some(),
@@ -114,11 +55,13 @@ async fn public_client_code_flow_with_pkce_s256() {
 
 #[tokio::test]
 async fn confidential_client_secret_basic_with_urlencoded_credentials() {
-    let Some(peer) = peer("confidential_client_secret_basic_with_urlencoded_credentials") else {
+    let Some(peer) =
+        OidcPeer::shared("confidential_client_secret_basic_with_urlencoded_credentials")
+    else {
         return;
     };
-    let client = basic_client(peer);
-    let tokens = login(&client, "bob").await;
+    let client = client(peer, PeerClient::BASIC);
+    let tokens = login(&client, Some("bob")).await.unwrap();
     let info = client
         .introspect(tokens.access_token(), Some(TokenTypeHint::AccessToken))
         .await
@@ -130,16 +73,11 @@ async fn confidential_client_secret_basic_with_urlencoded_credentials() {
 
 #[tokio::test]
 async fn confidential_client_secret_post() {
-    let Some(peer) = peer("confidential_client_secret_post") else {
+    let Some(peer) = OidcPeer::shared("confidential_client_secret_post") else {
         return;
     };
-    let client = client(
-        peer,
-        "post-client",
-        Some("post-secret-123"),
-        AuthMethod::ClientSecretPost,
-    );
-    let tokens = login(&client, "carol").await;
+    let client = client(peer, PeerClient::POST);
+    let tokens = login(&client, Some("carol")).await.unwrap();
     assert_eq!(client.userinfo(&tokens).await.unwrap().sub, "carol");
     let info = client
         .introspect(tokens.access_token(), None)
@@ -151,11 +89,11 @@ async fn confidential_client_secret_post() {
 
 #[tokio::test]
 async fn refresh_rotates_and_the_old_refresh_token_dies() {
-    let Some(peer) = peer("refresh_rotates_and_the_old_refresh_token_dies") else {
+    let Some(peer) = OidcPeer::shared("refresh_rotates_and_the_old_refresh_token_dies") else {
         return;
     };
-    let client = public_client(peer);
-    let first = login(&client, "dave").await;
+    let client = client(peer, PeerClient::PUBLIC);
+    let first = login(&client, Some("dave")).await.unwrap();
     let second = client.refresh(&first).await.unwrap();
     let (old_rt, new_rt) = (
         first.refresh_token().unwrap(),
@@ -178,11 +116,13 @@ async fn refresh_rotates_and_the_old_refresh_token_dies() {
 
 #[tokio::test]
 async fn revocation_makes_userinfo_refuse_and_introspection_inactive() {
-    let Some(peer) = peer("revocation_makes_userinfo_refuse_and_introspection_inactive") else {
+    let Some(peer) =
+        OidcPeer::shared("revocation_makes_userinfo_refuse_and_introspection_inactive")
+    else {
         return;
     };
-    let client = basic_client(peer);
-    let tokens = login(&client, "erin").await;
+    let client = client(peer, PeerClient::BASIC);
+    let tokens = login(&client, Some("erin")).await.unwrap();
     assert!(
         client
             .introspect(tokens.access_token(), None)
@@ -214,11 +154,11 @@ async fn revocation_makes_userinfo_refuse_and_introspection_inactive() {
 
 #[tokio::test]
 async fn revoke_tokens_on_logout_ends_the_grant() {
-    let Some(peer) = peer("revoke_tokens_on_logout_ends_the_grant") else {
+    let Some(peer) = OidcPeer::shared("revoke_tokens_on_logout_ends_the_grant") else {
         return;
     };
-    let client = basic_client(peer);
-    let tokens = login(&client, "frank").await;
+    let client = client(peer, PeerClient::BASIC);
+    let tokens = login(&client, Some("frank")).await.unwrap();
     client.revoke_tokens(&tokens).await.unwrap();
     assert!(client
         .refresh(&tokens)
@@ -236,10 +176,10 @@ async fn revoke_tokens_on_logout_ends_the_grant() {
 
 #[tokio::test]
 async fn client_credentials_grant() {
-    let Some(peer) = peer("client_credentials_grant") else {
+    let Some(peer) = OidcPeer::shared("client_credentials_grant") else {
         return;
     };
-    let client = basic_client(peer);
+    let client = client(peer, PeerClient::BASIC);
     let tokens = client.client_credentials(["api:read"]).await.unwrap();
     assert!(tokens.refresh_token().is_none());
     assert!(tokens.scopes().any(|s| s == "api:read"));
@@ -253,15 +193,16 @@ async fn client_credentials_grant() {
 
 #[tokio::test]
 async fn wrong_secret_is_typed_invalid_client() {
-    let Some(peer) = peer("wrong_secret_is_typed_invalid_client") else {
+    let Some(peer) = OidcPeer::shared("wrong_secret_is_typed_invalid_client") else {
         return;
     };
-    let client = client(
-        peer,
-        "basic-client",
-        Some("not-the-secret"),
-        AuthMethod::ClientSecretBasic,
-    );
+    let client = PeerClient::BASIC
+        .builder(peer.provider().unwrap())
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .client_secret("not-the-secret")
+        .scopes(["openid", "email", "profile"])
+        .build()
+        .unwrap();
     let err = client.client_credentials(["api:read"]).await.unwrap_err();
     let oauth = err
         .oauth()
@@ -274,11 +215,11 @@ async fn wrong_secret_is_typed_invalid_client() {
 
 #[tokio::test]
 async fn wrong_code_verifier_is_invalid_grant() {
-    let Some(peer) = peer("wrong_code_verifier_is_invalid_grant") else {
+    let Some(peer) = OidcPeer::shared("wrong_code_verifier_is_invalid_grant") else {
         return;
     };
-    let client = public_client(peer);
-    let (callback, pending) = authorize(&client, "gina").await;
+    let client = client(peer, PeerClient::PUBLIC);
+    let (callback, pending) = authorize(&client, Some("gina")).await.unwrap();
     // A session store that hands back a tampered pending authorization.
     let mut stored = serde_json::to_value(&pending).unwrap();
     stored["code_verifier"] = "x".repeat(43).into();
@@ -296,11 +237,11 @@ async fn wrong_code_verifier_is_invalid_grant() {
 
 #[tokio::test]
 async fn reused_code_is_invalid_grant() {
-    let Some(peer) = peer("reused_code_is_invalid_grant") else {
+    let Some(peer) = OidcPeer::shared("reused_code_is_invalid_grant") else {
         return;
     };
-    let client = basic_client(peer);
-    let (callback, pending) = authorize(&client, "hank").await;
+    let client = client(peer, PeerClient::BASIC);
+    let (callback, pending) = authorize(&client, Some("hank")).await.unwrap();
     let code = pending.verify_callback(&callback).unwrap();
     client.exchange_code(code.clone()).await.unwrap();
     let err = client.exchange_code(code).await.unwrap_err();
@@ -314,11 +255,11 @@ async fn reused_code_is_invalid_grant() {
 
 #[tokio::test]
 async fn state_mismatch_is_refused_before_any_exchange() {
-    let Some(peer) = peer("state_mismatch_is_refused_before_any_exchange") else {
+    let Some(peer) = OidcPeer::shared("state_mismatch_is_refused_before_any_exchange") else {
         return;
     };
-    let client = public_client(peer);
-    let (callback, _ours) = authorize(&client, "ivan").await;
+    let client = client(peer, PeerClient::PUBLIC);
+    let (callback, _ours) = authorize(&client, Some("ivan")).await.unwrap();
     let (_, other_login) = client.authorize().build().unwrap();
     let err = other_login.verify_callback(&callback).unwrap_err();
     assert!(
@@ -329,11 +270,11 @@ async fn state_mismatch_is_refused_before_any_exchange() {
 
 #[tokio::test]
 async fn issuer_mismatch_on_callback_is_refused() {
-    let Some(peer) = peer("issuer_mismatch_on_callback_is_refused") else {
+    let Some(peer) = OidcPeer::shared("issuer_mismatch_on_callback_is_refused") else {
         return;
     };
-    let client = public_client(peer);
-    let (callback, pending) = authorize(&client, "judy").await;
+    let client = client(peer, PeerClient::PUBLIC);
+    let (callback, pending) = authorize(&client, Some("judy")).await.unwrap();
     assert!(
         callback.contains("iss="),
         "the peer sends RFC 9207 iss: {callback}"
@@ -363,11 +304,11 @@ async fn issuer_mismatch_on_callback_is_refused() {
 
 #[tokio::test]
 async fn access_denied_on_the_callback_is_typed() {
-    let Some(peer) = peer("access_denied_on_the_callback_is_typed") else {
+    let Some(peer) = OidcPeer::shared("access_denied_on_the_callback_is_typed") else {
         return;
     };
-    let client = public_client(peer);
-    let (callback, pending) = authorize(&client, "deny").await;
+    let client = client(peer, PeerClient::PUBLIC);
+    let (callback, pending) = authorize(&client, Some("deny")).await.unwrap();
     let err = pending.verify_callback(&callback).unwrap_err();
     let oauth = err
         .oauth()

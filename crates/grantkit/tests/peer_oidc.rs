@@ -2,46 +2,18 @@
 //! validated against its JWKS, userinfo, and a signing-key rotation on the provider's side.
 //! Test names follow the OpenID Foundation's RP conformance cases.
 
-use std::sync::OnceLock;
-
 use base64::Engine as _;
-use grantkit::oidc::Discovery;
 use grantkit::{Client, Provider, TokenSet};
-use grantkit_testkit::{Browser, OidcPeer};
+use grantkit_testkit::{login, OidcPeer, PeerClient};
 
-const REDIRECT: &str = "http://127.0.0.1:8976/callback";
-
-fn shared_peer(test: &str) -> Option<&'static OidcPeer> {
-    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
-    PEER.get_or_init(|| OidcPeer::start_or_skip(test)).as_ref()
-}
-
-async fn discover(peer: &OidcPeer) -> Provider {
-    Discovery::new(peer.issuer()).fetch().await.unwrap()
-}
-
-fn client(provider: Provider, id: &str, secret: Option<&str>) -> Client {
-    let mut b = Client::builder(provider, id)
-        .redirect_uri(REDIRECT)
-        .scopes(["openid", "email", "profile"]);
-    if let Some(secret) = secret {
-        b = b.client_secret(secret);
-    }
-    b.build().unwrap()
-}
-
-async fn login(client: &Client, user: &str) -> TokenSet {
-    let (url, pending) = client
-        .authorize()
-        .param("login_hint", user)
+/// `client` of the peer on `provider`, asking for `openid email profile`; grantkit picks the
+/// auth method from discovery.
+fn client(provider: Provider, client: PeerClient) -> Client {
+    client
+        .builder(provider)
+        .scopes(["openid", "email", "profile"])
         .build()
-        .unwrap();
-    let callback = Browser::new()
-        .authorize(url.as_str(), REDIRECT)
-        .await
-        .unwrap();
-    let code = pending.verify_callback(&callback).unwrap();
-    client.exchange_code(code).await.unwrap()
+        .unwrap()
 }
 
 fn header_alg(tokens: &TokenSet) -> (String, Option<String>) {
@@ -59,10 +31,10 @@ fn header_alg(tokens: &TokenSet) -> (String, Option<String>) {
 
 #[tokio::test]
 async fn rp_discovery_openid_configuration() {
-    let Some(peer) = shared_peer("rp_discovery_openid_configuration") else {
+    let Some(peer) = OidcPeer::shared("rp_discovery_openid_configuration") else {
         return;
     };
-    let provider = discover(peer).await;
+    let provider = peer.discover().await.unwrap();
     assert_eq!(provider.issuer(), Some(peer.issuer()));
     let meta = provider.metadata().unwrap();
     assert_eq!(
@@ -87,12 +59,12 @@ async fn rp_discovery_openid_configuration() {
 
 #[tokio::test]
 async fn rp_response_type_code_and_rp_id_token_sig_rs256() {
-    let Some(peer) = shared_peer("rp_response_type_code_and_rp_id_token_sig_rs256") else {
+    let Some(peer) = OidcPeer::shared("rp_response_type_code_and_rp_id_token_sig_rs256") else {
         return;
     };
-    let client = client(discover(peer).await, "public-client", None);
+    let client = client(peer.discover().await.unwrap(), PeerClient::PUBLIC);
     assert!(client.is_openid());
-    let tokens = login(&client, "alice").await;
+    let tokens = login(&client, Some("alice")).await.unwrap();
     assert_eq!(header_alg(&tokens).0, "RS256");
     let claims = tokens.id_token_claims().expect("validated claims");
     assert_eq!(claims.sub, "alice");
@@ -102,37 +74,34 @@ async fn rp_response_type_code_and_rp_id_token_sig_rs256() {
 
 #[tokio::test]
 async fn rp_id_token_sig_es256() {
-    let Some(peer) = shared_peer("rp_id_token_sig_es256") else {
+    let Some(peer) = OidcPeer::shared("rp_id_token_sig_es256") else {
         return;
     };
-    let client = client(discover(peer).await, "es256-client", Some("es256-secret"));
-    let tokens = login(&client, "bob").await;
+    let client = client(peer.discover().await.unwrap(), PeerClient::ES256);
+    let tokens = login(&client, Some("bob")).await.unwrap();
     assert_eq!(header_alg(&tokens).0, "ES256");
     assert_eq!(tokens.id_token_claims().unwrap().sub, "bob");
 }
 
 #[tokio::test]
 async fn rp_token_endpoint_client_secret_basic() {
-    let Some(peer) = shared_peer("rp_token_endpoint_client_secret_basic") else {
+    let Some(peer) = OidcPeer::shared("rp_token_endpoint_client_secret_basic") else {
         return;
     };
-    let client = client(
-        discover(peer).await,
-        "basic-client",
-        Some("basic+secret%with:odd/chars"),
-    );
+    let client = client(peer.discover().await.unwrap(), PeerClient::BASIC);
     assert_eq!(client.auth_method().as_str(), "client_secret_basic");
-    let tokens = login(&client, "carol").await;
+    let tokens = login(&client, Some("carol")).await.unwrap();
     assert_eq!(tokens.id_token_claims().unwrap().sub, "carol");
 }
 
 #[tokio::test]
 async fn rp_scope_userinfo_claims_and_rp_userinfo_bearer_header() {
-    let Some(peer) = shared_peer("rp_scope_userinfo_claims_and_rp_userinfo_bearer_header") else {
+    let Some(peer) = OidcPeer::shared("rp_scope_userinfo_claims_and_rp_userinfo_bearer_header")
+    else {
         return;
     };
-    let client = client(discover(peer).await, "public-client", None);
-    let tokens = login(&client, "dave").await;
+    let client = client(peer.discover().await.unwrap(), PeerClient::PUBLIC);
+    let tokens = login(&client, Some("dave")).await.unwrap();
     let info = client.userinfo(&tokens).await.unwrap();
     assert_eq!(info.sub, "dave");
     assert_eq!(
@@ -150,11 +119,11 @@ async fn rp_scope_userinfo_claims_and_rp_userinfo_bearer_header() {
 
 #[tokio::test]
 async fn refresh_keeps_the_validated_identity() {
-    let Some(peer) = shared_peer("refresh_keeps_the_validated_identity") else {
+    let Some(peer) = OidcPeer::shared("refresh_keeps_the_validated_identity") else {
         return;
     };
-    let client = client(discover(peer).await, "public-client", None);
-    let tokens = login(&client, "erin").await;
+    let client = client(peer.discover().await.unwrap(), PeerClient::PUBLIC);
+    let tokens = login(&client, Some("erin")).await.unwrap();
     let refreshed = client.refresh(&tokens).await.unwrap();
     assert_eq!(refreshed.id_token_claims().unwrap().sub, "erin");
     assert_eq!(client.userinfo(&refreshed).await.unwrap().sub, "erin");
@@ -166,16 +135,16 @@ async fn rp_discovery_jwks_uri_keys_and_rp_key_rotation_op_sign_key() {
     let Some(peer) = OidcPeer::start_or_skip("rp_key_rotation_op_sign_key") else {
         return;
     };
-    let client = client(discover(&peer).await, "public-client", None);
+    let client = client(peer.discover().await.unwrap(), PeerClient::PUBLIC);
 
-    let first = login(&client, "frank").await;
+    let first = login(&client, Some("frank")).await.unwrap();
     let (_, old_kid) = header_alg(&first);
     assert_eq!(
         client.jwks_fetch_count(),
         1,
         "keys fetched once from jwks_uri"
     );
-    login(&client, "frank").await;
+    login(&client, Some("frank")).await.unwrap();
     assert_eq!(
         client.jwks_fetch_count(),
         1,
@@ -188,7 +157,7 @@ async fn rp_discovery_jwks_uri_keys_and_rp_key_rotation_op_sign_key() {
         "old key withdrawn: {kids:?}"
     );
 
-    let second = login(&client, "frank").await;
+    let second = login(&client, Some("frank")).await.unwrap();
     let (_, new_kid) = header_alg(&second);
     assert_ne!(new_kid, old_kid, "the provider signs with the new key");
     assert_eq!(second.id_token_claims().unwrap().sub, "frank");

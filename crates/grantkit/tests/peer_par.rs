@@ -2,28 +2,15 @@
 //! `par-client` is registered with `require_pushed_authorization_requests`, and any client may
 //! push on request.
 
-use std::sync::OnceLock;
-
-use grantkit::oidc::Discovery;
 use grantkit::{Client, Endpoint, Error, OAuthErrorCode, Provider};
-use grantkit_testkit::{Browser, OidcPeer};
+use grantkit_testkit::{Browser, OidcPeer, PeerClient, PEER_REDIRECT_URI};
 
-const REDIRECT: &str = "http://127.0.0.1:8976/callback";
-
-fn peer(test: &str) -> Option<&'static OidcPeer> {
-    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
-    PEER.get_or_init(|| OidcPeer::start_or_skip(test)).as_ref()
-}
-
-async fn provider(peer: &OidcPeer) -> Provider {
-    Discovery::new(peer.issuer()).fetch().await.unwrap()
-}
-
+/// `par-client` with `secret`, told (or not) that it is registered for PAR.
 fn par_client(provider: Provider, secret: &str, registered_for_par: bool) -> Client {
-    Client::builder(provider, "par-client")
+    PeerClient::PAR
+        .builder(provider)
         .client_secret(secret)
         .require_pushed_authorization_requests(registered_for_par)
-        .redirect_uri(REDIRECT)
         .scopes(["openid", "email"])
         .build()
         .unwrap()
@@ -35,10 +22,12 @@ fn query(url: &url::Url) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_client_registered_for_par_pushes_automatically_and_logs_in() {
-    let Some(peer) = peer("a_client_registered_for_par_pushes_automatically_and_logs_in") else {
+    let Some(peer) =
+        OidcPeer::shared("a_client_registered_for_par_pushes_automatically_and_logs_in")
+    else {
         return;
     };
-    let client = par_client(provider(peer).await, "par-secret", true);
+    let client = par_client(peer.discover().await.unwrap(), "par-secret", true);
     let e = client.authorize().build().unwrap_err();
     assert!(
         matches!(
@@ -64,7 +53,7 @@ async fn a_client_registered_for_par_pushes_automatically_and_logs_in() {
     assert!(pending.nonce().is_some(), "the pushed request had a nonce");
 
     let callback = Browser::new()
-        .authorize(url.as_str(), REDIRECT)
+        .authorize(url.as_str(), PEER_REDIRECT_URI)
         .await
         .unwrap();
     let code = pending.verify_callback(&callback).unwrap();
@@ -75,19 +64,18 @@ async fn a_client_registered_for_par_pushes_automatically_and_logs_in() {
 
 #[tokio::test]
 async fn any_client_can_push_on_request_and_a_provider_flag_makes_build_async_push() {
-    let Some(peer) =
-        peer("any_client_can_push_on_request_and_a_provider_flag_makes_build_async_push")
-    else {
+    let Some(peer) = OidcPeer::shared(
+        "any_client_can_push_on_request_and_a_provider_flag_makes_build_async_push",
+    ) else {
         return;
     };
-    let provider = provider(peer).await;
+    let provider = peer.discover().await.unwrap();
     assert!(
         !provider.requires_pushed_authorization_requests(),
         "the peer's metadata does not require PAR"
     );
-    let basic = Client::builder(provider.clone(), "basic-client")
-        .client_secret("basic+secret%with:odd/chars")
-        .redirect_uri(REDIRECT)
+    let basic = PeerClient::BASIC
+        .builder(provider.clone())
         .scopes(["openid"])
         .build()
         .unwrap();
@@ -107,7 +95,7 @@ async fn any_client_can_push_on_request_and_a_provider_flag_makes_build_async_pu
         "pushed, not in the URL"
     );
     let callback = Browser::new()
-        .authorize(url.as_str(), REDIRECT)
+        .authorize(url.as_str(), PEER_REDIRECT_URI)
         .await
         .unwrap();
     let tokens = basic
@@ -129,32 +117,30 @@ async fn any_client_can_push_on_request_and_a_provider_flag_makes_build_async_pu
         .require_pushed_authorization_requests(true)
         .build()
         .unwrap();
-    let client = Client::builder(requiring, "post-client")
-        .client_secret("post-secret-123")
-        .redirect_uri(REDIRECT)
-        .build()
-        .unwrap();
+    let client = PeerClient::POST.builder(requiring).build().unwrap();
     let (url, _) = client.authorize().build_async().await.unwrap();
     assert!(url.as_str().contains("request_uri="), "{url}");
 }
 
 #[tokio::test]
 async fn par_errors_wrong_secret_unpushed_request_and_reused_request_uri() {
-    let Some(peer) = peer("par_errors_wrong_secret_unpushed_request_and_reused_request_uri") else {
+    let Some(peer) =
+        OidcPeer::shared("par_errors_wrong_secret_unpushed_request_and_reused_request_uri")
+    else {
         return;
     };
     // The push authenticates the client: a wrong secret is refused at the PAR endpoint.
-    let wrong = par_client(provider(peer).await, "wrong-secret", true);
+    let wrong = par_client(peer.discover().await.unwrap(), "wrong-secret", true);
     let err = wrong.authorize().build_async().await.unwrap_err();
     let oauth = err.oauth().unwrap_or_else(|| panic!("{err}"));
     assert_eq!(oauth.code, OAuthErrorCode::InvalidClient);
     assert_eq!(oauth.endpoint, Endpoint::PushedAuthorization);
 
     // A client that does not know it must push: the provider refuses the plain request.
-    let unaware = par_client(provider(peer).await, "par-secret", false);
+    let unaware = par_client(peer.discover().await.unwrap(), "par-secret", false);
     let (url, pending) = unaware.authorize().build().unwrap();
     let callback = Browser::new()
-        .authorize(url.as_str(), REDIRECT)
+        .authorize(url.as_str(), PEER_REDIRECT_URI)
         .await
         .unwrap();
     let err = pending.verify_callback(&callback).unwrap_err();
@@ -165,10 +151,10 @@ async fn par_errors_wrong_secret_unpushed_request_and_reused_request_uri() {
     );
 
     // A request_uri is single use.
-    let client = par_client(provider(peer).await, "par-secret", true);
+    let client = par_client(peer.discover().await.unwrap(), "par-secret", true);
     let (url, _) = client.authorize().build_async().await.unwrap();
     Browser::new()
-        .authorize(url.as_str(), REDIRECT)
+        .authorize(url.as_str(), PEER_REDIRECT_URI)
         .await
         .unwrap();
     // The pushed request is gone, so the provider cannot redirect back: an error page.

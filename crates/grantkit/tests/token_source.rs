@@ -1,7 +1,5 @@
 //! `TokenSource` and `AuthorizedClient` against a counting fake token endpoint (see
-//! `support/mod.rs`). Each test names the guarantee it proves.
-
-mod support;
+//! `grantkit_testkit::token_endpoint`). Each test names the guarantee it proves.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +10,9 @@ use grantkit::store::{
     BoxFuture, FileTokenStore, MemoryTokenStore, StoreError, StoreLock, TokenStore,
 };
 use grantkit::{AuthorizedClient, Error, OAuthErrorCode, Provider, Result, TokenSet, TokenSource};
-use support::{concurrent_calls, expired, valid_for, Behaviour, Fake};
+use grantkit_testkit::token_endpoint::{
+    concurrent_calls, expired, valid_for, Behaviour, FakeTokenEndpoint as Fake,
+};
 
 /// Joins spawned tasks, in order.
 async fn join_all<T: Send + 'static>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
@@ -905,7 +905,7 @@ fn refresh_ahead_outside_a_tokio_runtime_hands_out_the_token_and_starts_nothing(
         (fake, source)
     });
     // Polled by another executor: no runtime to spawn on, no panic, the valid token.
-    let token = support::ready(source.access_token()).unwrap();
+    let token = grantkit_testkit::measure::ready(source.access_token()).unwrap();
     assert_eq!(token.expose(), "at-0");
     rt.block_on(async {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -19,9 +19,9 @@ use grantkit::oidc::{Discovery, IdTokenError, JwksOptions};
 use grantkit::{Client, Error, Provider, Secret};
 use serde_json::{json, Value};
 
-#[path = "support/fixture_keys.rs"]
-mod fixture_keys;
+mod support;
 use fixture_keys::{now, sign};
+use support::fixture_keys;
 
 const CLIENT_ID: &str = "warm-client";
 

@@ -1,104 +1,44 @@
-//! Shared proof for token stores that coordinate replicas (PostgreSQL, Redis): real OS
-//! processes (this test binary, re-run as children like `file_store_processes.rs`) × tasks
-//! against the counting, strictly rotating fake token endpoint served by the parent, so the
-//! count is global. Included by the store crates' `tests/replicas.rs` with `#[path]`, next to
-//! `support/mod.rs`; each supplies a [`Backend`].
+//! The proofs for stores shared by processes or replicas: real OS processes (the test binary,
+//! re-run as children through its `child_replica` test) × tasks against the counting, strictly
+//! rotating fake token endpoint served by the parent, so the count is global.
 
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use grantkit::store::{BoxFuture, SealingKeys, StoreError, StoreKey, TokenStore};
-use grantkit::{Error, TokenSet, TokenSource};
+use grantkit::store::{StoreKey, TokenStore};
+use grantkit::TokenSource;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::support::{client_for, concurrent_calls, expired, Fake};
+use super::{unique_subject, Backend, Settings};
+use crate::token_endpoint::{client_for, concurrent_calls, expired, valid_for, FakeTokenEndpoint};
 
 const ROLE: &str = "GRANTKIT_REPLICA_ROLE";
 const TOKEN_URL: &str = "GRANTKIT_REPLICA_TOKEN_URL";
 const SUBJECT: &str = "GRANTKIT_REPLICA_SUBJECT";
-/// Processes × tasks per process.
+const LOCATION: &str = "GRANTKIT_REPLICA_LOCATION";
+/// Processes in a proof.
 pub const PROCESSES: usize = 4;
+/// Concurrent callers per process.
 pub const TASKS: usize = 50;
+/// Expiries per proof.
 pub const ROUNDS: usize = 3;
-
-/// How a test reaches one engine's store.
-pub struct Settings {
-    pub lock_wait: Duration,
-    /// Redis: the lock's lease; PostgreSQL: the dead holder timeout (keepalive).
-    pub lease: Duration,
-    pub keys: Option<SealingKeys>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            lock_wait: Duration::from_secs(20),
-            lease: Duration::from_secs(3),
-            keys: None,
-        }
-    }
-}
-
-pub trait Backend: 'static {
-    /// `PostgreSQL`, `Redis`.
-    const NAME: &'static str;
-    /// The environment variable with the server's URL.
-    const URL_VAR: &'static str;
-    fn store(
-        url: String,
-        key: StoreKey,
-        settings: Settings,
-    ) -> BoxFuture<'static, Arc<dyn TokenStore>>;
-}
-
-/// The server URL, or what a test does without it: under `CI=true` a missing server is a
-/// failure; elsewhere the test is skipped with a message (like `OidcPeer::start_or_skip`).
-pub fn url_or_skip<B: Backend>(test: &str) -> Option<String> {
-    match std::env::var(B::URL_VAR) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "{test}: {} is required under CI=true: set {} (run `scripts/start-services` and source target/services.env)",
-            B::NAME,
-            B::URL_VAR
-        ),
-        _ => {
-            eprintln!(
-                "SKIPPED {test}: {} not set (run `scripts/start-services`, then `. target/services.env`)",
-                B::URL_VAR
-            );
-            None
-        }
-    }
-}
-
-/// A subject no other test (or earlier run) uses.
-pub fn unique_subject(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{test}:{}:{nanos}", std::process::id())
-}
 
 fn key_for(url: &str, subject: &str) -> StoreKey {
     StoreKey::for_client(&client_for(url), subject)
 }
 
-fn child<B: Backend>(role: &str, env: &[(&str, &str)]) -> tokio::process::Command {
+/// The test binary re-run as a child: only its test `child` (the `child_replica` the macro
+/// emits), which acts on `role`.
+fn child(child: &str, role: &str, env: &[(&str, &str)]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "--exact",
-        "child_replica",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env(ROLE, role)
-    .envs(env.iter().copied())
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .kill_on_drop(true);
+    cmd.args(["--exact", child, "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
     cmd
 }
 
@@ -126,7 +66,7 @@ fn parse_report(line: &str) -> Option<Report> {
     })
 }
 
-/// The child: connects a store, then for every line `go` on stdin builds a fresh token source
+/// The child side, run by the `child_replica` test the macro emits: connects a store, then for every line `go` on stdin builds a fresh token source
 /// from the store (a replica whose copy is expired), runs `TASKS` concurrent `access_token()`
 /// calls and prints a report. Without the role variable it does nothing.
 pub fn child_main<B: Backend>() {
@@ -143,7 +83,7 @@ pub fn child_main<B: Backend>() {
         .unwrap();
     rt.block_on(async {
         let token_url = std::env::var(TOKEN_URL).unwrap();
-        let server = std::env::var(B::URL_VAR).unwrap();
+        let server = std::env::var(LOCATION).unwrap();
         let key = key_for(&token_url, &std::env::var(SUBJECT).unwrap());
         let store = B::store(server, key, Settings::default()).await;
         let tasks = if role == "holder" { 1 } else { TASKS };
@@ -178,8 +118,8 @@ struct Replica {
 }
 
 impl Replica {
-    async fn start<B: Backend>(role: &str, env: &[(&str, &str)]) -> Replica {
-        let mut child = child::<B>(role, env).spawn().unwrap();
+    async fn start(child_test: &str, role: &str, env: &[(&str, &str)]) -> Replica {
+        let mut child = child(child_test, role, env).spawn().unwrap();
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut replica = Replica {
@@ -228,14 +168,15 @@ impl Replica {
 /// One user of a proof: a fake that accepts only `rt-0`, and the user's store in `B` holding
 /// an expired `at-0` / `rt-0`.
 struct User {
-    fake: Fake,
+    fake: FakeTokenEndpoint,
+    location: String,
     subject: String,
     store: Arc<dyn TokenStore>,
 }
 
 impl User {
     async fn expiring<B: Backend>(server: &str, test: &str) -> User {
-        let fake = Fake::start().await;
+        let fake = FakeTokenEndpoint::start().await;
         fake.set_live_refresh_token(Some("rt-0"));
         let subject = unique_subject(test);
         let key = key_for(&fake.url, &subject);
@@ -243,31 +184,19 @@ impl User {
         store.save(&expired("at-0", Some("rt-0"))).await.unwrap();
         User {
             fake,
+            location: server.to_owned(),
             subject,
             store,
         }
     }
 
     /// What a child replica needs to reach the fake and the user.
-    fn env(&self) -> [(&'static str, &str); 2] {
+    fn env(&self) -> [(&'static str, &str); 3] {
         [
             (TOKEN_URL, self.fake.url.as_str()),
             (SUBJECT, self.subject.as_str()),
+            (LOCATION, self.location.as_str()),
         ]
-    }
-}
-
-impl Fake {
-    /// Waits until the first token request arrived (the holder has the lock and asked).
-    async fn wait_for_token_request(&self) {
-        let started = Instant::now();
-        while self.token_requests() == 0 {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "the holder never sent its request"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
     }
 }
 
@@ -275,8 +204,8 @@ impl Fake {
 /// exactly one refresh per expiry across all processes, no `invalid_grant` (the fake rotates
 /// strictly: a second refresh with the same refresh token would get one), every caller ends
 /// with the same token, and the store holds the latest pair.
-pub async fn one_refresh_per_expiry_across_processes<B: Backend>(test: &str) {
-    let Some(server) = url_or_skip::<B>(test) else {
+pub async fn one_refresh_per_expiry_across_processes<B: Backend>(test: &str, child: &str) {
+    let Some(server) = B::location(test) else {
         return;
     };
     let user = User::expiring::<B>(&server, test).await;
@@ -284,7 +213,7 @@ pub async fn one_refresh_per_expiry_across_processes<B: Backend>(test: &str) {
     fake.set_delay(Duration::from_millis(100)); // so that the callers overlap
     let mut replicas = Vec::new();
     for _ in 0..PROCESSES {
-        replicas.push(Replica::start::<B>("refresher", &env).await);
+        replicas.push(Replica::start(child, "refresher", &env).await);
     }
     for round in 1..=ROUNDS {
         if round > 1 {
@@ -347,23 +276,24 @@ pub async fn one_refresh_per_expiry_across_processes<B: Backend>(test: &str) {
 /// Returns how long after the kill the waiters were served.
 pub async fn a_killed_lock_holder_does_not_block_the_others<B: Backend>(
     test: &str,
+    child: &str,
     bound: Duration,
 ) -> Option<Duration> {
-    let server = url_or_skip::<B>(test)?;
+    let server = B::location(test)?;
     let user = User::expiring::<B>(&server, test).await;
     let (fake, store, env) = (&user.fake, &user.store, user.env());
 
     // The holder: its token request stalls (the fake sleeps before it rotates anything).
     fake.set_delay(Duration::from_secs(120));
-    let mut holder = Replica::start::<B>("holder", &env).await;
+    let mut holder = Replica::start(child, "holder", &env).await;
     holder.go().await;
-    fake.wait_for_token_request().await;
+    fake.wait_for_token_requests(1).await;
     fake.set_delay(Duration::from_millis(50)); // for the requests after the kill
 
     // The others queue up behind the holder's lock.
     let mut waiters = Vec::new();
     for _ in 0..PROCESSES - 1 {
-        waiters.push(Replica::start::<B>("refresher", &env).await);
+        waiters.push(Replica::start(child, "refresher", &env).await);
     }
     for w in &mut waiters {
         w.go().await;
@@ -419,20 +349,20 @@ pub async fn a_killed_lock_holder_does_not_block_the_others<B: Backend>(
 /// with the same live token, no error surfaces, and the provider saw exactly two refreshes.
 /// Redis only: a PostgreSQL session lock does not expire under a frozen holder whose host
 /// still answers (docs/scaling.md).
-#[allow(dead_code)]
 pub async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens<B: Backend>(
     test: &str,
+    child: &str,
 ) -> Option<()> {
-    let server = url_or_skip::<B>(test)?;
+    let server = B::location(test)?;
     let user = User::expiring::<B>(&server, test).await;
     let (fake, store, env) = (&user.fake, &user.store, user.env());
 
     // Both processes are up before anything starts, so the race does not hang on a slow start.
-    let mut holder = Replica::start::<B>("holder", &env).await;
-    let mut winner = Replica::start::<B>("refresher", &env).await;
+    let mut holder = Replica::start(child, "holder", &env).await;
+    let mut winner = Replica::start(child, "refresher", &env).await;
     fake.set_delay(Duration::from_secs(10));
     holder.go().await;
-    fake.wait_for_token_request().await;
+    fake.wait_for_token_requests(1).await;
     fake.set_delay(Duration::from_millis(50)); // for the second replica's request
     signal(&holder, "STOP");
     winner.go().await;
@@ -486,7 +416,7 @@ fn ahead_child_main<B: Backend>() {
         .unwrap();
     rt.block_on(async {
         let token_url = std::env::var(TOKEN_URL).unwrap();
-        let server = std::env::var(B::URL_VAR).unwrap();
+        let server = std::env::var(LOCATION).unwrap();
         let key = key_for(&token_url, &std::env::var(SUBJECT).unwrap());
         let store = B::store(server, key, Settings::default()).await;
         let mut stdin = BufReader::new(tokio::io::stdin()).lines();
@@ -536,8 +466,8 @@ fn ahead_child_main<B: Backend>() {
 /// valid token without error, each process starts a background refresh, and the store lock
 /// plus the re-read make it exactly one request per expiry (the fake rotates strictly: a
 /// second one would be `invalid_grant`, reported by the children); all end on the new token.
-pub async fn one_refresh_per_expiry_with_refresh_ahead<B: Backend>(test: &str) {
-    let Some(server) = url_or_skip::<B>(test) else {
+pub async fn one_refresh_per_expiry_with_refresh_ahead<B: Backend>(test: &str, child: &str) {
+    let Some(server) = B::location(test) else {
         return;
     };
     let user = User::expiring::<B>(&server, test).await;
@@ -545,15 +475,12 @@ pub async fn one_refresh_per_expiry_with_refresh_ahead<B: Backend>(test: &str) {
     fake.set_delay(Duration::from_millis(300)); // the replicas' background refreshes overlap
     let mut replicas = Vec::new();
     for _ in 0..PROCESSES {
-        replicas.push(Replica::start::<B>(AHEAD, &env).await);
+        replicas.push(Replica::start(child, AHEAD, &env).await);
     }
     for round in 1..=ROUNDS {
         // The live pair, 30 s from expiry: valid, inside margin + window.
         let (old, rt) = (format!("at-{}", round - 1), format!("rt-{}", round - 1));
-        store
-            .save(&crate::support::valid_for(&old, Some(&rt), 30))
-            .await
-            .unwrap();
+        store.save(&valid_for(&old, Some(&rt), 30)).await.unwrap();
         for r in &mut replicas {
             r.go().await;
         }
@@ -589,7 +516,6 @@ pub async fn one_refresh_per_expiry_with_refresh_ahead<B: Backend>(test: &str) {
 }
 
 /// Sends SIGSTOP / SIGCONT (`kill -STOP <pid>`) to a replica.
-#[allow(dead_code)]
 fn signal(replica: &Replica, name: &str) {
     let pid = replica.child.id().expect("the replica runs").to_string();
     let status = std::process::Command::new("kill")
@@ -599,165 +525,73 @@ fn signal(replica: &Replica, name: &str) {
     assert!(status.success(), "kill -{name} {pid}");
 }
 
-/// The store contract on one engine: empty → `None`; save/load; delete; the lock excludes a
-/// second holder (another store value, as in another replica), whose wait ends in a typed,
-/// transient `LockTimeout` after its bound; after the release, it gets the lock.
-pub async fn store_contract<B: Backend>(test: &str) {
-    let Some(server) = url_or_skip::<B>(test) else {
-        return;
+/// The multi-process proofs as tests of `$backend` (a
+/// [`Backend`](crate::store_contract::Backend)), in a module `replicas` of the calling test
+/// file: `child_replica` (what the children run; it does nothing when run as a test), one
+/// refresh per expiry for [`PROCESSES`] processes × [`TASKS`] tasks with and without
+/// refresh-ahead, and a `SIGKILL`ed lock holder whose lock is free again within 2 ×
+/// `$kill_bound`. Add `lease_expires_under_a_live_holder` for stores whose lock is a lease
+/// that runs out under a frozen holder (Redis): the holder adopts the winner's tokens.
+#[macro_export]
+macro_rules! replica_tests {
+    ($backend:ty, $kill_bound:expr) => {
+        $crate::replica_tests!(@tests $backend, $kill_bound, {});
     };
-    let key = StoreKey::new("contract", "client", unique_subject(test));
-    let store = B::store(server.clone(), key.clone(), Settings::default()).await;
-    assert!(store.load().await.unwrap().is_none());
-    store.delete().await.unwrap(); // deleting nothing succeeds
-    let tokens = expired("at-c", Some("rt-c"));
-    store.save(&tokens).await.unwrap();
-    assert_eq!(store.load().await.unwrap().unwrap(), tokens);
-    let other = StoreKey::new("contract", "client", unique_subject("other"));
-    let elsewhere = B::store(server.clone(), other, Settings::default()).await;
-    assert!(
-        elsewhere.load().await.unwrap().is_none(),
-        "keys are separate"
-    );
-
-    let wait = Duration::from_millis(400);
-    let second = B::store(
-        server.clone(),
-        key.clone(),
-        Settings {
-            lock_wait: wait,
-            ..Settings::default()
-        },
-    )
-    .await;
-    let held = store.lock().await.unwrap();
-    // Another key's lock is independent.
-    elsewhere.lock().await.unwrap().release().await.unwrap();
-    // Under the lock, the holder reads and writes as usual.
-    store.save(&tokens).await.unwrap();
-    assert_eq!(store.load().await.unwrap().unwrap(), tokens);
-    let started = Instant::now();
-    let e = second.lock().await.unwrap_err();
-    let waited = started.elapsed();
-    assert!(
-        matches!(e, Error::Store(StoreError::LockTimeout { .. })),
-        "{e}"
-    );
-    assert!(e.is_transient(), "{e}");
-    assert!(!e.is_reauthorization_required(), "{e}");
-    assert!(
-        waited >= wait - Duration::from_millis(50) && waited < wait * 5,
-        "waited {waited:?} for a bound of {wait:?}"
-    );
-    held.release().await.unwrap();
-    let again = tokio::time::timeout(Duration::from_secs(5), second.lock())
-        .await
-        .expect("the lock is free after the release")
-        .unwrap();
-    // Dropped unreleased: released in the background.
-    drop(again);
-    tokio::time::timeout(Duration::from_secs(5), store.lock())
-        .await
-        .expect("a dropped lock is released")
-        .unwrap()
-        .release()
-        .await
-        .unwrap();
-    store.delete().await.unwrap();
-    assert!(store.load().await.unwrap().is_none());
-    assert!(second.load().await.unwrap().is_none());
-}
-
-/// Encrypted at rest: sealed tokens round-trip, the raw value (read by `raw`) does not contain
-/// them, a wrong key and a store without a key are refused with a typed error, and a rotated
-/// key still opens the old value.
-pub async fn sealed_tokens_round_trip_and_refuse_a_wrong_key<B: Backend, F>(test: &str, raw: F)
-where
-    F: for<'a> Fn(&'a str, &'a StoreKey) -> BoxFuture<'a, Vec<u8>>,
-{
-    let Some(server) = url_or_skip::<B>(test) else {
-        return;
+    ($backend:ty, $kill_bound:expr, lease_expires_under_a_live_holder) => {
+        $crate::replica_tests!(@tests $backend, $kill_bound, {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens() {
+                $crate::store_contract::a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens::<$backend>(
+                    "a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens",
+                    &child(),
+                )
+                .await;
+            }
+        });
     };
-    let key = StoreKey::new("sealed", "client", unique_subject(test));
-    let with = |keys: Option<SealingKeys>| {
-        B::store(
-            server.clone(),
-            key.clone(),
-            Settings {
-                keys,
-                ..Settings::default()
-            },
-        )
-    };
-    let store = with(Some(SealingKeys::new(1, [42; 32]))).await;
-    let tokens: TokenSet = expired("at-secret-value", Some("rt-secret-value"));
-    store.save(&tokens).await.unwrap();
-    assert_eq!(store.load().await.unwrap().unwrap(), tokens);
+    (@tests $backend:ty, $kill_bound:expr, { $($extra:tt)* }) => {
+        mod replicas {
+            #[allow(unused_imports)]
+            use super::*;
 
-    let bytes = raw(&server, &key).await;
-    assert_eq!(&bytes[..2], &[2, 1], "format 2, key id 1");
-    assert!(
-        !bytes.windows(12).any(|w| w == b"secret-value"),
-        "the tokens are not readable at rest"
-    );
+            fn child() -> String {
+                $crate::store_contract::test_path(module_path!(), "child_replica")
+            }
 
-    let refused = |r: grantkit::Result<Option<TokenSet>>| match r {
-        Err(Error::Store(StoreError::Unseal { reason, .. })) => reason,
-        other => panic!("expected Unseal, got {other:?}"),
-    };
-    let wrong = with(Some(SealingKeys::new(1, [7; 32]))).await;
-    assert!(refused(wrong.load().await).contains("wrong key"));
-    let plain = with(None).await;
-    refused(plain.load().await);
-    let rotated = with(Some(
-        SealingKeys::new(2, [9; 32]).with_previous_key(1, [42; 32]),
-    ))
-    .await;
-    assert_eq!(rotated.load().await.unwrap().unwrap(), tokens);
-    rotated.save(&tokens).await.unwrap();
-    assert_eq!(raw(&server, &key).await[1], 2, "re-sealed with key 2");
-    store.delete().await.unwrap();
-}
+            #[test]
+            fn child_replica() {
+                $crate::store_contract::child_main::<$backend>();
+            }
 
-/// The proofs above as tests of one backend: `store_proofs!(Backend, kill_bound, raw)` where
-/// `raw(url, key)` reads the stored bytes straight from the engine.
-macro_rules! store_proofs {
-    ($backend:ty, $kill_bound:expr, $raw:expr) => {
-        #[test]
-        fn child_replica() {
-            crate::replicas::child_main::<$backend>();
-        }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn four_processes_refresh_once_per_expiry() {
+                $crate::store_contract::one_refresh_per_expiry_across_processes::<$backend>(
+                    "four_processes_refresh_once_per_expiry",
+                    &child(),
+                )
+                .await;
+            }
 
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn store_contract() {
-            crate::replicas::store_contract::<$backend>("store_contract").await;
-        }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn refresh_ahead_four_processes_refresh_once_per_expiry() {
+                $crate::store_contract::one_refresh_per_expiry_with_refresh_ahead::<$backend>(
+                    "refresh_ahead_four_processes_refresh_once_per_expiry",
+                    &child(),
+                )
+                .await;
+            }
 
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn four_processes_refresh_once_per_expiry() {
-            crate::replicas::one_refresh_per_expiry_across_processes::<$backend>(
-                "four_processes_refresh_once_per_expiry",
-            )
-            .await;
-        }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn killed_lock_holder_does_not_block_the_others() {
+                $crate::store_contract::a_killed_lock_holder_does_not_block_the_others::<$backend>(
+                    "killed_lock_holder_does_not_block_the_others",
+                    &child(),
+                    $kill_bound,
+                )
+                .await;
+            }
 
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn killed_lock_holder_does_not_block_the_others() {
-            crate::replicas::a_killed_lock_holder_does_not_block_the_others::<$backend>(
-                "killed_lock_holder_does_not_block_the_others",
-                $kill_bound,
-            )
-            .await;
-        }
-
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn sealed_tokens_round_trip_and_refuse_a_wrong_key() {
-            crate::replicas::sealed_tokens_round_trip_and_refuse_a_wrong_key::<$backend, _>(
-                "sealed_tokens_round_trip_and_refuse_a_wrong_key",
-                $raw,
-            )
-            .await;
+            $($extra)*
         }
     };
 }
-pub(crate) use store_proofs;
