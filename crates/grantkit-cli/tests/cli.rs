@@ -5,7 +5,7 @@
 
 mod support;
 
-use grantkit_polar_sh::{ClientMetadata, PolarSh, Scope, SubType};
+use grantkit_polar_sh::{ClientMetadata, PolarSh, Scope};
 use grantkit_testkit::polar_sh::{Consent, FakePolarSh};
 use grantkit_testkit::{FakeAccessLink, OidcPeer, ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET};
 use support::*;
@@ -292,8 +292,7 @@ async fn polar_client(
                 vec![format!("http://127.0.0.1:{port}/callback")],
                 &[Scope::OpenId, Scope::Email, Scope::Profile],
             )
-            .auth_method(method)
-            .default_sub_type(SubType::User),
+            .auth_method(method),
         )
         .await
         .unwrap();

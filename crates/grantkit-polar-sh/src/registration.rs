@@ -78,6 +78,9 @@ impl ClientMetadata {
 
     /// Kept for compatibility; has no effect at Polar, which drops the field (see
     /// [`ClientMetadata::default_sub_type`](struct@ClientMetadata#structfield.default_sub_type)).
+    #[deprecated(
+        note = "Polar drops `default_sub_type` at registration; ask for an organization-limited token with `sub_type(SubType::Organization)` on the authorization request"
+    )]
     pub fn default_sub_type(mut self, sub_type: SubType) -> Self {
         self.default_sub_type = sub_type.as_str().to_owned();
         self

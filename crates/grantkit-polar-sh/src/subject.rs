@@ -68,7 +68,10 @@ impl PolarSubject {
 /// cannot introspect, gets [`Error::UserinfoSubjectMismatch`]).
 pub async fn userinfo(client: &Client, tokens: &TokenSet) -> grantkit::Result<PolarSubject> {
     let info = match client.userinfo(tokens).await {
-        Err(Error::UserinfoSubjectMismatch) if migrated_from_legacy(client, tokens).await => {
+        Err(Error::UserinfoSubjectMismatch) => {
+            if !migrated_from_legacy(client, tokens).await? {
+                return Err(Error::UserinfoSubjectMismatch);
+            }
             // The stale ID token is the only thing in the way; the access token alone is enough.
             let access_only = TokenSet::from_access_token(tokens.access_token().clone());
             client.userinfo(&access_only).await?
@@ -82,20 +85,24 @@ pub async fn userinfo(client: &Client, tokens: &TokenSet) -> grantkit::Result<Po
 }
 
 /// Whether `tokens` is a user token that a refresh made out of the legacy organization token
-/// the kept ID token was issued for.
-async fn migrated_from_legacy(client: &Client, tokens: &TokenSet) -> bool {
+/// the kept ID token was issued for. Only introspection can prove it: a client that may not
+/// introspect (a public one) gets `false`, so the mismatch stands; an introspection that failed
+/// (rate limit, 5xx, transport) is that error, not a mismatch the caller would act on wrongly.
+async fn migrated_from_legacy(client: &Client, tokens: &TokenSet) -> grantkit::Result<bool> {
     let Some(old_sub) = tokens.id_token_claims().map(|c| c.sub.clone()) else {
-        return false;
+        return Ok(false);
     };
     if !tokens.access_token().expose().starts_with("polar_at_u_") {
-        return false;
+        return Ok(false);
     }
-    let Ok(answer) = client.introspect(tokens.access_token(), None).await else {
-        return false;
+    let answer = match client.introspect(tokens.access_token(), None).await {
+        Ok(answer) => answer,
+        Err(Error::Refused { .. } | Error::MissingEndpoint { .. }) => return Ok(false),
+        Err(e) => return Err(e),
     };
     let answer = PolarIntrospection::from(answer);
-    answer.active()
+    Ok(answer.active()
         && answer.inner.client_id.as_deref() == Some(client.client_id())
         && answer.sub_type == Some(crate::SubType::User)
-        && answer.organization_access() == OrganizationAccess::Only(vec![old_sub])
+        && answer.organization_access() == OrganizationAccess::Only(vec![old_sub]))
 }

@@ -820,6 +820,7 @@ async fn signing_key_rotation_is_survived_without_a_kid_in_the_id_token() {
     assert_eq!(client.jwks_fetch_count(), 2);
 }
 
+#[allow(deprecated)] // the deprecated setter is sent and must not break registration
 #[tokio::test]
 async fn dynamic_client_registration_round_trip_update_carries_client_id_and_errors_are_422_with_the_reason(
 ) {
@@ -919,6 +920,7 @@ async fn registration_update_without_client_id_in_the_body_is_a_422() {
     let _ = fake;
 }
 
+#[allow(deprecated)] // proves the deprecated setter has no effect at Polar
 #[tokio::test]
 async fn default_sub_type_is_not_a_registration_field_registered_clients_default_to_user() {
     let (fake, polar) = fake().await;
@@ -1182,4 +1184,113 @@ async fn prompt_none_without_an_earlier_consent_is_consent_required_on_the_redir
     let (callback, pending) = authorize(&client, |r| r.polar_prompt(Prompt::None)).await;
     let code = pending.verify_callback(&callback).unwrap();
     client.exchange_code(code).await.unwrap();
+}
+
+/// A session from before Polar's change, as grantkit kept it: a legacy organization pair whose
+/// ID token's `sub` is `old_sub`, refreshed once into a user token (polar:
+/// server/polar/oauth2/grants/refresh_token.py changes `sub` and `sub_type`).
+async fn migrated_session(
+    fake: &FakePolarSh,
+    client: &Client,
+    login_tokens: TokenSet,
+    old_sub: String,
+) -> TokenSet {
+    let mut stored = serde_json::to_value(login_tokens).unwrap();
+    let legacy = fake.legacy_organization_tokens(client.client_id(), "openid email products:read");
+    stored["access_token"] = legacy["access_token"].clone();
+    stored["refresh_token"] = legacy["refresh_token"].clone();
+    stored["id_token_claims"]["sub"] = old_sub.into();
+    let legacy: TokenSet = serde_json::from_value(stored).unwrap();
+    let migrated = client.refresh(&legacy).await.unwrap();
+    assert!(migrated.access_token().expose().starts_with("polar_at_u_"));
+    migrated
+}
+
+fn with_id_token_sub(tokens: &TokenSet, sub: &str) -> TokenSet {
+    let mut value = serde_json::to_value(tokens).unwrap();
+    value["id_token_claims"]["sub"] = sub.into();
+    serde_json::from_value(value).unwrap()
+}
+
+#[tokio::test]
+async fn a_changed_sub_stands_refused_unless_introspection_ties_it_to_the_old_organization() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let refused = |r: grantkit::Result<PolarSubject>| {
+        assert!(matches!(r, Err(Error::UserinfoSubjectMismatch)), "{r:?}");
+    };
+    // A plain user token (all the user's organizations) under an ID token naming the
+    // organization: nothing ties the two subjects.
+    let user = login(&client).await;
+    refused(
+        grantkit_polar_sh::userinfo(&client, &with_id_token_sub(&user, &fake.organization_id()))
+            .await,
+    );
+    // A migrated token limited to the organization, under an ID token naming another one.
+    let migrated =
+        migrated_session(&fake, &client, login(&client).await, fake.organization_id()).await;
+    refused(
+        grantkit_polar_sh::userinfo(
+            &client,
+            &with_id_token_sub(&migrated, "another-organization"),
+        )
+        .await,
+    );
+    // Not a user token (`polar_at_o_`): a legacy token's subject never changes, so a changed one
+    // is a substitution, and no introspection can excuse it.
+    let mut legacy = serde_json::to_value(login(&client).await).unwrap();
+    let pair = fake.legacy_organization_tokens(&id, "openid email products:read");
+    legacy["access_token"] = pair["access_token"].clone();
+    legacy["refresh_token"] = pair["refresh_token"].clone();
+    legacy["id_token_claims"]["sub"] = "another-organization".into();
+    let legacy: TokenSet = serde_json::from_value(legacy).unwrap();
+    assert!(legacy.access_token().expose().starts_with("polar_at_o_"));
+    refused(grantkit_polar_sh::userinfo(&client, &legacy).await);
+    // The accepting case, for contrast: the same migrated token under its own old ID token.
+    let who = grantkit_polar_sh::userinfo(&client, &migrated)
+        .await
+        .unwrap();
+    assert_eq!(who.id(), fake.user_id());
+}
+
+#[tokio::test]
+async fn a_public_client_cannot_prove_a_migration_so_the_changed_sub_stands_refused() {
+    let (fake, polar) = fake().await;
+    let client = client(&polar, &fake.public_client(), None).await;
+    let migrated =
+        migrated_session(&fake, &client, login(&client).await, fake.organization_id()).await;
+    // Polar refuses public clients at introspection; grantkit refuses before sending, and the
+    // mismatch is what the caller sees (not the refusal of a call it never made).
+    let r = grantkit_polar_sh::userinfo(&client, &migrated).await;
+    assert!(matches!(r, Err(Error::UserinfoSubjectMismatch)), "{r:?}");
+}
+
+#[tokio::test]
+async fn a_rate_limited_introspection_is_reported_as_such_not_as_a_subject_mismatch() {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    let migrated =
+        migrated_session(&fake, &client, login(&client).await, fake.organization_id()).await;
+    fake.rate_limit_next_at("/oauth2/introspect", 1, 7);
+    let e = grantkit_polar_sh::userinfo(&client, &migrated)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::RateLimited {
+                endpoint: grantkit::Endpoint::Introspection,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    // Once the limit is over, the same call succeeds.
+    let who = grantkit_polar_sh::userinfo(&client, &migrated)
+        .await
+        .unwrap();
+    assert_eq!(who.id(), fake.user_id());
 }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use grantkit::store::{FileTokenStore, TokenStore};
 use grantkit::{TokenSource, TokenTypeHint};
-use grantkit_polar_sh::{ClientMetadata, PolarSh, Scope, SubType};
+use grantkit_polar_sh::{ClientMetadata, PolarSh, Scope};
 use grantkit_testkit::polar_sh::FakePolarSh;
 use grantkit_testkit::Browser;
 
@@ -94,10 +94,11 @@ async fn demo(out: &Out, dir: &std::path::Path) -> CliResult {
     let registered = polar
         .registrar()
         .map_err(|e| s.fail("register", e))?
-        .register(
-            &ClientMetadata::new("grantkit demo", vec![redirect.clone()], &scopes)
-                .default_sub_type(SubType::User),
-        )
+        .register(&ClientMetadata::new(
+            "grantkit demo",
+            vec![redirect.clone()],
+            &scopes,
+        ))
         .await
         .map_err(|e| s.fail("register", e))?;
     let secret = registered

@@ -20,12 +20,16 @@ pub(super) async fn rate_limit(
 ) -> Response {
     let limited = {
         let mut s = inner.lock().unwrap();
-        match s.rate_limit {
-            Some((n, secs)) if n > 0 => {
-                s.rate_limit = if n > 1 { Some((n - 1, secs)) } else { None };
+        let path = request.uri().path();
+        match s.rate_limit.take() {
+            Some((n, secs, only)) if n > 0 && only.as_deref().is_none_or(|p| path.ends_with(p)) => {
+                s.rate_limit = (n > 1).then_some((n - 1, secs, only));
                 Some(secs)
             }
-            _ => None,
+            kept => {
+                s.rate_limit = kept;
+                None
+            }
         }
     };
     match limited {

@@ -252,7 +252,14 @@ impl FakePolarSh {
 
     /// The next `count` requests get `429` with `Retry-After: retry_after_secs` and an empty body.
     pub fn rate_limit_next(&self, count: u32, retry_after_secs: u64) {
-        self.state().rate_limit = Some((count, retry_after_secs));
+        self.state().rate_limit = Some((count, retry_after_secs, None));
+    }
+
+    /// The next `count` requests to a path ending in `path` (`/oauth2/introspect`...) get `429`
+    /// the same way; other requests pass. Polar rate-limits every endpoint; this picks which one
+    /// a test sees limited.
+    pub fn rate_limit_next_at(&self, path: &str, count: u32, retry_after_secs: u64) {
+        self.state().rate_limit = Some((count, retry_after_secs, Some(path.to_owned())));
     }
 
     /// Token endpoint requests so far (all grants).

@@ -64,7 +64,8 @@ pub(super) struct Inner {
     pub(super) customer_sessions: HashMap<String, u64>,
     /// Scopes the user granted, per client (polar: service/oauth2_grant.py).
     pub(super) consented: HashMap<String, HashSet<String>>,
-    pub(super) rate_limit: Option<(u32, u64)>,
+    /// Requests left to refuse with 429, `Retry-After` seconds, and the path they are limited to.
+    pub(super) rate_limit: Option<(u32, u64, Option<String>)>,
     pub(super) token_requests: u64,
     pub(super) refresh_requests: u64,
     pub(super) last_token_request: Option<HashMap<String, String>>,
