@@ -13,8 +13,9 @@ use crate::redirect_uri::check_redirect_uri;
 use crate::secret::Secret;
 
 /// Parameters grantkit sets itself; an extra parameter may not override them.
-const RESERVED: [&str; 8] = [
+const RESERVED: [&str; 9] = [
     "response_type",
+    "response_mode",
     "client_id",
     "redirect_uri",
     "scope",
@@ -54,6 +55,7 @@ pub struct AuthorizationRequest<'c> {
     nonce: Option<bool>,
     prompt: Option<String>,
     redirect_uri: Option<String>,
+    form_post: bool,
     params: Vec<(String, String)>,
 }
 
@@ -72,6 +74,7 @@ impl<'c> AuthorizationRequest<'c> {
             nonce: None,
             prompt: None,
             redirect_uri: None,
+            form_post: false,
             params: Vec::new(),
         }
     }
@@ -116,6 +119,17 @@ impl<'c> AuthorizationRequest<'c> {
     /// Any other parameter the provider understands (`sub_type`, `login_hint`, `acr_values`...).
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Asks for the callback as a form POSTed to the redirect URI (`response_mode=form_post`,
+    /// OAuth 2.0 Form Post Response Mode), so the code never appears in a URL (history, server
+    /// logs, `Referer`). Read the POST body with
+    /// [`PendingAuthorization::verify_form_post`]. The redirect URI must accept a cross-site
+    /// POST: a `SameSite=Lax` session cookie is not sent with it, so keep the pending
+    /// authorization where that POST can find it (e.g. keyed by `state`), or use `SameSite=None`.
+    pub fn form_post(mut self) -> Self {
+        self.form_post = true;
         self
     }
 
@@ -207,6 +221,9 @@ impl<'c> AuthorizationRequest<'c> {
         if let Some(prompt) = &self.prompt {
             add("prompt", prompt);
         }
+        if self.form_post {
+            add("response_mode", "form_post");
+        }
         if let Some(dpop) = self.client.dpop() {
             // RFC 9449 §10: binds the code to the key, so only its holder can redeem it.
             if !self.params.iter().any(|(n, _)| n == "dpop_jkt") {
@@ -222,6 +239,7 @@ impl<'c> AuthorizationRequest<'c> {
             issuer: provider.issuer().map(str::to_owned),
             require_iss: provider.iss_parameter_supported(),
             scope,
+            form_post: self.form_post,
             created_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -264,6 +282,9 @@ pub struct PendingAuthorization {
     require_iss: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    /// The callback was asked for as a POSTed form (`response_mode=form_post`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    form_post: bool,
     created_at: u64,
 }
 
@@ -301,7 +322,28 @@ impl PendingAuthorization {
     /// # Ok::<(), grantkit::Error>(())
     /// ```
     pub fn verify_callback(&self, url_or_query: &str) -> Result<AuthorizationCode> {
+        if self.form_post {
+            return Err(CallbackError::ResponseModeMismatch {
+                expected: "in a POST body (response_mode=form_post)",
+            }
+            .into());
+        }
         self.verify(&Callback::parse(url_or_query)?)
+    }
+
+    /// Checks a callback that arrived as a POSTed form (`application/x-www-form-urlencoded`
+    /// body), for a request built with [`AuthorizationRequest::form_post`]; the same checks as
+    /// [`verify_callback`](Self::verify_callback). A callback in the URL for such a request is
+    /// refused by `verify_callback`, and a POST body for a query-mode request here: the mode is
+    /// part of what the request asked for, and a code in a URL may already have leaked.
+    pub fn verify_form_post(&self, body: &str) -> Result<AuthorizationCode> {
+        if !self.form_post {
+            return Err(CallbackError::ResponseModeMismatch {
+                expected: "in the redirect URL's query",
+            }
+            .into());
+        }
+        self.verify(&Callback::parse(body)?)
     }
 
     /// Checks a parsed callback: `state` first (constant time), then the RFC 9207 `iss`,
@@ -377,6 +419,58 @@ mod tests {
             .unwrap();
         let client = Client::builder(provider, "c").build().unwrap();
         client.authorize().build().unwrap().1
+    }
+
+    fn client() -> Client {
+        let provider = Provider::builder("p")
+            .authorization_endpoint("https://p.example/authorize")
+            .token_endpoint("https://p.example/token")
+            .build()
+            .unwrap();
+        Client::builder(provider, "c").build().unwrap()
+    }
+
+    #[test]
+    fn a_form_post_login_accepts_its_callback_only_from_a_post_body() {
+        let client = client();
+        let (url, pending) = client.authorize().form_post().build().unwrap();
+        assert!(url
+            .query_pairs()
+            .any(|(k, v)| k == "response_mode" && v == "form_post"));
+        let body = format!("code=c1&state={}", pending.state().expose());
+        // The same parameters in the URL: a code that travelled in a URL, or a forged GET.
+        let e = pending
+            .verify_callback(&format!("https://app.example/cb?{body}"))
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Callback(CallbackError::ResponseModeMismatch { .. })
+            ),
+            "{e:?}"
+        );
+        assert_eq!(pending.verify_form_post(&body).unwrap().code.expose(), "c1");
+        // A pending value saved before the mode existed reads as a query-mode login.
+        let json = serde_json::to_value(&pending).unwrap();
+        assert_eq!(json["form_post"], true);
+        let (_, query_mode) = client.authorize().build().unwrap();
+        let json = serde_json::to_value(&query_mode).unwrap();
+        assert!(json.get("form_post").is_none());
+        let e = query_mode.verify_form_post("code=c1&state=x").unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Callback(CallbackError::ResponseModeMismatch { .. })
+            ),
+            "{e:?}"
+        );
+        // `response_mode` is grantkit's to set.
+        let e = client
+            .authorize()
+            .param("response_mode", "query")
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e:?}");
     }
 
     const INJECTED: &str = "Your+account+is+locked.+Call+%2B1-555-0100";

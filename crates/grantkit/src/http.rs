@@ -442,6 +442,7 @@ fn metadata_member(endpoint: Endpoint) -> &'static str {
         Endpoint::Jwks => "jwks_uri",
         Endpoint::DeviceAuthorization => "device_authorization_endpoint",
         Endpoint::PushedAuthorization => "pushed_authorization_request_endpoint",
+        Endpoint::EndSession => "end_session_endpoint",
         Endpoint::Discovery => "issuer",
         _ => "API endpoint",
     }

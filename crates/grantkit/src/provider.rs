@@ -208,7 +208,7 @@ impl TokenField {
 /// |---|---|---|
 /// | `name` | string, required | |
 /// | `issuer` | string | none |
-/// | `authorization_endpoint`, `token_endpoint`, `revocation_endpoint`, `introspection_endpoint`, `userinfo_endpoint`, `jwks_uri`, `device_authorization_endpoint`, `pushed_authorization_request_endpoint` | URL string | none |
+/// | `authorization_endpoint`, `token_endpoint`, `revocation_endpoint`, `introspection_endpoint`, `userinfo_endpoint`, `jwks_uri`, `device_authorization_endpoint`, `pushed_authorization_request_endpoint`, `end_session_endpoint` | URL string | none |
 /// | `require_pushed_authorization_requests`, `iss_parameter_supported` | boolean | `false` |
 /// | `auth_methods` | [`AuthMethod`] names (`"client_secret_basic"`...) | `[]` (not declared) |
 /// | `revocation_auth_methods`, `introspection_auth_methods` | [`AuthMethod`] names | not declared |
@@ -258,6 +258,7 @@ pub struct Provider {
     userinfo_endpoint: Option<Url>,
     jwks_uri: Option<Url>,
     device_authorization_endpoint: Option<Url>,
+    end_session_endpoint: Option<Url>,
     pushed_authorization_request_endpoint: Option<Url>,
     require_pushed_authorization_requests: bool,
     auth_methods: Vec<AuthMethod>,
@@ -288,6 +289,7 @@ impl Provider {
                 userinfo_endpoint: None,
                 jwks_uri: None,
                 device_authorization_endpoint: None,
+                end_session_endpoint: None,
                 pushed_authorization_request_endpoint: None,
                 require_pushed_authorization_requests: false,
                 auth_methods: Vec::new(),
@@ -398,7 +400,7 @@ impl Provider {
     }
 
     /// Every endpoint that is set, with its member name in the JSON form.
-    fn endpoint_urls(&self) -> [(&'static str, Option<&Url>); 8] {
+    fn endpoint_urls(&self) -> [(&'static str, Option<&Url>); 9] {
         [
             (
                 "authorization_endpoint",
@@ -420,6 +422,7 @@ impl Provider {
                 "pushed_authorization_request_endpoint",
                 self.pushed_authorization_request_endpoint.as_ref(),
             ),
+            ("end_session_endpoint", self.end_session_endpoint.as_ref()),
         ]
     }
 
@@ -464,6 +467,7 @@ impl Provider {
             Endpoint::Userinfo => &self.userinfo_endpoint,
             Endpoint::Jwks => &self.jwks_uri,
             Endpoint::DeviceAuthorization => &self.device_authorization_endpoint,
+            Endpoint::EndSession => &self.end_session_endpoint,
             Endpoint::PushedAuthorization => &self.pushed_authorization_request_endpoint,
             Endpoint::Discovery | Endpoint::Api => &None,
         };
@@ -512,6 +516,7 @@ impl ProviderBuilder {
             Endpoint::Userinfo => &mut self.provider.userinfo_endpoint,
             Endpoint::Jwks => &mut self.provider.jwks_uri,
             Endpoint::DeviceAuthorization => &mut self.provider.device_authorization_endpoint,
+            Endpoint::EndSession => &mut self.provider.end_session_endpoint,
             Endpoint::PushedAuthorization => {
                 &mut self.provider.pushed_authorization_request_endpoint
             }
@@ -570,6 +575,11 @@ impl ProviderBuilder {
     /// The RFC 8628 device authorization endpoint.
     pub fn device_authorization_endpoint(self, url: &str) -> Self {
         self.endpoint(Endpoint::DeviceAuthorization, url)
+    }
+
+    /// The OpenID Connect RP-initiated logout endpoint (`end_session_endpoint`).
+    pub fn end_session_endpoint(self, url: &str) -> Self {
+        self.endpoint(Endpoint::EndSession, url)
     }
 
     /// The RFC 9126 pushed authorization request (PAR) endpoint.

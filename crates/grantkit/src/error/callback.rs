@@ -29,6 +29,13 @@ pub enum CallbackError {
     /// The provider advertises RFC 9207 but the callback carries no `iss`.
     #[error("the provider promises an `iss` parameter on callbacks but this one has none")]
     MissingIssuer,
+    /// The callback came back in another way than the request asked for: in the URL for a
+    /// `response_mode=form_post` request, or in a POST body for a query-mode one.
+    #[error("the callback must arrive {expected}; refusing it as it came (start the login again)")]
+    ResponseModeMismatch {
+        /// How this login asked for the callback.
+        expected: &'static str,
+    },
     /// Neither a `code` nor an `error` came back.
     #[error("the callback has no authorization `code`")]
     MissingCode,

@@ -24,6 +24,9 @@ pub enum Endpoint {
     DeviceAuthorization,
     /// The RFC 9126 pushed authorization request (PAR) endpoint.
     PushedAuthorization,
+    /// The OpenID Connect RP-initiated logout endpoint (`end_session_endpoint`), where the
+    /// browser is sent to end the user's session at the provider.
+    EndSession,
     /// An endpoint a provider crate adds (user registration, client registration...).
     Api,
 }
@@ -40,6 +43,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Jwks => "JWKS",
             Endpoint::DeviceAuthorization => "device authorization",
             Endpoint::PushedAuthorization => "pushed authorization request",
+            Endpoint::EndSession => "end-session",
             Endpoint::Api => "API",
         })
     }

@@ -50,6 +50,7 @@ impl ProviderMetadata {
                 &self.pushed_authorization_request_endpoint,
                 Endpoint::PushedAuthorization,
             ),
+            (&self.end_session_endpoint, Endpoint::EndSession),
         ];
         for (url, endpoint) in endpoints {
             if let Some(url) = url {

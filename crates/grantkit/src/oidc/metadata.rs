@@ -143,6 +143,7 @@ pub(crate) fn check_endpoints_served(
         ("revocation_endpoint", &metadata.revocation_endpoint),
         ("introspection_endpoint", &metadata.introspection_endpoint),
         ("registration_endpoint", &metadata.registration_endpoint),
+        ("end_session_endpoint", &metadata.end_session_endpoint),
         (
             "device_authorization_endpoint",
             &metadata.device_authorization_endpoint,

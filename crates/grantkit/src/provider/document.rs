@@ -82,6 +82,8 @@ struct ProviderDocument {
     device_authorization_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pushed_authorization_request_endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end_session_endpoint: Option<String>,
     #[serde(default)]
     require_pushed_authorization_requests: bool,
     #[serde(default)]
@@ -116,6 +118,7 @@ impl From<&Provider> for ProviderDocument {
             jwks_uri: url(&p.jwks_uri),
             device_authorization_endpoint: url(&p.device_authorization_endpoint),
             pushed_authorization_request_endpoint: url(&p.pushed_authorization_request_endpoint),
+            end_session_endpoint: url(&p.end_session_endpoint),
             require_pushed_authorization_requests: p.require_pushed_authorization_requests,
             auth_methods: p.auth_methods.clone(),
             revocation_auth_methods: p.revocation_auth_methods.clone(),
@@ -156,6 +159,7 @@ impl ProviderDocument {
                 Endpoint::PushedAuthorization,
                 self.pushed_authorization_request_endpoint,
             ),
+            (Endpoint::EndSession, self.end_session_endpoint),
         ];
         for (endpoint, url) in endpoints {
             if let Some(url) = url {
