@@ -13,7 +13,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::address::GuardedResolver;
 use crate::dpop::Dpop;
-use crate::error::{Endpoint, Error, Result};
+use crate::error::{Endpoint, Error, IdTokenError, Result};
 use crate::http::{Http, HttpOptions, HttpResponse};
 use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTION_TYPE};
 use crate::oidc::{IdTokenVerifier, JwksCache, JwksOptions};
@@ -162,6 +162,27 @@ impl Client {
             .id_tokens
             .as_ref()
             .map_or(0, |v| v.jwks.fetches())
+    }
+
+    /// The ID-token verifier, or the typed error naming what the provider lacks for one.
+    pub(crate) fn require_id_token_verifier(&self) -> Result<&IdTokenVerifier> {
+        if let Some(verifier) = self.id_token_verifier() {
+            return Ok(verifier);
+        }
+        let provider = self.provider();
+        let missing = match (
+            provider.issuer().is_some(),
+            provider.endpoint(Endpoint::Jwks).is_ok(),
+        ) {
+            (false, false) => "issuer and no jwks_uri",
+            (false, true) => "issuer",
+            _ => "jwks_uri",
+        };
+        Err(IdTokenError::NoVerifier {
+            provider: provider.name().to_owned(),
+            missing,
+        }
+        .into())
     }
 
     /// Whether this client was registered to push every authorization request (RFC 9126 §6,

@@ -124,27 +124,6 @@ impl Client {
         Ok(())
     }
 
-    /// The ID-token verifier, or the typed error naming what the provider lacks for one.
-    fn require_id_token_verifier(&self) -> Result<&crate::oidc::IdTokenVerifier> {
-        if let Some(verifier) = self.id_token_verifier() {
-            return Ok(verifier);
-        }
-        let provider = self.provider();
-        let missing = match (
-            provider.issuer().is_some(),
-            provider.endpoint(Endpoint::Jwks).is_ok(),
-        ) {
-            (false, false) => "issuer and no jwks_uri",
-            (false, true) => "issuer",
-            _ => "jwks_uri",
-        };
-        Err(IdTokenError::NoVerifier {
-            provider: provider.name().to_owned(),
-            missing,
-        }
-        .into())
-    }
-
     /// The client credentials grant (RFC 6749 §4.4): a token for the client itself.
     pub async fn client_credentials<I, S>(&self, scopes: I) -> Result<TokenSet>
     where

@@ -75,6 +75,7 @@ mod address;
 mod auth_method;
 mod authorize;
 mod authorized_client;
+mod backchannel_logout;
 mod callback;
 mod client;
 mod deadline;
@@ -107,6 +108,7 @@ mod warm;
 
 pub use authorize::{AuthorizationRequest, PendingAuthorization};
 pub use authorized_client::{AuthorizedClient, AuthorizedRequestBuilder};
+pub use backchannel_logout::LogoutToken;
 pub use callback::{AuthorizationCode, Callback};
 pub use client::{Client, ClientBuilder};
 pub use error::{CallbackError, Endpoint, Error, OAuthError, OAuthErrorCode, Result};

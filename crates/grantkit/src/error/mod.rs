@@ -6,6 +6,7 @@
 mod callback;
 mod endpoint;
 mod id_token;
+mod logout_token;
 mod oauth;
 mod refusal;
 mod store;
@@ -14,6 +15,7 @@ mod text;
 pub use callback::CallbackError;
 pub use endpoint::Endpoint;
 pub use id_token::IdTokenError;
+pub use logout_token::LogoutTokenError;
 pub use oauth::{OAuthError, OAuthErrorCode};
 pub use refusal::Refusal;
 pub use store::StoreError;
@@ -110,6 +112,9 @@ pub enum Error {
     /// An ID token failed validation.
     #[error(transparent)]
     IdToken(IdTokenError),
+    /// A back-channel logout token was refused (see [`LogoutTokenError`]); answer `400`.
+    #[error(transparent)]
+    LogoutToken(#[from] LogoutTokenError),
     /// A discovery document names another issuer than the one it was fetched for.
     #[error("the discovery document names issuer `{found}` but `{expected}` was expected; if the provider serves metadata from another host, set the expected issuer explicitly")]
     IssuerMismatch {

@@ -164,12 +164,34 @@ impl IdTokenVerifier {
         token: &Secret,
         expect: Expectations<'_>,
     ) -> Result<IdTokenClaims> {
+        let now = SystemTime::now();
+        self.with_keys(token.expose(), |keys| {
+            self.verify_against(keys, token.expose(), &expect, now)
+        })
+        .await
+    }
+
+    /// Checks a JWS from this issuer (a logout token, say) the way ID tokens are checked, the
+    /// signature only: header, algorithm, key. Returns the payload for the caller's own claim
+    /// checks.
+    pub(crate) async fn verified_payload(&self, token: &str) -> Result<Map<String, Value>> {
+        self.with_keys(token, |keys| self.check_jws(keys, token))
+            .await
+    }
+
+    /// Runs `check` against the current keys and, when the token names a key the set does not
+    /// have (or names none and fails), once more against a re-fetched set.
+    async fn with_keys<T>(
+        &self,
+        token: &str,
+        check: impl Fn(&[VerifyKey]) -> Result<T, IdTokenError>,
+    ) -> Result<T> {
         let keys = self.jwks.current().await?;
-        let first = self.verify_against(&keys, token.expose(), &expect, SystemTime::now());
+        let first = check(&keys);
         // Without a `kid` (Polar.sh never sends one) a key rotation shows as a bad signature.
         let unknown_key = match &first {
             Err(IdTokenError::UnknownKey { .. } | IdTokenError::NoKeyForAlgorithm(_)) => true,
-            Err(IdTokenError::BadSignature) => names_no_kid(token.expose()),
+            Err(IdTokenError::BadSignature) => names_no_kid(token),
             _ => false,
         };
         if !unknown_key {
@@ -177,11 +199,22 @@ impl IdTokenVerifier {
         }
         // A kid we do not know (or no key for this alg): the provider may have rotated.
         match self.jwks.refetch_for_unknown_key().await? {
-            Some(fresh) => {
-                Ok(self.verify_against(&fresh, token.expose(), &expect, SystemTime::now())?)
-            }
+            Some(fresh) => Ok(check(&fresh)?),
             None => Ok(first?),
         }
+    }
+
+    /// The issuer and client id the tokens must name.
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub(crate) fn leeway(&self) -> Duration {
+        self.leeway
     }
 
     /// Every check, against a given key set, at a given time: no I/O.
@@ -192,20 +225,29 @@ impl IdTokenVerifier {
         expect: &Expectations<'_>,
         now: SystemTime,
     ) -> Result<IdTokenClaims, IdTokenError> {
+        let payload = self.check_jws(keys, token)?;
+        let alg = self.algorithm(&jws_header(token)?)?.0;
+        let claims = IdTokenClaims::from_claims(payload)?;
+        self.check_claims(&claims, alg, expect, now)?;
+        Ok(claims)
+    }
+
+    /// The signature checks: a compact JWS, an allowed asymmetric algorithm, a key of the set
+    /// that verifies it. Returns the payload, not yet checked.
+    fn check_jws(
+        &self,
+        keys: &[VerifyKey],
+        token: &str,
+    ) -> Result<Map<String, Value>, IdTokenError> {
         let (signing_input, signature) = token
             .rsplit_once('.')
             .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts)"))?;
-        let (header_b64, payload_b64) = signing_input
-            .split_once('.')
-            .filter(|(_, p)| !p.contains('.'))
-            .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts); encrypted ID tokens are not supported"))?;
-        let header = decode_object(header_b64, "header")?;
+        let payload_b64 = jws_parts(signing_input)?.1;
+        let header = jws_header(token)?;
         let (alg, alg_name) = self.algorithm(&header)?;
         let kid = header.get("kid").and_then(Value::as_str);
         check_signature(keys, signing_input, signature, alg, &alg_name, kid)?;
-        let claims = IdTokenClaims::from_claims(decode_object(payload_b64, "payload")?)?;
-        self.check_claims(&claims, alg, expect, now)?;
-        Ok(claims)
+        decode_object(payload_b64, "payload")
     }
 
     fn algorithm(&self, header: &Map<String, Value>) -> Result<(Algorithm, String), IdTokenError> {
@@ -363,6 +405,26 @@ fn check_signature(
     } else {
         Err(IdTokenError::BadSignature)
     }
+}
+
+/// The header and payload parts of a compact JWS's signing input.
+fn jws_parts(signing_input: &str) -> Result<(&str, &str), IdTokenError> {
+    signing_input
+        .split_once('.')
+        .filter(|(_, p)| !p.contains('.'))
+        .ok_or_else(|| {
+            malformed(
+                "it is not a JWS (three dot-separated parts); encrypted tokens are not supported",
+            )
+        })
+}
+
+/// The decoded JOSE header of a compact JWS.
+pub(crate) fn jws_header(token: &str) -> Result<Map<String, Value>, IdTokenError> {
+    let (signing_input, _) = token
+        .rsplit_once('.')
+        .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts)"))?;
+    decode_object(jws_parts(signing_input)?.0, "header")
 }
 
 fn names_no_kid(token: &str) -> bool {

@@ -9,6 +9,7 @@
 //! | `memory.rs` | [`MemoryTokenStore`]: the reference implementation, in memory |
 //! | `file.rs` | [`FileTokenStore`]: JSON, 0600, atomic replace, advisory lock; [`read_private_file`] |
 //! | `key.rs` | [`StoreKey`]: which user's tokens a shared store (PostgreSQL, Redis…) holds |
+//! | `replay.rs` | [`ReplayGuard`]: one-time ids (a logout token's `jti`) remembered until they expire; [`MemoryReplayGuard`] |
 //! | `codec.rs` | [`TokenCodec`]: the bytes at rest, JSON or sealed with AES-256-GCM (`SealingKeys`, feature `sealing`) |
 //!
 //! The guarantees and the refresh protocol are described in `docs/token-lifecycle.md`; the
@@ -19,6 +20,7 @@ mod contract;
 mod file;
 mod key;
 mod memory;
+mod replay;
 
 pub use crate::error::StoreError;
 #[cfg(feature = "sealing")]
@@ -28,3 +30,4 @@ pub use contract::{BoxFuture, StoreLock, TokenStore};
 pub use file::{read_private_file, FileTokenStore};
 pub use key::StoreKey;
 pub use memory::MemoryTokenStore;
+pub use replay::{MemoryReplayGuard, ReplayGuard};
