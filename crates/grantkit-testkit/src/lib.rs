@@ -10,9 +10,13 @@
 //! - [`TestServer`]: serves an in-process fake (axum) on `127.0.0.1:0`; the Polar fakes use it.
 //! - [`FakeAccessLink`]: a fake Polar AccessLink (Flow authorization with consent, the token
 //!   endpoint's Basic-only client authentication and `x_user_id`, user registration).
+//! - The interop matrix's providers, each an [`InteropOp`]: [`Keycloak`] (installed by
+//!   `scripts/install-keycloak`), started on loopback with its realm file.
 
 mod accesslink;
 mod browser;
+mod interop;
+mod keycloak;
 mod oidc_peer;
 pub mod polar_sh;
 mod server;
@@ -21,6 +25,13 @@ pub use accesslink::{
     ApiRecord, AuthorizationRecord, FakeAccessLink, FakeRateLimit, FakeUser, TokenRequestRecord,
     UserIdFormat, ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET, ACCESSLINK_REDIRECT_URI,
 };
-pub use browser::{Browser, BrowserError};
+pub use browser::{Browser, BrowserError, Form, Landing, Page};
+pub use interop::{ClientRole, InteropError, InteropOp, OpClient, OpFuture, OpUser};
+pub use keycloak::{Keycloak, KEYCLOAK_REALM, KEYCLOAK_REDIRECT_URI, KEYCLOAK_VERSION};
 pub use oidc_peer::{OidcPeer, PeerError};
 pub use server::TestServer;
+
+/// `docs/interop.md`, the interop matrix's guide, compiled as doctests like every guide.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/interop.md")]
+struct InteropGuide;
