@@ -141,6 +141,11 @@ pub trait InteropOp: Send + Sync + fmt::Debug {
     fn client(&self, role: ClientRole) -> Option<OpClient>;
     /// The test user.
     fn user(&self) -> &OpUser;
+    /// The scopes a scenario's login asks for: OpenID Connect's, plus whatever the provider
+    /// needs before it issues a refresh token.
+    fn scopes(&self) -> Vec<&'static str> {
+        vec!["openid", "email", "profile"]
+    }
     /// Plays the user through the provider's own pages: opens `authorize_url` in `browser`,
     /// logs in (and consents) as [`InteropOp::user`], and returns the callback URL that starts
     /// with `redirect_prefix`, without requesting it.

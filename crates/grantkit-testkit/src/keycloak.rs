@@ -50,12 +50,7 @@ impl Keycloak {
         if let Some(home) = std::env::var_os("GRANTKIT_KEYCLOAK_HOME") {
             return PathBuf::from(home);
         }
-        let cache = std::env::var_os("GRANTKIT_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/grantkit")
-            });
-        cache.join(format!("keycloak-{KEYCLOAK_VERSION}"))
+        cache_dir().join(format!("keycloak-{KEYCLOAK_VERSION}"))
     }
 
     /// The realm file imported at start.
@@ -145,6 +140,15 @@ impl Keycloak {
             &text,
         ))
     }
+}
+
+/// `${GRANTKIT_CACHE:-$HOME/.cache/grantkit}`, where the installers put the providers.
+pub(crate) fn cache_dir() -> PathBuf {
+    std::env::var_os("GRANTKIT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/grantkit")
+        })
 }
 
 fn not_ready(what: String, log: &str) -> InteropError {

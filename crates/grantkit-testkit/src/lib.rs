@@ -11,10 +11,13 @@
 //! - [`FakeAccessLink`]: a fake Polar AccessLink (Flow authorization with consent, the token
 //!   endpoint's Basic-only client authentication and `x_user_id`, user registration).
 //! - The interop matrix's providers, each an [`InteropOp`]: [`Keycloak`] (installed by
-//!   `scripts/install-keycloak`), started on loopback with its realm file.
+//!   `scripts/install-keycloak`), started on loopback with its realm file, and [`Hydra`]
+//!   (`scripts/install-hydra`), with its clients created through its admin API and a login
+//!   and consent handler of ours.
 
 mod accesslink;
 mod browser;
+mod hydra;
 mod interop;
 mod keycloak;
 mod oidc_peer;
@@ -26,6 +29,7 @@ pub use accesslink::{
     UserIdFormat, ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET, ACCESSLINK_REDIRECT_URI,
 };
 pub use browser::{Browser, BrowserError, Form, Landing, Page};
+pub use hydra::{Hydra, HYDRA_REDIRECT_URI, HYDRA_VERSION};
 pub use interop::{ClientRole, InteropError, InteropOp, OpClient, OpFuture, OpUser};
 pub use keycloak::{Keycloak, KEYCLOAK_REALM, KEYCLOAK_REDIRECT_URI, KEYCLOAK_VERSION};
 pub use oidc_peer::{OidcPeer, PeerError};
