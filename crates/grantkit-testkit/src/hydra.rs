@@ -109,8 +109,8 @@ impl Hydra {
         Ok(hydra)
     }
 
-    /// [`Hydra::start`], or what a test does without it (see
-    /// [`crate::interop::start_or_skip`]).
+    /// [`Hydra::start`], or what a test does without it: under `CI=true` a provider that
+    /// cannot start fails the test (panic); elsewhere the test is skipped with a message.
     pub fn start_or_skip(test: &str) -> Option<Self> {
         crate::interop::start_or_skip(test, Self::start)
     }

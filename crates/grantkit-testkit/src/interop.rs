@@ -167,7 +167,10 @@ pub trait InteropOp: Send + Sync + fmt::Debug {
 
 /// Starts a provider, or decides what a test does without it: under `CI=true` a provider that
 /// cannot start is a failure (panic); elsewhere the test is skipped with a message.
-pub fn start_or_skip<T>(test: &str, start: impl FnOnce() -> Result<T, InteropError>) -> Option<T> {
+pub(crate) fn start_or_skip<T>(
+    test: &str,
+    start: impl FnOnce() -> Result<T, InteropError>,
+) -> Option<T> {
     match start() {
         Ok(op) => Some(op),
         Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {

@@ -105,8 +105,8 @@ impl Keycloak {
         Ok(keycloak)
     }
 
-    /// [`Keycloak::start`], or what a test does without it (see
-    /// [`crate::interop::start_or_skip`]).
+    /// [`Keycloak::start`], or what a test does without it: under `CI=true` a provider that
+    /// cannot start fails the test (panic); elsewhere the test is skipped with a message.
     pub fn start_or_skip(test: &str) -> Option<Self> {
         crate::interop::start_or_skip(test, Self::start)
     }
