@@ -7,12 +7,19 @@ mod support;
 
 use std::sync::OnceLock;
 
-use grantkit_testkit::{Browser, ClientRole, InteropOp, Keycloak};
+use grantkit_testkit::{Browser, ClientRole, Hydra, InteropOp, Keycloak};
 use support::*;
 
 fn keycloak(test: &str) -> Option<&'static dyn InteropOp> {
     static OP: OnceLock<Option<Keycloak>> = OnceLock::new();
     OP.get_or_init(|| Keycloak::start_or_skip(test))
+        .as_ref()
+        .map(|op| op as &dyn InteropOp)
+}
+
+fn hydra(test: &str) -> Option<&'static dyn InteropOp> {
+    static OP: OnceLock<Option<Hydra>> = OnceLock::new();
+    OP.get_or_init(|| Hydra::start_or_skip(test))
         .as_ref()
         .map(|op| op as &dyn InteropOp)
 }
@@ -25,6 +32,7 @@ fn json(text: &str) -> serde_json::Value {
 async fn login(home: &Home, op: &dyn InteropOp, role: ClientRole, secret: Option<&str>) -> Run {
     let client = op.client(role).unwrap();
     let secret = secret.or(client.secret.as_deref());
+    let scope = op.scopes().join(" ");
     let env: Vec<(&str, &str)> = secret
         .map(|s| ("GRANTKIT_CLIENT_SECRET", s))
         .into_iter()
@@ -37,7 +45,7 @@ async fn login(home: &Home, op: &dyn InteropOp, role: ClientRole, secret: Option
         "--auth-method",
         client.auth_method,
         "--scope",
-        "openid email profile",
+        &scope,
     ];
     let login = home.login(&args, &env).await;
     let callback = op
@@ -105,6 +113,11 @@ async fn a_wrong_secret_fails_the_login_and_writes_nothing(op: &dyn InteropOp) {
         _ => "invalid_client",
     };
     assert!(message.contains(code), "{message}");
+    assert_eq!(
+        message.contains("--auth-method"),
+        code == "invalid_client",
+        "{message}"
+    );
     assert!(!message.contains("not the secret"), "{message}");
     assert!(home.snapshot().is_empty());
 }
@@ -133,6 +146,44 @@ async fn a_public_client_at_keycloak_is_refused_before_the_browser(op: &dyn Inte
     assert!(home.snapshot().is_empty());
 }
 
+/// Keycloak's introspection answers `active: false` to a client outside the token's audience
+/// (docs/interop.md, K2): `plain-client` has Keycloak's default configuration, so
+/// `status --check` reports its live access token as "not active ... revoked or expired" while
+/// userinfo serves it (the refresh token introspects as active, so the exit code is 0).
+async fn status_check_at_keycloak_without_an_audience_mapper_says_not_active(op: &dyn InteropOp) {
+    let home = Home::new("interop-plain");
+    let env = [("GRANTKIT_CLIENT_SECRET", "kc plain secret")];
+    let args = ["--issuer", op.issuer(), "--client-id", "plain-client"];
+    let login = home.login(&args, &env).await;
+    let callback = op
+        .login(&Browser::new(), &login.url, &login.redirect_uri())
+        .await
+        .unwrap();
+    assert_eq!(deliver(&callback).await.0, 200);
+    login.finish().await.ok();
+    let info = json(home.run_env(&["userinfo"], &env).await.ok());
+    assert_eq!(info["sub"], op.user().subject.as_str());
+    let checked = home.run_env(&["status", "--check"], &env).await;
+    let out = checked.ok();
+    assert!(
+        out.contains("not active at the provider (introspection)"),
+        "{checked:?}"
+    );
+    assert!(out.contains("the refresh token is active"), "{checked:?}");
+}
+
+/// A public client where the provider lists `none`: login with PKCE, refresh, revoke.
+async fn a_public_client_logs_in_refreshes_and_revokes(op: &dyn InteropOp) {
+    let home = Home::new("interop-public");
+    login(&home, op, ClientRole::Public, None).await.ok();
+    home.run(&["refresh"]).await.ok();
+    let info = json(home.run(&["userinfo"]).await.ok());
+    assert_eq!(info["sub"], op.user().subject.as_str());
+    let revoke = home.run(&["revoke"]).await;
+    assert!(revoke.stderr.contains("Revoked"), "{revoke:?}");
+    assert!(!home.token_file("default").exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keycloak_cli_login_status_check_refresh_userinfo_revoke_and_refusals() {
     let Some(op) = keycloak("keycloak_cli") else {
@@ -141,4 +192,15 @@ async fn keycloak_cli_login_status_check_refresh_userinfo_revoke_and_refusals() 
     confidential_clients_log_in_refresh_check_and_revoke(op).await;
     a_wrong_secret_fails_the_login_and_writes_nothing(op).await;
     a_public_client_at_keycloak_is_refused_before_the_browser(op).await;
+    status_check_at_keycloak_without_an_audience_mapper_says_not_active(op).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hydra_cli_login_status_check_refresh_userinfo_revoke_and_refusals() {
+    let Some(op) = hydra("hydra_cli") else {
+        return;
+    };
+    confidential_clients_log_in_refresh_check_and_revoke(op).await;
+    a_wrong_secret_fails_the_login_and_writes_nothing(op).await;
+    a_public_client_logs_in_refreshes_and_revokes(op).await;
 }
