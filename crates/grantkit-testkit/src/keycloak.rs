@@ -58,8 +58,9 @@ impl Keycloak {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("keycloak/grantkit-realm.json")
     }
 
-    /// Starts Keycloak on a free loopback port with the test realm, and waits until its
-    /// discovery document answers (tens of seconds: start one per test binary).
+    /// Starts Keycloak on a free loopback port with the test realm, and waits until it
+    /// listens, which it does once the realm is imported (tens of seconds: start one per test
+    /// binary).
     pub fn start() -> Result<Self, InteropError> {
         let dist = Self::install_dir();
         if !dist.join(".grantkit-ready").is_file() {
