@@ -137,6 +137,7 @@ impl Hydra {
             ClientRole::Public,
             ClientRole::SecretBasic,
             ClientRole::SecretPost,
+            ClientRole::PrivateKeyJwt,
         ] {
             let client = self.client(role).ok_or("no client")?;
             let response = http
@@ -193,7 +194,28 @@ fn registration(client: &OpClient) -> Value {
     if let Some(secret) = &client.secret {
         body["client_secret"] = json!(secret);
     }
+    if !client.keys.is_empty() {
+        body["jwks"] = client_jwks();
+        body["token_endpoint_auth_signing_alg"] = json!("RS256");
+    }
     body
+}
+
+/// The public halves of the `private_key_jwt` client's RSA key (`fixtures/peer-client-jwks.json`).
+fn client_jwks() -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/peer-client-jwks.json");
+    let all: Value = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let rsa: Vec<Value> = all["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|k| k["kty"] == "RSA")
+        .cloned()
+        .collect();
+    json!({ "keys": rsa })
 }
 
 fn free_port() -> std::io::Result<u16> {
@@ -236,6 +258,7 @@ fn client(id: &str, secret: Option<&str>, auth_method: &'static str) -> OpClient
         secret: secret.map(str::to_owned),
         auth_method,
         redirect_uri: HYDRA_REDIRECT_URI.into(),
+        keys: Vec::new(),
     }
 }
 
@@ -252,8 +275,7 @@ impl InteropOp for Hydra {
         &self.issuer
     }
 
-    /// The clients [`Hydra::start`] creates. Hydra 2.3 has no device grant, PAR or DPoP;
-    /// `private_key_jwt` is not set up here (see docs/interop.md).
+    /// The clients [`Hydra::start`] creates. Hydra 2.3 has no device grant, PAR or DPoP.
     fn client(&self, role: ClientRole) -> Option<OpClient> {
         Some(match role {
             ClientRole::Public => client("public-client", None, "none"),
@@ -267,6 +289,11 @@ impl InteropOp for Hydra {
                 Some("hy post secret+with%reserved:/?"),
                 "client_secret_post",
             ),
+            // One signing algorithm per client (`token_endpoint_auth_signing_alg`): RS256.
+            ClientRole::PrivateKeyJwt => OpClient {
+                keys: vec!["peer-client-rsa.pem"],
+                ..client("jwt-key-client", None, "private_key_jwt")
+            },
             _ => return None,
         })
     }

@@ -43,6 +43,9 @@ pub struct OpClient {
     /// A redirect URI registered for it (a loopback URI nothing listens on: the test's
     /// [`Browser`] stops at it).
     pub redirect_uri: String,
+    /// For `private_key_jwt`: the test-only keys of `fixtures/` registered for it (their
+    /// private halves, by file name: `peer-client-rsa.pem`...).
+    pub keys: Vec<&'static str>,
 }
 
 impl fmt::Debug for OpClient {
@@ -52,6 +55,7 @@ impl fmt::Debug for OpClient {
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
             .field("auth_method", &self.auth_method)
             .field("redirect_uri", &self.redirect_uri)
+            .field("keys", &self.keys)
             .finish()
     }
 }

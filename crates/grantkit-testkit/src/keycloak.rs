@@ -206,6 +206,7 @@ fn client(id: &str, secret: Option<&str>, auth_method: &'static str) -> OpClient
         secret: secret.map(str::to_owned),
         auth_method,
         redirect_uri: KEYCLOAK_REDIRECT_URI.into(),
+        keys: Vec::new(),
     }
 }
 
@@ -239,7 +240,10 @@ impl InteropOp for Keycloak {
                 Some("kc post secret+with%reserved:/?"),
                 "client_secret_post",
             ),
-            ClientRole::PrivateKeyJwt => client("jwt-key-client", None, "private_key_jwt"),
+            ClientRole::PrivateKeyJwt => OpClient {
+                keys: vec!["peer-client-rsa.pem", "peer-client-ec.pem"],
+                ..client("jwt-key-client", None, "private_key_jwt")
+            },
             ClientRole::Par => client("par-client", Some("kc par secret"), "client_secret_basic"),
             ClientRole::Dpop => client("dpop-client", None, "none"),
         })

@@ -39,6 +39,7 @@ macro_rules! matrix {
                 async fn $scenario() {
                     let test = concat!(stringify!($op), "::", stringify!($scenario));
                     if let Some(op) = super::$op(test) {
+                        let _turn = super::turn(op).await;
                         super::$scenario(op).await;
                     }
                 }
@@ -60,6 +61,17 @@ matrix!(keycloak, hydra => [
     dpop_binds_the_tokens_to_the_key,
     private_key_jwt_with_the_issuer_and_the_token_endpoint_as_audience,
 ]);
+
+/// Hydra on its in-memory SQLite database refuses concurrent writers ("Unable to serialize
+/// access due to a concurrent update in another session", an authorization request failing
+/// with `error=error`), so its scenarios take turns; Keycloak's run side by side.
+async fn turn(op: &dyn InteropOp) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static HYDRA: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    match op.name() {
+        "Ory Hydra" => Some(HYDRA.get_or_init(Default::default).lock().await),
+        _ => None,
+    }
+}
 
 async fn provider(op: &dyn InteropOp) -> Provider {
     Discovery::new(op.issuer()).fetch().await.unwrap()
@@ -360,28 +372,52 @@ async fn private_key_jwt_with_the_issuer_and_the_token_endpoint_as_audience(op: 
     let Some(registered) = op.client(ClientRole::PrivateKeyJwt) else {
         return eprintln!("{}: no private_key_jwt client", op.name());
     };
-    for (key, audience) in [
-        ("peer-client-rsa.pem", JwtAudience::Issuer),
-        ("peer-client-ec.pem", JwtAudience::TokenEndpoint),
-    ] {
+    let audiences = [JwtAudience::Issuer, JwtAudience::TokenEndpoint];
+    for (key, audience) in registered
+        .keys
+        .iter()
+        .flat_map(|key| audiences.iter().map(move |aud| (*key, aud.clone())))
+    {
         let client = Client::builder(provider(op).await, &registered.id)
             .private_key(ClientKey::from_pem(&OidcPeer::fixture(key)).unwrap())
             .jwt_audience(audience.clone())
             .redirect_uri(&registered.redirect_uri)
-            .scopes(["openid", "email"])
+            .scopes(op.scopes())
             .build()
             .unwrap();
+        let what = format!("{key}, {audience:?}");
+        // RFC 7523bis has servers accept their issuer as the assertion's audience (grantkit's
+        // default). Hydra accepts only its token endpoint: fosite's client authentication
+        // answers "Claim 'audience' from 'client_assertion' must match the authorization
+        // server's token endpoint" (github.com/ory/fosite, client_authentication.go).
+        if audience == JwtAudience::Issuer && op.name() == "Ory Hydra" {
+            let err = login(op, &client).await.unwrap_err();
+            assert_eq!(
+                err.oauth_code(),
+                Some(&OAuthErrorCode::InvalidClient),
+                "{what}: {err:?}"
+            );
+            continue;
+        }
         let tokens = login(op, &client)
             .await
-            .unwrap_or_else(|e| panic!("{key} {audience:?}: {e}"));
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_id_token(op, &client, &tokens);
-        let tokens = client.refresh(&tokens).await.unwrap();
-        let info = client
-            .introspect(tokens.access_token(), None)
+        let tokens = client
+            .refresh(&tokens)
             .await
-            .unwrap();
-        assert!(info.active, "{key}");
-        client.revoke_tokens(&tokens).await.unwrap();
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        if offers_introspection(&client) {
+            let info = client
+                .introspect(tokens.access_token(), None)
+                .await
+                .unwrap();
+            assert!(info.active, "{what}");
+        }
+        client
+            .revoke_tokens(&tokens)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
     }
 }
 
