@@ -13,6 +13,10 @@
 //! - grantkit on the peer: [`OidcPeer::shared`] (one peer per test binary),
 //!   [`OidcPeer::provider`], the peer's fixed clients ([`PeerClient`]) and a browser
 //!   [`login`].
+//! - The interop matrix's providers, each an [`InteropOp`]: [`Keycloak`] (installed by
+//!   `scripts/install-keycloak`), started on loopback with its realm file, and [`Hydra`]
+//!   (`scripts/install-hydra`), with its clients created through its admin API and a login
+//!   and consent handler of ours.
 //! - [`store_contract`]: the [`TokenStore`](grantkit::store::TokenStore) contract as tests, for the
 //!   stores of grantkit and for your own.
 //! - [`token_endpoint`]: a counting, strictly rotating fake token endpoint and resource server.
@@ -20,6 +24,9 @@
 
 mod accesslink;
 mod browser;
+mod hydra;
+mod interop;
+mod keycloak;
 pub mod measure;
 mod oidc_peer;
 mod peer_clients;
@@ -33,7 +40,15 @@ pub use accesslink::{
     ApiRecord, AuthorizationRecord, FakeAccessLink, FakeRateLimit, FakeUser, TokenRequestRecord,
     UserIdFormat, ACCESSLINK_CLIENT_ID, ACCESSLINK_CLIENT_SECRET, ACCESSLINK_REDIRECT_URI,
 };
-pub use browser::{Browser, BrowserError};
+pub use browser::{Browser, BrowserError, Form, Landing, Page};
+pub use hydra::{Hydra, HYDRA_REDIRECT_URI, HYDRA_VERSION};
+pub use interop::{ClientRole, InteropError, InteropOp, OpClient, OpFuture, OpUser};
+pub use keycloak::{Keycloak, KEYCLOAK_REALM, KEYCLOAK_REDIRECT_URI, KEYCLOAK_VERSION};
 pub use oidc_peer::{OidcPeer, PeerError};
 pub use peer_clients::{authorize, login, LoginError, PeerClient, PEER_REDIRECT_URI};
 pub use server::TestServer;
+
+/// `docs/interop.md`, the interop matrix's guide, compiled as doctests like every guide.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/interop.md")]
+struct InteropGuide;

@@ -128,13 +128,17 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         Some(scope) => scope.split_ascii_whitespace().map(str::to_owned).collect(),
         None => selected.default_scopes(&provider),
     };
+    // Without a secret or a key the client is public, unless the user said otherwise; the
+    // provider's first listed method says what it would ask for.
     let accepted = provider.auth_methods();
-    if ctx.secret.is_none()
-        && key.is_none()
-        && !accepted.is_empty()
-        && !accepted.contains(&AuthMethod::None)
-    {
-        return Err(super::missing_secret(&client_id, accepted[0]));
+    let needs_credentials = match method {
+        Some(method) => method != AuthMethod::None,
+        None => !accepted.is_empty() && !accepted.contains(&AuthMethod::None),
+    };
+    if ctx.secret.is_none() && key.is_none() && needs_credentials {
+        if let Some(wanted) = method.or_else(|| accepted.first().copied()) {
+            return Err(super::missing_secret(&client_id, wanted));
+        }
     }
     let mut builder = Client::builder(provider, client_id.clone()).scopes(scopes.clone());
     if listener.is_some() {
@@ -311,7 +315,16 @@ fn discovery_error(selected: &Selected, e: &grantkit::Error) -> CliError {
 /// provider supports, since the method is as likely wrong as the secret.
 fn exchange_error(client: &Client, e: &grantkit::Error, relogin: &str) -> CliError {
     let mapped = CliError::from_grantkit(e, relogin);
-    if e.oauth_code() != Some(&OAuthErrorCode::InvalidClient) {
+    // Keycloak answers a failed client authentication with 401 `unauthorized_client`
+    // (docs/interop.md, K4): at the token endpoint with a 401, it means the same.
+    let client_refused = match e.oauth() {
+        Some(o) => {
+            o.code == OAuthErrorCode::InvalidClient
+                || (o.code == OAuthErrorCode::UnauthorizedClient && o.status == Some(401))
+        }
+        None => false,
+    };
+    if !client_refused {
         return mapped;
     }
     let supported: Vec<&str> = client

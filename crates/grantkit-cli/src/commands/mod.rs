@@ -99,8 +99,13 @@ pub fn missing_key(client_id: &str) -> CliError {
 
 /// The message for a confidential profile used without its secret.
 pub fn missing_secret(client_id: &str, method: AuthMethod) -> CliError {
+    if method == AuthMethod::PrivateKeyJwt {
+        return CliError::usage(format!(
+            "client `{client_id}` authenticates with private_key_jwt and no key was given: pass --private-key FILE (PEM or JWK), or --auth-method none for a public client"
+        ));
+    }
     CliError::usage(format!(
-        "client `{client_id}` authenticates with {} and no secret was given: set GRANTKIT_CLIENT_SECRET (or pass --client-secret)",
+        "client `{client_id}` authenticates with {} and no secret was given: set GRANTKIT_CLIENT_SECRET (or pass --client-secret), or --auth-method none for a public client",
         method.as_str()
     ))
 }

@@ -386,6 +386,15 @@ async fn check_at_provider(
     let hint = Some(TokenTypeHint::AccessToken);
     match client.introspect(tokens.access_token(), hint).await {
         Ok(info) => {
+            // Some providers answer `active: false` to a client outside the token's audience
+            // (Keycloak, docs/interop.md K2): userinfo tells whether the token still works.
+            if !info.active && client.userinfo(tokens).await.is_ok() {
+                return Ok(Check {
+                    by: "userinfo; introspection said inactive, as some providers answer a client outside the token's audience",
+                    access: true,
+                    refresh: None,
+                });
+            }
             let refresh = match (info.active, tokens.refresh_token()) {
                 (false, Some(refresh)) => {
                     let hint = Some(TokenTypeHint::RefreshToken);

@@ -57,11 +57,25 @@ impl ProviderMetadata {
                 builder = builder.endpoint(endpoint, url);
             }
         }
+        // `none` is not client authentication, and some providers (Keycloak) never list it
+        // although they take public clients. Only a document that names `none` somewhere has
+        // said where public clients are refused; from one that never does, `none` is implied.
+        let silent_on_none = ![
+            &self.token_endpoint_auth_methods_supported,
+            &self.revocation_endpoint_auth_methods_supported,
+            &self.introspection_endpoint_auth_methods_supported,
+        ]
+        .iter()
+        .any(|names| names.iter().any(|m| m == "none"));
         let known = |names: &[String]| -> Vec<AuthMethod> {
-            names
+            let mut methods: Vec<AuthMethod> = names
                 .iter()
                 .filter_map(|m| AuthMethod::from_name(m))
-                .collect()
+                .collect();
+            if silent_on_none && !names.is_empty() {
+                methods.push(AuthMethod::None);
+            }
+            methods
         };
         for (names, endpoint) in [
             (
@@ -470,6 +484,38 @@ mod tests {
         // internal document must not follow from it.
         assert_eq!(ServedFrom::of(ip("127.0.0.1"), true), ServedFrom::Public);
         assert_eq!(ServedFrom::of(ip("10.1.2.3"), true), ServedFrom::Public);
+    }
+
+    #[test]
+    fn a_document_that_never_names_none_is_silent_on_public_clients() {
+        let doc = |token: &[&str], revocation: &[&str]| -> Provider {
+            let meta: ProviderMetadata = serde_json::from_value(serde_json::json!({
+                "issuer": "https://op.example",
+                "token_endpoint": "https://op.example/token",
+                "revocation_endpoint": "https://op.example/revoke",
+                "token_endpoint_auth_methods_supported": token,
+                "revocation_endpoint_auth_methods_supported": revocation,
+            }))
+            .unwrap();
+            meta.into_provider("op").unwrap()
+        };
+        // Keycloak's shape: confidential methods only, everywhere.
+        let silent = doc(
+            &["client_secret_basic", "private_key_jwt"],
+            &["client_secret_basic"],
+        );
+        assert!(silent.auth_methods().contains(&AuthMethod::None));
+        assert!(silent
+            .endpoint_auth_methods(Endpoint::Revocation)
+            .unwrap()
+            .contains(&AuthMethod::None));
+        // A document that names `none` has said where it is refused.
+        let explicit = doc(&["client_secret_basic", "none"], &["client_secret_basic"]);
+        assert!(explicit.auth_methods().contains(&AuthMethod::None));
+        assert!(!explicit
+            .endpoint_auth_methods(Endpoint::Revocation)
+            .unwrap()
+            .contains(&AuthMethod::None));
     }
 
     #[test]

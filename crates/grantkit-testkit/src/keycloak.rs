@@ -1,0 +1,355 @@
+//! Keycloak as an OpenID Provider of the interop matrix: the server distribution installed by
+//! `scripts/install-keycloak`, started in dev mode on `127.0.0.1` with the realm of
+//! `keycloak/grantkit-realm.json` (a user, and a client per [`ClientRole`]).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::browser::{Browser, Landing, Page};
+use crate::interop::{ClientRole, InteropError, InteropOp, OpClient, OpFuture, OpUser};
+
+const NAME: &str = "Keycloak";
+const SCRIPT: &str = "scripts/install-keycloak";
+/// The version `scripts/install-keycloak` installs.
+pub const KEYCLOAK_VERSION: &str = "26.7.3";
+/// The realm the tests use.
+pub const KEYCLOAK_REALM: &str = "grantkit";
+/// The redirect URI every browser client of the realm registers (nothing listens on it).
+pub const KEYCLOAK_REDIRECT_URI: &str = "http://127.0.0.1:8976/callback";
+const READY_WAIT: Duration = Duration::from_secs(420);
+
+/// Runs Keycloak and stops it when stdin closes: when the test process exits, however it
+/// exits, the pipe closes and Keycloak is stopped with it. Its instance folder goes too, but
+/// with `GRANTKIT_KEEP_LOGS=1` its log is kept beside it (`<folder>.log`).
+const SUPERVISOR: &str = r#"home="$1"; shift
+"$home/bin/kc.sh" "$@" > "$home/keycloak.log" 2>&1 &
+kc=$!
+cat > /dev/null
+kill -TERM "$kc" 2>/dev/null
+wait "$kc"
+[ "${GRANTKIT_KEEP_LOGS:-}" = 1 ] && mv "$home/keycloak.log" "$home.log"
+rm -rf "$home""#;
+
+/// A running Keycloak. Stopped when dropped, and when the test process exits.
+#[derive(Debug)]
+pub struct Keycloak {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    base: String,
+    issuer: String,
+    user: OpUser,
+}
+
+impl Keycloak {
+    /// Where `scripts/install-keycloak` puts Keycloak: `GRANTKIT_KEYCLOAK_HOME`, else
+    /// `${GRANTKIT_CACHE:-$HOME/.cache/grantkit}/keycloak-<version>`.
+    pub fn install_dir() -> PathBuf {
+        if let Some(home) = std::env::var_os("GRANTKIT_KEYCLOAK_HOME") {
+            return PathBuf::from(home);
+        }
+        cache_dir().join(format!("keycloak-{KEYCLOAK_VERSION}"))
+    }
+
+    /// The realm file imported at start.
+    pub fn realm_file() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("keycloak/grantkit-realm.json")
+    }
+
+    /// Starts Keycloak on a free loopback port with the test realm, and waits until it
+    /// listens, which it does once the realm is imported (tens of seconds: start one per test
+    /// binary).
+    pub fn start() -> Result<Self, InteropError> {
+        let dist = Self::install_dir();
+        if !dist.join(".grantkit-ready").is_file() {
+            return Err(InteropError::NotInstalled {
+                name: NAME,
+                detail: format!("no finished install in {}", dist.display()),
+                script: SCRIPT,
+            });
+        }
+        let instance =
+            instance_dir(&dist).map_err(|source| InteropError::Spawn { name: NAME, source })?;
+        let java_home = std::fs::read_to_string(dist.join(".grantkit-java-home"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(SUPERVISOR)
+            .arg("keycloak-supervisor")
+            .arg(&instance)
+            .args([
+                "start-dev",
+                // Port 0: the system picks a free one, which the log then names.
+                "--http-host=127.0.0.1",
+                "--http-port=0",
+                "--hostname-strict=false",
+                "--import-realm",
+            ])
+            .env("JAVA_HOME", java_home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|source| InteropError::Spawn { name: NAME, source })?;
+        let mut keycloak = Self {
+            stdin: child.stdin.take(),
+            child,
+            base: String::new(),
+            issuer: String::new(),
+            user: test_user(),
+        };
+        keycloak.base = keycloak.wait_ready(&instance.join("keycloak.log"))?;
+        keycloak.issuer = format!("{}/realms/{KEYCLOAK_REALM}", keycloak.base);
+        Ok(keycloak)
+    }
+
+    /// [`Keycloak::start`], or what a test does without it: under `CI=true` a provider that
+    /// cannot start fails the test (panic); elsewhere the test is skipped with a message.
+    pub fn start_or_skip(test: &str) -> Option<Self> {
+        crate::interop::start_or_skip(test, Self::start)
+    }
+
+    /// `http://127.0.0.1:PORT`, Keycloak's root.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Waits for the log's `Listening on: http://127.0.0.1:PORT` and returns that URL.
+    fn wait_ready(&mut self, log: &Path) -> Result<String, InteropError> {
+        let started = Instant::now();
+        let listening = "Listening on: http://127.0.0.1:";
+        while started.elapsed() < READY_WAIT {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            if let Some(at) = text.find(listening) {
+                let url = &text[at + "Listening on: ".len()..];
+                let end = url
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || ":/.".contains(c)))
+                    .unwrap_or(url.len());
+                return Ok(url[..end].to_owned());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(not_ready(format!("it exited ({status})"), &text));
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        Err(not_ready(
+            format!("no `{listening}` within {READY_WAIT:?}"),
+            &text,
+        ))
+    }
+}
+
+/// `${GRANTKIT_CACHE:-$HOME/.cache/grantkit}`, where the installers put the providers.
+pub(crate) fn cache_dir() -> PathBuf {
+    std::env::var_os("GRANTKIT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/grantkit")
+        })
+}
+
+fn not_ready(what: String, log: &str) -> InteropError {
+    let tail: Vec<&str> = log.lines().rev().take(15).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    InteropError::NotReady {
+        name: NAME,
+        detail: format!("{what}; the end of its log:\n{}", tail.join("\n")),
+    }
+}
+
+/// A Keycloak home of its own (its dev database and realm import), sharing the installed
+/// program: `bin/kc.sh` is copied (it finds its home from its own path) and the rest linked.
+/// The dev database starts as a copy of the one the installer's first start created, so the
+/// schema is not created again (half a minute saved per start).
+fn instance_dir(dist: &Path) -> std::io::Result<PathBuf> {
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("grantkit-keycloak-{}-{n}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(dir.join("bin"))?;
+    std::fs::create_dir_all(dir.join("data/import"))?;
+    std::fs::copy(dist.join("bin/kc.sh"), dir.join("bin/kc.sh"))?;
+    for linked in ["lib", "conf", "providers", "themes"] {
+        std::os::unix::fs::symlink(dist.join(linked), dir.join(linked))?;
+    }
+    std::fs::create_dir_all(dir.join("data/h2"))?;
+    for db in std::fs::read_dir(dist.join("data/h2"))? {
+        let db = db?;
+        if db.file_name().to_string_lossy().ends_with(".mv.db") {
+            std::fs::copy(db.path(), dir.join("data/h2").join(db.file_name()))?;
+        }
+    }
+    let realm = std::fs::read(Keycloak::realm_file())?;
+    std::fs::File::create(dir.join("data/import/grantkit-realm.json"))?.write_all(&realm)?;
+    Ok(dir)
+}
+
+/// Alice of the realm file; her `id` there is her `sub`.
+fn test_user() -> OpUser {
+    OpUser {
+        username: "alice".into(),
+        password: "alice-password-1".into(),
+        subject: "5d4b7a1e-9c3f-4b8e-a1f2-6e0c3b9d7a11".into(),
+        email: "alice@example.test".into(),
+    }
+}
+
+fn client(id: &str, secret: Option<&str>, auth_method: &'static str) -> OpClient {
+    OpClient {
+        id: id.into(),
+        secret: secret.map(str::to_owned),
+        auth_method,
+        redirect_uri: KEYCLOAK_REDIRECT_URI.into(),
+        keys: Vec::new(),
+    }
+}
+
+impl InteropOp for Keycloak {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn version(&self) -> &str {
+        KEYCLOAK_VERSION
+    }
+
+    fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The clients of `keycloak/grantkit-realm.json`.
+    fn client(&self, role: ClientRole) -> Option<OpClient> {
+        Some(match role {
+            ClientRole::Public => client("public-client", None, "none"),
+            // Not public-client: Keycloak applies a client's PKCE requirement to the device
+            // authorization request too, which RFC 8628 gives no PKCE parameters.
+            ClientRole::Device => client("device-client", None, "none"),
+            ClientRole::SecretBasic => client(
+                "basic-client",
+                Some("kc basic+secret%with:odd/chars?&=#@!"),
+                "client_secret_basic",
+            ),
+            ClientRole::SecretPost => client(
+                "post-client",
+                Some("kc post secret+with%reserved:/?"),
+                "client_secret_post",
+            ),
+            ClientRole::PrivateKeyJwt => OpClient {
+                keys: vec!["peer-client-rsa.pem", "peer-client-ec.pem"],
+                ..client("jwt-key-client", None, "private_key_jwt")
+            },
+            ClientRole::Par => client("par-client", Some("kc par secret"), "client_secret_basic"),
+            ClientRole::Dpop => client("dpop-client", None, "none"),
+        })
+    }
+
+    fn user(&self) -> &OpUser {
+        &self.user
+    }
+
+    fn login<'a>(
+        &'a self,
+        browser: &'a Browser,
+        authorize_url: &'a str,
+        redirect_prefix: &'a str,
+    ) -> OpFuture<'a, String> {
+        Box::pin(async move {
+            let mut landing = browser.navigate(authorize_url, redirect_prefix).await?;
+            // At most: the login form, then nothing else (the realm's clients need no consent).
+            for _ in 0..3 {
+                match landing {
+                    Landing::Callback(url) => return Ok(url),
+                    Landing::Page(page) => {
+                        landing = self.answer(browser, &page, redirect_prefix).await?;
+                    }
+                }
+            }
+            Err(InteropError::UnexpectedPage {
+                url: authorize_url.to_owned(),
+                excerpt: "the login did not reach the redirect URI in three pages".into(),
+            })
+        })
+    }
+
+    fn approve_device<'a>(
+        &'a self,
+        browser: &'a Browser,
+        verification_uri_complete: &'a str,
+    ) -> OpFuture<'a, ()> {
+        Box::pin(async move {
+            // Nothing redirects to the app here: the flow ends on Keycloak's own page.
+            let nowhere = "http://nowhere.invalid/";
+            let mut landing = browser.navigate(verification_uri_complete, nowhere).await?;
+            for _ in 0..4 {
+                let Landing::Page(page) = landing else {
+                    break;
+                };
+                if page.body.contains("Device Login Successful") {
+                    return Ok(());
+                }
+                landing = self.answer(browser, &page, nowhere).await?;
+            }
+            Err(InteropError::UnexpectedPage {
+                url: verification_uri_complete.to_owned(),
+                excerpt: "the device approval did not end on Keycloak's success page".into(),
+            })
+        })
+    }
+}
+
+impl Keycloak {
+    /// Fills in whichever of Keycloak's pages `page` is: the login form, the device code
+    /// form or the consent (grant access) page.
+    async fn answer(
+        &self,
+        browser: &Browser,
+        page: &Page,
+        redirect_prefix: &str,
+    ) -> Result<Landing, InteropError> {
+        let forms = page.forms();
+        let has = |id: &str| {
+            forms
+                .iter()
+                .any(|f| f.id.as_deref() == Some(id) || f.fields.iter().any(|(n, _)| n == id))
+        };
+        let user = &self.user;
+        let (form, fields): (_, Vec<(&str, &str)>) = if has("kc-form-login") {
+            (
+                page.form("kc-form-login")?,
+                vec![("username", &user.username), ("password", &user.password)],
+            )
+        } else if page.body.contains("name=\"accept\"") {
+            (
+                page.forms()
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| unexpected(page))?,
+                vec![("accept", "Yes")],
+            )
+        } else {
+            return Err(unexpected(page));
+        };
+        Ok(browser.submit(&form, &fields, redirect_prefix).await?)
+    }
+}
+
+fn unexpected(page: &Page) -> InteropError {
+    InteropError::UnexpectedPage {
+        url: page.url.to_string(),
+        excerpt: page.excerpt(),
+    }
+}
+
+impl Drop for Keycloak {
+    fn drop(&mut self) {
+        // Closing stdin makes the supervisor stop Keycloak and remove the instance folder.
+        self.stdin.take();
+        let _ = self.child.wait();
+    }
+}
