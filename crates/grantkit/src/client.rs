@@ -667,9 +667,12 @@ impl ClientBuilder {
             _ => None,
         };
         let secret_jwt_key = match (method, &self.client_secret) {
-            (AuthMethod::ClientSecretJwt, Some(secret)) => {
-                Some(EncodingKey::from_secret(secret.expose().as_bytes()))
-            }
+            (AuthMethod::ClientSecretJwt, Some(secret)) => Some(
+                // jsonwebtoken refuses an empty HMAC key since 10.
+                EncodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| {
+                    Error::Config("client_secret_jwt needs a non-empty client secret".into())
+                })?,
+            ),
             _ => None,
         };
         let basic_header = match (method, &self.client_secret) {

@@ -470,6 +470,7 @@ fn check_signature(
             None => IdTokenError::NoKeyForAlgorithm(alg_name.to_owned()),
         });
     }
+    crate::jwt_auth::ensure_jwt_crypto();
     // Without a kid every key of the right type is tried (OpenID RP test "kid absent").
     let valid = candidates.iter().any(|key| {
         jsonwebtoken::crypto::verify(signature, input.as_bytes(), &key.key, alg).unwrap_or(false)
