@@ -816,6 +816,20 @@ mod tests {
         assert!(!leaked.contains("\"s\""));
     }
 
+    /// An empty HMAC key signs assertions anyone can forge: refused when the client is built
+    /// (jsonwebtoken 9 took it; 10 and later refuse it, and grantkit says why).
+    #[test]
+    fn client_secret_jwt_with_an_empty_secret_is_refused() {
+        let e = Client::builder(provider(&[]), "c")
+            .client_secret("")
+            .auth_method(AuthMethod::ClientSecretJwt)
+            .jwt_audience(JwtAudience::TokenEndpoint)
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e:?}");
+        assert!(e.to_string().contains("non-empty client secret"), "{e}");
+    }
+
     const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",
         "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
         "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",

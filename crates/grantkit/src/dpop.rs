@@ -12,14 +12,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use oauth2::CsrfToken;
-use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
-use reqwest::{Method, RequestBuilder, StatusCode};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
+use base64::Engine as _;
+use oauth2::CsrfToken;
+use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;

@@ -131,7 +131,7 @@ impl ClientKey {
         self.checked()
     }
 
-    /// Signs once, so a key `ring` refuses (inconsistent, missing its public part...) fails
+    /// Signs once, so a key `aws-lc-rs` refuses (inconsistent, missing its public part...) fails
     /// at load time.
     fn checked(self) -> Result<Self> {
         ensure_jwt_crypto();
@@ -180,7 +180,7 @@ pub(crate) fn ensure_jwt_crypto() {
 }
 
 fn key_error(e: &jsonwebtoken::errors::Error) -> Error {
-    // jsonwebtoken's errors name the failure kind (ring's "InvalidEncoding", ...), never the key.
+    // jsonwebtoken's errors name the failure kind (aws-lc-rs's "InvalidEncoding", ...), never the key.
     Error::Config(format!("the private key cannot sign: {e}"))
 }
 
@@ -313,6 +313,16 @@ mod tests {
         let jti_b = decode(b.split('.').nth(1).unwrap())["jti"].clone();
         assert_ne!(claims["jti"], jti_b, "a fresh jti per assertion");
         assert!(claims["jti"].as_str().unwrap().len() >= 32);
+    }
+
+    /// The private key of a `ClientKey` and the `client_secret_jwt` HMAC key live in
+    /// jsonwebtoken's `EncodingKey`, which wipes them on drop since jsonwebtoken 10 (9 could
+    /// not; docs/security.md listed them as not wiped).
+    #[test]
+    fn jsonwebtoken_keys_are_wiped_on_drop() {
+        fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<EncodingKey>();
+        assert_zeroize_on_drop::<jsonwebtoken::DecodingKey>();
     }
 
     #[test]

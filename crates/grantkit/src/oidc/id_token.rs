@@ -230,7 +230,7 @@ pub(crate) struct IdTokenVerifier {
     leeway: Duration,
 }
 
-/// Asymmetric algorithms grantkit verifies, all through `ring`.
+/// Asymmetric algorithms grantkit verifies, all through `aws-lc-rs`.
 const SUPPORTED: [&str; 10] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519",
 ];
