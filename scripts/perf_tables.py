@@ -110,7 +110,7 @@ def main(argv):
               "CPU time of the client thread per call (the server runs on another thread and is not counted): what each contender costs on top of the same wire traffic."),
         paired_table("Client CPU per refresh", "refresh_client_cpu", ["grantkit", "oauth2", "floor_with_timeout"], "As above, for a refresh."),
         table("ID-token validation, RS256, warm keys", "id_token_rs256", "floor", ["floor", "grantkit", "openidconnect"],
-              "The same token and key. The floor is `jsonwebtoken::decode` (ring) with iss/aud/exp checks; grantkit runs every check of docs/oidc.md. Target: ≤ 1.1×, and no network request after warm-up (asserted by the bench)."),
+              "The same token and key. The floor is `jsonwebtoken::decode` (on aws-lc-rs, as grantkit) with iss/aud/exp checks; grantkit runs every check of docs/oidc.md. Target: ≤ 1.1×, and no network request after warm-up (asserted by the bench)."),
         table("ID-token validation, ES256, warm keys", "id_token_es256", "floor", ["floor", "grantkit", "openidconnect"], "As above, with P-256."),
         table("Authorization URL (state + PKCE S256 + nonce)", "authorize_url", "oauth2", ["oauth2", "grantkit"],
               "Building the URL and what must be kept for the callback."),

@@ -665,9 +665,12 @@ impl ClientBuilder {
             _ => None,
         };
         let secret_jwt_key = match (method, &self.client_secret) {
-            (AuthMethod::ClientSecretJwt, Some(secret)) => {
-                Some(EncodingKey::from_secret(secret.expose().as_bytes()))
-            }
+            (AuthMethod::ClientSecretJwt, Some(secret)) => Some(
+                // jsonwebtoken refuses an empty HMAC key since 10.
+                EncodingKey::from_secret(secret.expose().as_bytes()).map_err(|_| {
+                    Error::Config("client_secret_jwt needs a non-empty client secret".into())
+                })?,
+            ),
             _ => None,
         };
         let basic_header = match (method, &self.client_secret) {
@@ -815,6 +818,20 @@ mod tests {
         }
         let leaked = format!("{refused:?} {refused}");
         assert!(!leaked.contains("\"s\""));
+    }
+
+    /// An empty HMAC key signs assertions anyone can forge: refused when the client is built
+    /// (jsonwebtoken 9 took it; 10 and later refuse it, and grantkit says why).
+    #[test]
+    fn client_secret_jwt_with_an_empty_secret_is_refused() {
+        let e = Client::builder(provider(&[]), "c")
+            .client_secret("")
+            .auth_method(AuthMethod::ClientSecretJwt)
+            .jwt_audience(JwtAudience::TokenEndpoint)
+            .build()
+            .unwrap_err();
+        assert!(matches!(e, Error::Config(_)), "{e:?}");
+        assert!(e.to_string().contains("non-empty client secret"), "{e}");
     }
 
     const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",

@@ -12,12 +12,14 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+};
 use base64::Engine as _;
 use oauth2::CsrfToken;
 use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
 use reqwest::{Method, RequestBuilder, StatusCode};
-use ring::rand::SystemRandom;
-use ring::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -57,8 +59,9 @@ pub struct DpopKey {
     inner: Arc<KeyInner>,
 }
 
-/// ring's key pairs cannot be wiped (ring offers no way); the PKCS#8 copy kept for
-/// [`DpopKey::to_pem`] is, when the last clone of the key is dropped.
+/// The key pairs live in AWS-LC's memory, which AWS-LC clears when it frees them
+/// (`OPENSSL_free` cleanses every allocation); the PKCS#8 copy kept for [`DpopKey::to_pem`] is
+/// wiped by grantkit when the last clone of the key is dropped.
 struct KeyInner {
     pair: Pair,
     pkcs8: Zeroizing<Vec<u8>>,
@@ -106,8 +109,7 @@ impl DpopKey {
 
     /// Reads a P-256 or Ed25519 key in PKCS#8 DER.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
-        let rng = SystemRandom::new();
-        if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der, &rng) {
+        if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
             let point = pair.public_key().as_ref();
             if point.len() != 65 || point[0] != 4 {
                 return Err(key_error("unexpected public key encoding"));
@@ -124,7 +126,7 @@ impl DpopKey {
                 &canonical,
             ));
         }
-        // PKCS#8 v1 (OpenSSL's) carries no public key; ring then derives it from the seed.
+        // PKCS#8 v1 (OpenSSL's) carries no public key; AWS-LC then derives it from the seed.
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|e| key_error(format!("not a P-256 or Ed25519 PKCS#8 key ({e})")))?;
         let x = b64(pair.public_key().as_ref());

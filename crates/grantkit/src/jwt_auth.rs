@@ -131,9 +131,10 @@ impl ClientKey {
         self.checked()
     }
 
-    /// Signs once, so a key `ring` refuses (inconsistent, missing its public part...) fails
+    /// Signs once, so a key `aws-lc-rs` refuses (inconsistent, missing its public part...) fails
     /// at load time.
     fn checked(self) -> Result<Self> {
+        ensure_jwt_crypto();
         jsonwebtoken::crypto::sign(b"grantkit key check", &self.encoding, self.alg)
             .map_err(|e| key_error(&e))?;
         Ok(self)
@@ -152,6 +153,9 @@ impl ClientKey {
             Algorithm::ES384 => "ES384",
             Algorithm::EdDSA => "EdDSA",
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => "HS",
+            // `Algorithm` is non-exhaustive; grantkit never builds a key for an algorithm
+            // it does not name above.
+            _ => "unknown",
         }
     }
 
@@ -161,8 +165,22 @@ impl ClientKey {
     }
 }
 
+/// Makes sure jsonwebtoken has a crypto backend before it signs or verifies. Since 10 it
+/// chooses one at run time, by itself only when exactly one of its backend features is on: an
+/// application whose other dependencies also turn on `rust_crypto` leaves it none, and
+/// jsonwebtoken then panics at the first signature. grantkit then installs aws-lc-rs, the
+/// backend it is built with (a process-wide choice, which that application would have to make
+/// anyway).
+pub(crate) fn ensure_jwt_crypto() {
+    use jsonwebtoken::crypto::{aws_lc, CryptoProvider};
+    if CryptoProvider::try_get_default().is_none() {
+        // Another thread may install one first; either way one is installed after this.
+        let _ = aws_lc::DEFAULT_PROVIDER.install_default();
+    }
+}
+
 fn key_error(e: &jsonwebtoken::errors::Error) -> Error {
-    // jsonwebtoken's errors name the failure kind (ring's "InvalidEncoding", ...), never the key.
+    // jsonwebtoken's errors name the failure kind (aws-lc-rs's "InvalidEncoding", ...), never the key.
     Error::Config(format!("the private key cannot sign: {e}"))
 }
 
@@ -252,6 +270,7 @@ pub(crate) fn client_assertion(
         kid,
         ..Header::new(alg)
     };
+    ensure_jwt_crypto();
     jsonwebtoken::encode(&header, &claims, key).map_err(|e| key_error(&e))
 }
 
@@ -296,16 +315,26 @@ mod tests {
         assert!(claims["jti"].as_str().unwrap().len() >= 32);
     }
 
+    /// The private key of a `ClientKey` and the `client_secret_jwt` HMAC key live in
+    /// jsonwebtoken's `EncodingKey`, which wipes them on drop since jsonwebtoken 10 (9 could
+    /// not; docs/security.md listed them as not wiped).
+    #[test]
+    fn jsonwebtoken_keys_are_wiped_on_drop() {
+        fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        assert_zeroize_on_drop::<EncodingKey>();
+        assert_zeroize_on_drop::<jsonwebtoken::DecodingKey>();
+    }
+
     #[test]
     fn hs256_with_the_secret_verifies() {
-        let secret = EncodingKey::from_secret(b"s3cret");
+        let secret = EncodingKey::from_secret(b"s3cret").unwrap();
         let jwt =
             client_assertion("c1", "https://op", CLIENT_AUTH_TYP, Signer::Secret(&secret)).unwrap();
         let mut validation = jsonwebtoken::Validation::new(Algorithm::HS256);
         validation.set_audience(&["https://op"]);
         let data = jsonwebtoken::decode::<serde_json::Value>(
             &jwt,
-            &jsonwebtoken::DecodingKey::from_secret(b"s3cret"),
+            &jsonwebtoken::DecodingKey::from_secret(b"s3cret").unwrap(),
             &validation,
         )
         .unwrap();

@@ -1,8 +1,8 @@
-//! Private keys read from PEM or JWK into the DER forms `ring` signs with (through
+//! Private keys read from PEM or JWK into the DER forms `aws-lc-rs` signs with (through
 //! `jsonwebtoken`, or directly for DPoP): PKCS#1 for RSA, PKCS#8 for EC and Ed25519.
 //!
 //! Only enough DER is read to find the algorithm (one layer of PKCS#8) and written to wrap JWK
-//! members; `ring` parses and checks the key itself. Nothing here ever formats key material
+//! members; `aws-lc-rs` parses and checks the key itself. Nothing here ever formats key material
 //! into an error message, and every buffer that holds some is wiped when dropped and sized
 //! up front, so that no grown-out-of buffer is freed with key bytes in it.
 

@@ -62,7 +62,7 @@
 //!
 //! | feature | default | adds |
 //! |---|---|---|
-//! | `dpop` | off | DPoP (RFC 9449): `DpopKey`, `ClientBuilder::dpop`, proofs. Depends on `ring` directly (already in the tree through `jsonwebtoken` and `rustls`). |
+//! | `dpop` | off | DPoP (RFC 9449): `DpopKey`, `ClientBuilder::dpop`, proofs. Depends on `aws-lc-rs` directly (already in the tree through `jsonwebtoken` and reqwest's `rustls`). |
 //! | `sealing` | off | `SealingKeys`, `TokenCodec::sealed`: tokens at rest sealed with AES-256-GCM (`aes-gcm`). |
 //!
 //! Everything else (device flow, JWT client authentication, PAR included) is always available

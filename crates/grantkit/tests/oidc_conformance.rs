@@ -211,7 +211,7 @@ async fn hmac_signed_with_the_public_key_is_refused() {
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &good_claims(op, n),
-            &EncodingKey::from_secret(public.as_bytes()),
+            &EncodingKey::from_secret(public.as_bytes()).unwrap(),
         )
         .unwrap()
     })

@@ -114,7 +114,7 @@ pub(crate) struct IdTokenVerifier {
     leeway: Duration,
 }
 
-/// Asymmetric algorithms grantkit verifies, all through `ring`.
+/// Asymmetric algorithms grantkit verifies, all through `aws-lc-rs`.
 const SUPPORTED: [&str; 10] = [
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA", "Ed25519",
 ];
@@ -396,6 +396,7 @@ fn check_signature(
             None => IdTokenError::NoKeyForAlgorithm(alg_name.to_owned()),
         });
     }
+    crate::jwt_auth::ensure_jwt_crypto();
     // Without a kid every key of the right type is tried (OpenID RP test "kid absent").
     let valid = candidates.iter().any(|key| {
         jsonwebtoken::crypto::verify(signature, input.as_bytes(), &key.key, alg).unwrap_or(false)

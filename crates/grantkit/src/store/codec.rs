@@ -152,8 +152,8 @@ pub use sealing::SealingKeys;
 
 #[cfg(feature = "sealing")]
 mod sealing {
-    use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-    use aes_gcm::{Aes256Gcm, Nonce};
+    use aes_gcm::aead::{Aead, Generate, KeyInit, Nonce, Payload};
+    use aes_gcm::Aes256Gcm;
     use std::fmt;
 
     use super::{StoreError, StoreKey, AAD_V2, HEADER, SEALED_V1, SEALED_V2};
@@ -249,7 +249,10 @@ mod sealing {
 
         fn seal_as(&self, format: u8, key: &StoreKey, json: &[u8]) -> Result<Vec<u8>, StoreError> {
             let (id, cipher) = &self.current;
-            let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+            let nonce = Nonce::<Aes256Gcm>::try_generate().map_err(|_| StoreError::Unseal {
+                store: key.to_string(),
+                reason: "the system's random number generator failed".into(),
+            })?;
             let aad = Self::aad(format, *id, key);
             let sealed = cipher
                 .encrypt(
@@ -291,9 +294,11 @@ mod sealing {
                     )
                 })?;
             let aad = Self::aad(format, id, key);
+            let nonce = <&Nonce<Aes256Gcm>>::try_from(&bytes[2..HEADER])
+                .map_err(|_| "the sealed value is truncated".to_owned())?;
             cipher
                 .decrypt(
-                    Nonce::from_slice(&bytes[2..HEADER]),
+                    nonce,
                     Payload {
                         msg: &bytes[HEADER..],
                         aad: &aad,
@@ -395,12 +400,13 @@ mod tests {
 
     /// Item 14: the sealing key's inputs are wiped: the base64-decoded buffer and the copy
     /// handed to the constructor (in `cipher`), and the ciphers wipe their key schedules on
-    /// drop (the `zeroize` feature of `aes` and `polyval` is on).
+    /// drop (aes-gcm's `zeroize` feature turns on that of `aes`, `ghash` and `polyval`).
     #[cfg(feature = "sealing")]
     #[test]
     fn sealing_key_inputs_and_ciphers_are_wiped() {
         fn assert_zeroize_on_drop<T: zeroize::ZeroizeOnDrop>() {}
-        assert_zeroize_on_drop::<aes::Aes256>();
+        assert_zeroize_on_drop::<aes_gcm::aes::Aes256>();
+        assert_zeroize_on_drop::<aes_gcm::Aes256Gcm>();
         let k = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
         let keys = SealingKeys::from_base64(1, k)
             .unwrap()
