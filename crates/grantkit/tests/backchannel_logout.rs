@@ -113,7 +113,7 @@ async fn an_id_token_or_a_forged_token_is_not_a_logout_token() {
     let hs = jsonwebtoken::encode(
         &Header::new(jsonwebtoken::Algorithm::HS256),
         &claims(&provider, "jti-5"),
-        &jsonwebtoken::EncodingKey::from_secret(b"rp"),
+        &jsonwebtoken::EncodingKey::from_secret(b"rp").unwrap(),
     )
     .unwrap();
     let e = logout_error(client.verify_logout_token(&hs, &guard).await);
