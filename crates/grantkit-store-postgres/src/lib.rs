@@ -72,20 +72,24 @@ struct ScalingGuide;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use grantkit::store::{
-    BoxFuture, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenStore,
+    BoxFuture, ReplayGuard, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenStore,
 };
 use grantkit::{Result, TokenSet};
 use sha2::{Digest, Sha256};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
-/// The schema migration this crate ships (`migrations/0001_grantkit_tokens.sql`), applied by
-/// [`PostgresTokenStores::migrate`]. Idempotent (`CREATE TABLE IF NOT EXISTS`); apply it with
+/// The schema migrations this crate ships (`migrations/0001_grantkit_tokens.sql`, the tokens;
+/// `migrations/0002_grantkit_seen.sql`, the [`ReplayGuard`]'s one-time ids), applied by
+/// [`PostgresTokenStores::migrate`]. Idempotent (`CREATE TABLE IF NOT EXISTS`); apply them with
 /// your own migration tool instead if you prefer.
-pub const MIGRATION: &str = include_str!("../migrations/0001_grantkit_tokens.sql");
+pub const MIGRATION: &str = concat!(
+    include_str!("../migrations/0001_grantkit_tokens.sql"),
+    include_str!("../migrations/0002_grantkit_seen.sql")
+);
 
 /// The advisory lock id `migrate` serializes concurrent replicas with.
 const MIGRATION_LOCK: i64 = 0x6772_616e_746b_6974; // "grantkit"
@@ -203,6 +207,59 @@ impl PostgresTokenStores {
             config: self.config.clone(),
             held: Arc::default(),
         }
+    }
+}
+
+/// One-time ids (a back-channel logout token's `jti`) remembered in the `grantkit_seen` table
+/// (schema 2: run [`PostgresTokenStores::migrate`]) until they expire, for every replica at
+/// once. One statement decides: an insert, or the reuse of an expired row; a row still valid
+/// makes it a replay. Kept at least a minute. Remove expired rows now and then with
+/// [`PostgresTokenStores::forget_expired_ids`].
+impl ReplayGuard for PostgresTokenStores {
+    fn first_use<'a>(
+        &'a self,
+        scope: &'a str,
+        id: &'a str,
+        expires: SystemTime,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let until = expires.duration_since(UNIX_EPOCH).unwrap_or_default().max(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    + Duration::from_secs(60),
+            );
+            let admitted: Option<(i32,)> = sqlx::query_as(
+                "INSERT INTO grantkit_seen (scope, id, expires_at) VALUES ($1, $2, to_timestamp($3)) \
+                 ON CONFLICT (scope, id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+                 WHERE grantkit_seen.expires_at < now() RETURNING 1",
+            )
+            .bind(scope)
+            .bind(id)
+            .bind(until.as_secs_f64())
+            .fetch_optional(&self.config.pool)
+            .await
+            .map_err(|e| io("the PostgreSQL replay guard", "remember a one-time id", e))?;
+            Ok(admitted.is_some())
+        })
+    }
+}
+
+impl PostgresTokenStores {
+    /// Deletes the one-time ids whose expiry passed (the [`ReplayGuard`] reuses such rows
+    /// anyway; this only keeps the table small). Returns how many went.
+    pub async fn forget_expired_ids(&self) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM grantkit_seen WHERE expires_at < now()")
+            .execute(&self.config.pool)
+            .await
+            .map_err(|e| {
+                io(
+                    "the PostgreSQL replay guard",
+                    "delete expired one-time ids",
+                    e,
+                )
+            })?;
+        Ok(done.rows_affected())
     }
 }
 

@@ -114,3 +114,43 @@ async fn a_refresh_needs_only_one_pooled_connection() {
     assert_eq!(fake.token_requests(), 1);
     stores.store(key).delete().await.unwrap();
 }
+
+/// Two replicas' pools share one memory of logout tokens' `jti`s (schema 2), and expired rows
+/// can be removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_guard_admits_each_id_once_across_pools() {
+    let test = "replay_guard_admits_each_id_once_across_pools";
+    let Some(url) = Postgres::location(test) else {
+        return;
+    };
+    let a = PostgresTokenStores::connect(&url).await.unwrap();
+    a.migrate().await.unwrap();
+    let b = PostgresTokenStores::connect(&url).await.unwrap();
+    let scope = grantkit_testkit::store_contract::unique_subject(test);
+    grantkit_testkit::store_contract::replay_guard_admits_each_id_once(
+        [Arc::new(a.clone()), Arc::new(b)],
+        &scope,
+    )
+    .await;
+    let past = std::time::SystemTime::now() - Duration::from_secs(3600);
+    sqlx::query("UPDATE grantkit_seen SET expires_at = to_timestamp($1) WHERE scope = $2")
+        .bind(
+            past.duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64(),
+        )
+        .bind(&scope)
+        .execute(a.pool())
+        .await
+        .unwrap();
+    use grantkit::store::ReplayGuard;
+    let later = std::time::SystemTime::now() + Duration::from_secs(60);
+    assert!(
+        a.first_use(&scope, "jti-1", later).await.unwrap(),
+        "an expired id is new again"
+    );
+    assert!(
+        a.forget_expired_ids().await.unwrap() >= 1,
+        "jti-2 expired and goes"
+    );
+}

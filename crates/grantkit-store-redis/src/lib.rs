@@ -60,10 +60,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use grantkit::store::{
-    BoxFuture, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenStore,
+    BoxFuture, ReplayGuard, SealingKeys, StoreError, StoreKey, StoreLock, TokenCodec, TokenStore,
 };
 use grantkit::{Result, TokenSet};
 use redis::aio::ConnectionManager;
@@ -176,6 +176,47 @@ impl RedisTokenStores {
             key,
             config: self.config.clone(),
         }
+    }
+}
+
+/// One-time ids (a back-channel logout token's `jti`) remembered in Redis until they expire,
+/// for every replica at once: `SET <prefix>:seen:{<scope, id>} 1 NX PX <ttl>`, atomic on the
+/// server, so of two replicas receiving the same token only one is admitted. Kept at least a
+/// minute and at most a week.
+///
+/// ```no_run
+/// # async fn run(client: grantkit::Client, logout_token: &str) -> grantkit::Result<()> {
+/// let stores = grantkit_store_redis::RedisTokenStores::connect("redis://cache:6379/").await?;
+/// let ended = client.verify_logout_token(logout_token, &stores).await?;
+/// # let _ = ended; Ok(()) }
+/// ```
+impl ReplayGuard for RedisTokenStores {
+    fn first_use<'a>(
+        &'a self,
+        scope: &'a str,
+        id: &'a str,
+        expires: SystemTime,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            // StoreKey's canonical form escapes the separators, so no two pairs share a key.
+            let pair = StoreKey::new(scope, "seen", id).canonical();
+            let key = format!("{}:seen:{{{pair}}}", self.config.prefix);
+            let ttl = expires
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .clamp(Duration::from_secs(60), Duration::from_secs(7 * 24 * 3600));
+            let mut conn = self.config.conn.clone();
+            let set: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl.as_millis() as u64)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| io("the Redis replay guard", "remember a one-time id", e))?;
+            Ok(set.is_some())
+        })
     }
 }
 

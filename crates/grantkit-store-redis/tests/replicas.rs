@@ -99,3 +99,19 @@ async fn lease_is_renewed_while_the_holder_lives() {
         .unwrap();
     assert!(!exists);
 }
+
+/// Two replicas' connections share one memory of logout tokens' `jti`s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_guard_admits_each_id_once_across_connections() {
+    let test = "replay_guard_admits_each_id_once_across_connections";
+    let Some(url) = Redis::location(test) else {
+        return;
+    };
+    let a = RedisTokenStores::connect(&url).await.unwrap();
+    let b = RedisTokenStores::connect(&url).await.unwrap();
+    grantkit_testkit::store_contract::replay_guard_admits_each_id_once(
+        [Arc::new(a), Arc::new(b)],
+        &unique_subject(test),
+    )
+    .await;
+}

@@ -166,3 +166,17 @@ mod broken_stores_fail_the_contract {
         .await;
     }
 }
+
+/// The memory replay guard's clones share their memory, as replicas' handles must.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_replay_guard_admits_each_id_once_across_clones() {
+    let guard = grantkit::store::MemoryReplayGuard::new();
+    grantkit_testkit::store_contract::replay_guard_admits_each_id_once(
+        [
+            std::sync::Arc::new(guard.clone()),
+            std::sync::Arc::new(guard),
+        ],
+        "https://op.example",
+    )
+    .await;
+}

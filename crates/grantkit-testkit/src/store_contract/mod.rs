@@ -15,6 +15,8 @@
 //! - [`replica_tests!`](crate::replica_tests): for stores shared by processes or replicas:
 //!   4 real processes × 50 tasks refresh once per expiry (with and without refresh-ahead), and a
 //!   `SIGKILL`ed lock holder blocks the others only as long as the store's bound (Unix only).
+//! - [`replay_guard_admits_each_id_once`]: for a store's [`ReplayGuard`](grantkit::store::ReplayGuard)
+//!   (one-time ids such as logout tokens' `jti`): one admission of an id across handles.
 //! - [`sealing_tests!`](crate::sealing_tests) (feature `sealing`): sealed tokens are not
 //!   readable at rest and a wrong key is refused with a typed error.
 //!
@@ -68,11 +70,13 @@ use grantkit::{Error, TokenSource};
 
 use crate::token_endpoint::{client_for, concurrent_calls, expired, FakeTokenEndpoint};
 
+mod replay;
 #[cfg(unix)]
 mod replicas;
 #[cfg(feature = "sealing")]
 mod sealed;
 
+pub use replay::replay_guard_admits_each_id_once;
 #[cfg(unix)]
 pub use replicas::{
     a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens,

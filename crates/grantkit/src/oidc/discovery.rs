@@ -528,7 +528,11 @@ mod tests {
         .unwrap();
         assert_eq!(doc.extra["x_vendor"]["a"], 1);
         let provider = doc.into_provider("polar").unwrap();
-        assert_eq!(provider.auth_methods(), [AuthMethod::ClientSecretBasic]);
+        // The document never names `none`: public clients are implied.
+        assert_eq!(
+            provider.auth_methods(),
+            [AuthMethod::ClientSecretBasic, AuthMethod::None]
+        );
         let e = provider.endpoint(Endpoint::Authorization).unwrap_err();
         assert!(matches!(e, Error::MissingEndpoint { .. }));
         assert_eq!(provider.metadata().unwrap().issuer, "https://polar.sh");
@@ -562,7 +566,11 @@ mod tests {
         assert!(provider.requires_pushed_authorization_requests());
         assert_eq!(
             provider.auth_methods(),
-            [AuthMethod::PrivateKeyJwt, AuthMethod::ClientSecretJwt]
+            [
+                AuthMethod::PrivateKeyJwt,
+                AuthMethod::ClientSecretJwt,
+                AuthMethod::None
+            ]
         );
     }
 }
