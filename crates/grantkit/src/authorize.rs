@@ -55,6 +55,19 @@ pub struct AuthorizationRequest<'c> {
     prompt: Option<String>,
     redirect_uri: Option<String>,
     params: Vec<(String, String)>,
+    oidc: OidcParams,
+}
+
+/// The OpenID Connect request parameters whose answer the ID token is checked against, and
+/// the hints.
+#[derive(Debug, Default)]
+struct OidcParams {
+    max_age: Option<u64>,
+    acr_values: Vec<String>,
+    essential_acr: bool,
+    claims: Option<serde_json::Value>,
+    id_token_hint: Option<Secret>,
+    login_hint: Option<String>,
 }
 
 impl Client {
@@ -73,6 +86,7 @@ impl<'c> AuthorizationRequest<'c> {
             prompt: None,
             redirect_uri: None,
             params: Vec::new(),
+            oidc: OidcParams::default(),
         }
     }
 
@@ -113,7 +127,67 @@ impl<'c> AuthorizationRequest<'c> {
         self
     }
 
-    /// Any other parameter the provider understands (`sub_type`, `login_hint`, `acr_values`...).
+    /// `max_age` (OpenID Connect Core §3.1.2.1): the user must have authenticated at most this
+    /// long ago, else the provider asks again. The ID token's `auth_time` is checked at the code
+    /// exchange: missing ([`IdTokenError::MissingAuthTime`]) or older than `max_age` plus the
+    /// clock leeway ([`IdTokenError::AuthenticationTooOld`]) is refused. A `max_age` given with
+    /// [`param`](AuthorizationRequest::param) is checked the same way.
+    ///
+    /// [`IdTokenError::MissingAuthTime`]: crate::oidc::IdTokenError::MissingAuthTime
+    /// [`IdTokenError::AuthenticationTooOld`]: crate::oidc::IdTokenError::AuthenticationTooOld
+    pub fn max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.oidc.max_age = Some(max_age.as_secs());
+        self
+    }
+
+    /// `acr_values`: the authentication context classes asked for, in order of preference. A
+    /// voluntary request: the provider may answer with another `acr`, and that is not checked.
+    pub fn acr_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.oidc.acr_values = values.into_iter().map(Into::into).collect();
+        self.oidc.essential_acr = false;
+        self
+    }
+
+    /// `acr_values`, marked essential: the code exchange refuses an ID token whose `acr` is
+    /// none of them ([`IdTokenError::AcrNotSatisfied`]). An essential `acr` in a
+    /// [`claims`](AuthorizationRequest::claims) request is checked the same way.
+    ///
+    /// [`IdTokenError::AcrNotSatisfied`]: crate::oidc::IdTokenError::AcrNotSatisfied
+    pub fn essential_acr_values<I, S>(self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut request = self.acr_values(values);
+        request.oidc.essential_acr = true;
+        request
+    }
+
+    /// The `claims` request parameter (OpenID Connect Core §5.5): a JSON object with
+    /// `userinfo` and/or `id_token` members. Anything else is refused at
+    /// [`build`](AuthorizationRequest::build).
+    pub fn claims(mut self, claims: serde_json::Value) -> Self {
+        self.oidc.claims = Some(claims);
+        self
+    }
+
+    /// `id_token_hint`: an ID token the provider issued earlier, naming the user expected.
+    pub fn id_token_hint(mut self, id_token: &Secret) -> Self {
+        self.oidc.id_token_hint = Some(id_token.clone());
+        self
+    }
+
+    /// `login_hint`: the login identifier the user may use (an email address, say).
+    pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.oidc.login_hint = Some(hint.into());
+        self
+    }
+
+    /// Any other parameter the provider understands (`sub_type`, `ui_locales`...).
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
         self
@@ -213,6 +287,7 @@ impl<'c> AuthorizationRequest<'c> {
                 add("dpop_jkt", dpop.thumbprint());
             }
         }
+        let checks = self.oidc.add_to(&mut params, &self.params)?;
         params.extend(self.params);
         let pending = PendingAuthorization {
             state: Secret::new(state),
@@ -222,6 +297,8 @@ impl<'c> AuthorizationRequest<'c> {
             issuer: provider.issuer().map(str::to_owned),
             require_iss: provider.iss_parameter_supported(),
             scope,
+            max_age: checks.max_age,
+            acr_values: checks.acr_values,
             created_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -233,6 +310,95 @@ impl<'c> AuthorizationRequest<'c> {
             pending,
         })
     }
+}
+
+/// What the ID token of a login is checked against.
+struct Checks {
+    max_age: Option<u64>,
+    acr_values: Vec<String>,
+}
+
+impl OidcParams {
+    /// Adds the OpenID Connect parameters to `params` and returns what the ID token must
+    /// prove. `extra` are the caller's other parameters: a `max_age` among them is checked too.
+    fn add_to(
+        self,
+        params: &mut Vec<(String, String)>,
+        extra: &[(String, String)],
+    ) -> Result<Checks> {
+        let mut add = |name: &str, value: String| params.push((name.to_owned(), value));
+        let max_age = match (self.max_age, extra.iter().find(|(n, _)| n == "max_age")) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "`max_age` is given twice: with `max_age()` and as a parameter".into(),
+                ))
+            }
+            (Some(max_age), None) => {
+                add("max_age", max_age.to_string());
+                Some(max_age)
+            }
+            (None, Some((_, value))) => Some(value.parse().map_err(|_| {
+                Error::Config("`max_age` must be a whole number of seconds".into())
+            })?),
+            (None, None) => None,
+        };
+        let mut acr_values = Vec::new();
+        if !self.acr_values.is_empty() {
+            add("acr_values", self.acr_values.join(" "));
+            if self.essential_acr {
+                acr_values = self.acr_values;
+            }
+        }
+        if let Some(claims) = self.claims {
+            acr_values.extend(essential_acr(&claims)?);
+            add("claims", claims.to_string());
+        }
+        if let Some(hint) = self.id_token_hint {
+            add("id_token_hint", hint.expose().to_owned());
+        }
+        if let Some(hint) = self.login_hint {
+            add("login_hint", hint);
+        }
+        Ok(Checks {
+            max_age,
+            acr_values,
+        })
+    }
+}
+
+/// Checks the shape of a `claims` request (OpenID Connect Core §5.5) and returns the values of
+/// an essential `acr` in its `id_token` member (`value` or `values`), if any.
+fn essential_acr(claims: &serde_json::Value) -> Result<Vec<String>> {
+    let bad = |why: &str| Error::Config(format!("the `claims` request parameter {why}"));
+    let object = claims
+        .as_object()
+        .ok_or_else(|| bad("must be a JSON object"))?;
+    if let Some((name, _)) = object.iter().find(|(name, value)| {
+        !matches!(name.as_str(), "userinfo" | "id_token") || !value.is_object()
+    }) {
+        return Err(bad(&format!(
+            "may only have `userinfo` and `id_token` objects, not `{}`",
+            crate::error::truncate(name, 50)
+        )));
+    }
+    let acr = object.get("id_token").and_then(|t| t.get("acr"));
+    let essential = acr
+        .and_then(|a| a.get("essential"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if !essential {
+        return Ok(Vec::new());
+    }
+    let acr = acr.unwrap_or(&serde_json::Value::Null);
+    let values = match (acr.get("value"), acr.get("values")) {
+        (Some(value), _) => vec![value.clone()],
+        (None, Some(serde_json::Value::Array(values))) => values.clone(),
+        _ => Vec::new(),
+    };
+    Ok(values
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect())
 }
 
 /// An authorization request ready to be sent as a URL or pushed.
@@ -264,6 +430,11 @@ pub struct PendingAuthorization {
     require_iss: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    /// Added in 0.2 with the OpenID Connect checks: older saved values read as "not sent".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_age: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    acr_values: Vec<String>,
     created_at: u64,
 }
 
@@ -281,6 +452,16 @@ impl PendingAuthorization {
     /// The redirect URI sent, if any; the code exchange repeats it.
     pub fn redirect_uri(&self) -> Option<&str> {
         self.redirect_uri.as_deref()
+    }
+
+    /// The `max_age` sent, in seconds; the ID token's `auth_time` is checked against it.
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
+    }
+
+    /// The `acr` values requested as essential; the ID token's `acr` must be one of them.
+    pub fn essential_acr_values(&self) -> &[String] {
+        &self.acr_values
     }
 
     /// When the request was built, in seconds since the Unix epoch.
@@ -326,6 +507,8 @@ impl PendingAuthorization {
             redirect_uri: self.redirect_uri.clone(),
             nonce: self.nonce.clone(),
             scope: self.scope.clone(),
+            max_age: self.max_age,
+            acr_values: self.acr_values.clone(),
         })
     }
 

@@ -103,6 +103,10 @@ pub(crate) struct Expectations<'a> {
     pub(crate) access_token: Option<&'a Secret>,
     /// The ID token of the original authentication, when this one comes from a refresh.
     pub(crate) previous: Option<&'a IdTokenClaims>,
+    /// The `max_age` sent with the authorization request, in seconds.
+    pub(crate) max_age: Option<u64>,
+    /// The `acr` values requested as essential: the token's `acr` must be one of them.
+    pub(crate) acr_values: &'a [String],
 }
 
 /// Validates ID tokens for one client at one issuer.
@@ -305,7 +309,47 @@ impl IdTokenVerifier {
         if let Some(original) = expect.previous {
             check_refreshed(original, c)?;
         }
-        Ok(())
+        check_max_age(c, expect.max_age, now, leeway)?;
+        check_acr(c, expect.acr_values)
+    }
+}
+
+/// OpenID Connect Core §3.1.2.1 and §3.1.3.7 item 11: with `max_age` sent, `auth_time` is
+/// required and no older than `max_age` (plus the clock leeway).
+fn check_max_age(
+    c: &IdTokenClaims,
+    max_age: Option<u64>,
+    now: i64,
+    leeway: i64,
+) -> Result<(), IdTokenError> {
+    let Some(max_age) = max_age else {
+        return Ok(());
+    };
+    let auth_time = c.auth_time.ok_or(IdTokenError::MissingAuthTime)?;
+    let oldest = now
+        .saturating_sub(i64::try_from(max_age).unwrap_or(i64::MAX))
+        .saturating_sub(leeway);
+    if auth_time < oldest {
+        return Err(IdTokenError::AuthenticationTooOld {
+            auth_time,
+            max_age,
+            now,
+        });
+    }
+    Ok(())
+}
+
+/// OpenID Connect Core §5.5.1.1: an essential `acr` request is only met by one of its values.
+fn check_acr(c: &IdTokenClaims, essential: &[String]) -> Result<(), IdTokenError> {
+    if essential.is_empty() {
+        return Ok(());
+    }
+    match c.claims.get("acr").and_then(Value::as_str) {
+        Some(acr) if essential.iter().any(|v| v == acr) => Ok(()),
+        found => Err(IdTokenError::AcrNotSatisfied {
+            requested: essential.to_vec(),
+            found: found.map(|f| truncate(f, 100)),
+        }),
     }
 }
 
