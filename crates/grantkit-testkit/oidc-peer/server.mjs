@@ -311,6 +311,8 @@ function configuration() {
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
     claims: {
+      // `acr` is listed so that the ID token carries the login's authentication context.
+      acr: null,
       openid: ['sub'],
       email: ['email', 'email_verified'],
       profile: ['name'],
@@ -338,6 +340,7 @@ function configuration() {
         allowedPolicy: confidentialOnly(async (ctx, client, token) => !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId)),
       },
       userinfo: { enabled: true },
+      claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
       dPoP: {
         enabled: true,
@@ -420,6 +423,8 @@ async function handleInteraction(provider, req, res) {
   // Grant everything requested, whichever prompt (login or consent) we were sent here for.
   if (params.scope) grant.addOIDCScope(params.scope);
   const claims = [...claimNames(params.claims), ...(prompt.details.missingOIDCClaims ?? [])];
+  // `acr_values` asks for the `acr` claim in the ID token (OpenID Connect Core §3.1.2.1).
+  if (params.acr_values) claims.push('acr');
   if (claims.length) grant.addOIDCClaims(claims);
   if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
   for (const [indicator, scopes] of Object.entries(prompt.details.missingResourceScopes ?? {})) {

@@ -349,9 +349,24 @@ impl OidcParams {
                 acr_values = self.acr_values;
             }
         }
-        if let Some(claims) = self.claims {
-            acr_values.extend(essential_acr(&claims)?);
-            add("claims", claims.to_string());
+        match (self.claims, extra.iter().find(|(n, _)| n == "claims")) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "`claims` is given twice: with `claims()` and as a parameter".into(),
+                ))
+            }
+            (Some(claims), None) => {
+                acr_values.extend(essential_acr(&claims)?);
+                add("claims", claims.to_string());
+            }
+            // Sent as given, but what it asks for is checked all the same.
+            (None, Some((_, text))) => {
+                let claims = serde_json::from_str(text).map_err(|_| {
+                    Error::Config("the `claims` request parameter is not JSON".into())
+                })?;
+                acr_values.extend(essential_acr(&claims)?);
+            }
+            (None, None) => {}
         }
         if let Some(hint) = self.id_token_hint {
             add("id_token_hint", hint.expose().to_owned());

@@ -501,4 +501,49 @@ mod tests {
             );
         }
     }
+
+    fn claims_with(extra: serde_json::Value) -> IdTokenClaims {
+        let mut base = serde_json::json!({"iss": "i", "sub": "s", "aud": "a", "exp": 2, "iat": 1});
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        IdTokenClaims::from_claims(base.as_object().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn max_age_needs_a_recent_auth_time() {
+        let now = 10_000;
+        let fresh = claims_with(serde_json::json!({"auth_time": now - 100}));
+        assert_eq!(
+            check_max_age(&fresh, Some(60), now, 60),
+            Ok(()),
+            "within leeway"
+        );
+        assert_eq!(check_max_age(&fresh, None, now, 0), Ok(()));
+        assert_eq!(
+            check_max_age(&fresh, Some(60), now, 0),
+            Err(IdTokenError::AuthenticationTooOld {
+                auth_time: now - 100,
+                max_age: 60,
+                now
+            })
+        );
+        let none = claims_with(serde_json::json!({}));
+        assert_eq!(
+            check_max_age(&none, Some(u64::MAX), now, 0),
+            Err(IdTokenError::MissingAuthTime)
+        );
+    }
+
+    #[test]
+    fn essential_acr_must_be_one_of_the_values() {
+        let mfa = claims_with(serde_json::json!({"acr": "mfa"}));
+        let wanted = ["pwd".to_owned(), "mfa".to_owned()];
+        assert_eq!(check_acr(&mfa, &wanted), Ok(()));
+        assert_eq!(check_acr(&mfa, &[]), Ok(()));
+        assert!(matches!(
+            check_acr(&mfa, &wanted[..1]),
+            Err(IdTokenError::AcrNotSatisfied { found: Some(_), .. })
+        ));
+    }
 }
