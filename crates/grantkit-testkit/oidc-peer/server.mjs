@@ -310,6 +310,9 @@ function configuration() {
     jwks: { keys: [rsaKey, ecKey] },
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
+    // The authentication contexts a login can report (oidc-provider drops the `acr` claim when
+    // none are configured).
+    acrValues: ['urn:grantkit:acr:weak', 'urn:grantkit:acr:mfa'],
     claims: {
       // `acr` is listed so that the ID token carries the login's authentication context.
       acr: null,

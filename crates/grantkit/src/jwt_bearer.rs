@@ -42,7 +42,7 @@ impl Client {
     /// # let _ = tokens; Ok(()) }
     /// ```
     pub fn jwt_bearer(&self, assertion: &Secret) -> TokenRequest<'_> {
-        let form = vec![("assertion", assertion.expose().to_owned())];
+        let form = vec![("assertion", assertion.clone())];
         self.grant_with_form(GRANT_TYPE.to_owned(), form)
     }
 

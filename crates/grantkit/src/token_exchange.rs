@@ -121,14 +121,14 @@ impl<'a> TokenExchange<'a> {
             params,
         } = self;
         let mut form = Vec::with_capacity(6);
-        form.push(("subject_token", subject.0.expose().to_owned()));
-        form.push(("subject_token_type", subject.1));
+        form.push(("subject_token", subject.0));
+        form.push(("subject_token_type", Secret::new(subject.1)));
         if let Some((token, token_type)) = actor {
-            form.push(("actor_token", token.expose().to_owned()));
-            form.push(("actor_token_type", token_type));
+            form.push(("actor_token", token));
+            form.push(("actor_token_type", Secret::new(token_type)));
         }
         if let Some(requested) = requested_token_type {
-            form.push(("requested_token_type", requested));
+            form.push(("requested_token_type", Secret::new(requested)));
         }
         client
             .grant_with_form(GRANT_TYPE.to_owned(), form)
@@ -139,5 +139,31 @@ impl<'a> TokenExchange<'a> {
     /// (RFC 8693 §2.2.1); `token_type` may be `N_A` for a token that is not an access token.
     pub async fn send(self) -> Result<TokenSet> {
         self.into_request().send().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Provider;
+
+    /// The subject and actor tokens are secrets also before the request is sent.
+    #[test]
+    fn debug_of_a_token_exchange_redacts_subject_and_actor_tokens() {
+        let provider = Provider::builder("p")
+            .token_endpoint("https://p.example/token")
+            .build()
+            .unwrap();
+        let client = Client::builder(provider, "c").build().unwrap();
+        let (subject, actor) = (Secret::new("subject-s3cret"), Secret::new("actor-s3cret"));
+        let exchange = client
+            .token_exchange(&subject, ACCESS_TOKEN)
+            .actor(&actor, ACCESS_TOKEN);
+        let shown = format!("{exchange:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let shown = format!("{:?}", exchange.into_request());
+        assert!(!shown.contains("s3cret"), "{shown}");
+        let shown = format!("{:?}", client.jwt_bearer(&Secret::new("a.b.s3cret")));
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

@@ -5,6 +5,7 @@
 use crate::callback::AuthorizationCode;
 use crate::client::Client;
 use crate::error::Result;
+use crate::secret::Secret;
 use crate::token::TokenSet;
 
 /// A request to the token endpoint, built before it is sent. Made by
@@ -49,9 +50,11 @@ enum Grant<'a> {
     Code(AuthorizationCode),
     Refresh(&'a TokenSet),
     ClientCredentials(String),
+    /// The grant's own parameters are held as secrets (subject tokens, assertions): redacted
+    /// in `Debug`, wiped when dropped, sent or not.
     Other {
         grant_type: String,
-        form: Vec<(&'static str, String)>,
+        form: Vec<(&'static str, Secret)>,
     },
 }
 
@@ -94,7 +97,7 @@ impl Client {
     pub(crate) fn grant_with_form(
         &self,
         grant_type: String,
-        form: Vec<(&'static str, String)>,
+        form: Vec<(&'static str, Secret)>,
     ) -> TokenRequest<'_> {
         TokenRequest::new(self, Grant::Other { grant_type, form })
     }
@@ -168,9 +171,13 @@ impl<'a> TokenRequest<'a> {
             Grant::Refresh(tokens) => client.refresh_with(tokens, &params).await,
             Grant::ClientCredentials(scope) => client.client_credentials_with(scope, &params).await,
             Grant::Other { grant_type, form } => {
-                let mut form = form;
-                form.insert(0, ("grant_type", grant_type.clone()));
-                client.token_request_with(&grant_type, form, &params).await
+                let mut sent = Vec::with_capacity(form.len() + 1);
+                sent.push(("grant_type", grant_type.clone()));
+                sent.extend(
+                    form.iter()
+                        .map(|(name, value)| (*name, value.expose().to_owned())),
+                );
+                client.token_request_with(&grant_type, sent, &params).await
             }
         }
     }
