@@ -2,7 +2,7 @@
 
 use crate::auth_method::AuthMethod;
 
-/// Why grantkit refused to send a call ([`Error::Refused`]).
+/// Why grantkit refused to send a call ([`Error::Refused`](crate::Error::Refused)).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
