@@ -326,6 +326,7 @@ impl OidcParams {
         params: &mut Vec<(String, String)>,
         extra: &[(String, String)],
     ) -> Result<Checks> {
+        self.check_not_repeated(extra)?;
         let mut add = |name: &str, value: String| params.push((name.to_owned(), value));
         let max_age = match (self.max_age, extra.iter().find(|(n, _)| n == "max_age")) {
             (Some(_), Some(_)) => {
@@ -378,6 +379,27 @@ impl OidcParams {
             max_age,
             acr_values,
         })
+    }
+}
+
+impl OidcParams {
+    /// A parameter given with its method and again with `param` would be sent twice, and the
+    /// check made on one copy while the provider reads the other.
+    fn check_not_repeated(&self, extra: &[(String, String)]) -> Result<()> {
+        let set = [
+            ("acr_values", !self.acr_values.is_empty()),
+            ("id_token_hint", self.id_token_hint.is_some()),
+            ("login_hint", self.login_hint.is_some()),
+        ];
+        match set
+            .iter()
+            .find(|(name, set)| *set && extra.iter().any(|(n, _)| n == name))
+        {
+            Some((name, _)) => Err(Error::Config(format!(
+                "`{name}` is given twice: with its own method and as a parameter"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -622,6 +644,61 @@ mod tests {
         assert!(
             matches!(err, Error::Callback(CallbackError::StateMismatch)),
             "{err:?}"
+        );
+    }
+
+    fn client() -> Client {
+        let provider = Provider::builder("p")
+            .authorization_endpoint("https://p.example/authorize")
+            .token_endpoint("https://p.example/token")
+            .build()
+            .unwrap();
+        Client::builder(provider, "c").build().unwrap()
+    }
+
+    /// Sent twice, the provider would read one copy and grantkit check the other.
+    #[test]
+    fn oidc_parameter_given_twice_is_refused() {
+        let client = client();
+        let twice = [
+            client
+                .authorize()
+                .max_age(std::time::Duration::from_secs(5))
+                .param("max_age", "999"),
+            client
+                .authorize()
+                .claims(serde_json::json!({}))
+                .param("claims", "{}"),
+            client
+                .authorize()
+                .essential_acr_values(["mfa"])
+                .param("acr_values", "pwd"),
+            client.authorize().login_hint("a").param("login_hint", "b"),
+            client
+                .authorize()
+                .id_token_hint(&Secret::new("t"))
+                .param("id_token_hint", "u"),
+        ];
+        for request in twice {
+            let e = request.build().unwrap_err();
+            assert!(e.to_string().contains("twice"), "{e}");
+        }
+        let e = client
+            .authorize()
+            .param("max_age", "soon")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("max_age"), "{e}");
+        let (url, pending) = client
+            .authorize()
+            .max_age(std::time::Duration::from_secs(90))
+            .id_token_hint(&Secret::new("hint-token"))
+            .build()
+            .unwrap();
+        assert_eq!(pending.max_age(), Some(90));
+        assert!(
+            url.as_str().contains("max_age=90")
+                && url.as_str().contains("id_token_hint=hint-token")
         );
     }
 }
