@@ -50,6 +50,13 @@ impl Client {
         let openid = scope
             .as_deref()
             .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
+        // Refused before the keys are prefetched below: nothing at all is sent.
+        check_extra(
+            Endpoint::Token,
+            &form,
+            grant_params("authorization_code"),
+            extra,
+        )?;
         if let (true, Some(verifier)) = (openid, self.id_token_verifier()) {
             // One round trip instead of two on a cold client: the keys arrive with the tokens.
             verifier.jwks.prefetch();

@@ -28,7 +28,7 @@ impl TokenTypeHint {
 /// The form of a revocation or introspection request: the token, its hint, extra parameters.
 #[derive(Debug)]
 pub(crate) struct BackChannelForm<'a> {
-    pub(crate) client: &'a Client,
+    client: &'a Client,
     token: &'a Secret,
     params: Vec<(String, String)>,
 }
