@@ -44,6 +44,12 @@ const CLIENT_JWKS = JSON.parse(fs.readFileSync(new URL('../fixtures/peer-client-
 // A secret with a space and every reserved character (RFC 3986 gen-delims and sub-delims, and `%`).
 const RESERVED_SECRET = "a secret :/?#[]@!$&'()*+,;=% end";
 
+// Extension grants registered by this peer (see registerExtensionGrants).
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const ECHO_GRANT = 'urn:grantkit:test:echo';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+
 const CLIENTS = [
   {
     // Public client: PKCE (S256) is mandatory.
@@ -148,6 +154,16 @@ const CLIENTS = [
     token_endpoint_auth_method: 'none',
     redirect_uris: ['http://127.0.0.1:8976/callback'],
     grant_types: ['authorization_code', 'refresh_token'],
+  },
+  {
+    // Token exchange (RFC 8693) and the JWT bearer grant (RFC 7523 §2.1), both custom grants of
+    // this peer (registerExtensionGrants below). Bearer assertions are checked against `jwks`.
+    client_id: 'exchange-client',
+    client_secret: 'exchange-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    jwks: CLIENT_JWKS,
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE, JWT_BEARER, ECHO_GRANT],
+    scope: 'openid email profile offline_access api:read',
   },
 ].map((c) => ({
   application_type: 'native',
@@ -294,7 +310,12 @@ function configuration() {
     jwks: { keys: [rsaKey, ecKey] },
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
+    // The authentication contexts a login can report (oidc-provider drops the `acr` claim when
+    // none are configured).
+    acrValues: ['urn:grantkit:acr:weak', 'urn:grantkit:acr:mfa'],
     claims: {
+      // `acr` is listed so that the ID token carries the login's authentication context.
+      acr: null,
       openid: ['sub'],
       email: ['email', 'email_verified'],
       profile: ['name'],
@@ -322,6 +343,7 @@ function configuration() {
         allowedPolicy: confidentialOnly(async (ctx, client, token) => !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId)),
       },
       userinfo: { enabled: true },
+      claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
       dPoP: {
         enabled: true,
@@ -404,6 +426,8 @@ async function handleInteraction(provider, req, res) {
   // Grant everything requested, whichever prompt (login or consent) we were sent here for.
   if (params.scope) grant.addOIDCScope(params.scope);
   const claims = [...claimNames(params.claims), ...(prompt.details.missingOIDCClaims ?? [])];
+  // `acr_values` asks for the `acr` claim in the ID token (OpenID Connect Core §3.1.2.1).
+  if (params.acr_values) claims.push('acr');
   if (claims.length) grant.addOIDCClaims(claims);
   if (prompt.details.missingOIDCScope) grant.addOIDCScope(prompt.details.missingOIDCScope.join(' '));
   for (const [indicator, scopes] of Object.entries(prompt.details.missingResourceScopes ?? {})) {
@@ -411,8 +435,13 @@ async function handleInteraction(provider, req, res) {
   }
   const grantId = await grant.save();
 
+  // `weak-acr` logs in with a weak authentication context whatever was asked; `stale-login`
+  // reports an authentication an hour old (a provider that ignored `max_age`). Otherwise the
+  // first `acr_values` entry is what the login achieved.
+  const acr = hint === 'weak-acr' ? 'urn:grantkit:acr:weak' : params.acr_values?.split(' ')[0];
+  const ts = hint === 'stale-login' ? Math.floor(Date.now() / 1000) - 3600 : undefined;
   await provider.interactionFinished(req, res, {
-    login: { accountId },
+    login: { accountId, ...(acr ? { acr } : {}), ...(ts ? { ts } : {}) },
     consent: { grantId },
   }, { mergeWithLastSubmission: false });
 }
@@ -527,9 +556,93 @@ function decodeBasicPlainly(req) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// Extension grants: token exchange (RFC 8693), JWT bearer (RFC 7523 §2.1), and an echo grant that
+// answers with the parameters it received (for tests of a grant the client library does not know).
+// ---------------------------------------------------------------------------------------------------
+async function issueAccessToken(p, ctx, accountId, scope, gty) {
+  const { client } = ctx.oidc;
+  const grant = new p.Grant({ accountId, clientId: client.clientId });
+  if (scope) grant.addOIDCScope(scope);
+  const grantId = await grant.save();
+  const token = new p.AccessToken({ accountId, client, grantId, gty, scope: scope || undefined });
+  const value = await token.save();
+  return { access_token: value, token_type: 'Bearer', expires_in: token.expiration, ...(scope ? { scope } : {}) };
+}
+
+// A subject or actor token must be an access token this peer issued and that is still valid.
+async function findAccessToken(p, token, type, what) {
+  if (type !== ACCESS_TOKEN_TYPE) {
+    throw new errors.InvalidRequest(`${what}_token_type must be ${ACCESS_TOKEN_TYPE}`);
+  }
+  const found = (await p.AccessToken.find(token)) ?? (await p.ClientCredentials.find(token));
+  if (!found || found.isExpired) throw new errors.InvalidGrant(`${what}_token is invalid or expired`);
+  return found;
+}
+
+function registerExtensionGrants(p, issuer) {
+  p.registerGrantType(TOKEN_EXCHANGE, async (ctx) => {
+    const params = ctx.oidc.params;
+    const subject = await findAccessToken(p, params.subject_token, params.subject_token_type, 'subject');
+    const actor = params.actor_token
+      ? await findAccessToken(p, params.actor_token, params.actor_token_type, 'actor')
+      : undefined;
+    if (params.requested_token_type && params.requested_token_type !== ACCESS_TOKEN_TYPE) {
+      throw new errors.InvalidRequest('only access tokens are issued here');
+    }
+    const body = await issueAccessToken(p, ctx, subject.accountId ?? subject.clientId, params.scope, 'token-exchange');
+    ctx.body = {
+      ...body,
+      issued_token_type: ACCESS_TOKEN_TYPE,
+      // Not RFC 8693 members: they let tests see what arrived.
+      exchanged_for: subject.accountId ?? subject.clientId,
+      ...(actor ? { act: { sub: actor.accountId ?? actor.clientId } } : {}),
+      ...(params.audience ? { audience: params.audience } : {}),
+    };
+  }, ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'resource', 'scope'], ['audience', 'resource']);
+
+  // RFC 7523 §3: iss = the client, sub = the user, aud = the issuer (or the token endpoint),
+  // exp in the future, signed with one of the client's registered keys.
+  p.registerGrantType(JWT_BEARER, async (ctx) => {
+    const { client, params } = ctx.oidc;
+    const { createLocalJWKSet, jwtVerify } = await import('jose');
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(params.assertion, createLocalJWKSet(CLIENT_JWKS), {
+        issuer: client.clientId,
+        audience: [issuer, `${issuer}/token`],
+        algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      }));
+    } catch (err) {
+      throw new errors.InvalidGrant(`assertion refused: ${err.code || err.message}`);
+    }
+    if (typeof payload.sub !== 'string' || !payload.sub) throw new errors.InvalidGrant('assertion has no sub');
+    ctx.body = await issueAccessToken(p, ctx, payload.sub, params.scope, 'jwt-bearer');
+  }, ['assertion', 'scope']);
+
+  p.registerGrantType(ECHO_GRANT, async (ctx) => {
+    const body = await issueAccessToken(p, ctx, ctx.oidc.client.clientId, undefined, 'echo');
+    const { grant_type: _grantType, client_id: _id, client_secret: _secret, ...echo } = ctx.oidc.body;
+    ctx.body = { ...body, echo };
+  }, []);
+}
+
+// Tests tag a request with `x_trace=<unique>`; the form that carried it (every parameter the
+// endpoint received, whatever the endpoint reads) is kept for GET /__control/form?x_trace=<unique>.
+const tracedForms = new Map();
+async function traceForms(ctx, next) {
+  await next();
+  const body = ctx.oidc?.body;
+  if (body && typeof body.x_trace === 'string') {
+    tracedForms.set(body.x_trace, { path: ctx.path, form: { ...body } });
+  }
+}
+
 function buildProvider(issuer) {
   const p = new Provider(issuer, configuration());
   p.on('server_error', (_ctx, err) => console.error('oidc-peer server_error:', err));
+  registerExtensionGrants(p, issuer);
+  p.use(traceForms);
   if (CONFIDENTIAL_ENDPOINTS) p.use(endpointAuthMethods);
   if (DEVICE_INTERVAL > 0) p.use(deviceInterval);
   return p;
@@ -570,6 +683,12 @@ async function route(issuer, req, res) {
         ...(result.success ? {} : { status: result.status, body: result.body.slice(0, 2000) }),
       });
     }
+    return;
+  }
+  if (pathname === '/__control/form' && req.method === 'GET') {
+    const trace = new URL(req.url, issuer).searchParams.get('x_trace');
+    const traced = tracedForms.get(trace);
+    json(res, traced ? 200 : 404, traced ?? { error: 'not_found' });
     return;
   }
   if (pathname.startsWith('/__control/')) {

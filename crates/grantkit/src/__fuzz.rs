@@ -49,10 +49,14 @@ pub fn id_token(jwks: &[u8], token: &str, nonce: &str, now: SystemTime) {
     let Ok(keys) = parse_jwks(jwks) else { return };
     let nonce = Secret::new(nonce);
     let access = Secret::new("fuzz-access-token");
+    let acr = ["fuzz-acr".to_owned()];
+    // The max_age and essential-acr checks run last, on claims that passed everything else.
     let expect = Expectations {
         nonce: Some(&nonce),
         access_token: Some(&access),
         previous: None,
+        max_age: Some(300),
+        acr_values: &acr,
     };
     let _ = verifier().verify_against(&keys, token, &expect, now);
 }

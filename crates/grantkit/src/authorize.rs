@@ -57,6 +57,19 @@ pub struct AuthorizationRequest<'c> {
     redirect_uri: Option<String>,
     form_post: bool,
     params: Vec<(String, String)>,
+    oidc: OidcParams,
+}
+
+/// The OpenID Connect request parameters whose answer the ID token is checked against, and
+/// the hints.
+#[derive(Debug, Default)]
+struct OidcParams {
+    max_age: Option<u64>,
+    acr_values: Vec<String>,
+    essential_acr: bool,
+    claims: Option<serde_json::Value>,
+    id_token_hint: Option<Secret>,
+    login_hint: Option<String>,
 }
 
 impl Client {
@@ -76,6 +89,7 @@ impl<'c> AuthorizationRequest<'c> {
             redirect_uri: None,
             form_post: false,
             params: Vec::new(),
+            oidc: OidcParams::default(),
         }
     }
 
@@ -116,7 +130,67 @@ impl<'c> AuthorizationRequest<'c> {
         self
     }
 
-    /// Any other parameter the provider understands (`sub_type`, `login_hint`, `acr_values`...).
+    /// `max_age` (OpenID Connect Core §3.1.2.1): the user must have authenticated at most this
+    /// long ago, else the provider asks again. The ID token's `auth_time` is checked at the code
+    /// exchange: missing ([`IdTokenError::MissingAuthTime`]) or older than `max_age` plus the
+    /// clock leeway ([`IdTokenError::AuthenticationTooOld`]) is refused. A `max_age` given with
+    /// [`param`](AuthorizationRequest::param) is checked the same way.
+    ///
+    /// [`IdTokenError::MissingAuthTime`]: crate::oidc::IdTokenError::MissingAuthTime
+    /// [`IdTokenError::AuthenticationTooOld`]: crate::oidc::IdTokenError::AuthenticationTooOld
+    pub fn max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.oidc.max_age = Some(max_age.as_secs());
+        self
+    }
+
+    /// `acr_values`: the authentication context classes asked for, in order of preference. A
+    /// voluntary request: the provider may answer with another `acr`, and that is not checked.
+    pub fn acr_values<I, S>(mut self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.oidc.acr_values = values.into_iter().map(Into::into).collect();
+        self.oidc.essential_acr = false;
+        self
+    }
+
+    /// `acr_values`, marked essential: the code exchange refuses an ID token whose `acr` is
+    /// none of them ([`IdTokenError::AcrNotSatisfied`]). An essential `acr` in a
+    /// [`claims`](AuthorizationRequest::claims) request is checked the same way.
+    ///
+    /// [`IdTokenError::AcrNotSatisfied`]: crate::oidc::IdTokenError::AcrNotSatisfied
+    pub fn essential_acr_values<I, S>(self, values: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut request = self.acr_values(values);
+        request.oidc.essential_acr = true;
+        request
+    }
+
+    /// The `claims` request parameter (OpenID Connect Core §5.5): a JSON object with
+    /// `userinfo` and/or `id_token` members. Anything else is refused at
+    /// [`build`](AuthorizationRequest::build).
+    pub fn claims(mut self, claims: serde_json::Value) -> Self {
+        self.oidc.claims = Some(claims);
+        self
+    }
+
+    /// `id_token_hint`: an ID token the provider issued earlier, naming the user expected.
+    pub fn id_token_hint(mut self, id_token: &Secret) -> Self {
+        self.oidc.id_token_hint = Some(id_token.clone());
+        self
+    }
+
+    /// `login_hint`: the login identifier the user may use (an email address, say).
+    pub fn login_hint(mut self, hint: impl Into<String>) -> Self {
+        self.oidc.login_hint = Some(hint.into());
+        self
+    }
+
+    /// Any other parameter the provider understands (`sub_type`, `ui_locales`...).
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
         self
@@ -230,6 +304,7 @@ impl<'c> AuthorizationRequest<'c> {
                 add("dpop_jkt", dpop.thumbprint());
             }
         }
+        let checks = self.oidc.add_to(&mut params, &self.params)?;
         params.extend(self.params);
         let pending = PendingAuthorization {
             state: Secret::new(state),
@@ -240,6 +315,8 @@ impl<'c> AuthorizationRequest<'c> {
             require_iss: provider.iss_parameter_supported(),
             scope,
             form_post: self.form_post,
+            max_age: checks.max_age,
+            acr_values: checks.acr_values,
             created_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -251,6 +328,132 @@ impl<'c> AuthorizationRequest<'c> {
             pending,
         })
     }
+}
+
+/// What the ID token of a login is checked against.
+struct Checks {
+    max_age: Option<u64>,
+    acr_values: Vec<String>,
+}
+
+impl OidcParams {
+    /// Adds the OpenID Connect parameters to `params` and returns what the ID token must
+    /// prove. `extra` are the caller's other parameters: a `max_age` among them is checked too.
+    fn add_to(
+        self,
+        params: &mut Vec<(String, String)>,
+        extra: &[(String, String)],
+    ) -> Result<Checks> {
+        self.check_not_repeated(extra)?;
+        let mut add = |name: &str, value: String| params.push((name.to_owned(), value));
+        let max_age = match (self.max_age, extra.iter().find(|(n, _)| n == "max_age")) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "`max_age` is given twice: with `max_age()` and as a parameter".into(),
+                ))
+            }
+            (Some(max_age), None) => {
+                add("max_age", max_age.to_string());
+                Some(max_age)
+            }
+            (None, Some((_, value))) => Some(value.parse().map_err(|_| {
+                Error::Config("`max_age` must be a whole number of seconds".into())
+            })?),
+            (None, None) => None,
+        };
+        let mut acr_values = Vec::new();
+        if !self.acr_values.is_empty() {
+            add("acr_values", self.acr_values.join(" "));
+            if self.essential_acr {
+                acr_values = self.acr_values;
+            }
+        }
+        match (self.claims, extra.iter().find(|(n, _)| n == "claims")) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config(
+                    "`claims` is given twice: with `claims()` and as a parameter".into(),
+                ))
+            }
+            (Some(claims), None) => {
+                acr_values.extend(essential_acr(&claims)?);
+                add("claims", claims.to_string());
+            }
+            // Sent as given, but what it asks for is checked all the same.
+            (None, Some((_, text))) => {
+                let claims = serde_json::from_str(text).map_err(|_| {
+                    Error::Config("the `claims` request parameter is not JSON".into())
+                })?;
+                acr_values.extend(essential_acr(&claims)?);
+            }
+            (None, None) => {}
+        }
+        if let Some(hint) = self.id_token_hint {
+            add("id_token_hint", hint.expose().to_owned());
+        }
+        if let Some(hint) = self.login_hint {
+            add("login_hint", hint);
+        }
+        Ok(Checks {
+            max_age,
+            acr_values,
+        })
+    }
+}
+
+impl OidcParams {
+    /// A parameter given with its method and again with `param` would be sent twice, and the
+    /// check made on one copy while the provider reads the other.
+    fn check_not_repeated(&self, extra: &[(String, String)]) -> Result<()> {
+        let set = [
+            ("acr_values", !self.acr_values.is_empty()),
+            ("id_token_hint", self.id_token_hint.is_some()),
+            ("login_hint", self.login_hint.is_some()),
+        ];
+        match set
+            .iter()
+            .find(|(name, set)| *set && extra.iter().any(|(n, _)| n == name))
+        {
+            Some((name, _)) => Err(Error::Config(format!(
+                "`{name}` is given twice: with its own method and as a parameter"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Checks the shape of a `claims` request (OpenID Connect Core §5.5) and returns the values of
+/// an essential `acr` in its `id_token` member (`value` or `values`), if any.
+fn essential_acr(claims: &serde_json::Value) -> Result<Vec<String>> {
+    let bad = |why: &str| Error::Config(format!("the `claims` request parameter {why}"));
+    let object = claims
+        .as_object()
+        .ok_or_else(|| bad("must be a JSON object"))?;
+    if let Some((name, _)) = object.iter().find(|(name, value)| {
+        !matches!(name.as_str(), "userinfo" | "id_token") || !value.is_object()
+    }) {
+        return Err(bad(&format!(
+            "may only have `userinfo` and `id_token` objects, not `{}`",
+            crate::error::truncate(name, 50)
+        )));
+    }
+    let acr = object.get("id_token").and_then(|t| t.get("acr"));
+    let essential = acr
+        .and_then(|a| a.get("essential"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false);
+    if !essential {
+        return Ok(Vec::new());
+    }
+    let acr = acr.unwrap_or(&serde_json::Value::Null);
+    let values = match (acr.get("value"), acr.get("values")) {
+        (Some(value), _) => vec![value.clone()],
+        (None, Some(serde_json::Value::Array(values))) => values.clone(),
+        _ => Vec::new(),
+    };
+    Ok(values
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_owned))
+        .collect())
 }
 
 /// An authorization request ready to be sent as a URL or pushed.
@@ -285,6 +488,11 @@ pub struct PendingAuthorization {
     /// The callback was asked for as a POSTed form (`response_mode=form_post`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     form_post: bool,
+    /// Added in 0.2 with the OpenID Connect checks: older saved values read as "not sent".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_age: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    acr_values: Vec<String>,
     created_at: u64,
 }
 
@@ -302,6 +510,16 @@ impl PendingAuthorization {
     /// The redirect URI sent, if any; the code exchange repeats it.
     pub fn redirect_uri(&self) -> Option<&str> {
         self.redirect_uri.as_deref()
+    }
+
+    /// The `max_age` sent, in seconds; the ID token's `auth_time` is checked against it.
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
+    }
+
+    /// The `acr` values requested as essential; the ID token's `acr` must be one of them.
+    pub fn essential_acr_values(&self) -> &[String] {
+        &self.acr_values
     }
 
     /// When the request was built, in seconds since the Unix epoch.
@@ -368,6 +586,8 @@ impl PendingAuthorization {
             redirect_uri: self.redirect_uri.clone(),
             nonce: self.nonce.clone(),
             scope: self.scope.clone(),
+            max_age: self.max_age,
+            acr_values: self.acr_values.clone(),
         })
     }
 
@@ -412,13 +632,7 @@ mod tests {
     use crate::{Client, Provider};
 
     fn pending() -> PendingAuthorization {
-        let provider = Provider::builder("p")
-            .authorization_endpoint("https://p.example/authorize")
-            .token_endpoint("https://p.example/token")
-            .build()
-            .unwrap();
-        let client = Client::builder(provider, "c").build().unwrap();
-        client.authorize().build().unwrap().1
+        client().authorize().build().unwrap().1
     }
 
     fn client() -> Client {
@@ -518,6 +732,52 @@ mod tests {
         assert!(
             matches!(err, Error::Callback(CallbackError::StateMismatch)),
             "{err:?}"
+        );
+    }
+
+    /// Sent twice, the provider would read one copy and grantkit check the other.
+    #[test]
+    fn oidc_parameter_given_twice_is_refused() {
+        let client = client();
+        let twice = [
+            client
+                .authorize()
+                .max_age(std::time::Duration::from_secs(5))
+                .param("max_age", "999"),
+            client
+                .authorize()
+                .claims(serde_json::json!({}))
+                .param("claims", "{}"),
+            client
+                .authorize()
+                .essential_acr_values(["mfa"])
+                .param("acr_values", "pwd"),
+            client.authorize().login_hint("a").param("login_hint", "b"),
+            client
+                .authorize()
+                .id_token_hint(&Secret::new("t"))
+                .param("id_token_hint", "u"),
+        ];
+        for request in twice {
+            let e = request.build().unwrap_err();
+            assert!(e.to_string().contains("twice"), "{e}");
+        }
+        let e = client
+            .authorize()
+            .param("max_age", "soon")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("max_age"), "{e}");
+        let (url, pending) = client
+            .authorize()
+            .max_age(std::time::Duration::from_secs(90))
+            .id_token_hint(&Secret::new("hint-token"))
+            .build()
+            .unwrap();
+        assert_eq!(pending.max_age(), Some(90));
+        assert!(
+            url.as_str().contains("max_age=90")
+                && url.as_str().contains("id_token_hint=hint-token")
         );
     }
 }

@@ -115,6 +115,10 @@ pub struct AuthorizationCode {
     pub(crate) redirect_uri: Option<String>,
     pub(crate) nonce: Option<Secret>,
     pub(crate) scope: Option<String>,
+    /// The `max_age` sent, in seconds: the ID token's `auth_time` is checked against it.
+    pub(crate) max_age: Option<u64>,
+    /// The `acr` values requested as essential: the ID token's `acr` must be one of them.
+    pub(crate) acr_values: Vec<String>,
 }
 
 impl AuthorizationCode {

@@ -318,7 +318,7 @@ impl Client {
     /// Scrubs the secrets a back-channel form carried (and the client's own credentials, also
     /// as the Basic header's base64) from an error about its answer.
     fn scrub_sent(&self, error: Error, form: &[(&'static str, String)]) -> Error {
-        const SECRET_FIELDS: [&str; 8] = [
+        const SECRET_FIELDS: [&str; 11] = [
             "code",
             "code_verifier",
             "refresh_token",
@@ -327,6 +327,9 @@ impl Client {
             "token",
             "device_code",
             "password",
+            "subject_token",
+            "actor_token",
+            "assertion",
         ];
         let mut secrets: Vec<&str> = form
             .iter()

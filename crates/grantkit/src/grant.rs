@@ -1,10 +1,11 @@
-//! Grants at the token endpoint: authorization code, refresh token, client credentials.
+//! Grants at the token endpoint: authorization code, refresh token, client credentials, and
+//! the one form POST every grant (known or not) goes through.
 
 use std::time::SystemTime;
 
 use crate::callback::AuthorizationCode;
 use crate::client::Client;
-use crate::error::{Endpoint, Error, Result};
+use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::oidc::{Expectations, IdTokenClaims, IdTokenError};
 use crate::secret::Secret;
 use crate::token::TokenSet;
@@ -19,12 +20,23 @@ impl Client {
     /// a provider without the issuer and JWKS URI to check it, is an error. On a cold client the
     /// JWKS is fetched while the code is exchanged, not after.
     pub async fn exchange_code(&self, code: AuthorizationCode) -> Result<TokenSet> {
+        self.exchange_code_with(code, &[]).await
+    }
+
+    /// [`exchange_code`](Client::exchange_code) with extra form parameters.
+    pub(crate) async fn exchange_code_with(
+        &self,
+        code: AuthorizationCode,
+        extra: &[(String, String)],
+    ) -> Result<TokenSet> {
         let AuthorizationCode {
             code,
             code_verifier,
             redirect_uri,
             nonce,
             scope,
+            max_age,
+            acr_values,
         } = code;
         let mut form = Vec::with_capacity(6);
         form.push(("grant_type", "authorization_code".to_owned()));
@@ -38,16 +50,30 @@ impl Client {
         let openid = scope
             .as_deref()
             .is_some_and(|s| s.split(' ').any(|s| s == "openid"));
+        // Refused before the keys are prefetched below: nothing at all is sent.
+        check_extra(
+            Endpoint::Token,
+            &form,
+            grant_params("authorization_code"),
+            extra,
+        )?;
         if let (true, Some(verifier)) = (openid, self.id_token_verifier()) {
             // One round trip instead of two on a cold client: the keys arrive with the tokens.
             verifier.jwks.prefetch();
         }
-        let mut tokens = self.token_request("authorization_code", form).await?;
+        let mut tokens = self
+            .token_request_with("authorization_code", form, extra)
+            .await?;
         let expect = Expectations {
             nonce: nonce.as_ref(),
+            max_age,
+            acr_values: &acr_values,
             ..Expectations::default()
         };
-        self.validate_id_token(&mut tokens, expect, openid).await?;
+        // What the login asked the provider to prove can only be checked on its ID token.
+        let required = openid || max_age.is_some() || !acr_values.is_empty();
+        self.validate_id_token(&mut tokens, expect, required)
+            .await?;
         Ok(tokens.with_default_scope(scope))
     }
 
@@ -57,6 +83,15 @@ impl Client {
     ///
     /// `invalid_grant` means the grant is gone: see [`Error::is_reauthorization_required`].
     pub async fn refresh(&self, tokens: &TokenSet) -> Result<TokenSet> {
+        self.refresh_with(tokens, &[]).await
+    }
+
+    /// [`refresh`](Client::refresh) with extra form parameters.
+    pub(crate) async fn refresh_with(
+        &self,
+        tokens: &TokenSet,
+        extra: &[(String, String)],
+    ) -> Result<TokenSet> {
         if !self.provider().quirks().refresh_tokens {
             return Err(Error::NoRefreshToken);
         }
@@ -64,7 +99,9 @@ impl Client {
         let mut form = Vec::with_capacity(4);
         form.push(("grant_type", "refresh_token".to_owned()));
         form.push(("refresh_token", refresh_token.expose().to_owned()));
-        let mut fresh = self.token_request("refresh_token", form).await?;
+        let mut fresh = self
+            .token_request_with("refresh_token", form, extra)
+            .await?;
         // OpenID Connect Core §12.2: a refreshed ID token is for the same user, from the same
         // issuer, for the same client, about the same authentication.
         let expect = Expectations {
@@ -135,11 +172,23 @@ impl Client {
             .map(|s| s.as_ref().to_owned())
             .collect::<Vec<_>>()
             .join(" ");
+        self.client_credentials_with(scope, &[]).await
+    }
+
+    /// [`client_credentials`](Client::client_credentials) with the scope joined, and extra
+    /// form parameters.
+    pub(crate) async fn client_credentials_with(
+        &self,
+        scope: String,
+        extra: &[(String, String)],
+    ) -> Result<TokenSet> {
         let mut form = vec![("grant_type", "client_credentials".to_owned())];
         if !scope.is_empty() {
             form.push(("scope", scope.clone()));
         }
-        let tokens = self.token_request("client_credentials", form).await?;
+        let tokens = self
+            .token_request_with("client_credentials", form, extra)
+            .await?;
         Ok(tokens.with_default_scope((!scope.is_empty()).then_some(scope)))
     }
 
@@ -147,15 +196,27 @@ impl Client {
     /// parses the answer.
     pub(crate) async fn token_request(
         &self,
-        grant_type: &'static str,
+        grant_type: &str,
         form: Vec<(&'static str, String)>,
     ) -> Result<TokenSet> {
+        self.token_request_with(grant_type, form, &[]).await
+    }
+
+    /// [`token_request`](Client::token_request) with the caller's extra parameters after the
+    /// form; an extra parameter may not repeat one grantkit sets.
+    pub(crate) async fn token_request_with(
+        &self,
+        grant_type: &str,
+        form: Vec<(&'static str, String)>,
+        extra: &[(String, String)],
+    ) -> Result<TokenSet> {
+        check_extra(Endpoint::Token, &form, grant_params(grant_type), extra)?;
         tracing::debug!(
             provider = self.provider().name(),
             grant_type,
             "token request"
         );
-        let response = self.post_form(Endpoint::Token, form, &[], true).await?;
+        let response = self.post_form(Endpoint::Token, form, extra, true).await?;
         let tokens = TokenSet::from_response(response.body(), SystemTime::now())
             .and_then(|tokens| {
                 let fields = &self.provider().quirks().token_fields;
@@ -167,5 +228,59 @@ impl Client {
                 reason,
             })?;
         Ok(tokens)
+    }
+}
+
+/// Names client authentication may add to any back-channel form.
+const AUTHENTICATION: [&str; 5] = [
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "grant_type",
+];
+
+/// The parameters a grant grantkit knows carries itself, also when this request omits them (no
+/// PKCE verifier, no actor): an extra one would slip past the checks the grant's own method
+/// makes, so the grant's method is the only way to send them.
+fn grant_params(grant_type: &str) -> &'static [&'static str] {
+    match grant_type {
+        "authorization_code" => &["code", "code_verifier", "redirect_uri"],
+        "refresh_token" => &["refresh_token"],
+        "urn:ietf:params:oauth:grant-type:device_code" => &["device_code"],
+        "urn:ietf:params:oauth:grant-type:token-exchange" => &[
+            "subject_token",
+            "subject_token_type",
+            "actor_token",
+            "actor_token_type",
+        ],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer" => &["assertion"],
+        _ => &[],
+    }
+}
+
+/// Refuses an extra parameter that names one grantkit sends itself in this request (its form,
+/// the grant's own parameters, or client authentication): a second copy would make the server
+/// pick one, and most refuse repeated parameters anyway. Repeating an extra one (`resource`
+/// twice) is allowed.
+pub(crate) fn check_extra(
+    endpoint: Endpoint,
+    form: &[(&'static str, String)],
+    own: &[&str],
+    extra: &[(String, String)],
+) -> Result<()> {
+    let reserved = |name: &str| {
+        AUTHENTICATION.contains(&name)
+            || own.contains(&name)
+            || form.iter().any(|(sent, _)| *sent == name)
+    };
+    match extra.iter().find(|(name, _)| reserved(name)) {
+        Some((name, _)) => Err(Error::Refused {
+            endpoint,
+            reason: Refusal::ReservedParameter {
+                name: crate::error::truncate(name, 50),
+            },
+        }),
+        None => Ok(()),
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use crate::client::Client;
 use crate::error::{Endpoint, Result};
 use crate::http::parse_json;
-use crate::revoke::TokenTypeHint;
+use crate::revoke::{BackChannelForm, TokenTypeHint};
 use crate::secret::Secret;
 
 /// The answer of an introspection endpoint. Only `active` is guaranteed; an inactive token
@@ -66,14 +66,47 @@ impl Client {
         token: &Secret,
         hint: Option<TokenTypeHint>,
     ) -> Result<Introspection> {
-        self.check_may_call(Endpoint::Introspection)?;
-        let mut form = vec![("token", token.expose().to_owned())];
-        if let Some(hint) = hint {
-            form.push(("token_type_hint", hint.as_str().to_owned()));
+        let mut request = self.introspection_request(token);
+        request.hint = hint;
+        request.send().await
+    }
+
+    /// [`introspect`](Client::introspect) as a request to add parameters to (a vendor's, or
+    /// `resource`).
+    pub fn introspection_request<'a>(&'a self, token: &'a Secret) -> IntrospectionRequest<'a> {
+        IntrospectionRequest {
+            form: BackChannelForm::new(self, token),
+            hint: None,
         }
-        let response = self
-            .post_form(Endpoint::Introspection, form, &[], false)
-            .await?;
+    }
+}
+
+/// An introspection request (RFC 7662) with extra parameters, made by
+/// [`Client::introspection_request`].
+#[derive(Debug)]
+#[must_use = "an introspection does nothing until it is sent"]
+pub struct IntrospectionRequest<'a> {
+    form: BackChannelForm<'a>,
+    hint: Option<TokenTypeHint>,
+}
+
+impl IntrospectionRequest<'_> {
+    /// Which kind of token this is (`token_type_hint`).
+    pub fn hint(mut self, hint: TokenTypeHint) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    /// Adds a parameter; `token`, `token_type_hint` and client authentication are refused
+    /// when sent ([`Refusal::ReservedParameter`](crate::error::Refusal::ReservedParameter)).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.form.param(name.into(), value.into());
+        self
+    }
+
+    /// Sends the request and reads the answer.
+    pub async fn send(self) -> Result<Introspection> {
+        let response = self.form.post(Endpoint::Introspection, self.hint).await?;
         parse_json(Endpoint::Introspection, response.body())
     }
 }

@@ -274,6 +274,21 @@ pub(crate) fn client_assertion(
     jsonwebtoken::encode(&header, &claims, key).map_err(|e| key_error(&e))
 }
 
+/// Signs `claims` with `key` as a JWT typed `typ`: for assertions other than client
+/// authentication (the JWT bearer grant, RFC 7523 §2.1).
+pub(crate) fn sign_with_key(
+    key: &ClientKey,
+    typ: &'static str,
+    claims: &impl Serialize,
+) -> Result<String> {
+    let header = Header {
+        typ: Some(typ.into()),
+        kid: key.kid.clone(),
+        ..Header::new(key.alg)
+    };
+    jsonwebtoken::encode(&header, claims, &key.encoding).map_err(|e| key_error(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

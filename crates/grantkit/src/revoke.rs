@@ -2,6 +2,7 @@
 
 use crate::client::Client;
 use crate::error::{Endpoint, Error, Refusal, Result};
+use crate::grant::check_extra;
 use crate::provider::AuthMethod;
 use crate::secret::Secret;
 use crate::token::TokenSet;
@@ -24,17 +25,102 @@ impl TokenTypeHint {
     }
 }
 
-impl Client {
-    /// Revokes one token (RFC 7009). Unknown or already-invalid tokens succeed, as the RFC says.
-    pub async fn revoke(&self, token: &Secret, hint: Option<TokenTypeHint>) -> Result<()> {
-        self.check_may_call(Endpoint::Revocation)?;
-        let mut form = vec![("token", token.expose().to_owned())];
+/// The form of a revocation or introspection request: the token, its hint, extra parameters.
+#[derive(Debug)]
+pub(crate) struct BackChannelForm<'a> {
+    client: &'a Client,
+    token: &'a Secret,
+    params: Vec<(String, String)>,
+}
+
+impl<'a> BackChannelForm<'a> {
+    pub(crate) fn new(client: &'a Client, token: &'a Secret) -> Self {
+        Self {
+            client,
+            token,
+            params: Vec::new(),
+        }
+    }
+
+    pub(crate) fn param(&mut self, name: String, value: String) {
+        self.params.push((name, value));
+    }
+
+    /// Checks the endpoint may be called and the extra parameters, then posts the form.
+    pub(crate) async fn post(
+        self,
+        endpoint: Endpoint,
+        hint: Option<TokenTypeHint>,
+    ) -> Result<crate::http::HttpResponse> {
+        self.client.check_may_call(endpoint)?;
+        let mut form = vec![("token", self.token.expose().to_owned())];
         if let Some(hint) = hint {
             form.push(("token_type_hint", hint.as_str().to_owned()));
         }
-        self.post_form(Endpoint::Revocation, form, &[], false)
-            .await?;
+        check_extra(endpoint, &form, &["token_type_hint"], &self.params)?;
+        self.client
+            .post_form(endpoint, form, &self.params, false)
+            .await
+    }
+}
+
+/// A revocation request (RFC 7009) with extra parameters, made by
+/// [`Client::revocation_request`].
+#[derive(Debug)]
+#[must_use = "a revocation does nothing until it is sent"]
+pub struct RevocationRequest<'a> {
+    form: BackChannelForm<'a>,
+    hint: Option<TokenTypeHint>,
+}
+
+impl RevocationRequest<'_> {
+    /// Which kind of token this is (`token_type_hint`).
+    pub fn hint(mut self, hint: TokenTypeHint) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    /// Adds a parameter; `token`, `token_type_hint` and client authentication are refused
+    /// when sent ([`Refusal::ReservedParameter`]).
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.form.param(name.into(), value.into());
+        self
+    }
+
+    /// Sends the revocation. Unknown or already-invalid tokens succeed, as RFC 7009 says.
+    pub async fn send(self) -> Result<()> {
+        self.form.post(Endpoint::Revocation, self.hint).await?;
         Ok(())
+    }
+}
+
+impl Client {
+    /// Revokes one token (RFC 7009). Unknown or already-invalid tokens succeed, as the RFC says.
+    pub async fn revoke(&self, token: &Secret, hint: Option<TokenTypeHint>) -> Result<()> {
+        let mut request = self.revocation_request(token);
+        request.hint = hint;
+        request.send().await
+    }
+
+    /// [`revoke`](Client::revoke) as a request to add parameters to (a vendor's, or
+    /// `resource`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: grantkit::Client, tokens: grantkit::TokenSet) -> grantkit::Result<()> {
+    /// use grantkit::TokenTypeHint;
+    /// client
+    ///     .revocation_request(tokens.access_token())
+    ///     .hint(TokenTypeHint::AccessToken)
+    ///     .param("logout_all_sessions", "true")
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn revocation_request<'a>(&'a self, token: &'a Secret) -> RevocationRequest<'a> {
+        RevocationRequest {
+            form: BackChannelForm::new(self, token),
+            hint: None,
+        }
     }
 
     /// Revokes a whole token set on logout: the refresh token first (which ends the grant at

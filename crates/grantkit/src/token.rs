@@ -250,6 +250,23 @@ impl TokenSet {
         &self.extra
     }
 
+    /// The type of the token issued by a token exchange (RFC 8693 §2.2.1 `issued_token_type`,
+    /// e.g. [`token_exchange::ACCESS_TOKEN`](crate::token_exchange::ACCESS_TOKEN)); `None` for
+    /// other grants. Kept with the set when it is stored.
+    ///
+    /// ```
+    /// # use grantkit::TokenSet;
+    /// let tokens = TokenSet::from_response(
+    ///     br#"{"access_token":"a","token_type":"N_A","issued_token_type":"urn:ietf:params:oauth:token-type:jwt"}"#,
+    ///     std::time::SystemTime::now(),
+    /// )?;
+    /// assert_eq!(tokens.issued_token_type(), Some(grantkit::token_exchange::JWT));
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn issued_token_type(&self) -> Option<&str> {
+        self.extra.get("issued_token_type").and_then(Value::as_str)
+    }
+
     /// An extra member holding a non-negative integer, sent as a JSON number or as a string of
     /// digits (providers differ, and some clients have stored it either way): `x_user_id`...
     /// `None` when absent or not such an integer.

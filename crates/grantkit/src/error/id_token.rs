@@ -104,6 +104,32 @@ pub enum IdTokenError {
     /// older than the original's.
     #[error("the refreshed ID token changed `{0}`, which OpenID Connect Core §12.2 says must stay as in the original")]
     RefreshMismatch(&'static str),
+    /// `max_age` was sent but the ID token has no `auth_time` (OpenID Connect Core §3.1.2.1:
+    /// with `max_age` it is required), so the freshness of the login cannot be checked.
+    #[error("`max_age` was requested but the ID token carries no `auth_time`; the age of the login cannot be checked")]
+    MissingAuthTime,
+    /// The user authenticated longer ago than the `max_age` sent allows (OpenID Connect Core
+    /// §3.1.3.7 item 11): the provider reused an old session instead of asking again.
+    #[error("the user authenticated at {auth_time}, more than the requested max_age of {max_age} s before now ({now}, leeway included); authenticate again")]
+    AuthenticationTooOld {
+        /// The token's `auth_time`.
+        auth_time: i64,
+        /// The `max_age` sent, in seconds.
+        max_age: u64,
+        /// The time of the check.
+        now: i64,
+    },
+    /// Essential `acr` values were requested and the ID token's `acr` is none of them (or
+    /// absent): the authentication is weaker than asked for.
+    #[error(
+        "the ID token's acr is {found:?}, none of the essential values requested ({requested:?})"
+    )]
+    AcrNotSatisfied {
+        /// The values requested as essential.
+        requested: Vec<String>,
+        /// The token's `acr`, if any (truncated).
+        found: Option<String>,
+    },
     /// An ID token must be validated (`openid` was requested, or a caller asked for it) but
     /// the provider has no issuer or no JWKS URI to validate it with. Configure both
     /// (`ProviderBuilder::issuer` and `jwks_uri`, or use discovery).

@@ -2,7 +2,7 @@
 
 use crate::auth_method::AuthMethod;
 
-/// Why grantkit refused to send a call ([`Error::Refused`]).
+/// Why grantkit refused to send a call ([`Error::Refused`](crate::Error::Refused)).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Refusal {
@@ -31,6 +31,15 @@ pub enum Refusal {
     /// prove possession with.
     #[error("the access token is DPoP-bound but this client has no DPoP key; build it with `ClientBuilder::dpop` (feature `dpop`) and the key the token was bound to")]
     NoDpopKey,
+    /// An extra parameter of a back-channel request names one grantkit sets itself
+    /// (`grant_type`, `code`, `code_verifier`, `refresh_token`, client authentication, the
+    /// token of a revocation...): sending it twice would let the caller, or whoever chose the
+    /// parameter, replace what grantkit checked.
+    #[error("the parameter `{name}` is set by grantkit itself and cannot be added or overridden; use the request's own method for it")]
+    ReservedParameter {
+        /// The parameter's name.
+        name: String,
+    },
 }
 
 fn auth_method_words(method: AuthMethod, accepted: &[AuthMethod]) -> String {

@@ -103,6 +103,10 @@ pub(crate) struct Expectations<'a> {
     pub(crate) access_token: Option<&'a Secret>,
     /// The ID token of the original authentication, when this one comes from a refresh.
     pub(crate) previous: Option<&'a IdTokenClaims>,
+    /// The `max_age` sent with the authorization request, in seconds.
+    pub(crate) max_age: Option<u64>,
+    /// The `acr` values requested as essential: the token's `acr` must be one of them.
+    pub(crate) acr_values: &'a [String],
 }
 
 /// Validates ID tokens for one client at one issuer.
@@ -347,7 +351,47 @@ impl IdTokenVerifier {
         if let Some(original) = expect.previous {
             check_refreshed(original, c)?;
         }
-        Ok(())
+        check_max_age(c, expect.max_age, now, leeway)?;
+        check_acr(c, expect.acr_values)
+    }
+}
+
+/// OpenID Connect Core §3.1.2.1 and §3.1.3.7 item 11: with `max_age` sent, `auth_time` is
+/// required and no older than `max_age` (plus the clock leeway).
+fn check_max_age(
+    c: &IdTokenClaims,
+    max_age: Option<u64>,
+    now: i64,
+    leeway: i64,
+) -> Result<(), IdTokenError> {
+    let Some(max_age) = max_age else {
+        return Ok(());
+    };
+    let auth_time = c.auth_time.ok_or(IdTokenError::MissingAuthTime)?;
+    let oldest = now
+        .saturating_sub(i64::try_from(max_age).unwrap_or(i64::MAX))
+        .saturating_sub(leeway);
+    if auth_time < oldest {
+        return Err(IdTokenError::AuthenticationTooOld {
+            auth_time,
+            max_age,
+            now,
+        });
+    }
+    Ok(())
+}
+
+/// OpenID Connect Core §5.5.1.1: an essential `acr` request is only met by one of its values.
+fn check_acr(c: &IdTokenClaims, essential: &[String]) -> Result<(), IdTokenError> {
+    if essential.is_empty() {
+        return Ok(());
+    }
+    match c.claims.get("acr").and_then(Value::as_str) {
+        Some(acr) if essential.iter().any(|v| v == acr) => Ok(()),
+        found => Err(IdTokenError::AcrNotSatisfied {
+            requested: essential.to_vec(),
+            found: found.map(|f| truncate(f, 100)),
+        }),
     }
 }
 
@@ -519,5 +563,50 @@ mod tests {
                 IdTokenError::MissingClaim(missing)
             );
         }
+    }
+
+    fn claims_with(extra: serde_json::Value) -> IdTokenClaims {
+        let mut base = serde_json::json!({"iss": "i", "sub": "s", "aud": "a", "exp": 2, "iat": 1});
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        IdTokenClaims::from_claims(base.as_object().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn max_age_needs_a_recent_auth_time() {
+        let now = 10_000;
+        let fresh = claims_with(serde_json::json!({"auth_time": now - 100}));
+        assert_eq!(
+            check_max_age(&fresh, Some(60), now, 60),
+            Ok(()),
+            "within leeway"
+        );
+        assert_eq!(check_max_age(&fresh, None, now, 0), Ok(()));
+        assert_eq!(
+            check_max_age(&fresh, Some(60), now, 0),
+            Err(IdTokenError::AuthenticationTooOld {
+                auth_time: now - 100,
+                max_age: 60,
+                now
+            })
+        );
+        let none = claims_with(serde_json::json!({}));
+        assert_eq!(
+            check_max_age(&none, Some(u64::MAX), now, 0),
+            Err(IdTokenError::MissingAuthTime)
+        );
+    }
+
+    #[test]
+    fn essential_acr_must_be_one_of_the_values() {
+        let mfa = claims_with(serde_json::json!({"acr": "mfa"}));
+        let wanted = ["pwd".to_owned(), "mfa".to_owned()];
+        assert_eq!(check_acr(&mfa, &wanted), Ok(()));
+        assert_eq!(check_acr(&mfa, &[]), Ok(()));
+        assert!(matches!(
+            check_acr(&mfa, &wanted[..1]),
+            Err(IdTokenError::AcrNotSatisfied { found: Some(_), .. })
+        ));
     }
 }
