@@ -244,22 +244,11 @@ fn on_own_runtime<T: Send + 'static>(
 
 /// The test user; Hydra has no users of its own, so the login handler decides the `sub`.
 fn test_user() -> OpUser {
-    OpUser {
-        username: "alice".into(),
-        password: "alice-password-1".into(),
-        subject: "alice-at-hydra".into(),
-        email: "alice@example.test".into(),
-    }
+    OpUser::alice("alice-at-hydra")
 }
 
 fn client(id: &str, secret: Option<&str>, auth_method: &'static str) -> OpClient {
-    OpClient {
-        id: id.into(),
-        secret: secret.map(str::to_owned),
-        auth_method,
-        redirect_uri: HYDRA_REDIRECT_URI.into(),
-        keys: Vec::new(),
-    }
+    OpClient::new(id, secret, auth_method, HYDRA_REDIRECT_URI)
 }
 
 impl InteropOp for Hydra {

@@ -48,6 +48,24 @@ pub struct OpClient {
     pub keys: Vec<&'static str>,
 }
 
+impl OpClient {
+    /// A client registered with `redirect_uri`, without keys.
+    pub fn new(
+        id: &str,
+        secret: Option<&str>,
+        auth_method: &'static str,
+        redirect_uri: &str,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            secret: secret.map(str::to_owned),
+            auth_method,
+            redirect_uri: redirect_uri.into(),
+            keys: Vec::new(),
+        }
+    }
+}
+
 impl fmt::Debug for OpClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OpClient")
@@ -71,6 +89,18 @@ pub struct OpUser {
     pub subject: String,
     /// The user's e-mail address, as the `email` claim carries it.
     pub email: String,
+}
+
+impl OpUser {
+    /// Alice, the matrix's test user, whom the provider knows as `subject`.
+    pub fn alice(subject: &str) -> Self {
+        Self {
+            username: "alice".into(),
+            password: "alice-password-1".into(),
+            subject: subject.into(),
+            email: "alice@example.test".into(),
+        }
+    }
 }
 
 impl fmt::Debug for OpUser {

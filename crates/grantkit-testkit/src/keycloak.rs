@@ -192,22 +192,11 @@ fn instance_dir(dist: &Path) -> std::io::Result<PathBuf> {
 
 /// Alice of the realm file; her `id` there is her `sub`.
 fn test_user() -> OpUser {
-    OpUser {
-        username: "alice".into(),
-        password: "alice-password-1".into(),
-        subject: "5d4b7a1e-9c3f-4b8e-a1f2-6e0c3b9d7a11".into(),
-        email: "alice@example.test".into(),
-    }
+    OpUser::alice("5d4b7a1e-9c3f-4b8e-a1f2-6e0c3b9d7a11")
 }
 
 fn client(id: &str, secret: Option<&str>, auth_method: &'static str) -> OpClient {
-    OpClient {
-        id: id.into(),
-        secret: secret.map(str::to_owned),
-        auth_method,
-        redirect_uri: KEYCLOAK_REDIRECT_URI.into(),
-        keys: Vec::new(),
-    }
+    OpClient::new(id, secret, auth_method, KEYCLOAK_REDIRECT_URI)
 }
 
 impl InteropOp for Keycloak {

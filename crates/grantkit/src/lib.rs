@@ -39,13 +39,15 @@
 //!
 //! The root holds the login flow, the names almost every program uses: [`Provider`],
 //! [`Client`], [`AuthorizationRequest`], [`PendingAuthorization`], [`AuthorizationCode`],
-//! [`TokenSet`], [`TokenSource`], [`AuthorizedClient`], [`Error`], [`Secret`]. Everything
-//! else sits in a module named after its concept:
+//! [`TokenSet`], [`TokenSource`], [`AuthorizedClient`], [`Error`], [`Secret`], and the
+//! requests around it ([`TokenRequest`], [`TokenExchange`], [`LogoutRequest`],
+//! [`PendingLogout`], [`LogoutToken`]…). Everything else sits in a module named after its
+//! concept:
 //!
 //! | module | holds |
 //! |---|---|
 //! | [`provider`] | the provider as data: [`Provider`], [`AuthMethod`], [`provider::Quirks`], token-response fields |
-//! | [`store`] | where tokens live: the [`store::TokenStore`] contract, memory and file stores, [`store::StoreKey`] and [`store::TokenCodec`] for shared stores |
+//! | [`store`] | where tokens live: the [`store::TokenStore`] contract, memory and file stores, [`store::StoreKey`] and [`store::TokenCodec`] for shared stores, [`store::ReplayGuard`] for one-time ids |
 //! | [`oidc`] | OpenID Connect: [`oidc::Discovery`], [`oidc::ProviderMetadata`], ID-token claims and errors, JWKS options |
 //! | [`device`] | the device authorization grant (RFC 8628): [`Client::device_authorization`], [`Client::poll_device`], [`device::DevicePoll`] |
 //! | [`jwt_auth`] | JWT client authentication (RFC 7523): [`jwt_auth::ClientKey`] for `private_key_jwt`, [`jwt_auth::JwtAudience`] |

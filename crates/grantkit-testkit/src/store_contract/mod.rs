@@ -17,7 +17,7 @@
 //!   `SIGKILL`ed lock holder blocks the others only as long as the store's bound (Unix only).
 //! - [`replay_guard_admits_each_id_once`]: for a store's [`ReplayGuard`](grantkit::store::ReplayGuard)
 //!   (one-time ids such as logout tokens' `jti`): one admission of an id across handles.
-//! - [`sealing_tests!`](crate::sealing_tests) (feature `sealing`): sealed tokens are not
+//! - `sealing_tests!` (feature `sealing`): sealed tokens are not
 //!   readable at rest and a wrong key is refused with a typed error.
 //!
 //! ```no_run

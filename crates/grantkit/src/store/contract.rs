@@ -34,7 +34,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// - [`load`](TokenStore::load) returns what the last successful [`save`](TokenStore::save)
 ///   wrote (by any process sharing the store), or `Ok(None)` when nothing is stored. It never
 ///   returns a half-written set: a store that cannot promise atomic replacement must detect a
-///   torn value and say [`StoreError::Corrupt`].
+///   torn value and say [`StoreError::Corrupt`](crate::error::StoreError::Corrupt).
 /// - [`save`](TokenStore::save) returns `Ok` only once the set is durable (the token source
 ///   hands a refreshed pair out only after that, because a rotated refresh token exists nowhere
 ///   else).
