@@ -187,19 +187,34 @@ async fn finish_login(gk: &Grantkit, tokens: TokenSet) -> grantkit::Result<User>
     Ok(user)
 }
 
-/// The user of a fresh token set: the ID token's claims; else AccessLink's `x_user_id`; else
-/// the userinfo endpoint's answer.
+/// The user of a fresh token set: the ID token's claims (with the userinfo claims it lacks:
+/// providers put profile claims in userinfo only when an access token is issued, OpenID
+/// Connect Core §5.4); else AccessLink's `x_user_id`; else the userinfo endpoint's answer.
 async fn user_of(gk: &Grantkit, tokens: &TokenSet) -> grantkit::Result<User> {
-    if let Some(claims) = tokens.id_token_claims() {
-        let sid = claims
+    if let Some(id_claims) = tokens.id_token_claims() {
+        let sid = id_claims
             .claims
             .get("sid")
             .and_then(Value::as_str)
             .map(str::to_owned);
+        let mut claims = id_claims.claims.clone();
+        if gk.client().provider().endpoint(Endpoint::Userinfo).is_ok() {
+            // grantkit refuses a userinfo answer whose `sub` is not the ID token's.
+            match gk.client().userinfo(tokens).await {
+                Ok(info) => {
+                    for (name, value) in info.claims {
+                        claims.entry(name).or_insert(value);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "grantkit-axum: userinfo failed; ID token claims only")
+                }
+            }
+        }
         return Ok(User {
-            subject: claims.sub.clone(),
+            subject: id_claims.sub.clone(),
             sid,
-            claims: claims.claims.clone(),
+            claims,
         });
     }
     let user_id = match tokens.extra().get("x_user_id") {

@@ -13,6 +13,11 @@
 //                           lists `revocation_endpoint_auth_methods_supported` and
 //                           `introspection_endpoint_auth_methods_supported` without `none`, and a public
 //                           client calling either gets 401 `invalid_client` (as Polar.sh and others do)
+//   PEER_WEB_APP_ORIGIN     adds `web-app-client` (secret `web-app-secret`, client_secret_basic, a `web` client)
+//                           for a web app at this origin (e.g. http://127.0.0.1:41234): redirect URI
+//                           ORIGIN/callback, post-logout redirect URI ORIGIN/auth/logged-out, back-channel
+//                           logout URI ORIGIN/auth/backchannel-logout (PEER_BACKCHANNEL_LOGOUT_URI overrides
+//                           it), `sid` in its ID tokens and logout tokens
 //
 // HTTP Basic client credentials are read like servers that use a plain percent-decoder (no `+` -> space):
 // a space must arrive as `%20`; `+` stays a literal plus. See decodeBasicPlainly below.
@@ -43,6 +48,30 @@ const CLIENT_JWKS = JSON.parse(fs.readFileSync(new URL('../fixtures/peer-client-
 
 // A secret with a space and every reserved character (RFC 3986 gen-delims and sub-delims, and `%`).
 const RESERVED_SECRET = "a secret :/?#[]@!$&'()*+,;=% end";
+
+// grantkit-axum's tests: a web app on loopback whose sessions end by RP-initiated and back-channel logout.
+function webAppClients() {
+  const origin = process.env.PEER_WEB_APP_ORIGIN;
+  if (!origin) return [];
+  return [{
+    client_id: 'web-app-client',
+    client_secret: 'web-app-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    application_type: 'web',
+    redirect_uris: [`${origin}/callback`],
+    post_logout_redirect_uris: [`${origin}/auth/logged-out`],
+    backchannel_logout_uri: process.env.PEER_BACKCHANNEL_LOGOUT_URI ?? `${origin}/auth/backchannel-logout`,
+    backchannel_logout_session_required: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+  }];
+}
+
+// oidc-provider refuses to fetch special-use addresses (SSRF protection): let it post back-channel
+// logout tokens to the web app under test on loopback, and nothing else.
+function isWebAppUrl(url) {
+  const targets = [process.env.PEER_WEB_APP_ORIGIN, process.env.PEER_BACKCHANNEL_LOGOUT_URI].filter(Boolean);
+  return targets.some((t) => String(url).startsWith(t));
+}
 
 const CLIENTS = [
   {
@@ -149,6 +178,7 @@ const CLIENTS = [
     redirect_uris: ['http://127.0.0.1:8976/callback'],
     grant_types: ['authorization_code', 'refresh_token'],
   },
+  ...webAppClients(),
 ].map((c) => ({
   application_type: 'native',
   redirect_uris: REDIRECT_URIS,
@@ -291,6 +321,7 @@ function configuration() {
         throw new errors.InvalidClientAuth('typ must be client-authentication+jwt');
       }
     },
+    fetch: (url, options) => globalThis.fetch(url, isWebAppUrl(url) ? { ...options, dispatcher: undefined } : options),
     jwks: { keys: [rsaKey, ecKey] },
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
@@ -322,6 +353,7 @@ function configuration() {
         allowedPolicy: confidentialOnly(async (ctx, client, token) => !(client.clientAuthMethod === 'none' && token.clientId !== ctx.oidc.client.clientId)),
       },
       userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
       clientCredentials: { enabled: true },
       dPoP: {
         enabled: true,
