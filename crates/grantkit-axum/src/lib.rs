@@ -26,6 +26,7 @@
 //!   when it has one (its return's `state` is checked), else logs out locally. Back-channel
 //!   logout ends every session of the `sid` (or `sub`) the verified logout token names.
 
+mod bff;
 mod cookie;
 mod extract;
 mod routes;
@@ -33,6 +34,7 @@ mod session;
 mod settings;
 mod state;
 
+pub use bff::{BffApis, CSRF_HEADER};
 pub use extract::{require_login, CurrentUser, FreshToken, LoginRequired};
 pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
 pub use settings::Settings;

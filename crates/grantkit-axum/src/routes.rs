@@ -96,7 +96,7 @@ impl Grantkit {
         cookie::set(&s.cookie_name, id, lifetime.as_secs())
     }
 
-    fn clear_cookie(&self) -> Option<HeaderValue> {
+    pub(crate) fn clear_cookie(&self) -> Option<HeaderValue> {
         cookie::clear(&self.settings().cookie_name)
     }
 
@@ -240,22 +240,24 @@ async fn user_of(gk: &Grantkit, tokens: &TokenSet) -> grantkit::Result<User> {
 }
 
 async fn logout(State(gk): State<Grantkit>, headers: HeaderMap) -> Response {
-    let ended = gk.drop_current(&headers).await.and_then(|s| s.user);
-    let mut tokens = None;
-    if let Some(user) = &ended {
-        tokens = revoke_and_forget(&gk, &user.subject).await;
-    }
-    let has_end_session = gk
-        .client()
-        .provider()
-        .endpoint(Endpoint::EndSession)
-        .is_ok();
-    if ended.is_none() || !has_end_session {
+    let Some(tokens) = end_local_session(&gk, &headers).await else {
         return redirect_with_cookie(&gk.settings().after_logout, gk.clear_cookie());
+    };
+    match begin_rp_logout(&gk, tokens.as_ref()).await {
+        Some(Ok((url, cookie))) => redirect_with_cookie(url.as_str(), cookie),
+        Some(Err(response)) => response,
+        None => redirect_with_cookie(&gk.settings().after_logout, gk.clear_cookie()),
     }
-    rp_initiated_logout(&gk, tokens.as_ref())
-        .await
-        .unwrap_or_else(|e| e)
+}
+
+/// Ends the request's session and revokes and deletes its user's tokens. `None` when there
+/// was no signed-in session; else the tokens, if any, for the `id_token_hint`.
+pub(crate) async fn end_local_session(
+    gk: &Grantkit,
+    headers: &HeaderMap,
+) -> Option<Option<TokenSet>> {
+    let user = gk.drop_current(headers).await.and_then(|s| s.user)?;
+    Some(revoke_and_forget(gk, &user.subject).await)
 }
 
 /// Revokes the user's tokens at the provider (best effort: the local logout goes on when the
@@ -276,12 +278,14 @@ async fn revoke_and_forget(gk: &Grantkit, subject: &str) -> Option<TokenSet> {
     tokens
 }
 
-/// Sends the browser to the provider's end-session endpoint, keeping the request's `state` in
-/// a new short session to check the return.
-async fn rp_initiated_logout(
+/// The provider's end-session URL and the cookie of a new short session holding the
+/// request's `state` (to check the return); `None` when the provider has no end-session
+/// endpoint (the logout stays local).
+pub(crate) async fn begin_rp_logout(
     gk: &Grantkit,
     tokens: Option<&TokenSet>,
-) -> Result<Response, Response> {
+) -> Option<Result<(url::Url, Option<HeaderValue>), Response>> {
+    gk.client().provider().endpoint(Endpoint::EndSession).ok()?;
     let redirect_uri = gk.client().redirect_uri().and_then(|uri| {
         url::Url::parse(uri)
             .ok()?
@@ -295,22 +299,21 @@ async fn rp_initiated_logout(
     if let Some(uri) = redirect_uri {
         request = request.post_logout_redirect_uri(uri.as_str());
     }
-    let (url, pending) = request.build().map_err(|e| {
-        page(
-            StatusCode::BAD_GATEWAY,
-            "Logged out here; the provider's logout failed",
-            &e.to_string(),
-        )
-    })?;
+    let (url, pending) = match request.build() {
+        Ok(pair) => pair,
+        Err(e) => {
+            let title = "Logged out here; the provider's logout failed";
+            return Some(Err(page(StatusCode::BAD_GATEWAY, title, &e.to_string())));
+        }
+    };
     let session = Session {
         pending_logout: Some(pending),
         ..Session::default()
     };
-    let id = gk.begin(session.clone()).await.map_err(store_failed)?;
-    Ok(redirect_with_cookie(
-        url.as_str(),
-        gk.session_cookie(&id, &session),
-    ))
+    Some(match gk.begin(session.clone()).await {
+        Ok(id) => Ok((url, gk.session_cookie(&id, &session))),
+        Err(e) => Err(store_failed(e)),
+    })
 }
 
 async fn logged_out(

@@ -5,11 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use axum::http::HeaderMap;
 use axum::http::HeaderValue;
+use axum::response::Html;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use grantkit::Client;
-use grantkit_axum::{require_login, CurrentUser, FreshToken, Grantkit, Settings};
+use grantkit_axum::{require_login, BffApis, CurrentUser, FreshToken, Grantkit, Settings};
 use grantkit_testkit::OidcPeer;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{ACCEPT, LOCATION};
@@ -19,12 +21,62 @@ use serde_json::json;
 pub const CLIENT_ID: &str = "web-app-client";
 pub const CLIENT_SECRET: &str = "web-app-secret";
 pub const COOKIE: &str = "__Host-grantkit";
+/// The example SPA, served at `/app`.
+pub const SPA: &str = include_str!("../../../../examples/spa-bff/static/index.html");
 
 /// The app under test and its peer.
 pub struct TestApp {
     pub origin: String,
     pub peer: &'static OidcPeer,
     pub gk: Grantkit,
+    /// What the upstream API behind the BFF proxy received.
+    pub upstream: Upstream,
+}
+
+/// One request upstream: path and query, `Authorization`, `Cookie`.
+pub type Seen = (String, Option<String>, Option<String>);
+
+/// The BFF's echo API: records each request's `Authorization` and `Cookie` headers.
+#[derive(Clone, Default)]
+pub struct Upstream {
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Upstream {
+    async fn start(&self) -> String {
+        let seen = self.seen.clone();
+        let echo = move |uri: axum::http::Uri, headers: HeaderMap| {
+            let seen = seen.clone();
+            async move {
+                let header = |n: &str| {
+                    headers
+                        .get(n)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned)
+                };
+                let record = (uri.to_string(), header("authorization"), header("cookie"));
+                seen.lock().unwrap().push(record);
+                Json(
+                    json!({"path": uri.to_string(), "bearer": header("authorization").is_some_and(|a| a.starts_with("Bearer "))}),
+                )
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/v1", listener.local_addr().unwrap());
+        let app = Router::new().route("/v1/{*rest}", get(echo));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    /// The access tokens the upstream received.
+    pub fn tokens(&self) -> Vec<String> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(_, auth, _)| auth.as_deref()?.strip_prefix("Bearer ").map(str::to_owned))
+            .collect()
+    }
 }
 
 impl TestApp {
@@ -52,9 +104,20 @@ impl TestApp {
             ..Settings::default()
         };
         let gk = Grantkit::builder(client).settings(settings).build();
-        let app = gk.attach(routes());
+        let upstream = Upstream::default();
+        let apis = BffApis::new()
+            .api("echo", &upstream.start().await)
+            .unwrap()
+            .api("idp", &peer.url("/"))
+            .unwrap();
+        let app = gk.attach(routes().merge(gk.bff(apis)));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Some(Self { origin, peer, gk })
+        Some(Self {
+            origin,
+            peer,
+            gk,
+            upstream,
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -68,6 +131,7 @@ fn routes() -> Router {
         .route_layer(middleware::from_fn(require_login));
     Router::new()
         .route("/", get(|| async { "home" }))
+        .route("/app", get(|| async { Html(SPA) }))
         .route(
             "/me",
             get(|CurrentUser(user): CurrentUser| async move { Json(json!(user.claims)) }),
@@ -96,6 +160,8 @@ struct TestJar {
     peer: Jar,
     app: Mutex<HashMap<String, String>>,
     set_cookies: Mutex<Vec<String>>,
+    /// Every app response's headers and body, as the browser got them.
+    seen: Mutex<Vec<String>>,
 }
 
 fn host_of(url: &Url) -> String {
@@ -154,6 +220,7 @@ impl Browser {
             peer: Jar::default(),
             app: Mutex::default(),
             set_cookies: Mutex::default(),
+            seen: Mutex::default(),
         });
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -200,13 +267,45 @@ impl Browser {
         self.follow(url, response).await
     }
 
+    /// Everything the app sent to this browser (headers and bodies).
+    pub fn everything_seen(&self) -> String {
+        self.jar.seen.lock().unwrap().join("\n")
+    }
+
+    async fn read(&self, response: reqwest::Response) -> (u16, String) {
+        let status = response.status().as_u16();
+        let from_app = host_of(response.url()) == self.jar.app_host;
+        let headers = format!("{:?}", response.headers());
+        let body = response.text().await.unwrap_or_default();
+        if from_app {
+            self.jar
+                .seen
+                .lock()
+                .unwrap()
+                .push(format!("{headers}\n{body}"));
+        }
+        (status, body)
+    }
+
+    /// A `fetch` from the SPA: `method` on `url`, with the CSRF header when `csrf`.
+    pub async fn spa_fetch(&self, method: reqwest::Method, url: &str, csrf: bool) -> (u16, String) {
+        let mut request = self
+            .http
+            .request(method, url)
+            .header(ACCEPT, "application/json");
+        if csrf {
+            request = request.header("x-grantkit-csrf", "1");
+        }
+        let response = request.send().await.unwrap();
+        self.read(response).await
+    }
+
     async fn follow(&self, first: &str, mut response: reqwest::Response) -> Landed {
         let mut current = Url::parse(first).unwrap();
         let mut trail = vec![current.to_string()];
         for _ in 0..20 {
-            let Some(location) = response.headers().get(LOCATION) else {
-                let status = response.status().as_u16();
-                let body = response.text().await.unwrap_or_default();
+            let Some(location) = response.headers().get(LOCATION).cloned() else {
+                let (status, body) = self.read(response).await;
                 return Landed {
                     url: current.to_string(),
                     status,
@@ -214,6 +313,7 @@ impl Browser {
                     trail,
                 };
             };
+            self.read(response).await;
             current = current.join(location.to_str().unwrap()).unwrap();
             trail.push(current.to_string());
             response = self
