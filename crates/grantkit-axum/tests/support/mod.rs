@@ -11,7 +11,9 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use grantkit::Client;
-use grantkit_axum::{require_login, BffApis, CurrentUser, FreshToken, Grantkit, Settings};
+use grantkit_axum::{
+    require_login, BffApis, CurrentUser, FreshToken, Grantkit, GrantkitBuilder, Settings,
+};
 use grantkit_testkit::OidcPeer;
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::header::{ACCEPT, LOCATION};
@@ -92,7 +94,19 @@ impl TestApp {
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let mut peer_env = vec![("PEER_WEB_APP_ORIGIN", origin.as_str())];
         peer_env.extend_from_slice(env);
-        let peer = OidcPeer::shared_with_env(test, &peer_env)?;
+        Self::start_on(test, listener, &peer_env, |b| b).await
+    }
+
+    /// The app on `listener`, against the peer started with `peer_env`, its layer configured
+    /// further by `configure` (stores, say).
+    pub async fn start_on(
+        test: &str,
+        listener: tokio::net::TcpListener,
+        peer_env: &[(&str, &str)],
+        configure: impl FnOnce(GrantkitBuilder) -> GrantkitBuilder,
+    ) -> Option<Self> {
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let peer = OidcPeer::shared_with_env(test, peer_env)?;
         let provider = peer.discover().await.unwrap();
         let client = Client::builder(provider, CLIENT_ID)
             .client_secret(CLIENT_SECRET)
@@ -103,7 +117,7 @@ impl TestApp {
             callback_path: "/callback".into(),
             ..Settings::default()
         };
-        let gk = Grantkit::builder(client).settings(settings).build();
+        let gk = configure(Grantkit::builder(client).settings(settings)).build();
         let upstream = Upstream::default();
         let apis = BffApis::new()
             .api("echo", &upstream.start().await)
