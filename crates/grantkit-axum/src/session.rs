@@ -133,9 +133,23 @@ pub struct MemorySessionStore {
 struct MemoryInner {
     sessions: HashMap<String, (Session, SystemTime)>,
     index: HashMap<SessionIndex, HashSet<String>>,
+    sweep_at: usize,
 }
 
 impl MemoryInner {
+    fn sweep(&mut self, now: SystemTime) {
+        let expired: Vec<String> = self
+            .sessions
+            .iter()
+            .filter(|(_, (_, expires))| *expires <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.remove(&key);
+        }
+        self.sweep_at = (self.sessions.len() * 2).max(1024);
+    }
+
     fn remove(&mut self, key: &str) {
         if let Some((old, _)) = self.sessions.remove(key) {
             for entry in SessionIndex::of(&old) {
@@ -181,7 +195,13 @@ impl SessionStore for MemorySessionStore {
         session: &'a Session,
         expires: SystemTime,
     ) -> BoxFuture<'a, Result<(), SessionError>> {
+        let now = SystemTime::now();
         self.with(|m| {
+            // Started-and-abandoned logins would pile up otherwise: drop the expired sessions
+            // whenever the map has doubled since the last sweep.
+            if m.sessions.len() >= m.sweep_at {
+                m.sweep(now);
+            }
             m.remove(key);
             for entry in SessionIndex::of(session) {
                 m.index.entry(entry).or_default().insert(key.to_owned());
@@ -255,6 +275,20 @@ mod tests {
         store.delete("a").await.unwrap();
         assert!(store.load("a").await.unwrap().is_none());
         assert!(store.find(&sid).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn memory_store_sweeps_expired_sessions_so_abandoned_logins_do_not_pile_up() {
+        let store = MemorySessionStore::new();
+        let past = SystemTime::now() - Duration::from_secs(1);
+        for i in 0..5000 {
+            store
+                .save(&i.to_string(), &Session::default(), past)
+                .await
+                .unwrap();
+        }
+        let held = store.with(|m| m.sessions.len());
+        assert!(held <= 1024, "{held} expired sessions kept");
     }
 
     #[tokio::test]

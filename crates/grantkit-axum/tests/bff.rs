@@ -165,3 +165,30 @@ async fn bff_logout_revokes_and_returns_the_provider_logout_url() {
     assert_eq!(back.url, app.url("/"), "{back:?}");
     assert_eq!(browser.session_cookie(), None);
 }
+
+#[tokio::test]
+async fn bff_proxy_refreshes_an_expired_access_token_transparently() {
+    let test = "bff_proxy_refreshes_an_expired_access_token_transparently";
+    let Some(app) = TestApp::start_with(test, &[("PEER_ACCESS_TOKEN_TTL", "2")]).await else {
+        return;
+    };
+    let browser = Browser::new(&app);
+    browser
+        .navigate(&app.url("/bff/login?return_to=%2Fapp"))
+        .await;
+    let url = app.url("/bff/api/echo/orders");
+    let (status, _) = browser.spa_fetch(Method::GET, &url, true).await;
+    assert_eq!(status, 200);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (status, body) = browser.spa_fetch(Method::GET, &url, true).await;
+    assert_eq!(status, 200, "{body}");
+    let tokens = app.upstream.tokens();
+    assert_eq!(tokens.len(), 2);
+    assert_ne!(tokens[0], tokens[1], "the expired token was sent again");
+    // The refreshed token is good at the provider too.
+    let (status, body) = browser
+        .spa_fetch(Method::GET, &app.url("/bff/api/idp/me"), true)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_no_token_reached_the_browser(&app, &browser);
+}
