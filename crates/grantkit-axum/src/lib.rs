@@ -39,3 +39,10 @@ pub use extract::{require_login, CurrentUser, FreshToken, LoginRequired};
 pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
 pub use settings::Settings;
 pub use state::{Grantkit, GrantkitBuilder, TokenStores};
+
+/// `docs/web.md`'s samples, compiled as doctests so they cannot drift from the API.
+#[cfg(doctest)]
+mod doc_samples {
+    #[doc = include_str!("../../../docs/web.md")]
+    struct Web;
+}
