@@ -100,9 +100,18 @@ impl Grantkit {
         cookie::clear(&self.settings().cookie_name)
     }
 
-    /// Ends the request's session, if any: deleted from the store.
-    async fn drop_current(&self, headers: &HeaderMap) -> Option<Session> {
+    /// Ends the request's session if it is the kind `wanted` expects (a login in progress for
+    /// the callback, say): deleted from the store. Another session is left alone, so that a
+    /// link from another site to the callback or the logout return cannot log the user out.
+    async fn take_current(
+        &self,
+        headers: &HeaderMap,
+        wanted: impl Fn(&Session) -> bool,
+    ) -> Option<Session> {
         let current = self.current(headers).await.ok().flatten()?;
+        if !wanted(&current.session) {
+            return None;
+        }
         if let Err(e) = self.inner.sessions.delete(&current.key).await {
             tracing::error!(error = %e, "grantkit-axum: could not delete a session");
         }
@@ -147,7 +156,7 @@ async fn callback(
 ) -> Response {
     // The login session is used once, whatever the outcome.
     let pending = gk
-        .drop_current(&headers)
+        .take_current(&headers, |s| s.pending_login.is_some())
         .await
         .and_then(|s| s.pending_login.map(|p| (p, s.return_to)));
     let Some((pending, return_to)) = pending else {
@@ -256,7 +265,10 @@ pub(crate) async fn end_local_session(
     gk: &Grantkit,
     headers: &HeaderMap,
 ) -> Option<Option<TokenSet>> {
-    let user = gk.drop_current(headers).await.and_then(|s| s.user)?;
+    let user = gk
+        .take_current(headers, |s| s.user.is_some())
+        .await
+        .and_then(|s| s.user)?;
     Some(revoke_and_forget(gk, &user.subject).await)
 }
 
@@ -322,7 +334,7 @@ async fn logged_out(
     RawQuery(query): RawQuery,
 ) -> Response {
     let pending = gk
-        .drop_current(&headers)
+        .take_current(&headers, |s| s.pending_logout.is_some())
         .await
         .and_then(|s| s.pending_logout);
     let verified = pending.map(|p| p.verify_return(query.as_deref().unwrap_or("")));

@@ -203,3 +203,24 @@ async fn backchannel_logout_with_a_bad_token_is_400_and_ends_nothing() {
     }
     assert_eq!(browser.api(&app.url("/me")).await.status(), 200);
 }
+
+#[tokio::test]
+async fn logout_csrf_a_cross_site_get_to_the_callback_or_the_logout_return_keeps_the_session() {
+    let test =
+        "logout_csrf_a_cross_site_get_to_the_callback_or_the_logout_return_keeps_the_session";
+    let Some(app) = TestApp::start(test).await else {
+        return;
+    };
+    let browser = Browser::new(&app);
+    browser.login(&app).await;
+    // Links on another site: top-level GETs, which carry the SameSite=Lax cookie.
+    for path in ["/callback?code=x&state=y", "/auth/logged-out?state=y"] {
+        let landed = browser.navigate(&app.url(path)).await;
+        assert_eq!(landed.status, 400, "{path}: {landed:?}");
+        assert_eq!(
+            browser.api(&app.url("/me")).await.status(),
+            200,
+            "{path} ended the session"
+        );
+    }
+}
