@@ -6,7 +6,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Json, Router};
-use grantkit::AccessToken;
+use grantkit::{AccessToken, AuthorizedClient};
 use serde_json::json;
 
 use crate::session::User;
@@ -22,6 +22,12 @@ pub struct CurrentUser(pub User);
 /// is no user or the tokens cannot be refreshed.
 #[derive(Clone, Debug)]
 pub struct FreshToken(pub AccessToken);
+
+/// An HTTP client that sends the signed-in user's access token, refreshing it when due and
+/// once more when the API answers `invalid_token` ([`grantkit::AuthorizedClient`]).
+/// Rejected with [`LoginRequired`] when there is no user or no tokens.
+#[derive(Debug)]
+pub struct Authorized(pub AuthorizedClient);
 
 /// The answer when a route needs a signed-in user: a browser navigation goes to the login
 /// page (and back afterwards), any other request gets `401`.
@@ -154,6 +160,31 @@ impl<S: Send + Sync> FromRequestParts<S> for FreshToken {
                 StatusCode::BAD_GATEWAY.into_response()
             }
         })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Authorized {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let user = user_of(parts).map_err(IntoResponse::into_response)?;
+        let gk = parts.extensions.get::<Grantkit>().cloned();
+        let rejected =
+            LoginRequired::for_request(gk.as_ref(), &parts.method, &parts.uri, &parts.headers);
+        let Some(gk) = gk else {
+            return Err(rejected.into_response());
+        };
+        match gk.token_source(&user.subject).await {
+            Ok(source) => Ok(Authorized(AuthorizedClient::with_client(
+                gk.inner.http.clone(),
+                source,
+            ))),
+            Err(e) if e.is_reauthorization_required() => Err(rejected.into_response()),
+            Err(e) => {
+                tracing::warn!(error = %e, "grantkit-axum: the user's tokens are unavailable");
+                Err(StatusCode::BAD_GATEWAY.into_response())
+            }
+        }
     }
 }
 

@@ -35,7 +35,7 @@ mod settings;
 mod state;
 
 pub use bff::{BffApis, CSRF_HEADER};
-pub use extract::{require_login, CurrentUser, FreshToken, LoginRequired};
+pub use extract::{require_login, Authorized, CurrentUser, FreshToken, LoginRequired};
 pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
 pub use settings::Settings;
 pub use state::{Grantkit, GrantkitBuilder, TokenStores};

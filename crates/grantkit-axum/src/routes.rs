@@ -122,12 +122,14 @@ impl Grantkit {
 async fn login(State(gk): State<Grantkit>, RawQuery(query): RawQuery) -> Response {
     // A login replaces whatever session the browser had (session fixation).
     let return_to = query_param(query.as_deref(), "return_to").and_then(|p| local_path(&p));
-    let built = gk
+    let mut request = gk
         .client()
         .authorize()
-        .scopes(gk.settings().scopes.iter().cloned())
-        .build_async()
-        .await;
+        .scopes(gk.settings().scopes.iter().cloned());
+    if let Some(customize) = &gk.inner.customize {
+        request = customize(request);
+    }
+    let built = request.build_async().await;
     let (url, pending) = match built {
         Ok(pair) => pair,
         Err(e) => {

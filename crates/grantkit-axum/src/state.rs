@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use grantkit::store::{MemoryReplayGuard, MemoryTokenStore, ReplayGuard, StoreKey, TokenStore};
-use grantkit::{Client, TokenSet, TokenSource};
+use grantkit::{AuthorizationRequest, Client, TokenSet, TokenSource};
 
 use crate::cookie;
 use crate::session::{MemorySessionStore, Session, SessionError, SessionStore};
@@ -16,6 +16,10 @@ use crate::settings::Settings;
 /// Makes the token store of one user (the key is [`StoreKey::for_client`] of the client and
 /// the session's subject).
 pub type TokenStores = Arc<dyn Fn(&StoreKey) -> Arc<dyn TokenStore> + Send + Sync>;
+
+/// Adds provider-specific parameters to every login's authorization request.
+pub(crate) type Customize =
+    Arc<dyn for<'c> Fn(AuthorizationRequest<'c>) -> AuthorizationRequest<'c> + Send + Sync>;
 
 /// The login layer: a [`grantkit::Client`], its [`Settings`], where sessions and tokens are
 /// kept. Cheap to clone. Made by [`Grantkit::builder`]; mount with [`Grantkit::attach`].
@@ -31,6 +35,9 @@ pub(crate) struct Inner {
     pub(crate) replay: Arc<dyn ReplayGuard>,
     token_stores: TokenStores,
     sources: Mutex<HashMap<String, TokenSource>>,
+    pub(crate) customize: Option<Customize>,
+    /// One HTTP client for the API calls of every request (connection reuse).
+    pub(crate) http: reqwest::Client,
 }
 
 impl fmt::Debug for Grantkit {
@@ -50,6 +57,7 @@ pub struct GrantkitBuilder {
     sessions: Option<Arc<dyn SessionStore>>,
     replay: Option<Arc<dyn ReplayGuard>>,
     token_stores: Option<TokenStores>,
+    customize: Option<Customize>,
 }
 
 impl fmt::Debug for GrantkitBuilder {
@@ -91,6 +99,19 @@ impl GrantkitBuilder {
         self
     }
 
+    /// Adds provider-specific parameters to every login's authorization request (after the
+    /// [`Settings::scopes`]), e.g. Polar.sh's `sub_type`.
+    pub fn authorize_with(
+        mut self,
+        customize: impl for<'c> Fn(AuthorizationRequest<'c>) -> AuthorizationRequest<'c>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.customize = Some(Arc::new(customize));
+        self
+    }
+
     /// The layer.
     pub fn build(self) -> Grantkit {
         let token_stores = self.token_stores.unwrap_or_else(memory_token_stores);
@@ -106,6 +127,8 @@ impl GrantkitBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryReplayGuard::new())),
                 token_stores,
                 sources: Mutex::default(),
+                customize: self.customize,
+                http: reqwest::Client::new(),
             }),
         }
     }
@@ -148,6 +171,7 @@ impl Grantkit {
             sessions: None,
             replay: None,
             token_stores: None,
+            customize: None,
         }
     }
 
