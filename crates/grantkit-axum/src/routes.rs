@@ -119,9 +119,19 @@ impl Grantkit {
     }
 }
 
-async fn login(State(gk): State<Grantkit>, RawQuery(query): RawQuery) -> Response {
-    // A login replaces whatever session the browser had (session fixation).
+async fn login(
+    State(gk): State<Grantkit>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let return_to = query_param(query.as_deref(), "return_to").and_then(|p| local_path(&p));
+    // A link on another site must not swap a signed-in user's session for a new login (a
+    // logout by CSRF): the user is sent on instead. From the app's own pages a login always
+    // starts afresh, replacing whatever session the browser had (session fixation).
+    if is_cross_site(&headers) && signed_in(&gk, &headers).await {
+        let target = return_to.unwrap_or_else(|| gk.settings().after_login.clone());
+        return redirect_with_cookie(&target, None);
+    }
     let mut request = gk
         .client()
         .authorize()
@@ -149,6 +159,17 @@ async fn login(State(gk): State<Grantkit>, RawQuery(query): RawQuery) -> Respons
         Ok(id) => redirect_with_cookie(url.as_str(), gk.session_cookie(&id, &session)),
         Err(e) => store_failed(e),
     }
+}
+
+/// The browser says the request came from another site (Fetch Metadata).
+fn is_cross_site(headers: &HeaderMap) -> bool {
+    headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site")
+}
+
+async fn signed_in(gk: &Grantkit, headers: &HeaderMap) -> bool {
+    matches!(gk.current(headers).await, Ok(Some(c)) if c.session.user.is_some())
 }
 
 async fn callback(

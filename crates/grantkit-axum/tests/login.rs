@@ -224,3 +224,30 @@ async fn logout_csrf_a_cross_site_get_to_the_callback_or_the_logout_return_keeps
         );
     }
 }
+
+#[tokio::test]
+async fn logout_csrf_a_cross_site_link_to_the_login_keeps_the_signed_in_session() {
+    let test = "logout_csrf_a_cross_site_link_to_the_login_keeps_the_signed_in_session";
+    let Some(app) = TestApp::start(test).await else {
+        return;
+    };
+    let browser = Browser::new(&app);
+    browser.login(&app).await;
+    let before = browser.session_cookie().unwrap();
+    let response = browser
+        .http
+        .get(app.url("/auth/login?return_to=%2Fprivate"))
+        .header("accept", "text/html")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/private");
+    assert_eq!(browser.session_cookie().unwrap(), before);
+    assert_eq!(browser.api(&app.url("/me")).await.status(), 200);
+    // From the app's own pages, a login while signed in starts afresh (a new id).
+    let landed = browser.navigate(&app.url("/auth/login")).await;
+    assert_eq!(landed.status, 200);
+    assert_ne!(browser.session_cookie().unwrap(), before);
+}
