@@ -178,7 +178,7 @@ async fn proxy(
         let body = json!({"error": "not_allowed", "error_description": "no such API or path"});
         return (StatusCode::NOT_FOUND, Json(body)).into_response();
     };
-    let source = match bff.gk.token_source(&user.subject).await {
+    let source = match bff.gk.token_source(&user).await {
         Ok(source) => source,
         Err(e) => return upstream_error(&e),
     };

@@ -148,7 +148,7 @@ impl<S: Send + Sync> FromRequestParts<S> for FreshToken {
         let Some(gk) = gk.clone() else {
             return Err(rejected());
         };
-        let token = match gk.token_source(&user.subject).await {
+        let token = match gk.token_source(&user).await {
             Ok(source) => source.access_token().await,
             Err(e) => Err(e),
         };
@@ -174,7 +174,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
         let Some(gk) = gk else {
             return Err(rejected.into_response());
         };
-        match gk.token_source(&user.subject).await {
+        match gk.token_source(&user).await {
             Ok(source) => Ok(Authorized(AuthorizedClient::with_client(
                 gk.inner.http.clone(),
                 source,

@@ -214,8 +214,9 @@ async fn callback(
 
 /// Reads the user from the tokens and keeps the tokens under the user's subject.
 async fn finish_login(gk: &Grantkit, tokens: TokenSet) -> grantkit::Result<User> {
-    let user = user_of(gk, &tokens).await?;
-    gk.keep_tokens(&user.subject, tokens).await?;
+    let mut user = user_of(gk, &tokens).await?;
+    user.login_id = cookie::new_id();
+    gk.keep_tokens(&user, tokens).await?;
     Ok(user)
 }
 
@@ -247,6 +248,7 @@ async fn user_of(gk: &Grantkit, tokens: &TokenSet) -> grantkit::Result<User> {
             subject: id_claims.sub.clone(),
             sid,
             claims,
+            login_id: String::new(),
         });
     }
     let user_id = match tokens.extra().get("x_user_id") {
@@ -261,6 +263,7 @@ async fn user_of(gk: &Grantkit, tokens: &TokenSet) -> grantkit::Result<User> {
             subject,
             sid: None,
             claims,
+            login_id: String::new(),
         });
     }
     let info = gk.client().userinfo(tokens).await?;
@@ -268,6 +271,7 @@ async fn user_of(gk: &Grantkit, tokens: &TokenSet) -> grantkit::Result<User> {
         subject: info.sub.clone(),
         sid: None,
         claims: info.claims,
+        login_id: String::new(),
     })
 }
 
@@ -292,13 +296,14 @@ pub(crate) async fn end_local_session(
         .take_current(headers, |s| s.user.is_some())
         .await
         .and_then(|s| s.user)?;
-    Some(revoke_and_forget(gk, &user.subject).await)
+    Some(revoke_and_forget(gk, &user).await)
 }
 
 /// Revokes the user's tokens at the provider (best effort: the local logout goes on when the
 /// provider is unreachable) and deletes them; returns them for the `id_token_hint`.
-async fn revoke_and_forget(gk: &Grantkit, subject: &str) -> Option<TokenSet> {
-    let tokens = match gk.token_source(subject).await {
+async fn revoke_and_forget(gk: &Grantkit, user: &User) -> Option<TokenSet> {
+    let subject = user.subject.as_str();
+    let tokens = match gk.token_source(user).await {
         Ok(source) => Some(source.current().token_set().clone()),
         Err(_) => None,
     };

@@ -19,6 +19,10 @@ pub struct User {
     pub sid: Option<String>,
     /// The user's claims (ID token claims, or userinfo). Never tokens.
     pub claims: Map<String, Value>,
+    /// Which login the tokens in the store came from: a replica holding an older login's
+    /// tokens in memory reloads them from the store when it meets a newer login's session.
+    #[serde(default)]
+    pub login_id: String,
 }
 
 /// One browser's session, kept server-side. Tokens are not in it: they live in the token
@@ -247,6 +251,7 @@ mod tests {
                 subject: subject.into(),
                 sid: Some(sid.into()),
                 claims: Map::new(),
+                login_id: String::new(),
             }),
             ..Session::default()
         }

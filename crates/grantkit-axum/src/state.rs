@@ -10,7 +10,7 @@ use grantkit::store::{MemoryReplayGuard, MemoryTokenStore, ReplayGuard, StoreKey
 use grantkit::{AuthorizationRequest, Client, TokenSet, TokenSource};
 
 use crate::cookie;
-use crate::session::{MemorySessionStore, Session, SessionError, SessionStore};
+use crate::session::{MemorySessionStore, Session, SessionError, SessionStore, User};
 use crate::settings::Settings;
 
 /// Makes the token store of one user (the key is [`StoreKey::for_client`] of the client and
@@ -34,7 +34,8 @@ pub(crate) struct Inner {
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) replay: Arc<dyn ReplayGuard>,
     token_stores: TokenStores,
-    sources: Mutex<HashMap<String, TokenSource>>,
+    /// Per user: the login the tokens came from, and their source.
+    sources: Mutex<HashMap<String, (String, TokenSource)>>,
     pub(crate) customize: Option<Customize>,
     /// One HTTP client for the API calls of every request (connection reuse).
     pub(crate) http: reqwest::Client,
@@ -243,36 +244,38 @@ impl Grantkit {
         StoreKey::for_client(&self.inner.client, subject)
     }
 
-    /// The token source of `subject`: one per user in this process, over the user's token
-    /// store, so concurrent requests share one refresh.
-    pub(crate) async fn token_source(&self, subject: &str) -> grantkit::Result<TokenSource> {
-        let key = self.store_key(subject);
+    /// The token source of `user`: one per user in this process, over the user's token
+    /// store, so concurrent requests share one refresh. Rebuilt from the store when `user`
+    /// comes from another login than the one in memory (a login on another replica).
+    pub(crate) async fn token_source(&self, user: &User) -> grantkit::Result<TokenSource> {
+        let key = self.store_key(&user.subject);
         let canonical = key.canonical();
-        if let Some(source) = self.sources().get(&canonical) {
-            return Ok(source.clone());
+        if let Some((login, source)) = self.sources().get(&canonical) {
+            if *login == user.login_id {
+                return Ok(source.clone());
+            }
         }
         let store = (self.inner.token_stores)(&key);
         let source = TokenSource::builder(self.inner.client.clone())
             .store(store)
             .build()
             .await?;
-        Ok(self.sources().entry(canonical).or_insert(source).clone())
+        self.sources()
+            .insert(canonical, (user.login_id.clone(), source.clone()));
+        Ok(source)
     }
 
-    /// Saves fresh tokens for `subject` (after a login).
-    pub(crate) async fn keep_tokens(
-        &self,
-        subject: &str,
-        tokens: TokenSet,
-    ) -> grantkit::Result<()> {
-        let key = self.store_key(subject);
+    /// Saves the fresh tokens of `user`'s login.
+    pub(crate) async fn keep_tokens(&self, user: &User, tokens: TokenSet) -> grantkit::Result<()> {
+        let key = self.store_key(&user.subject);
         let store = (self.inner.token_stores)(&key);
         let source = TokenSource::builder(self.inner.client.clone())
             .store(store)
             .tokens(tokens)
             .build()
             .await?;
-        self.sources().insert(key.canonical(), source);
+        self.sources()
+            .insert(key.canonical(), (user.login_id.clone(), source));
         Ok(())
     }
 
@@ -283,7 +286,7 @@ impl Grantkit {
         (self.inner.token_stores)(&key).delete().await
     }
 
-    fn sources(&self) -> std::sync::MutexGuard<'_, HashMap<String, TokenSource>> {
+    fn sources(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, TokenSource)>> {
         self.inner
             .sources
             .lock()

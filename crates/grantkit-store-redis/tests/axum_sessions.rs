@@ -25,6 +25,7 @@ fn signed_in(subject: &str, sid: &str) -> Session {
             subject: subject.into(),
             sid: Some(sid.into()),
             claims: Default::default(),
+            login_id: String::new(),
         }),
         ..Session::default()
     }
@@ -175,4 +176,51 @@ async fn backchannel_logout_received_by_one_replica_ends_the_session_in_the_othe
     assert_eq!(done.status, 200, "{done:?}");
     assert_eq!(browser.api(&app_a.url("/me")).await.status(), 401);
     assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 401);
+}
+
+#[tokio::test]
+async fn a_new_login_on_one_replica_replaces_the_tokens_the_other_replica_hands_out() {
+    let test = "a_new_login_on_one_replica_replaces_the_tokens_the_other_replica_hands_out";
+    let Some(url) = redis_url(test) else {
+        return;
+    };
+    let prefix = unique_subject("relogin");
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
+    let origin_a = format!("http://{}", a.local_addr().unwrap());
+    let env = [("PEER_WEB_APP_ORIGIN", origin_a.as_str())];
+    let Some(app_a) = replica(test, &url, &prefix, a, &env).await else {
+        return;
+    };
+    let app_b = replica(test, &url, &prefix, b, &env).await.unwrap();
+    let proxy = |app: &TestApp, browser: &Browser| {
+        let url = app.url("/bff/api/echo/orders");
+        let browser = browser.clone();
+        async move {
+            let (status, _) = browser.spa_fetch(reqwest::Method::GET, &url, true).await;
+            assert_eq!(status, 200);
+        }
+    };
+
+    let browser = Browser::new(&app_a);
+    browser.login(&app_a).await;
+    let on_b = Browser::new(&app_b);
+    on_b.plant(COOKIE, &browser.session_cookie().unwrap());
+    proxy(&app_b, &on_b).await; // replica B now holds the first login's tokens
+
+    // The user logs in again on A: new tokens in the shared store.
+    browser.login(&app_a).await;
+    proxy(&app_a, &browser).await;
+    on_b.plant(COOKIE, &browser.session_cookie().unwrap());
+    proxy(&app_b, &on_b).await;
+    let (first, fresh_on_a, on_b_after) = (
+        app_b.upstream.tokens()[0].clone(),
+        app_a.upstream.tokens().last().cloned().unwrap(),
+        app_b.upstream.tokens().last().cloned().unwrap(),
+    );
+    assert_ne!(first, fresh_on_a, "the second login got new tokens");
+    assert_eq!(
+        on_b_after, fresh_on_a,
+        "replica B still sent the first login's token"
+    );
 }
