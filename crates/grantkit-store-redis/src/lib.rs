@@ -412,3 +412,8 @@ impl TokenStore for RedisTokenStore {
         self.describe.clone()
     }
 }
+
+#[cfg(feature = "axum-sessions")]
+mod sessions;
+#[cfg(feature = "axum-sessions")]
+pub use sessions::RedisSessionStore;

@@ -13,6 +13,11 @@
 //                           lists `revocation_endpoint_auth_methods_supported` and
 //                           `introspection_endpoint_auth_methods_supported` without `none`, and a public
 //                           client calling either gets 401 `invalid_client` (as Polar.sh and others do)
+//   PEER_WEB_APP_ORIGIN     adds `web-app-client` (secret `web-app-secret`, client_secret_basic, a `web` client)
+//                           for a web app at this origin (e.g. http://127.0.0.1:41234): redirect URI
+//                           ORIGIN/callback, post-logout redirect URI ORIGIN/auth/logged-out, back-channel
+//                           logout URI ORIGIN/auth/backchannel-logout (PEER_BACKCHANNEL_LOGOUT_URI overrides
+//                           it), `sid` in its ID tokens and logout tokens
 //
 // HTTP Basic client credentials are read like servers that use a plain percent-decoder (no `+` -> space):
 // a space must arrive as `%20`; `+` stays a literal plus. See decodeBasicPlainly below.
@@ -49,6 +54,29 @@ const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const ECHO_GRANT = 'urn:grantkit:test:echo';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+// grantkit-axum's tests: a web app on loopback whose sessions end by RP-initiated and back-channel logout.
+function webAppClients() {
+  const origin = process.env.PEER_WEB_APP_ORIGIN;
+  if (!origin) return [];
+  return [{
+    client_id: 'web-app-client',
+    client_secret: 'web-app-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    application_type: 'web',
+    redirect_uris: [`${origin}/callback`],
+    post_logout_redirect_uris: [`${origin}/auth/logged-out`],
+    backchannel_logout_uri: process.env.PEER_BACKCHANNEL_LOGOUT_URI ?? `${origin}/auth/backchannel-logout`,
+    backchannel_logout_session_required: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+  }];
+}
+
+// oidc-provider refuses to fetch special-use addresses (SSRF protection): let it post back-channel
+// logout tokens to the web app under test on loopback, and nothing else.
+function isWebAppUrl(url) {
+  const targets = [process.env.PEER_WEB_APP_ORIGIN, process.env.PEER_BACKCHANNEL_LOGOUT_URI].filter(Boolean);
+  return targets.some((t) => String(url).startsWith(t));
+}
 
 const CLIENTS = [
   {
@@ -165,6 +193,7 @@ const CLIENTS = [
     grant_types: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE, JWT_BEARER, ECHO_GRANT],
     scope: 'openid email profile offline_access api:read',
   },
+  ...webAppClients(),
 ].map((c) => ({
   application_type: 'native',
   redirect_uris: REDIRECT_URIS,
@@ -307,6 +336,7 @@ function configuration() {
         throw new errors.InvalidClientAuth('typ must be client-authentication+jwt');
       }
     },
+    fetch: (url, options) => globalThis.fetch(url, isWebAppUrl(url) ? { ...options, dispatcher: undefined } : options),
     jwks: { keys: [rsaKey, ecKey] },
     cookies: { keys: COOKIE_KEYS },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'api:read'],
@@ -344,6 +374,7 @@ function configuration() {
       },
       userinfo: { enabled: true },
       claimsParameter: { enabled: true },
+      backchannelLogout: { enabled: true },
       clientCredentials: { enabled: true },
       dPoP: {
         enabled: true,

@@ -1,27 +1,23 @@
-//! "Connect with Polar" in an axum backend: the Rust counterpart of Polar's Flask example.
+//! "Connect with Polar" in an axum backend: the Rust counterpart of Polar's Flask example, on
+//! grantkit-axum, which brings the login, the callback, the server-side session and the logout.
 //!
-//! - `/auth/login` starts an authorization (state + PKCE kept in a server-side session,
-//!   `sub_type=organization`).
-//! - `/auth/callback` checks state and shows provider errors.
-//! - `/dashboard` calls Polar's API through an [`AuthorizedClient`], which refreshes as needed.
-//! - `/auth/logout` revokes the tokens.
+//! - `/auth/login` starts an authorization (`sub_type=organization`); `/auth/callback` checks it.
+//! - `/dashboard` calls Polar's API through an [`Authorized`] client, which refreshes as needed.
+//! - `POST /auth/logout` revokes the tokens and ends the session.
 //! - [`webhook_router`]: `POST /webhooks/polar` receives Polar's webhooks, verifying each
 //!   delivery's signature on the raw body before reading it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use grantkit::store::MemoryTokenStore;
-use grantkit::{AuthorizedClient, Client, PendingAuthorization, TokenSource};
+use grantkit_axum::{Authorized, CurrentUser, Grantkit, LoginRequired};
 use grantkit_polar_sh::{
     PolarAuthorizationExt, PolarSh, Scope, SubType, WebhookSecret, WebhookVerifier,
 };
-use rand::Rng;
 
 /// What the app needs to know about its Polar registration.
 #[derive(Clone, Debug)]
@@ -35,22 +31,6 @@ pub struct Settings {
     /// This app's callback URL, exactly as registered: `http://HOST/auth/callback`.
     pub redirect_uri: String,
 }
-
-#[derive(Default)]
-struct Session {
-    pending: Option<PendingAuthorization>,
-    tokens: Option<TokenSource>,
-    who: Option<String>,
-}
-
-#[derive(Clone)]
-struct App {
-    client: Client,
-    api_base: String,
-    sessions: Arc<Mutex<HashMap<String, Session>>>,
-}
-
-const COOKIE: &str = "polar_example_session";
 
 /// `POST /webhooks/polar`: verifies the Standard Webhooks signature Polar sends (secret as shown
 /// in Polar's webhook settings, `polar_whs_…`) on the raw body, then reads the event. 202 on success,
@@ -88,27 +68,21 @@ pub async fn app(settings: Settings) -> grantkit::Result<Router> {
         .client_secret(settings.client_secret)
         .redirect_uri(settings.redirect_uri)
         .build()?;
-    let state = App {
-        client,
-        api_base: settings.polar.api_base().to_owned(),
-        sessions: Arc::default(),
+    let scopes = [Scope::OpenId, Scope::Email, Scope::ProductsRead];
+    let login = grantkit_axum::Settings {
+        after_login: "/dashboard".into(),
+        scopes: scopes.into_iter().map(String::from).collect(),
+        ..grantkit_axum::Settings::default()
     };
-    Ok(Router::new()
+    let gk = Grantkit::builder(client)
+        .settings(login)
+        .authorize_with(|request| request.sub_type(SubType::Organization))
+        .build();
+    let pages = Router::new()
         .route("/", get(home))
-        .route("/auth/login", get(login))
-        .route("/auth/callback", get(callback))
         .route("/dashboard", get(dashboard))
-        .route("/auth/logout", get(logout))
-        .with_state(state))
-}
-
-fn session_id(headers: &HeaderMap) -> Option<String> {
-    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
-    cookies
-        .split(';')
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .map(|(_, value)| value.to_owned())
+        .with_state(Arc::new(settings.polar.api_base().to_owned()));
+    Ok(gk.attach(pages))
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
@@ -124,141 +98,28 @@ async fn home() -> Response {
     )
 }
 
-async fn login(State(app): State<App>) -> Response {
-    let built = app
-        .client
-        .authorize()
-        .polar_scopes([Scope::OpenId, Scope::Email, Scope::ProductsRead])
-        .sub_type(SubType::Organization)
-        .build();
-    let (url, pending) = match built {
-        Ok(pair) => pair,
-        Err(e) => {
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Cannot start the login",
-                &escape(&e.to_string()),
-            )
-        }
-    };
-    let id: String = (0..32)
-        .map(|_| rand::thread_rng().sample(rand::distributions::Alphanumeric) as char)
-        .collect();
-    app.sessions.lock().unwrap().insert(
-        id.clone(),
-        Session {
-            pending: Some(pending),
-            ..Session::default()
-        },
-    );
-    let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Lax; Path=/");
-    ([(header::SET_COOKIE, cookie)], Redirect::to(url.as_str())).into_response()
-}
-
-async fn callback(
-    State(app): State<App>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
+async fn dashboard(
+    State(api_base): State<Arc<String>>,
+    user: Result<CurrentUser, LoginRequired>,
+    api: Result<Authorized, Response>,
 ) -> Response {
-    let Some(id) = session_id(&headers) else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "No login in progress",
-            r#"<a href="/auth/login">Start again</a>"#,
-        );
-    };
-    let pending = app
-        .sessions
-        .lock()
-        .unwrap()
-        .get_mut(&id)
-        .and_then(|s| s.pending.take());
-    let Some(pending) = pending else {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "No login in progress",
-            r#"<a href="/auth/login">Start again</a>"#,
-        );
-    };
-    // The raw query goes to grantkit as is: it checks state, iss, error= and duplicates.
-    let tokens = match pending.verify_callback(query.as_deref().unwrap_or("")) {
-        Ok(code) => app.client.exchange_code(code).await,
-        Err(e) => Err(e),
-    };
-    let tokens = match tokens {
-        Ok(t) => t,
-        Err(e) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Login failed",
-                &format!("<p>{}</p>", escape(&e.to_string())),
-            )
-        }
-    };
-    let who = tokens.id_token_claims().map(|c| c.sub.clone());
-    let source = TokenSource::builder(app.client.clone())
-        .store(MemoryTokenStore::new())
-        .tokens(tokens)
-        .build()
-        .await;
-    match source {
-        Ok(source) => {
-            let mut sessions = app.sessions.lock().unwrap();
-            let session = sessions.entry(id).or_default();
-            session.tokens = Some(source);
-            session.who = who;
-            Redirect::to("/dashboard").into_response()
-        }
-        Err(e) => page(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Login failed",
-            &escape(&e.to_string()),
-        ),
-    }
-}
-
-async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Response {
-    let session = session_id(&headers).and_then(|id| {
-        let sessions = app.sessions.lock().unwrap();
-        let s = sessions.get(&id)?;
-        Some((s.tokens.clone()?, s.who.clone()))
-    });
-    let Some((source, who)) = session else {
+    let (Ok(CurrentUser(user)), Ok(Authorized(api))) = (user, api) else {
         return Redirect::to("/").into_response();
     };
-    let api = match AuthorizedClient::new(source) {
-        Ok(api) => api,
-        Err(e) => {
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error",
-                &escape(&e.to_string()),
-            )
-        }
-    };
     // The authorized client adds the Bearer token, and on `invalid_token` refreshes once and retries.
-    let response = api
-        .get(format!("{}/v1/products/", app.api_base))
-        .send()
-        .await;
+    let response = api.get(format!("{api_base}/v1/products/")).send().await;
     let body = match response {
         Ok(r) if r.status().is_success() => r.text().await.unwrap_or_default(),
         Ok(r) => {
-            return page(
-                StatusCode::BAD_GATEWAY,
-                "Polar refused",
-                &format!("HTTP {}", r.status()),
-            )
+            let status = format!("HTTP {}", r.status());
+            return page(StatusCode::BAD_GATEWAY, "Polar refused", &status);
         }
         Err(e) if e.is_reauthorization_required() => {
             return Redirect::to("/auth/login").into_response()
         }
         Err(e) => {
-            return page(
-                StatusCode::BAD_GATEWAY,
-                "Polar unreachable",
-                &escape(&e.to_string()),
-            )
+            let error = escape(&e.to_string());
+            return page(StatusCode::BAD_GATEWAY, "Polar unreachable", &error);
         }
     };
     let products: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -269,28 +130,13 @@ async fn dashboard(State(app): State<App>, headers: HeaderMap) -> Response {
         .filter_map(|p| p["name"].as_str())
         .map(|name| format!("<li>{}</li>", escape(name)))
         .collect();
-    let who = escape(who.as_deref().unwrap_or("?"));
+    let who = escape(&user.subject);
+    let logout = r#"<form method="post" action="/auth/logout"><button>Log out</button></form>"#;
     page(
         StatusCode::OK,
         "Dashboard",
-        &format!(r#"<p>Connected as {who}</p><ul>{items}</ul><a href="/auth/logout">Log out</a>"#),
+        &format!(r#"<p>Connected as {who}</p><ul>{items}</ul>{logout}"#),
     )
-}
-
-async fn logout(State(app): State<App>, headers: HeaderMap) -> Response {
-    let removed = session_id(&headers).and_then(|id| app.sessions.lock().unwrap().remove(&id));
-    if let Some(source) = removed.and_then(|s| s.tokens) {
-        let tokens = source.current();
-        if let Err(e) = app.client.revoke_tokens(tokens.token_set()).await {
-            return page(
-                StatusCode::BAD_GATEWAY,
-                "Logged out locally; revocation failed",
-                &escape(&e.to_string()),
-            );
-        }
-    }
-    let expired = format!("{COOKIE}=; Max-Age=0; Path=/");
-    ([(header::SET_COOKIE, expired)], Redirect::to("/")).into_response()
 }
 
 fn escape(s: &str) -> String {

@@ -1,0 +1,48 @@
+//! grantkit for axum web backends: login, server-side sessions, logout and extractors.
+//!
+//! ```no_run
+//! use axum::routing::get;
+//! use axum::{middleware, Router};
+//! use grantkit_axum::{require_login, CurrentUser, Grantkit, Settings};
+//!
+//! # async fn app(client: grantkit::Client) {
+//! let gk = Grantkit::builder(client).settings(Settings::default()).build();
+//! let private = Router::new()
+//!     .route("/me", get(|CurrentUser(user): CurrentUser| async move { user.subject }))
+//!     .route_layer(middleware::from_fn(require_login));
+//! let app: Router = gk.attach(Router::new().merge(private));
+//! # let _ = app;
+//! # }
+//! ```
+//!
+//! - Sessions are kept server-side ([`SessionStore`]); the browser holds only a random 256-bit
+//!   id in a `__Host-` cookie (`Secure`, `HttpOnly`, `SameSite=Lax`, `Path=/`, no `Domain`),
+//!   and the store holds only a digest of it. A login gets a new id at its start and again at
+//!   its end (session fixation).
+//! - Tokens are not in the session: they live in a token store keyed by
+//!   [`StoreKey::for_client`](grantkit::store::StoreKey::for_client) and the user's subject,
+//!   behind a [`grantkit::TokenSource`], so a refresh happens once per expiry.
+//! - Logout revokes the tokens, then sends the browser to the provider's end-session endpoint
+//!   when it has one (its return's `state` is checked), else logs out locally. Back-channel
+//!   logout ends every session of the `sid` (or `sub`) the verified logout token names.
+
+mod bff;
+mod cookie;
+mod extract;
+mod routes;
+mod session;
+mod settings;
+mod state;
+
+pub use bff::{BffApis, CSRF_HEADER};
+pub use extract::{require_login, Authorized, CurrentUser, FreshToken, LoginRequired};
+pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
+pub use settings::Settings;
+pub use state::{Grantkit, GrantkitBuilder, TokenStores};
+
+/// `docs/web.md`'s samples, compiled as doctests so they cannot drift from the API.
+#[cfg(doctest)]
+mod doc_samples {
+    #[doc = include_str!("../../../docs/web.md")]
+    struct Web;
+}

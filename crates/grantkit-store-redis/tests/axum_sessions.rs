@@ -1,0 +1,198 @@
+//! grantkit-axum's sessions in Redis (feature `axum-sessions`, `GRANTKIT_TEST_REDIS_URL`): the
+//! store's index and expiry, and two replicas of an app sharing one Redis, where a
+//! back-channel logout received by one ends the session in the other.
+#![cfg(feature = "axum-sessions")]
+
+#[path = "../../grantkit-axum/tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use grantkit::store::TokenStore;
+use grantkit_axum::{Session, SessionIndex, SessionStore, User};
+use grantkit_store_redis::{RedisSessionStore, RedisTokenStores};
+use grantkit_testkit::store_contract::{env_or_skip, unique_subject};
+use support::{Browser, TestApp, COOKIE};
+
+fn redis_url(test: &str) -> Option<String> {
+    env_or_skip(test, "Redis", "GRANTKIT_TEST_REDIS_URL")
+}
+
+fn signed_in(subject: &str, sid: &str) -> Session {
+    Session {
+        user: Some(User {
+            subject: subject.into(),
+            sid: Some(sid.into()),
+            claims: Default::default(),
+            login_id: String::new(),
+        }),
+        ..Session::default()
+    }
+}
+
+#[tokio::test]
+async fn redis_session_store_indexes_moves_and_expires() {
+    let Some(url) = redis_url("redis_session_store_indexes_moves_and_expires") else {
+        return;
+    };
+    let prefix = unique_subject("sessions");
+    let store = RedisSessionStore::connect(&url)
+        .await
+        .unwrap()
+        .prefix(&prefix);
+    let later = SystemTime::now() + Duration::from_secs(60);
+    store
+        .save("a", &signed_in("alice", "s1"), later)
+        .await
+        .unwrap();
+    store
+        .save("b", &signed_in("alice", "s2"), later)
+        .await
+        .unwrap();
+    let loaded = store.load("a").await.unwrap().unwrap();
+    assert_eq!(loaded.user.unwrap().sid.as_deref(), Some("s1"));
+    let s1 = SessionIndex::Sid("s1".into());
+    assert_eq!(store.find(&s1).await.unwrap(), vec!["a".to_owned()]);
+    // Saved again under another sid: the old index entry goes.
+    store
+        .save("a", &signed_in("alice", "s3"), later)
+        .await
+        .unwrap();
+    assert!(store.find(&s1).await.unwrap().is_empty());
+    let mut all = store
+        .find(&SessionIndex::Subject("alice".into()))
+        .await
+        .unwrap();
+    all.sort();
+    assert_eq!(all, vec!["a".to_owned(), "b".to_owned()]);
+    store.delete("b").await.unwrap();
+    assert!(store.load("b").await.unwrap().is_none());
+    assert!(store
+        .find(&SessionIndex::Sid("s2".into()))
+        .await
+        .unwrap()
+        .is_empty());
+    // An expired session is gone, from its index too.
+    let soon = SystemTime::now() + Duration::from_millis(200);
+    store
+        .save("c", &signed_in("bob", "s9"), soon)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(store.load("c").await.unwrap().is_none());
+    assert!(store
+        .find(&SessionIndex::Sid("s9".into()))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// A replica of the app: sessions, tokens and the replay memory in the one Redis.
+async fn replica(
+    test: &str,
+    url: &str,
+    prefix: &str,
+    listener: tokio::net::TcpListener,
+    peer_env: &[(&str, &str)],
+) -> Option<TestApp> {
+    let sessions = RedisSessionStore::connect(url)
+        .await
+        .unwrap()
+        .prefix(prefix);
+    let tokens = RedisTokenStores::connect(url).await.unwrap().prefix(prefix);
+    // The token stores remember logout tokens' `jti`s too (`ReplayGuard`).
+    let replay = tokens.clone();
+    TestApp::start_on(test, listener, peer_env, move |builder| {
+        builder
+            .session_store(sessions)
+            .replay_guard(replay)
+            .token_stores(move |key| Arc::new(tokens.store(key.clone())) as Arc<dyn TokenStore>)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn backchannel_logout_received_by_one_replica_ends_the_session_in_the_other() {
+    let test = "backchannel_logout_received_by_one_replica_ends_the_session_in_the_other";
+    let Some(url) = redis_url(test) else {
+        return;
+    };
+    let prefix = unique_subject("replicas");
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
+    let origin_a = format!("http://{}", a.local_addr().unwrap());
+    let backchannel_b = format!("http://{}/auth/backchannel-logout", b.local_addr().unwrap());
+    // Logins go through replica A; the provider posts back-channel logouts to replica B.
+    let env = [
+        ("PEER_WEB_APP_ORIGIN", origin_a.as_str()),
+        ("PEER_BACKCHANNEL_LOGOUT_URI", backchannel_b.as_str()),
+    ];
+    let Some(app_a) = replica(test, &url, &prefix, a, &env).await else {
+        return;
+    };
+    let app_b = replica(test, &url, &prefix, b, &env).await.unwrap();
+
+    let browser = Browser::new(&app_a);
+    browser.login(&app_a).await;
+    let cookie = browser.session_cookie().unwrap();
+    // The same cookie on replica B (one site behind a load balancer): one session.
+    let on_b = Browser::new(&app_b);
+    on_b.plant(COOKIE, &cookie);
+    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 200);
+    assert_eq!(on_b.api(&app_b.url("/api/token")).await.status(), 200);
+
+    let end = format!("/session/end?client_id={}", support::CLIENT_ID);
+    let page = browser.navigate(&app_a.peer.url(&end)).await;
+    let done = browser.confirm_peer_logout(&page, &app_a).await;
+    assert_eq!(done.status, 200, "{done:?}");
+    assert_eq!(browser.api(&app_a.url("/me")).await.status(), 401);
+    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 401);
+}
+
+#[tokio::test]
+async fn a_new_login_on_one_replica_replaces_the_tokens_the_other_replica_hands_out() {
+    let test = "a_new_login_on_one_replica_replaces_the_tokens_the_other_replica_hands_out";
+    let Some(url) = redis_url(test) else {
+        return;
+    };
+    let prefix = unique_subject("relogin");
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
+    let origin_a = format!("http://{}", a.local_addr().unwrap());
+    let env = [("PEER_WEB_APP_ORIGIN", origin_a.as_str())];
+    let Some(app_a) = replica(test, &url, &prefix, a, &env).await else {
+        return;
+    };
+    let app_b = replica(test, &url, &prefix, b, &env).await.unwrap();
+    let proxy = |app: &TestApp, browser: &Browser| {
+        let url = app.url("/bff/api/echo/orders");
+        let browser = browser.clone();
+        async move {
+            let (status, _) = browser.spa_fetch(reqwest::Method::GET, &url, true).await;
+            assert_eq!(status, 200);
+        }
+    };
+
+    let browser = Browser::new(&app_a);
+    browser.login(&app_a).await;
+    let on_b = Browser::new(&app_b);
+    on_b.plant(COOKIE, &browser.session_cookie().unwrap());
+    proxy(&app_b, &on_b).await; // replica B now holds the first login's tokens
+
+    // The user logs in again on A: new tokens in the shared store.
+    browser.login(&app_a).await;
+    proxy(&app_a, &browser).await;
+    on_b.plant(COOKIE, &browser.session_cookie().unwrap());
+    proxy(&app_b, &on_b).await;
+    let (first, fresh_on_a, on_b_after) = (
+        app_b.upstream.tokens()[0].clone(),
+        app_a.upstream.tokens().last().cloned().unwrap(),
+        app_b.upstream.tokens().last().cloned().unwrap(),
+    );
+    assert_ne!(first, fresh_on_a, "the second login got new tokens");
+    assert_eq!(
+        on_b_after, fresh_on_a,
+        "replica B still sent the first login's token"
+    );
+}
