@@ -419,7 +419,19 @@ impl Inner {
         if self.ahead_started.fetch_max(generation, Ordering::AcqRel) >= generation {
             return;
         }
-        runtime.spawn(refresh_ahead(Arc::downgrade(self), generation));
+        let inner = Arc::downgrade(self);
+        runtime.spawn(async move {
+            // A panic (in an application's store or hook) would end the task unseen: report it
+            // like a failed attempt. Callers still refresh in the foreground when it is needed.
+            let attempt = tokio::spawn(refresh_ahead(inner.clone(), generation)).await;
+            if attempt.is_err_and(|e| e.is_panic()) {
+                tracing::error!("the background token refresh panicked");
+                if let Some(source) = inner.upgrade() {
+                    let error = Error::Cancelled("the background token refresh (it panicked)");
+                    source.report_ahead_failure(&error);
+                }
+            }
+        });
     }
 
     /// One background attempt for the set of `generation`, under the single flight. Returns

@@ -945,3 +945,62 @@ async fn refresh_ahead_saves_the_rotated_pair_even_when_every_source_is_dropped_
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// A store whose lock panics once armed: a bug in an application's own store.
+struct PanickingLock(MemoryTokenStore, Arc<AtomicBool>);
+
+impl TokenStore for PanickingLock {
+    fn load(&self) -> BoxFuture<'_, Result<Option<TokenSet>>> {
+        self.0.load()
+    }
+    fn save<'a>(&'a self, tokens: &'a TokenSet) -> BoxFuture<'a, Result<()>> {
+        self.0.save(tokens)
+    }
+    fn delete(&self) -> BoxFuture<'_, Result<()>> {
+        self.0.delete()
+    }
+    fn lock(&self) -> BoxFuture<'_, Result<StoreLock>> {
+        if self.1.load(Ordering::SeqCst) {
+            return Box::pin(async { panic!("the store's lock is broken") });
+        }
+        self.0.lock()
+    }
+    fn describe(&self) -> String {
+        "a store whose lock panics".into()
+    }
+}
+
+/// Before, a panic in the background refresh ended its task with nothing but Tokio's own
+/// message on stderr: the application's error hook never heard of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_a_panic_in_the_background_is_reported_to_the_error_hook() {
+    let fake = Fake::start().await;
+    let reported = Arc::new(Mutex::new(Vec::new()));
+    let seen = reported.clone();
+    let armed = Arc::new(AtomicBool::new(false));
+    let source = refreshing_ahead(&fake)
+        .store(PanickingLock(MemoryTokenStore::new(), armed.clone()))
+        .tokens(valid_for("at-0", Some("rt-0"), 30))
+        .on_refresh_error(move |e| seen.lock().unwrap().push(e.clone()))
+        .build()
+        .await
+        .unwrap();
+    armed.store(true, Ordering::SeqCst);
+    // Inside the refresh-ahead window: the valid token is handed out and the background
+    // refresh starts (and panics in the store's lock).
+    assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+    for _ in 0..200 {
+        if !reported.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reported = reported.lock().unwrap().clone();
+    assert!(
+        matches!(reported.as_slice(), [Error::Cancelled(what)] if what.contains("panicked")),
+        "{reported:?}"
+    );
+    assert_eq!(fake.token_requests(), 0);
+    // The token is still handed out while it is valid.
+    assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
+}

@@ -151,9 +151,10 @@ pub enum Error {
         /// Why it was not sent.
         reason: Refusal,
     },
-    /// A background task this call waited for was stopped before it finished, most often
-    /// because the Tokio runtime is shutting down. Nothing was lost; try again on a live runtime.
-    #[error("{0} was cancelled before it finished (is the Tokio runtime shutting down?)")]
+    /// A background task was stopped before it finished: the Tokio runtime is shutting down,
+    /// or the task panicked (a background refresh's panic reaches `on_refresh_error` as this).
+    /// Nothing was lost; try again on a live runtime.
+    #[error("{0} stopped before it finished (the Tokio runtime shutting down, or a panic in it); nothing was lost: try again")]
     Cancelled(&'static str),
     /// A token store failed, holds nothing, or refused an unsafe file (see [`StoreError`]).
     ///
