@@ -352,6 +352,19 @@ impl Client {
     }
 }
 
+/// The `scope` parameter's value: the scopes space-separated (RFC 6749 §3.3).
+pub(crate) fn join_scopes<I, S>(scopes: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    scopes
+        .into_iter()
+        .map(|s| s.as_ref().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 static ACCEPT_JSON: HeaderValue = HeaderValue::from_static("application/json");
 static FORM_CONTENT_TYPE: HeaderValue =
     HeaderValue::from_static("application/x-www-form-urlencoded");

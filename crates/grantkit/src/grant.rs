@@ -4,7 +4,7 @@
 use std::time::SystemTime;
 
 use crate::callback::AuthorizationCode;
-use crate::client::Client;
+use crate::client::{join_scopes, Client};
 use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::oidc::{Expectations, IdTokenClaims, IdTokenError};
 use crate::secret::Secret;
@@ -167,11 +167,7 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let scope = scopes
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let scope = join_scopes(scopes);
         self.client_credentials_with(scope, &[]).await
     }
 

@@ -3,7 +3,7 @@
 //! grants grantkit knows.
 
 use crate::callback::AuthorizationCode;
-use crate::client::Client;
+use crate::client::{join_scopes, Client};
 use crate::error::Result;
 use crate::secret::Secret;
 use crate::token::TokenSet;
@@ -77,11 +77,7 @@ impl Client {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let scope = scopes
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let scope = join_scopes(scopes);
         TokenRequest::new(self, Grant::ClientCredentials(scope))
     }
 
@@ -149,11 +145,7 @@ impl<'a> TokenRequest<'a> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let scope = scopes
-            .into_iter()
-            .map(|s| s.as_ref().to_owned())
-            .collect::<Vec<_>>()
-            .join(" ");
+        let scope = join_scopes(scopes);
         self.param("scope", scope)
     }
 

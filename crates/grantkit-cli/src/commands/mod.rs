@@ -251,6 +251,21 @@ mod tests {
     use crate::profile::{ProviderRecord, FORMAT};
     use clap::Parser;
 
+    /// Before, a `private_key_jwt` client (Keycloak lists it first) was told to set a secret.
+    #[test]
+    fn a_missing_credential_is_named_by_the_method() {
+        let key = missing_secret("c", AuthMethod::PrivateKeyJwt);
+        assert!(key.message().contains("--private-key"), "{}", key.message());
+        assert!(
+            !key.message().contains("GRANTKIT_CLIENT_SECRET"),
+            "{}",
+            key.message()
+        );
+        let secret = missing_secret("c", AuthMethod::ClientSecretBasic);
+        assert!(secret.message().contains("GRANTKIT_CLIENT_SECRET"));
+        assert!(secret.message().contains("--auth-method none"));
+    }
+
     /// Splits a command as a POSIX shell does.
     fn words(command: &str) -> Vec<String> {
         shlex::split(command).unwrap_or_else(|| panic!("not shell words: {command}"))
