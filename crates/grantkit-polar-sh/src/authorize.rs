@@ -77,10 +77,12 @@ impl Prompt {
 /// # Ok::<(), grantkit::Error>(())
 /// ```
 pub trait PolarAuthorizationExt: Sized {
-    /// Sends `sub_type`. [`SubType::Organization`] also sends `prompt=consent`: without the
-    /// consent page nobody picks the organization, and Polar answers a user who consented before
-    /// with a 400 page instead of a redirect. A later [`polar_prompt`](Self::polar_prompt)
-    /// replaces that prompt.
+    /// Sends `sub_type`. [`SubType::Organization`] also needs the consent page: without it nobody
+    /// picks the organization, and Polar answers a user who consented before with a 400 page
+    /// instead of a redirect. So it sends `prompt=consent` unless a prompt that shows the page
+    /// (`consent`, `select_account`: Polar compares the prompt only with `none` and `login`) was
+    /// set before; `none` and `login` are replaced, since with them Polar could only fail. A later
+    /// [`polar_prompt`](Self::polar_prompt) replaces the prompt.
     fn sub_type(self, sub_type: SubType) -> Self;
     /// Asks for a user token limited to one organization: the same as
     /// `sub_type(SubType::Organization)`. The id is not sent: Polar never reads the legacy `sub`
@@ -100,7 +102,11 @@ impl PolarAuthorizationExt for AuthorizationRequest<'_> {
     fn sub_type(self, sub_type: SubType) -> Self {
         let request = self.param("sub_type", sub_type.as_str());
         match sub_type {
-            SubType::Organization => request.prompt(Prompt::Consent.as_str()),
+            SubType::Organization => match request.prompt_value() {
+                // `login` makes Polar's page loop and `none` can only fail here.
+                None | Some("none" | "login") => request.prompt(Prompt::Consent.as_str()),
+                Some(_) => request,
+            },
             SubType::User => request,
         }
     }

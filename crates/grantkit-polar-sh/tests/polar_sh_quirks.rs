@@ -602,6 +602,55 @@ async fn sub_type_organization_sends_prompt_consent_so_a_repeated_login_still_pi
 }
 
 #[tokio::test]
+async fn sub_type_organization_keeps_an_earlier_select_account_prompt_and_still_picks_an_organization(
+) {
+    let (fake, polar) = fake().await;
+    let (id, secret) = fake.post_client();
+    let client = client(&polar, &id, Some(&secret)).await;
+    login(&client).await;
+    // Polar compares `prompt` only with "none" (and "login"): any other explicit value shows the
+    // consent page, so `select_account` already lets the user pick the organization and is kept
+    // (polar: server/polar/oauth2/grants/authorization_code.py, `_validate_scope_consent`).
+    let (url, pending) = client
+        .authorize()
+        .polar_prompt(Prompt::SelectAccount)
+        .sub_type(SubType::Organization)
+        .build()
+        .unwrap();
+    let query = url.query().unwrap();
+    assert!(query.contains("prompt=select_account"), "{query}");
+    assert!(!query.contains("prompt=consent"), "{query}");
+    let callback = Browser::new()
+        .authorize(url.as_str(), REDIRECT)
+        .await
+        .unwrap();
+    let tokens = client
+        .exchange_code(pending.verify_callback(&callback).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        introspect(&client, &tokens).await.organizations,
+        [fake.organization_id()]
+    );
+}
+
+#[test]
+fn sub_type_organization_replaces_prompt_none_which_polar_would_answer_with_a_400_page() {
+    let polar = PolarSh::production();
+    let client = polar
+        .client_builder(polar.provider().unwrap(), "polar_ci_x")
+        .build()
+        .unwrap();
+    let (url, _) = client
+        .authorize()
+        .polar_prompt(Prompt::None)
+        .sub_type(SubType::Organization)
+        .build()
+        .unwrap();
+    assert!(url.query().unwrap().contains("prompt=consent"));
+}
+
+#[tokio::test]
 async fn sub_type_organization_after_an_earlier_consent_without_prompt_is_a_400_page_without_redirect(
 ) {
     let (fake, polar) = fake().await;

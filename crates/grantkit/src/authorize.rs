@@ -124,6 +124,12 @@ impl<'c> AuthorizationRequest<'c> {
         self
     }
 
+    /// The `prompt` set so far, if any: lets a provider's extension add to a request without
+    /// undoing what the application chose.
+    pub fn prompt_value(&self) -> Option<&str> {
+        self.prompt.as_deref()
+    }
+
     /// A redirect URI for this request only (a CLI's loopback port, say).
     pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
         self.redirect_uri = Some(uri.into());
