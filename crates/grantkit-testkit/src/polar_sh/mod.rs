@@ -256,8 +256,10 @@ impl FakePolarSh {
     }
 
     /// The next `count` requests to a path ending in `path` (`/oauth2/introspect`...) get `429`
-    /// the same way; other requests pass. Polar rate-limits every endpoint; this picks which one
-    /// a test sees limited.
+    /// the same way; other requests pass. Polar rate-limits every endpoint under `/v1`, the
+    /// OAuth ones included (polar: server/polar/rate_limit.py, the catch-all `"^/v1"` rule of
+    /// `_PRODUCTION_RULES` / `_SANDBOX_RULES`, in the `ratelimit` middleware that answers 429
+    /// with `Retry-After`); this picks which one a test sees limited.
     pub fn rate_limit_next_at(&self, path: &str, count: u32, retry_after_secs: u64) {
         self.state().rate_limit = Some((count, retry_after_secs, Some(path.to_owned())));
     }
