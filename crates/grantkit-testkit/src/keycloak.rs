@@ -396,10 +396,13 @@ impl Keycloak {
             .json()
             .await
             .map_err(setup)?;
-        let mut rep = found.into_iter().next().ok_or_else(|| InteropError::Setup {
-            name: NAME,
-            detail: format!("no client {client_id} in the realm"),
-        })?;
+        let mut rep = found
+            .into_iter()
+            .next()
+            .ok_or_else(|| InteropError::Setup {
+                name: NAME,
+                detail: format!("no client {client_id} in the realm"),
+            })?;
         let id = rep["id"].as_str().unwrap_or_default().to_owned();
         rep["attributes"][name] = value.into();
         http.put(format!("{clients}/{id}"))

@@ -74,8 +74,7 @@ async fn login_in(
 ) -> Login {
     let (url, pending) = request.build().unwrap();
     let redirect = client.redirect_uri().unwrap();
-    let (callback, asked_password) = match browser.navigate(url.as_str(), redirect).await.unwrap()
-    {
+    let (callback, asked_password) = match browser.navigate(url.as_str(), redirect).await.unwrap() {
         Landing::Callback(callback) => (callback, false),
         Landing::Page(page) => {
             let form = page.form("kc-form-login").unwrap();
@@ -134,12 +133,16 @@ mod rp_initiated_logout {
             .post_logout_redirect_uri(Keycloak::POST_LOGOUT_REDIRECT_URI)
             .build()
             .unwrap();
-        assert!(url.as_str().starts_with(&format!(
-            "{}/protocol/openid-connect/logout?",
-            op.issuer()
-        )));
+        assert!(url
+            .as_str()
+            .starts_with(&format!("{}/protocol/openid-connect/logout?", op.issuer())));
         let sent: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
-        for name in ["id_token_hint", "post_logout_redirect_uri", "client_id", "state"] {
+        for name in [
+            "id_token_hint",
+            "post_logout_redirect_uri",
+            "client_id",
+            "state",
+        ] {
             assert!(sent.iter().any(|s| s == name), "{name} in {url}");
         }
         let back = match browser
@@ -284,7 +287,11 @@ mod backchannel_logout {
         let ended = app.verify_logout_token(&token, &guard).await.unwrap();
         assert_eq!(ended.iss, op.issuer());
         assert_eq!(ended.sub.as_deref(), Some(op.user().subject.as_str()));
-        assert_eq!(ended.sid, Some(sid(&app_tokens)), "the session of the ID token");
+        assert_eq!(
+            ended.sid,
+            Some(sid(&app_tokens)),
+            "the session of the ID token"
+        );
         match app.verify_logout_token(&token, &guard).await {
             Err(Error::LogoutToken(LogoutTokenError::Replayed)) => {}
             other => panic!("a replay must be refused: {other:?}"),
@@ -418,7 +425,10 @@ mod token_exchange {
         );
         assert_eq!(e.code, OAuthErrorCode::InvalidRequest, "{e:?}");
         assert!(
-            e.description.as_deref().unwrap_or_default().contains("not enabled"),
+            e.description
+                .as_deref()
+                .unwrap_or_default()
+                .contains("not enabled"),
             "{e:?}"
         );
     }
@@ -494,7 +504,10 @@ mod max_age_and_acr {
         assert_eq!(acr(&sso.tokens.unwrap()), "0");
         let step_up = client.authorize().claims(essential(PWD));
         let step_up = login_in(op, &browser, &client, step_up).await;
-        assert!(step_up.asked_password, "an essential acr above the session's");
+        assert!(
+            step_up.asked_password,
+            "an essential acr above the session's"
+        );
         assert_eq!(acr(&step_up.tokens.unwrap()), PWD);
 
         let unmet = IdTokenError::AcrNotSatisfied {
