@@ -342,3 +342,119 @@ impl Drop for Keycloak {
         let _ = self.child.wait();
     }
 }
+
+/// The realm's clients and admin access for the Keycloak-only scenarios
+/// (`crates/grantkit/tests/interop_keycloak.rs`): logout, token exchange, `max_age` and `acr`.
+impl Keycloak {
+    /// The post-logout redirect URI `logout-client` registers (its `post.logout.redirect.uris`
+    /// attribute, `OIDCAdvancedConfigWrapper` in Keycloak); nothing listens on it.
+    pub const POST_LOGOUT_REDIRECT_URI: &'static str = "http://127.0.0.1:8976/logged-out";
+
+    /// A client of the realm file registered for a Keycloak-only scenario, by client id:
+    /// `logout-client` (RP-initiated logout), `backchannel-client` (back-channel logout, its
+    /// URL set with [`Keycloak::set_client_attribute`]), `exchange-frontend` (a public client
+    /// whose tokens name `exchange-requester` as audience), `exchange-requester` (standard
+    /// token exchange enabled, may mint tokens for `exchange-target`), `exchange-target` (the
+    /// resource server, introspecting), `stepup-client` (`acr.loa.map` of its own).
+    pub fn realm_client(&self, id: &str) -> Option<OpClient> {
+        let secret = match id {
+            "logout-client" => Some("kc logout secret"),
+            "backchannel-client" => Some("kc backchannel secret"),
+            "exchange-requester" => Some("kc exchange secret"),
+            "exchange-target" => Some("kc target secret"),
+            "exchange-frontend" | "stepup-client" => None,
+            _ => return None,
+        };
+        let method = if secret.is_some() {
+            "client_secret_basic"
+        } else {
+            "none"
+        };
+        Some(client(id, secret, method))
+    }
+
+    /// Sets one attribute of a client of the realm through Keycloak's admin REST API, as the
+    /// realm's `kc-admin-client` service account (`manage-clients`): for what only the test
+    /// knows, such as the port of a back-channel logout receiver.
+    pub async fn set_client_attribute(
+        &self,
+        client_id: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), InteropError> {
+        let http = reqwest::Client::new();
+        let token = self.admin_token(&http).await?;
+        let clients = format!("{}/admin/realms/{KEYCLOAK_REALM}/clients", self.base);
+        let found: Vec<serde_json::Value> = http
+            .get(&clients)
+            .query(&[("clientId", client_id)])
+            .bearer_auth(&token)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(setup)?
+            .json()
+            .await
+            .map_err(setup)?;
+        let mut rep = found
+            .into_iter()
+            .next()
+            .ok_or_else(|| InteropError::Setup {
+                name: NAME,
+                detail: format!("no client {client_id} in the realm"),
+            })?;
+        let id = rep["id"].as_str().unwrap_or_default().to_owned();
+        rep["attributes"][name] = value.into();
+        http.put(format!("{clients}/{id}"))
+            .bearer_auth(&token)
+            .json(&rep)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(setup)?;
+        Ok(())
+    }
+
+    async fn admin_token(&self, http: &reqwest::Client) -> Result<String, InteropError> {
+        let answer: serde_json::Value = http
+            .post(format!("{}/protocol/openid-connect/token", self.issuer))
+            .basic_auth("kc-admin-client", Some("kc admin secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(setup)?
+            .json()
+            .await
+            .map_err(setup)?;
+        answer["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| InteropError::Setup {
+                name: NAME,
+                detail: "the admin client got no access token".into(),
+            })
+    }
+
+    /// Confirms a logout on Keycloak's "Do you want to log out?" page, which it shows for a
+    /// logout request without `id_token_hint` (`LogoutEndpoint` in Keycloak): submits the
+    /// page's form (`session_code`) with its `confirmLogout` button.
+    pub async fn confirm_logout(
+        &self,
+        browser: &Browser,
+        page: &Page,
+        redirect_prefix: &str,
+    ) -> Result<Landing, InteropError> {
+        let form = page.form("session_code")?;
+        Ok(browser
+            .submit(&form, &[("confirmLogout", "Logout")], redirect_prefix)
+            .await?)
+    }
+}
+
+fn setup(e: reqwest::Error) -> InteropError {
+    InteropError::Setup {
+        name: NAME,
+        detail: e.to_string(),
+    }
+}
