@@ -104,7 +104,9 @@ struct Watch {
 impl Drop for Watch {
     fn drop(&mut self) {
         let mut calls = self.watchdog.lock();
-        calls.slots[self.slot] = None;
+        if let Some(slot) = calls.slots.get_mut(self.slot) {
+            *slot = None;
+        }
         calls.free.push(self.slot);
     }
 }
@@ -137,10 +139,18 @@ impl Watchdog {
         });
         let mut calls = self.lock();
         let slot = match calls.free.pop() {
-            Some(slot) => {
-                calls.slots[slot] = Some(entry.clone());
-                slot
-            }
+            Some(slot) => match calls.slots.get_mut(slot) {
+                Some(free) => {
+                    *free = Some(entry.clone());
+                    slot
+                }
+                // Free slots come from `Watch::drop` and are always in range; should that ever
+                // break, a new slot is as good.
+                None => {
+                    calls.slots.push(Some(entry.clone()));
+                    calls.slots.len() - 1
+                }
+            },
             None => {
                 calls.slots.push(Some(entry.clone()));
                 calls.slots.len() - 1

@@ -110,11 +110,22 @@ impl DpopKey {
     /// Reads a P-256 or Ed25519 key in PKCS#8 DER.
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         if let Ok(pair) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der) {
-            let point = pair.public_key().as_ref();
-            if point.len() != 65 || point[0] != 4 {
+            // An uncompressed SEC1 point: 0x04, then x and y of 32 bytes each.
+            let Some((4, coordinates)) = pair
+                .public_key()
+                .as_ref()
+                .split_first()
+                .map(|(t, r)| (*t, r))
+            else {
                 return Err(key_error("unexpected public key encoding"));
-            }
-            let (x, y) = (b64(&point[1..33]), b64(&point[33..]));
+            };
+            let Some((x, y)) = coordinates
+                .split_at_checked(32)
+                .filter(|(_, y)| y.len() == 32)
+            else {
+                return Err(key_error("unexpected public key encoding"));
+            };
+            let (x, y) = (b64(x), b64(y));
             // RFC 7638: the required members in lexicographic order, no whitespace.
             let canonical = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
             let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": x, "y": y});

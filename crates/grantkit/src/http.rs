@@ -552,7 +552,8 @@ fn excerpt(body: &[u8]) -> String {
     if body.is_empty() {
         return "(empty body)".to_owned();
     }
-    truncate(&String::from_utf8_lossy(&body[..body.len().min(800)]), 200)
+    let head = body.get(..800).unwrap_or(body);
+    truncate(&String::from_utf8_lossy(head), 200)
 }
 
 /// Parses a 2xx JSON body, naming the endpoint and the problem when it is not what was expected.

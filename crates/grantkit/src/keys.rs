@@ -326,15 +326,14 @@ pub(crate) fn read_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if count == 0 || count > 4 || rest.len() < count {
             return None;
         }
-        let len = rest[..count]
+        let (digits, rest) = rest.split_at_checked(count)?;
+        let len = digits
             .iter()
             .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, &rest[count..])
+        (len, rest)
     };
-    if rest.len() < len {
-        return None;
-    }
-    Some((tag, &rest[..len], &rest[len..]))
+    let (content, rest) = rest.split_at_checked(len)?;
+    Some((tag, content, rest))
 }
 
 /// A DER element (for public parts; key material goes through [`put_tlv`]).
@@ -356,16 +355,20 @@ fn put_header(out: &mut Vec<u8>, tag: u8, len: usize) {
         out.push(len as u8);
     } else {
         let bytes = len.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        out.push(0x80 | (bytes.len() - skip) as u8);
-        out.extend_from_slice(&bytes[skip..]);
+        let significant = trim_leading_zeros(&bytes);
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(significant);
     }
+}
+
+fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let skip = bytes.iter().take_while(|b| **b == 0).count();
+    bytes.get(skip..).unwrap_or_default()
 }
 
 /// Appends a DER INTEGER from a big-endian unsigned number, without a temporary copy.
 fn put_uint(out: &mut Vec<u8>, bytes: &[u8]) {
-    let skip = bytes.iter().take_while(|b| **b == 0).count();
-    let trimmed = &bytes[skip..];
+    let trimmed = trim_leading_zeros(bytes);
     let pad = trimmed.first().is_none_or(|b| *b & 0x80 != 0);
     put_header(out, INTEGER, trimmed.len() + usize::from(pad));
     if pad {

@@ -70,8 +70,22 @@
 //! Everything else (device flow, JWT client authentication, PAR included) is always available
 //! and adds no dependency.
 
+// Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+// Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
+// Fuzz set-up with fixed, valid inputs: a failure there is a broken harness, not bad input.
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub mod __fuzz;
 mod address;
 mod auth_method;

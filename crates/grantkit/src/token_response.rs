@@ -40,7 +40,7 @@ impl RawResponse {
     /// Takes a known member out (by name, one of [`KNOWN`]).
     pub(crate) fn take(&mut self, name: &str) -> Option<Value> {
         let index = KNOWN.iter().position(|k| *k == name)?;
-        self.known[index].take()
+        self.known.get_mut(index)?.take()
     }
 }
 
@@ -64,7 +64,13 @@ impl<'de> Visitor<'de> for ResponseVisitor {
         // A repeated member keeps its last value, as a JSON map would.
         while let Some(key) = map.next_key::<Key>()? {
             match key {
-                Key::Known(index) => raw.known[index] = Some(map.next_value()?),
+                Key::Known(index) => {
+                    let value = map.next_value()?;
+                    // `index` is a position in `KNOWN`, the array's own length.
+                    if let Some(slot) = raw.known.get_mut(index) {
+                        *slot = Some(value);
+                    }
+                }
                 Key::Other(name) => {
                     raw.extra.insert(name, map.next_value()?);
                 }

@@ -520,7 +520,8 @@ fn left_half_hash(alg: Algorithm, access_token: &str) -> String {
         }
         _ => Sha256::digest(access_token).to_vec(),
     };
-    URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
+    let (left, _) = digest.split_at(digest.len() / 2);
+    URL_SAFE_NO_PAD.encode(left)
 }
 
 impl From<IdTokenError> for Error {

@@ -280,10 +280,15 @@ mod sealing {
         }
 
         pub(super) fn open(&self, key: &StoreKey, bytes: &[u8]) -> Result<Vec<u8>, String> {
+            let truncated = || "the sealed value is truncated".to_owned();
             if bytes.len() < HEADER + 16 {
-                return Err("the sealed value is truncated".into());
+                return Err(truncated());
             }
-            let (format, id) = (bytes[0], bytes[1]);
+            let (header, sealed) = bytes.split_at_checked(HEADER).ok_or_else(truncated)?;
+            let [format, id, nonce @ ..] = header else {
+                return Err(truncated());
+            };
+            let (format, id) = (*format, *id);
             let cipher = std::iter::once(&self.current)
                 .chain(&self.previous)
                 .find(|(k, _)| *k == id)
@@ -294,13 +299,12 @@ mod sealing {
                     )
                 })?;
             let aad = Self::aad(format, id, key);
-            let nonce = <&Nonce<Aes256Gcm>>::try_from(&bytes[2..HEADER])
-                .map_err(|_| "the sealed value is truncated".to_owned())?;
+            let nonce = <&Nonce<Aes256Gcm>>::try_from(nonce).map_err(|_| truncated())?;
             cipher
                 .decrypt(
                     nonce,
                     Payload {
-                        msg: &bytes[HEADER..],
+                        msg: sealed,
                         aad: &aad,
                     },
                 )
