@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use grantkit::store::{MemoryReplayGuard, MemoryTokenStore, ReplayGuard, StoreKey, TokenStore};
-use grantkit::{AuthorizationRequest, Client, TokenSet, TokenSource};
+use grantkit::{AuthorizationRequest, Client, TokenSet, TokenSource, TokenSourceBuilder};
 
 use crate::cookie;
 use crate::session::{MemorySessionStore, Session, SessionError, SessionStore, User};
@@ -20,6 +20,9 @@ pub type TokenStores = Arc<dyn Fn(&StoreKey) -> Arc<dyn TokenStore> + Send + Syn
 /// Adds provider-specific parameters to every login's authorization request.
 pub(crate) type Customize =
     Arc<dyn for<'c> Fn(AuthorizationRequest<'c>) -> AuthorizationRequest<'c> + Send + Sync>;
+
+/// Configures each user's [`TokenSource`] (margin, refresh-ahead, hooks).
+type SourceConfig = Arc<dyn Fn(TokenSourceBuilder) -> TokenSourceBuilder + Send + Sync>;
 
 /// The login layer: a [`grantkit::Client`], its [`Settings`], where sessions and tokens are
 /// kept. Cheap to clone. Made by [`Grantkit::builder`]; mount with [`Grantkit::attach`].
@@ -37,6 +40,7 @@ pub(crate) struct Inner {
     /// Per user: the login the tokens came from, and their source.
     sources: Mutex<HashMap<String, (String, TokenSource)>>,
     pub(crate) customize: Option<Customize>,
+    source_config: Option<SourceConfig>,
     /// One HTTP client for the API calls of every request (connection reuse).
     pub(crate) http: reqwest::Client,
 }
@@ -59,6 +63,7 @@ pub struct GrantkitBuilder {
     replay: Option<Arc<dyn ReplayGuard>>,
     token_stores: Option<TokenStores>,
     customize: Option<Customize>,
+    source_config: Option<SourceConfig>,
 }
 
 impl fmt::Debug for GrantkitBuilder {
@@ -113,6 +118,25 @@ impl GrantkitBuilder {
         self
     }
 
+    /// Configures every user's [`TokenSource`]: its refresh margin and refresh-ahead window
+    /// (defaults: 60 s each), or an `on_refresh` hook. The store is set by the layer.
+    ///
+    /// ```no_run
+    /// # fn run(client: grantkit::Client) {
+    /// use std::time::Duration;
+    /// let gk = grantkit_axum::Grantkit::builder(client)
+    ///     .token_source(|source| source.margin(Duration::from_secs(10)))
+    ///     .build();
+    /// # let _ = gk; }
+    /// ```
+    pub fn token_source(
+        mut self,
+        configure: impl Fn(TokenSourceBuilder) -> TokenSourceBuilder + Send + Sync + 'static,
+    ) -> Self {
+        self.source_config = Some(Arc::new(configure));
+        self
+    }
+
     /// The layer.
     pub fn build(self) -> Grantkit {
         let token_stores = self.token_stores.unwrap_or_else(memory_token_stores);
@@ -129,6 +153,7 @@ impl GrantkitBuilder {
                 token_stores,
                 sources: Mutex::default(),
                 customize: self.customize,
+                source_config: self.source_config,
                 http: reqwest::Client::new(),
             }),
         }
@@ -173,6 +198,7 @@ impl Grantkit {
             replay: None,
             token_stores: None,
             customize: None,
+            source_config: None,
         }
     }
 
@@ -255,11 +281,7 @@ impl Grantkit {
                 return Ok(source.clone());
             }
         }
-        let store = (self.inner.token_stores)(&key);
-        let source = TokenSource::builder(self.inner.client.clone())
-            .store(store)
-            .build()
-            .await?;
+        let source = self.source_builder(&key).build().await?;
         self.sources()
             .insert(canonical, (user.login_id.clone(), source.clone()));
         Ok(source)
@@ -268,15 +290,19 @@ impl Grantkit {
     /// Saves the fresh tokens of `user`'s login.
     pub(crate) async fn keep_tokens(&self, user: &User, tokens: TokenSet) -> grantkit::Result<()> {
         let key = self.store_key(&user.subject);
-        let store = (self.inner.token_stores)(&key);
-        let source = TokenSource::builder(self.inner.client.clone())
-            .store(store)
-            .tokens(tokens)
-            .build()
-            .await?;
+        let source = self.source_builder(&key).tokens(tokens).build().await?;
         self.sources()
             .insert(key.canonical(), (user.login_id.clone(), source));
         Ok(())
+    }
+
+    fn source_builder(&self, key: &StoreKey) -> TokenSourceBuilder {
+        let builder = TokenSource::builder(self.inner.client.clone());
+        let builder = match &self.inner.source_config {
+            Some(configure) => configure(builder),
+            None => builder,
+        };
+        builder.store((self.inner.token_stores)(key))
     }
 
     /// Deletes `subject`'s tokens here and in the store.

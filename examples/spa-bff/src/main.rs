@@ -8,37 +8,37 @@
 //! The page never sees a token: it calls `/bff/user`, the proxy `/bff/api/idp/me` (the peer's
 //! userinfo, called with the user's access token) and `/bff/logout`, with its session cookie
 //! and the `X-Grantkit-CSRF` header.
+//!
+//! Replicas: with `SPA_BFF_ISSUER` (a running provider) the example starts no peer; with
+//! `SPA_BFF_REDIS_URL` sessions, tokens and logout-token ids live in that Redis, so several
+//! processes behind one load balancer (its origin in `SPA_BFF_ORIGIN`) serve one user.
+//! `PORT` picks the port (`0`: any free one; default 8080); the process prints
+//! `SPA_BFF_LISTENING=<address>` once it listens.
 
-use axum::response::Html;
-use axum::routing::get;
-use axum::Router;
-use grantkit::Client;
-use grantkit_axum::{BffApis, Grantkit, Settings};
-use grantkit_testkit::OidcPeer;
-
-const SPA: &str = include_str!("../static/index.html");
+mod app;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
-    let origin = format!("http://{}", listener.local_addr()?);
-    // The peer registers `web-app-client` for this origin (redirect, post-logout and
-    // back-channel logout URIs).
-    let peer = OidcPeer::start_with_env(&[("PEER_WEB_APP_ORIGIN", &origin)])?;
-    let client = Client::builder(peer.discover().await?, "web-app-client")
-        .client_secret("web-app-secret")
-        .redirect_uri(format!("{origin}/callback"))
-        .build()?;
-    let settings = Settings {
-        callback_path: "/callback".into(),
-        ..Settings::default()
-    };
-    let gk = Grantkit::builder(client).settings(settings).build();
-    let apis = BffApis::new().api("idp", &peer.url("/"))?;
-    let spa = Router::new().route("/", get(|| async { Html(SPA) }));
-    let app = gk.attach(spa.merge(gk.bff(apis)));
-    println!("SPA on {origin}/ (provider {})", peer.issuer());
+    let own_origin = format!("http://{}", listener.local_addr()?);
+    let mut config = app::Config::from_env("", &own_origin);
+    // Kept alive (and so running) until the process ends.
+    let mut _peer = None;
+    if config.issuer.is_empty() {
+        let env = [("PEER_WEB_APP_ORIGIN", config.origin.as_str())];
+        let peer = grantkit_testkit::OidcPeer::start_with_env(&env)?;
+        config.issuer = peer.issuer().to_owned();
+        _peer = Some(peer);
+    }
+    if !config.apis.iter().any(|(name, _)| name == "idp") {
+        config
+            .apis
+            .push(("idp".into(), format!("{}/", config.issuer)));
+    }
+    let app = app::app(&config).await?;
+    println!("SPA_BFF_LISTENING={}", listener.local_addr()?);
+    println!("SPA on {}/ (provider {})", config.origin, config.issuer);
     axum::serve(listener, app).await?;
     Ok(())
 }

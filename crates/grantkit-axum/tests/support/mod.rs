@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::HeaderMap;
 use axum::http::HeaderValue;
-use axum::response::Html;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use grantkit::Client;
@@ -33,6 +33,8 @@ pub struct TestApp {
     pub gk: Grantkit,
     /// What the upstream API behind the BFF proxy received.
     pub upstream: Upstream,
+    /// What the BFF's `idp` API (the peer's endpoints, `/me` for the SPA) received.
+    pub idp: Upstream,
 }
 
 /// One request upstream: path and query, `Authorization`, `Cookie`.
@@ -66,6 +68,44 @@ impl Upstream {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}/v1", listener.local_addr().unwrap());
         let app = Router::new().route("/v1/{*rest}", get(echo));
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        base
+    }
+
+    /// Like [`Upstream::start`], but each GET is answered by `target` (the peer, say), with
+    /// the same path, query and `Authorization`: the real server judges the token.
+    pub async fn forward_to(&self, target: &str) -> String {
+        let seen = self.seen.clone();
+        let target = target.trim_end_matches('/').to_owned();
+        let http = reqwest::Client::new();
+        let forward = move |uri: axum::http::Uri, headers: HeaderMap| {
+            let (seen, target, http) = (seen.clone(), target.clone(), http.clone());
+            async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                seen.lock()
+                    .unwrap()
+                    .push((uri.to_string(), auth.clone(), None));
+                let mut request = http.get(format!("{target}{uri}"));
+                if let Some(auth) = auth {
+                    request = request.header("authorization", auth);
+                }
+                let answer = request.send().await.unwrap();
+                let status = answer.status();
+                let kind = answer.headers().get("content-type").cloned();
+                let body = answer.bytes().await.unwrap();
+                let mut response = (status, body).into_response();
+                if let Some(kind) = kind {
+                    response.headers_mut().insert("content-type", kind);
+                }
+                response
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/", listener.local_addr().unwrap());
+        let app = Router::new().fallback(forward);
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         base
     }
@@ -119,10 +159,11 @@ impl TestApp {
         };
         let gk = configure(Grantkit::builder(client).settings(settings)).build();
         let upstream = Upstream::default();
+        let idp = Upstream::default();
         let apis = BffApis::new()
             .api("echo", &upstream.start().await)
             .unwrap()
-            .api("idp", &peer.url("/"))
+            .api("idp", &idp.forward_to(peer.issuer()).await)
             .unwrap();
         let app = gk.attach(routes().merge(gk.bff(apis)));
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -131,6 +172,7 @@ impl TestApp {
             peer,
             gk,
             upstream,
+            idp,
         })
     }
 
