@@ -26,6 +26,17 @@
 //!   when it has one (its return's `state` is checked), else logs out locally. Back-channel
 //!   logout ends every session of the `sid` (or `sub`) the verified logout token names.
 
+// Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 mod bff;
 mod cookie;
 mod extract;

@@ -39,6 +39,17 @@
 //! New applications should prefer the v2.0 endpoints, which are OpenID Connect and send numbers
 //! as numbers: `grantkit::oidc::Discovery::new("https://login.microsoftonline.com/{tenant}/v2.0")`.
 
+// Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The code of `docs/adding-a-provider.md`, the guide this crate follows, compiled as doctests.

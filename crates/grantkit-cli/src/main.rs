@@ -3,6 +3,17 @@
 //!
 //! See `docs/cli.md` for every command, its examples and the exit codes.
 
+// The CLI never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 mod cli;
 mod commands;
 mod error;

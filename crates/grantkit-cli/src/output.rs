@@ -203,10 +203,13 @@ pub fn words(d: Duration) -> String {
     ];
     let secs = d.as_secs();
     let plural = |n: u64, name: &str| format!("{n} {name}{}", if n == 1 { "" } else { "s" });
-    let Some(i) = UNITS.iter().position(|(size, _)| secs >= *size) else {
+    let Some((i, &(size, name))) = UNITS
+        .iter()
+        .enumerate()
+        .find(|(_, (size, _))| secs >= *size)
+    else {
         return plural(0, "second");
     };
-    let (size, name) = UNITS[i];
     let mut text = plural(secs / size, name);
     if let Some((next, next_name)) = UNITS.get(i + 1) {
         let n = secs % size / next;

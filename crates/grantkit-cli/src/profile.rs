@@ -421,7 +421,8 @@ impl Profile {
 
     /// Writes the metadata atomically, mode 0600, in a 0700 directory.
     pub fn save(&self, paths: &Paths) -> CliResult {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("a profile serializes");
+        let mut bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| CliError::failure(format!("could not write the profile: {e}")))?;
         bytes.push(b'\n');
         write_private(&paths.meta, &bytes).map_err(|e| {
             CliError::failure(format!("could not write {}: {e}", paths.meta.display()))

@@ -60,6 +60,17 @@
 //! credentials instead of a user token, are not wrapped yet: [`AccessLink::request`] and
 //! [`AccessLink::send`] are the seam for them, with the same typed [`Error`]s.
 
+// Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 /// The code of `docs/providers/polar-accesslink.md`, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/providers/polar-accesslink.md")]

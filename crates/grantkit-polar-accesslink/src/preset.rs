@@ -82,6 +82,8 @@ impl Default for Endpoints {
 /// let provider = grantkit_polar_accesslink::provider();
 /// assert!(!provider.quirks().refresh_tokens);
 /// ```
+// The URLs are constants checked by this crate's tests; nothing read from outside reaches here.
+#[allow(clippy::expect_used)]
 pub fn provider() -> Provider {
     Endpoints::production()
         .provider()

@@ -40,6 +40,17 @@
 //! # let _ = who; Ok(()) }
 //! ```
 
+// Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 /// The code of `docs/providers/polar-sh.md`, compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/providers/polar-sh.md")]

@@ -65,6 +65,17 @@
 //! enables sqlx's `tls-rustls` (or `tls-native-tls`) feature itself, and Cargo's feature
 //! unification gives it to this crate too.
 
+// Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 /// The code of `docs/scaling.md` (the shared stores), compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/scaling.md")]
@@ -271,7 +282,10 @@ pub fn lock_id(key: &StoreKey) -> i64 {
         .chain_update(b"grantkit token lock\0")
         .chain_update(key.canonical().as_bytes())
         .finalize();
-    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+    // A SHA-256 digest is 32 bytes, so its first 8 always exist.
+    #[allow(clippy::indexing_slicing, clippy::expect_used)]
+    let first = digest[..8].try_into().expect("8 bytes");
+    i64::from_be_bytes(first)
 }
 
 /// One user's tokens in PostgreSQL (a row of `grantkit_tokens`) and their refresh lock. Made

@@ -58,6 +58,17 @@
 //! Use AOF (`appendfsync everysec` or `always`) on a Redis that keeps tokens: a token set lost
 //! to a restart means re-authorization, as its refresh token was rotated.
 
+// Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};

@@ -238,6 +238,8 @@ pub async fn identify(client: &Client, tokens: &TokenSet) -> Identity {
 }
 
 /// Prints a JSON value on stdout.
+// A `Value` has only string keys, so serializing it cannot fail.
+#[allow(clippy::expect_used)]
 pub fn print_json(value: &serde_json::Value) {
     crate::output::print_stdout(
         &serde_json::to_string_pretty(value).expect("JSON values serialize"),

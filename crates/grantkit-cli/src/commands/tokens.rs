@@ -253,7 +253,9 @@ pub async fn userinfo(ctx: &Ctx, _args: JsonArgs) -> CliResult {
                     user.user_id
                 ))
             })?;
-        print_json(&serde_json::to_value(found).expect("a user serializes"));
+        let found = serde_json::to_value(found)
+            .map_err(|e| CliError::failure(format!("could not print the user: {e}")))?;
+        print_json(&found);
         return Ok(());
     }
     let info = match client.userinfo(token.token_set()).await {
