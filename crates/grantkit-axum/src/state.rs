@@ -200,18 +200,20 @@ impl Grantkit {
         let Some(id) = cookie::read(headers, &self.inner.settings.cookie_name) else {
             return Ok(None);
         };
-        let key = cookie::store_key(&id);
+        let key = cookie::store_key(id);
         let Some(mut session) = self.inner.sessions.load(&key).await? else {
             return Ok(None);
         };
         let now = now_secs();
+        // The rare write back is boxed: its future is then not part of this one, which every
+        // request builds and moves.
         if self.expires_at(&session) <= now {
             self.inner.sessions.delete(&key).await?;
             return Ok(None);
         }
         if self.touch_due(&session, now) {
             session.last_seen = now;
-            self.save(&key, &session).await?;
+            Box::pin(self.save(&key, &session)).await?;
         }
         Ok(Some(Current { key, session }))
     }
@@ -260,9 +262,16 @@ impl Grantkit {
     /// store, so concurrent requests share one refresh. Rebuilt from the store when `user`
     /// comes from another login than the one in memory (a login on another replica).
     pub(crate) async fn token_source(&self, user: &User) -> grantkit::Result<TokenSource> {
-        if let Some(source) = self.cached_source(user) {
-            return Ok(source);
+        match self.cached_source(user) {
+            Some(source) => Ok(source),
+            // Boxed: building a source is a large future that the common path (a source in
+            // memory) would otherwise carry and move on every request.
+            None => Box::pin(self.new_source(user)).await,
         }
+    }
+
+    /// A source over `user`'s token store, kept for the next requests.
+    async fn new_source(&self, user: &User) -> grantkit::Result<TokenSource> {
         let store = (self.inner.token_stores)(&self.store_key(&user.subject));
         let source = TokenSource::builder(self.inner.client.clone())
             .store(store)
@@ -401,7 +410,7 @@ mod tests {
     async fn idle_timeout_still_ends_a_session() {
         let (gk, store, headers) = signed_in_for(IDLE + 1).await;
         assert!(gk.current(&headers).await.unwrap().is_none());
-        let key = cookie::store_key(&cookie::read(&headers, "__Host-grantkit").unwrap());
+        let key = cookie::store_key(cookie::read(&headers, "__Host-grantkit").unwrap());
         assert!(store.inner.load(&key).await.unwrap().is_none(), "deleted");
     }
 

@@ -51,7 +51,8 @@ pub struct PostgresSessionStore {
 
 impl fmt::Debug for PostgresSessionStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PostgresSessionStore").finish_non_exhaustive()
+        f.debug_struct("PostgresSessionStore")
+            .finish_non_exhaustive()
     }
 }
 

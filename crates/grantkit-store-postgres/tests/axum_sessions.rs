@@ -47,9 +47,16 @@ async fn an_expired_session_row_is_neither_loaded_nor_found_before_any_sweep() {
         return;
     };
     let store = migrated(&url).await;
-    let (key, sub, sid) = (unique_subject("key"), unique_subject("sub"), unique_subject("sid"));
+    let (key, sub, sid) = (
+        unique_subject("key"),
+        unique_subject("sub"),
+        unique_subject("sid"),
+    );
     let past = SystemTime::now() - Duration::from_secs(5);
-    store.save(&key, &signed_in(&sub, &sid), past).await.unwrap();
+    store
+        .save(&key, &signed_in(&sub, &sid), past)
+        .await
+        .unwrap();
     let pool = PgPool::connect(&url).await.unwrap();
     let (rows,): (i64,) = sqlx::query_as("SELECT count(*) FROM grantkit_sessions WHERE key = $1")
         .bind(&key)
@@ -58,8 +65,16 @@ async fn an_expired_session_row_is_neither_loaded_nor_found_before_any_sweep() {
         .unwrap();
     assert_eq!(rows, 1, "the expired row is stored");
     assert!(store.load(&key).await.unwrap().is_none());
-    assert!(store.find(&SessionIndex::Sid(sid)).await.unwrap().is_empty());
-    assert!(store.find(&SessionIndex::Subject(sub)).await.unwrap().is_empty());
+    assert!(store
+        .find(&SessionIndex::Sid(sid))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .find(&SessionIndex::Subject(sub))
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store.forget_expired_sessions().await.unwrap() >= 1);
 }
 
@@ -115,7 +130,11 @@ async fn a_schema_2_database_upgrades_to_sessions_and_keeps_its_tokens() {
         .unwrap();
     assert!(sessions.load("k").await.unwrap().is_some());
     let kept = tokens.store(key).load().await.unwrap().unwrap();
-    assert_eq!(kept.access_token().expose(), "at", "the tokens survive the upgrade");
+    assert_eq!(
+        kept.access_token().expose(),
+        "at",
+        "the tokens survive the upgrade"
+    );
     sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
         .execute(&pool)
         .await

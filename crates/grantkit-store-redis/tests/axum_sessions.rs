@@ -6,11 +6,11 @@
 #[path = "../../grantkit-axum/tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
 use grantkit::store::TokenStore;
 use grantkit_store_redis::{RedisSessionStore, RedisTokenStores};
 use grantkit_testkit::session_contract::session_store_contract;
 use grantkit_testkit::store_contract::{env_or_skip, unique_subject};
+use std::sync::Arc;
 use support::{Browser, TestApp, COOKIE};
 
 fn redis_url(test: &str) -> Option<String> {

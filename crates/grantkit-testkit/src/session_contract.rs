@@ -73,12 +73,20 @@ pub async fn sessions_round_trip(store: &dyn SessionStore) {
     session.last_seen = 1_700_000_100;
     session.return_to = Some("/orders?page=2".into());
     if let Some(user) = session.user.as_mut() {
-        user.claims.insert("email".into(), "alice@example.com".into());
+        user.claims
+            .insert("email".into(), "alice@example.com".into());
         user.login_id = "login-1".into();
     }
     store.save(&n.of("a"), &session, later()).await.unwrap();
-    let loaded = store.load(&n.of("a")).await.unwrap().expect("the saved session");
-    assert_eq!(loaded.created_at, session.created_at, "created_at round trip");
+    let loaded = store
+        .load(&n.of("a"))
+        .await
+        .unwrap()
+        .expect("the saved session");
+    assert_eq!(
+        loaded.created_at, session.created_at,
+        "created_at round trip"
+    );
     assert_eq!(loaded.last_seen, session.last_seen, "last_seen round trip");
     assert_eq!(loaded.return_to, session.return_to, "return_to round trip");
     assert_eq!(loaded.user, session.user, "the user round trip");
@@ -142,7 +150,10 @@ pub async fn a_deleted_session_is_gone_from_its_index(store: &dyn SessionStore) 
         .await
         .unwrap();
     store.delete(&n.of("a")).await.unwrap();
-    assert!(store.load(&n.of("a")).await.unwrap().is_none(), "load after delete");
+    assert!(
+        store.load(&n.of("a")).await.unwrap().is_none(),
+        "load after delete"
+    );
     assert!(
         store.find(&SessionIndex::Sid(s1)).await.unwrap().is_empty(),
         "find by sid after delete"
@@ -184,7 +195,11 @@ pub async fn an_expired_session_is_gone_from_load_and_find(store: &dyn SessionSt
             "the expired session {key} loads"
         );
     }
-    for index in [SessionIndex::Sid(s9), SessionIndex::Sid(s8), SessionIndex::Subject(bob)] {
+    for index in [
+        SessionIndex::Sid(s9),
+        SessionIndex::Sid(s8),
+        SessionIndex::Subject(bob),
+    ] {
         assert!(
             store.find(&index).await.unwrap().is_empty(),
             "an expired session is found under {index:?}"
