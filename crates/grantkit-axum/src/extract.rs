@@ -1,5 +1,7 @@
 //! The session layer, the extractors and the require-login layer.
 
+use std::sync::Arc;
+
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -82,9 +84,10 @@ impl IntoResponse for LoginRequired {
     }
 }
 
-/// What the session layer found for the request.
+/// What the session layer found for the request. Shared, so that an extractor needing only
+/// the subject ([`FreshToken`], [`Authorized`]) does not copy the claims.
 #[derive(Clone, Debug)]
-struct Found(Option<User>);
+struct Found(Option<Arc<User>>);
 
 impl Grantkit {
     /// `app` with the login routes merged in and the session layer around everything, so the
@@ -102,7 +105,7 @@ async fn session_layer(
     next: Next,
 ) -> Response {
     let user = match gk.current(request.headers()).await {
-        Ok(current) => current.and_then(|c| c.session.user),
+        Ok(current) => current.and_then(|c| c.session.user).map(Arc::new),
         Err(e) => {
             tracing::error!(error = %e, "grantkit-axum: session store failed");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
@@ -113,7 +116,7 @@ async fn session_layer(
     next.run(request).await
 }
 
-fn user_of(parts: &Parts) -> Result<User, LoginRequired> {
+fn user_of(parts: &Parts) -> Result<Arc<User>, LoginRequired> {
     let gk = parts.extensions.get::<Grantkit>();
     if gk.is_none() {
         tracing::error!(
@@ -131,7 +134,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = LoginRequired;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        user_of(parts).map(CurrentUser)
+        user_of(parts).map(|user| CurrentUser(Arc::unwrap_or_clone(user)))
     }
 }
 

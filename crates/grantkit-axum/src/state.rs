@@ -37,7 +37,9 @@ pub(crate) struct Inner {
     pub(crate) sessions: Arc<dyn SessionStore>,
     pub(crate) replay: Arc<dyn ReplayGuard>,
     token_stores: TokenStores,
-    /// Per user: the login the tokens came from, and their source.
+    /// Per subject (one client per layer, so the subject alone names the store key): the
+    /// login the tokens came from, and their source. Keyed by subject so that the common path
+    /// looks it up without building the [`StoreKey`] and its canonical form.
     sources: Mutex<HashMap<String, (String, TokenSource)>>,
     pub(crate) customize: Option<Customize>,
     source_config: Option<SourceConfig>,
@@ -184,8 +186,11 @@ pub(crate) fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// Saving `last_seen` at most this often keeps most requests free of a store write.
-const TOUCH_EVERY: u64 = 60;
+/// `last_seen` is written back once the idle deadline would move by more than this part of
+/// the idle timeout: most requests make no store write, and an active session ends at most a
+/// tenth of its idle timeout early, never late. (A fixed interval longer than a short idle
+/// timeout let an active session expire.)
+const TOUCH_FRACTION: u64 = 10;
 
 impl Grantkit {
     /// Starts configuring the layer for `client`. The client's redirect URI must end in
@@ -221,20 +226,29 @@ impl Grantkit {
         let Some(id) = cookie::read(headers, &self.inner.settings.cookie_name) else {
             return Ok(None);
         };
-        let key = cookie::store_key(&id);
+        let key = cookie::store_key(id);
         let Some(mut session) = self.inner.sessions.load(&key).await? else {
             return Ok(None);
         };
         let now = now_secs();
+        // The rare write back is boxed: its future is then not part of this one, which every
+        // request builds and moves.
         if self.expires_at(&session) <= now {
             self.inner.sessions.delete(&key).await?;
             return Ok(None);
         }
-        if now.saturating_sub(session.last_seen) >= TOUCH_EVERY {
+        if self.touch_due(&session, now) {
             session.last_seen = now;
-            self.save(&key, &session).await?;
+            Box::pin(self.save(&key, &session)).await?;
         }
         Ok(Some(Current { key, session }))
+    }
+
+    /// Whether `session`, seen again at `now`, must be written back to move its idle deadline.
+    /// A login in progress is not: its deadline counts from its start only.
+    fn touch_due(&self, session: &Session, now: u64) -> bool {
+        let every = (self.inner.settings.idle_timeout.as_secs() / TOUCH_FRACTION).max(1);
+        session.user.is_some() && now.saturating_sub(session.last_seen) >= every
     }
 
     /// When `session` ends, seconds since the Unix epoch.
@@ -274,17 +288,30 @@ impl Grantkit {
     /// store, so concurrent requests share one refresh. Rebuilt from the store when `user`
     /// comes from another login than the one in memory (a login on another replica).
     pub(crate) async fn token_source(&self, user: &User) -> grantkit::Result<TokenSource> {
-        let key = self.store_key(&user.subject);
-        let canonical = key.canonical();
-        if let Some((login, source)) = self.sources().get(&canonical) {
-            if *login == user.login_id {
-                return Ok(source.clone());
-            }
+        match self.cached_source(user) {
+            Some(source) => Ok(source),
+            // Boxed: building a source is a large future that the common path (a source in
+            // memory) would otherwise carry and move on every request.
+            None => Box::pin(self.new_source(user)).await,
         }
+    }
+
+    /// A source over `user`'s token store, kept for the next requests.
+    async fn new_source(&self, user: &User) -> grantkit::Result<TokenSource> {
+        let key = self.store_key(&user.subject);
         let source = self.source_builder(&key).build().await?;
-        self.sources()
-            .insert(canonical, (user.login_id.clone(), source.clone()));
+        self.sources().insert(
+            user.subject.clone(),
+            (user.login_id.clone(), source.clone()),
+        );
         Ok(source)
+    }
+
+    /// The source in memory for `user`, if it holds `user`'s login's tokens.
+    fn cached_source(&self, user: &User) -> Option<TokenSource> {
+        let sources = self.sources();
+        let (login, source) = sources.get(&user.subject)?;
+        (*login == user.login_id).then(|| source.clone())
     }
 
     /// Saves the fresh tokens of `user`'s login.
@@ -292,7 +319,7 @@ impl Grantkit {
         let key = self.store_key(&user.subject);
         let source = self.source_builder(&key).tokens(tokens).build().await?;
         self.sources()
-            .insert(key.canonical(), (user.login_id.clone(), source));
+            .insert(user.subject.clone(), (user.login_id.clone(), source));
         Ok(())
     }
 
@@ -308,7 +335,7 @@ impl Grantkit {
     /// Deletes `subject`'s tokens here and in the store.
     pub(crate) async fn forget_tokens(&self, subject: &str) -> grantkit::Result<()> {
         let key = self.store_key(subject);
-        self.sources().remove(&key.canonical());
+        self.sources().remove(subject);
         (self.inner.token_stores)(&key).delete().await
     }
 
@@ -317,5 +344,121 @@ impl Grantkit {
             .sources
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use axum::http::HeaderValue;
+    use grantkit::store::BoxFuture;
+    use grantkit::Provider;
+
+    use super::*;
+    use crate::session::SessionIndex;
+
+    /// The memory store, counting saves.
+    #[derive(Clone, Default)]
+    struct Counting {
+        inner: MemorySessionStore,
+        saves: Arc<AtomicUsize>,
+    }
+
+    impl SessionStore for Counting {
+        fn load<'a>(
+            &'a self,
+            key: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Session>, SessionError>> {
+            self.inner.load(key)
+        }
+        fn save<'a>(
+            &'a self,
+            key: &'a str,
+            session: &'a Session,
+            expires: SystemTime,
+        ) -> BoxFuture<'a, Result<(), SessionError>> {
+            self.saves.fetch_add(1, Ordering::SeqCst);
+            self.inner.save(key, session, expires)
+        }
+        fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), SessionError>> {
+            self.inner.delete(key)
+        }
+        fn find<'a>(
+            &'a self,
+            index: &'a SessionIndex,
+        ) -> BoxFuture<'a, Result<Vec<String>, SessionError>> {
+            self.inner.find(index)
+        }
+    }
+
+    const IDLE: u64 = 100;
+
+    /// A layer with a 100 s idle timeout, its store, and a request's headers carrying the
+    /// cookie of alice's session, last seen `idle_for` seconds ago.
+    async fn signed_in_for(idle_for: u64) -> (Grantkit, Counting, HeaderMap) {
+        let provider = Provider::builder("t")
+            .token_endpoint("http://127.0.0.1:9/token")
+            .build()
+            .unwrap();
+        let client = Client::builder(provider, "c").build().unwrap();
+        let store = Counting::default();
+        let settings = Settings {
+            idle_timeout: Duration::from_secs(IDLE),
+            ..Settings::default()
+        };
+        let gk = Grantkit::builder(client)
+            .settings(settings)
+            .session_store(store.clone())
+            .build();
+        let now = now_secs();
+        let session = Session {
+            created_at: now - idle_for,
+            last_seen: now - idle_for,
+            user: Some(User {
+                subject: "alice".into(),
+                sid: None,
+                claims: Default::default(),
+                login_id: "l".into(),
+            }),
+            ..Session::default()
+        };
+        let id = cookie::new_id();
+        let key = cookie::store_key(&id);
+        let expires = SystemTime::now() + Duration::from_secs(3600);
+        store.inner.save(&key, &session, expires).await.unwrap();
+        let mut headers = HeaderMap::new();
+        let cookie = HeaderValue::from_str(&format!("__Host-grantkit={id}")).unwrap();
+        headers.insert(axum::http::header::COOKIE, cookie);
+        (gk, store, headers)
+    }
+
+    #[tokio::test]
+    async fn idle_timeout_still_ends_a_session() {
+        let (gk, store, headers) = signed_in_for(IDLE + 1).await;
+        assert!(gk.current(&headers).await.unwrap().is_none());
+        let key = cookie::store_key(cookie::read(&headers, "__Host-grantkit").unwrap());
+        assert!(store.inner.load(&key).await.unwrap().is_none(), "deleted");
+    }
+
+    #[tokio::test]
+    async fn a_request_soon_after_the_last_write_back_writes_nothing() {
+        let (gk, store, headers) = signed_in_for(1).await;
+        for _ in 0..10 {
+            assert!(gk.current(&headers).await.unwrap().is_some());
+        }
+        assert_eq!(store.saves.load(Ordering::SeqCst), 0, "a write per request");
+    }
+
+    /// Past a tenth of the idle timeout the idle deadline is written back, so an active user
+    /// keeps the session even when the idle timeout is shorter than a fixed touch interval
+    /// (a fixed 60 s interval let a 100 s idle timeout end an active session after 100 s).
+    #[tokio::test]
+    async fn a_write_back_happens_after_the_touch_threshold() {
+        let (gk, store, headers) = signed_in_for(IDLE / 10 + 1).await;
+        let current = gk.current(&headers).await.unwrap().unwrap();
+        assert_eq!(store.saves.load(Ordering::SeqCst), 1, "no write back");
+        let saved = store.inner.load(&current.key).await.unwrap().unwrap();
+        assert!(now_secs() - saved.last_seen <= 1, "last_seen not moved");
     }
 }

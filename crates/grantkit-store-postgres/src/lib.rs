@@ -55,6 +55,9 @@
 //! [`PostgresTokenStores::migrate`]: table `grantkit_tokens (provider, client_id, subject,
 //! tokens bytea, key_id smallint, updated_at)`, primary key `(provider, client_id, subject)`.
 //! `tokens` is the [`TokenCodec`] encoding: the `TokenSet` JSON, or the sealed envelope.
+//! Schema 2 adds `grantkit_seen` (the [`ReplayGuard`]); schema 3 ([`SCHEMA_VERSION`]) adds
+//! `grantkit_sessions`, where the `PostgresSessionStore` of feature `axum-sessions` keeps
+//! grantkit-axum's sessions. Every step is idempotent: `migrate` upgrades an older database.
 //!
 //! **Upgrading from grantkit 0.1**: [`StoreKey::for_client`] now names the provider by its
 //! issuer and token endpoint instead of its display name, so rows saved under 0.1's keys are
@@ -76,6 +79,11 @@
     )
 )]
 
+#[cfg(feature = "axum-sessions")]
+mod sessions;
+#[cfg(feature = "axum-sessions")]
+pub use sessions::PostgresSessionStore;
+
 /// The code of `docs/scaling.md` (the shared stores), compiled as doctests.
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/scaling.md")]
@@ -94,13 +102,19 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres};
 
 /// The schema migrations this crate ships (`migrations/0001_grantkit_tokens.sql`, the tokens;
-/// `migrations/0002_grantkit_seen.sql`, the [`ReplayGuard`]'s one-time ids), applied by
-/// [`PostgresTokenStores::migrate`]. Idempotent (`CREATE TABLE IF NOT EXISTS`); apply them with
-/// your own migration tool instead if you prefer.
+/// `migrations/0002_grantkit_seen.sql`, the [`ReplayGuard`]'s one-time ids;
+/// `migrations/0003_grantkit_sessions.sql`, grantkit-axum's sessions), applied by
+/// [`PostgresTokenStores::migrate`]. Idempotent (`CREATE … IF NOT EXISTS`), so a database at an
+/// older schema upgrades by running it again; apply them with your own migration tool instead
+/// if you prefer.
 pub const MIGRATION: &str = concat!(
     include_str!("../migrations/0001_grantkit_tokens.sql"),
-    include_str!("../migrations/0002_grantkit_seen.sql")
+    include_str!("../migrations/0002_grantkit_seen.sql"),
+    include_str!("../migrations/0003_grantkit_sessions.sql")
 );
+
+/// The schema version [`MIGRATION`] brings a database to (the number of its last file).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The advisory lock id `migrate` serializes concurrent replicas with.
 const MIGRATION_LOCK: i64 = 0x6772_616e_746b_6974; // "grantkit"
@@ -184,29 +198,11 @@ impl PostgresTokenStores {
         &self.config.pool
     }
 
-    /// Applies [`MIGRATION`]: creates the `grantkit_tokens` table if it does not exist. Safe to
-    /// call from every replica at start (serialized by an advisory lock, idempotent).
+    /// Applies [`MIGRATION`]: creates the tables (and indexes) that do not exist yet, which
+    /// brings a database at any older schema to [`SCHEMA_VERSION`]. Safe to call from every
+    /// replica at start (serialized by an advisory lock, idempotent).
     pub async fn migrate(&self) -> Result<()> {
-        const WHAT: &str = "the PostgreSQL token store";
-        let mut tx = self
-            .config
-            .pool
-            .begin()
-            .await
-            .map_err(|e| io(WHAT, "begin the migration", e))?;
-        run_sql(
-            &mut tx,
-            &format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
-        )
-        .await
-        .map_err(|e| io(WHAT, "lock for the migration", e))?;
-        run_sql(&mut tx, MIGRATION)
-            .await
-            .map_err(|e| io(WHAT, "apply the migration", e))?;
-        tx.commit()
-            .await
-            .map_err(|e| io(WHAT, "commit the migration", e))?;
-        Ok(())
+        migrate(&self.config.pool).await
     }
 
     /// The store of `key`'s tokens.
@@ -272,6 +268,28 @@ impl PostgresTokenStores {
             })?;
         Ok(done.rows_affected())
     }
+}
+
+/// [`PostgresTokenStores::migrate`] on `pool` (the session store migrates with it too).
+pub(crate) async fn migrate(pool: &PgPool) -> Result<()> {
+    const WHAT: &str = "the PostgreSQL stores";
+    let mut tx = pool
+        .begin()
+        .await
+        .map_err(|e| io(WHAT, "begin the migration", e))?;
+    run_sql(
+        &mut tx,
+        &format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"),
+    )
+    .await
+    .map_err(|e| io(WHAT, "lock for the migration", e))?;
+    run_sql(&mut tx, MIGRATION)
+        .await
+        .map_err(|e| io(WHAT, "apply the migration", e))?;
+    tx.commit()
+        .await
+        .map_err(|e| io(WHAT, "commit the migration", e))?;
+    Ok(())
 }
 
 /// The 64-bit advisory lock id of a key: the first 8 bytes of SHA-256 over a fixed label and

@@ -6,34 +6,22 @@
 #[path = "../../grantkit-axum/tests/support/mod.rs"]
 mod support;
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-
 use grantkit::store::TokenStore;
-use grantkit_axum::{Session, SessionIndex, SessionStore, User};
 use grantkit_store_redis::{RedisSessionStore, RedisTokenStores};
+use grantkit_testkit::session_contract::session_store_contract;
 use grantkit_testkit::store_contract::{env_or_skip, unique_subject};
+use std::sync::Arc;
 use support::{Browser, TestApp, COOKIE};
 
 fn redis_url(test: &str) -> Option<String> {
     env_or_skip(test, "Redis", "GRANTKIT_TEST_REDIS_URL")
 }
 
-fn signed_in(subject: &str, sid: &str) -> Session {
-    Session {
-        user: Some(User {
-            subject: subject.into(),
-            sid: Some(sid.into()),
-            claims: Default::default(),
-            login_id: String::new(),
-        }),
-        ..Session::default()
-    }
-}
-
+/// grantkit-testkit's `SessionStore` contract: round trip, the sid/sub index, a save moving
+/// its index entries, delete, and expiry (Redis's own `PXAT`, and the index sets it leaves).
 #[tokio::test]
-async fn redis_session_store_indexes_moves_and_expires() {
-    let Some(url) = redis_url("redis_session_store_indexes_moves_and_expires") else {
+async fn redis_session_store_keeps_the_session_store_contract() {
+    let Some(url) = redis_url("redis_session_store_keeps_the_session_store_contract") else {
         return;
     };
     let prefix = unique_subject("sessions");
@@ -41,51 +29,7 @@ async fn redis_session_store_indexes_moves_and_expires() {
         .await
         .unwrap()
         .prefix(&prefix);
-    let later = SystemTime::now() + Duration::from_secs(60);
-    store
-        .save("a", &signed_in("alice", "s1"), later)
-        .await
-        .unwrap();
-    store
-        .save("b", &signed_in("alice", "s2"), later)
-        .await
-        .unwrap();
-    let loaded = store.load("a").await.unwrap().unwrap();
-    assert_eq!(loaded.user.unwrap().sid.as_deref(), Some("s1"));
-    let s1 = SessionIndex::Sid("s1".into());
-    assert_eq!(store.find(&s1).await.unwrap(), vec!["a".to_owned()]);
-    // Saved again under another sid: the old index entry goes.
-    store
-        .save("a", &signed_in("alice", "s3"), later)
-        .await
-        .unwrap();
-    assert!(store.find(&s1).await.unwrap().is_empty());
-    let mut all = store
-        .find(&SessionIndex::Subject("alice".into()))
-        .await
-        .unwrap();
-    all.sort();
-    assert_eq!(all, vec!["a".to_owned(), "b".to_owned()]);
-    store.delete("b").await.unwrap();
-    assert!(store.load("b").await.unwrap().is_none());
-    assert!(store
-        .find(&SessionIndex::Sid("s2".into()))
-        .await
-        .unwrap()
-        .is_empty());
-    // An expired session is gone, from its index too.
-    let soon = SystemTime::now() + Duration::from_millis(200);
-    store
-        .save("c", &signed_in("bob", "s9"), soon)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert!(store.load("c").await.unwrap().is_none());
-    assert!(store
-        .find(&SessionIndex::Sid("s9".into()))
-        .await
-        .unwrap()
-        .is_empty());
+    session_store_contract(&store).await;
 }
 
 /// A replica of the app: sessions, tokens and the replay memory in the one Redis.

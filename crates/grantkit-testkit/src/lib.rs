@@ -19,6 +19,8 @@
 //!   and consent handler of ours.
 //! - [`store_contract`]: the [`TokenStore`](grantkit::store::TokenStore) contract as tests, for the
 //!   stores of grantkit and for your own.
+//! - `session_contract` (feature `axum-sessions`): grantkit-axum's `SessionStore` contract as
+//!   tests, for the memory, PostgreSQL and Redis session stores and for your own.
 //! - [`token_endpoint`]: a counting, strictly rotating fake token endpoint and resource server.
 //! - [`measure`]: helpers for benchmarks.
 
@@ -32,6 +34,8 @@ mod oidc_peer;
 mod peer_clients;
 pub mod polar_sh;
 mod server;
+#[cfg(feature = "axum-sessions")]
+pub mod session_contract;
 pub mod store_contract;
 pub mod token_endpoint;
 mod wire;
