@@ -1050,7 +1050,10 @@ mod tests {
     /// secret; a secret next to them is a mistake, refused at build.
     #[test]
     fn mtls_methods_need_a_certificate_send_the_client_id_and_no_secret() {
-        for method in [AuthMethod::TlsClientAuth, AuthMethod::SelfSignedTlsClientAuth] {
+        for method in [
+            AuthMethod::TlsClientAuth,
+            AuthMethod::SelfSignedTlsClientAuth,
+        ] {
             let e = Client::builder(provider(&[]), "c")
                 .auth_method(method)
                 .build()
@@ -1070,7 +1073,11 @@ mod tests {
                 .unwrap();
             let mut form = Vec::new();
             let request = reqwest::Client::new().post("https://p.example/token");
-            let request = client.authenticate(request, &mut form).unwrap().build().unwrap();
+            let request = client
+                .authenticate(request, &mut form)
+                .unwrap()
+                .build()
+                .unwrap();
             assert_eq!(form, [("client_id", "c".to_owned())]);
             assert!(request.headers().get(AUTHORIZATION).is_none());
         }

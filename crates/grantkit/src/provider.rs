@@ -921,7 +921,10 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.auth_methods(),
-            [AuthMethod::TlsClientAuth, AuthMethod::SelfSignedTlsClientAuth]
+            [
+                AuthMethod::TlsClientAuth,
+                AuthMethod::SelfSignedTlsClientAuth
+            ]
         );
         for typo in ["tls-client-auth", "TlsClientAuth", "self_signed_tls"] {
             assert!(read(serde_json::json!({"name": "x", "auth_methods": [typo]})).is_err());
@@ -949,7 +952,10 @@ mod tests {
         let clear = read(serde_json::json!({"name": "x",
             "mtls_endpoint_aliases": {"token_endpoint": "http://mtls.op.example/token"}}))
         .unwrap_err();
-        assert!(clear.contains("mtls_endpoint_aliases.token_endpoint"), "{clear}");
+        assert!(
+            clear.contains("mtls_endpoint_aliases.token_endpoint"),
+            "{clear}"
+        );
         let unknown = read(serde_json::json!({"name": "x",
             "mtls_endpoint_aliases": {"authorization_endpoint": "https://op.example/a"}}))
         .unwrap_err();

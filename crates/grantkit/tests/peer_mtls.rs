@@ -142,7 +142,11 @@ async fn login(client: &Client, user: &str) -> TokenSet {
 }
 
 fn assert_invalid_client(e: &Error) {
-    assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidClient), "{e:?}");
+    assert_eq!(
+        e.oauth_code(),
+        Some(&OAuthErrorCode::InvalidClient),
+        "{e:?}"
+    );
 }
 
 /// RFC 8705 §5: the peer's discovery lists `mtls_endpoint_aliases`, they pass the endpoint
@@ -318,8 +322,8 @@ async fn mtls_token_bound_to_another_certificate_is_refused() {
         "token_type": "Bearer",
         "cnf": {"x5t#S256": other.thumbprint()},
     });
-    let tokens = TokenSet::from_response(body.to_string().as_bytes(), std::time::SystemTime::now())
-        .unwrap();
+    let tokens =
+        TokenSet::from_response(body.to_string().as_bytes(), std::time::SystemTime::now()).unwrap();
     let e = client.userinfo(&tokens).await.unwrap_err();
     let Error::Mtls(MtlsError::CertificateMismatch { bound, presented }) = &e else {
         panic!("{e:?}");
@@ -332,11 +336,7 @@ async fn mtls_token_bound_to_another_certificate_is_refused() {
         .await
         .unwrap();
     let api = AuthorizedClient::new(source).unwrap();
-    let e = api
-        .get("https://127.0.0.1:1/api")
-        .send()
-        .await
-        .unwrap_err();
+    let e = api.get("https://127.0.0.1:1/api").send().await.unwrap_err();
     assert!(
         matches!(e, Error::Mtls(MtlsError::CertificateMismatch { .. })),
         "{e:?}"

@@ -96,7 +96,9 @@ impl ProviderMetadata {
         for (member, url) in self.mtls_endpoint_aliases.iter().flatten() {
             // Members grantkit never calls are kept in the metadata only; the policy check
             // refused a non-string alias of one it calls before this point.
-            if let (Some(endpoint), Some(url)) = (crate::mtls::aliased_endpoint(member), url.as_str()) {
+            if let (Some(endpoint), Some(url)) =
+                (crate::mtls::aliased_endpoint(member), url.as_str())
+            {
                 builder = builder.mtls_endpoint_alias(endpoint, url);
             }
         }

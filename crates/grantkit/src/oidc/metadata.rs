@@ -264,15 +264,21 @@ mod tests {
             ("introspection_endpoint", "not a url"),
         ];
         for (member, url) in refused {
-            let e = check_endpoints("https://op.example", &document(serde_json::json!({ member: url })))
-                .unwrap_err();
+            let e = check_endpoints(
+                "https://op.example",
+                &document(serde_json::json!({ member: url })),
+            )
+            .unwrap_err();
             let Error::UnsafeEndpoint { field, .. } = &e else {
                 panic!("{member}: {e:?}")
             };
             assert_eq!(field, &format!("mtls_endpoint_aliases.{member}"));
         }
-        let e = check_endpoints("https://op.example", &document(serde_json::json!({"token_endpoint": 7})))
-            .unwrap_err();
+        let e = check_endpoints(
+            "https://op.example",
+            &document(serde_json::json!({"token_endpoint": 7})),
+        )
+        .unwrap_err();
         assert!(matches!(e, Error::UnsafeEndpoint { .. }), "{e:?}");
         let fine = document(serde_json::json!({
             "token_endpoint": "https://mtls.op.example/token",
