@@ -15,7 +15,7 @@ use grantkit::{
     AuthMethod, AuthorizedClient, Client, Endpoint, Error, OAuthErrorCode, Provider, TokenSet,
     TokenSource,
 };
-use grantkit_testkit::{Browser, OidcPeer, PeerTls, PEER_REDIRECT_URI};
+use grantkit_testkit::{Browser, OidcPeer, PeerTls, TestServer, PEER_REDIRECT_URI};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
 };
@@ -337,6 +337,44 @@ async fn mtls_token_bound_to_another_certificate_is_refused() {
         .unwrap();
     let api = AuthorizedClient::new(source).unwrap();
     let e = api.get("https://127.0.0.1:1/api").send().await.unwrap_err();
+    assert!(
+        matches!(e, Error::Mtls(MtlsError::CertificateMismatch { .. })),
+        "{e:?}"
+    );
+    assert!(!format!("{e} {e:?}").contains("bound-elsewhere-TOKEN"));
+}
+
+/// A token response that binds its token to another certificate (`cnf.x5t#S256`, RFC 8705
+/// §3.1) is refused when it arrives, typed, the token in no message. A fake token endpoint
+/// plays the server: the peer never puts `cnf` in token responses.
+#[tokio::test]
+async fn mtls_token_response_bound_to_another_certificate_is_refused() {
+    let pki = pki();
+    let other = TlsIdentity::from_pem(&pki.intruder).unwrap();
+    let body = serde_json::json!({
+        "access_token": "bound-elsewhere-TOKEN",
+        "token_type": "Bearer",
+        "cnf": {"x5t#S256": other.thumbprint()},
+    });
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let server = TestServer::start(app).await.unwrap();
+    let provider = Provider::builder("fake")
+        .token_endpoint(&format!("http://{}/token", server.addr()))
+        .build()
+        .unwrap();
+    let client = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let e = client.client_credentials(["api:read"]).await.unwrap_err();
     assert!(
         matches!(e, Error::Mtls(MtlsError::CertificateMismatch { .. })),
         "{e:?}"
