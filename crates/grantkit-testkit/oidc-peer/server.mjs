@@ -18,6 +18,15 @@
 //                           ORIGIN/callback, post-logout redirect URI ORIGIN/auth/logged-out, back-channel
 //                           logout URI ORIGIN/auth/backchannel-logout (PEER_BACKCHANNEL_LOGOUT_URI overrides
 //                           it), `sid` in its ID tokens and logout tokens
+//   PEER_TLS_CERT, PEER_TLS_KEY, PEER_TLS_CA   mutual TLS (RFC 8705): serve HTTPS (issuer https://127.0.0.1:<port>)
+//                           with this server certificate and key (PEM), ask every connection for a client
+//                           certificate and verify it against PEER_TLS_CA (not refusing the handshake: the
+//                           provider decides). Turns on oidc-provider's `features.mTLS` (tls_client_auth,
+//                           self_signed_tls_client_auth, certificate-bound access tokens) and publishes
+//                           `mtls_endpoint_aliases` under /mtls/...: only requests to an alias see the client
+//                           certificate, as at a provider whose mTLS endpoints sit on their own host. Adds
+//                           `mtls-client` (tls_client_auth, subject DN `CN=grantkit-mtls-client`) and, with
+//                           PEER_MTLS_SELF_SIGNED_CERT (PEM), `mtls-self-signed-client` whose JWKS holds it.
 //
 // HTTP Basic client credentials are read like servers that use a plain percent-decoder (no `+` -> space):
 // a space must arrive as `%20`; `+` stays a literal plus. See decodeBasicPlainly below.
@@ -25,6 +34,7 @@
 // Everything except the URL line goes to stderr. See README.md for the protocol and the client table.
 
 import http from 'node:http';
+import https from 'node:https';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 
@@ -54,6 +64,86 @@ const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 const ECHO_GRANT = 'urn:grantkit:test:echo';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+// ---------------------------------------------------------------------------------------------------
+// Mutual TLS (RFC 8705), only with PEER_TLS_CERT. Read from oidc-provider 9.x: lib/shared/client_auth.js
+// (tls_client_auth asks certificateAuthorized, then certificateSubjectMatches for the one registered
+// tls_client_auth_* value; self_signed_tls_client_auth matches the certificate's x5t#S256 against the
+// client's JWKS), lib/shared/access_token.js (a bound token needs the same certificate at userinfo),
+// lib/actions/introspection.js (cnf.x5t#S256). oidc-provider does not publish mtls_endpoint_aliases
+// itself: they go in through `discovery`.
+// ---------------------------------------------------------------------------------------------------
+const TLS = process.env.PEER_TLS_CERT
+  ? { cert: process.env.PEER_TLS_CERT, key: process.env.PEER_TLS_KEY, ca: process.env.PEER_TLS_CA }
+  : undefined;
+const MTLS_PREFIX = '/mtls/';
+const MTLS_CLIENT_DN = 'CN=grantkit-mtls-client';
+
+function mtlsClients() {
+  if (!TLS) return [];
+  const clients = [{
+    client_id: 'mtls-client',
+    token_endpoint_auth_method: 'tls_client_auth',
+    tls_client_auth_subject_dn: MTLS_CLIENT_DN,
+    tls_client_certificate_bound_access_tokens: true,
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    scope: 'openid email profile offline_access api:read',
+  }];
+  const selfSigned = process.env.PEER_MTLS_SELF_SIGNED_CERT;
+  if (selfSigned) {
+    const cert = new crypto.X509Certificate(selfSigned);
+    const jwk = { ...cert.publicKey.export({ format: 'jwk' }), x5c: [cert.raw.toString('base64')] };
+    clients.push({
+      client_id: 'mtls-self-signed-client',
+      token_endpoint_auth_method: 'self_signed_tls_client_auth',
+      jwks: { keys: [jwk] },
+      tls_client_certificate_bound_access_tokens: true,
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+      scope: 'openid email profile offline_access api:read',
+    });
+  }
+  return clients;
+}
+
+// The client certificate, for requests that came through an alias only.
+function mtlsCertificate(ctx) {
+  if (!ctx.req.viaMtlsAlias) return undefined;
+  const peer = ctx.req.socket.getPeerCertificate?.();
+  return peer?.raw ? new crypto.X509Certificate(peer.raw) : undefined;
+}
+
+function withMtls(issuer, conf) {
+  if (!TLS) return conf;
+  conf.features.mTLS = {
+    enabled: true,
+    certificateBoundAccessTokens: true,
+    tlsClientAuth: true,
+    selfSignedTlsClientAuth: true,
+    getCertificate: mtlsCertificate,
+    // The handshake verified the chain against PEER_TLS_CA (rejectUnauthorized is off, so look).
+    certificateAuthorized: (ctx) => ctx.req.socket.authorized === true,
+    // Only tls_client_auth_subject_dn is registered here; one-RDN subjects read the same in
+    // RFC 4514 order and node's.
+    certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn'
+      && mtlsCertificate(ctx)?.subject.split('\n').reverse().join(',') === expected,
+  };
+  // The library's default list has none of the mTLS methods; the shared peer keeps its own.
+  conf.clientAuthMethods = ['none', 'client_secret_basic', 'client_secret_jwt', 'client_secret_post',
+    'private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'];
+  const alias = (path) => `${issuer}${MTLS_PREFIX}${path}`;
+  conf.discovery = {
+    ...(conf.discovery ?? {}),
+    mtls_endpoint_aliases: {
+      token_endpoint: alias('token'),
+      revocation_endpoint: alias('token/revocation'),
+      introspection_endpoint: alias('token/introspection'),
+      userinfo_endpoint: alias('me'),
+      pushed_authorization_request_endpoint: alias('request'),
+      device_authorization_endpoint: alias('device/auth'),
+    },
+  };
+  return conf;
+}
+
 // grantkit-axum's tests: a web app on loopback whose sessions end by RP-initiated and back-channel logout.
 function webAppClients() {
   const origin = process.env.PEER_WEB_APP_ORIGIN;
@@ -194,6 +284,7 @@ const CLIENTS = [
     scope: 'openid email profile offline_access api:read',
   },
   ...webAppClients(),
+  ...mtlsClients(),
 ].map((c) => ({
   application_type: 'native',
   redirect_uris: REDIRECT_URIS,
@@ -670,7 +761,7 @@ async function traceForms(ctx, next) {
 }
 
 function buildProvider(issuer) {
-  const p = new Provider(issuer, configuration());
+  const p = new Provider(issuer, withMtls(issuer, configuration()));
   p.on('server_error', (_ctx, err) => console.error('oidc-peer server_error:', err));
   registerExtensionGrants(p, issuer);
   p.use(traceForms);
@@ -740,14 +831,21 @@ async function route(issuer, req, res) {
     return;
   }
 
+  if (TLS && pathname.startsWith(MTLS_PREFIX)) {
+    // An alias: the provider sees the plain route, and getCertificate the client certificate.
+    req.url = req.url.slice(MTLS_PREFIX.length - 1);
+    req.viaMtlsAlias = true;
+  }
   decodeBasicPlainly(req);
   providerHandler(req, res);
 }
 
-const server = http.createServer();
+const server = TLS
+  ? https.createServer({ cert: TLS.cert, key: TLS.key, ca: TLS.ca, requestCert: true, rejectUnauthorized: false })
+  : http.createServer();
 server.listen(Number.parseInt(process.env.PEER_PORT ?? '0', 10) || 0, '127.0.0.1', () => {
   const { port } = server.address();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${TLS ? 'https' : 'http'}://127.0.0.1:${port}`;
   provider = buildProvider(issuer);
   providerHandler = provider.callback();
   server.on('request', (req, res) => {

@@ -123,6 +123,18 @@ impl Browser {
         Self { client }
     }
 
+    /// A browser with an empty cookie jar that also trusts `root` (a test CA, for a peer
+    /// serving HTTPS: [`OidcPeer::start_tls_or_skip`](crate::OidcPeer::start_tls_or_skip)).
+    pub fn trusting(root: reqwest::Certificate) -> Self {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .tls_certs_merge([root])
+            .build()
+            .expect("reqwest client");
+        Self { client }
+    }
+
     /// Opens `authorize_url` and follows redirects until one goes to a URL starting with
     /// `redirect_prefix`; returns that URL (the callback the app would receive) without
     /// requesting it. A provider that shows a page instead (a login form) is

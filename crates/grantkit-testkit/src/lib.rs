@@ -48,7 +48,7 @@ pub use browser::{Browser, BrowserError, Form, Landing, Page};
 pub use hydra::{Hydra, HYDRA_REDIRECT_URI, HYDRA_VERSION};
 pub use interop::{ClientRole, InteropError, InteropOp, OpClient, OpFuture, OpUser};
 pub use keycloak::{Keycloak, KEYCLOAK_REALM, KEYCLOAK_REDIRECT_URI, KEYCLOAK_VERSION};
-pub use oidc_peer::{OidcPeer, PeerError};
+pub use oidc_peer::{OidcPeer, PeerError, PeerTls};
 pub use peer_clients::{authorize, login, LoginError, PeerClient, PEER_REDIRECT_URI};
 pub use server::TestServer;
 

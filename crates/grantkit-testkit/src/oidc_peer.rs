@@ -109,6 +109,22 @@ impl OidcPeer {
         }
     }
 
+    /// Starts a peer serving HTTPS with mutual TLS (server.mjs's `PEER_TLS_*` switches: its
+    /// issuer is `https://127.0.0.1:PORT`, its `mtls_endpoint_aliases` under `/mtls/`, with the
+    /// clients `mtls-client` and, given a self-signed certificate, `mtls-self-signed-client`),
+    /// or decides like [`OidcPeer::start_or_skip`].
+    pub fn start_tls_or_skip(test: &str, tls: &PeerTls) -> Option<Self> {
+        let mut env = vec![
+            ("PEER_TLS_CERT", tls.cert.as_str()),
+            ("PEER_TLS_KEY", tls.key.as_str()),
+            ("PEER_TLS_CA", tls.ca.as_str()),
+        ];
+        if let Some(cert) = &tls.self_signed_client {
+            env.push(("PEER_MTLS_SELF_SIGNED_CERT", cert.as_str()));
+        }
+        Self::start_with_env_or_skip(test, &env)
+    }
+
     /// The issuer URL, `http://127.0.0.1:PORT` (no trailing slash).
     pub fn issuer(&self) -> &str {
         &self.issuer
@@ -189,6 +205,19 @@ impl OidcPeer {
         std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("cannot read fixture {}: {e}", path.display()))
     }
+}
+
+/// The certificates of a peer started with [`OidcPeer::start_tls_or_skip`], as PEM text.
+#[derive(Clone, Debug)]
+pub struct PeerTls {
+    /// The server certificate (valid for `127.0.0.1`), signed by `ca`.
+    pub cert: String,
+    /// The server certificate's private key.
+    pub key: String,
+    /// The CA that `tls_client_auth` client certificates must chain to.
+    pub ca: String,
+    /// A self-signed client certificate, registered in `mtls-self-signed-client`'s JWKS.
+    pub self_signed_client: Option<String>,
 }
 
 impl Drop for OidcPeer {

@@ -5,7 +5,8 @@
 ///
 /// In JSON (a saved [`Provider`](crate::Provider), a CLI profile) a method is its registered
 /// name, as in discovery documents: `"client_secret_basic"`, `"client_secret_post"`, `"none"`,
-/// `"private_key_jwt"`, `"client_secret_jwt"`. Any other string is an error, never `none`.
+/// `"private_key_jwt"`, `"client_secret_jwt"`, `"tls_client_auth"`,
+/// `"self_signed_tls_client_auth"`. Any other string is an error, never `none`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -22,6 +23,14 @@ pub enum AuthMethod {
     /// `client_secret_jwt` (RFC 7523, OpenID Connect Core §9): a short-lived JWT signed with
     /// the client secret (HS256); the secret itself never travels.
     ClientSecretJwt,
+    /// `tls_client_auth` (RFC 8705 §2.1): the client presents a certificate from a CA the
+    /// server trusts, matched on its registered subject; the body carries `client_id` and no
+    /// secret. Needs [`ClientBuilder::tls_identity`](crate::ClientBuilder::tls_identity).
+    TlsClientAuth,
+    /// `self_signed_tls_client_auth` (RFC 8705 §2.2): the client presents a self-signed
+    /// certificate registered in its JWKS (`x5c`); the body carries `client_id` and no secret.
+    /// Needs [`ClientBuilder::tls_identity`](crate::ClientBuilder::tls_identity).
+    SelfSignedTlsClientAuth,
 }
 
 impl AuthMethod {
@@ -33,6 +42,8 @@ impl AuthMethod {
             AuthMethod::None => "none",
             AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::ClientSecretJwt => "client_secret_jwt",
+            AuthMethod::TlsClientAuth => "tls_client_auth",
+            AuthMethod::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
@@ -44,7 +55,17 @@ impl AuthMethod {
             "none" => Some(AuthMethod::None),
             "private_key_jwt" => Some(AuthMethod::PrivateKeyJwt),
             "client_secret_jwt" => Some(AuthMethod::ClientSecretJwt),
+            "tls_client_auth" => Some(AuthMethod::TlsClientAuth),
+            "self_signed_tls_client_auth" => Some(AuthMethod::SelfSignedTlsClientAuth),
             _ => None,
         }
+    }
+
+    /// Whether the method authenticates with the client's TLS certificate (RFC 8705 §2).
+    pub fn is_mutual_tls(self) -> bool {
+        matches!(
+            self,
+            AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+        )
     }
 }

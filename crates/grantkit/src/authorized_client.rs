@@ -70,11 +70,23 @@ impl fmt::Debug for AuthorizedClient {
 impl AuthorizedClient {
     /// A client with its own connection pool: 30 s timeout, 10 s to connect, up to 10
     /// redirects (reqwest drops the `Authorization` header when a redirect leaves the host).
+    ///
+    /// When the source's [`Client`] has a TLS identity
+    /// ([`ClientBuilder::tls_identity`](crate::ClientBuilder::tls_identity)), this client
+    /// presents the same certificate and trusts the same extra roots, so certificate-bound
+    /// access tokens (RFC 8705 §3) work.
     pub fn new(source: TokenSource) -> Result<Self> {
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")));
+        let builder = match source.client().and_then(Client::mtls) {
+            Some(mtls) => builder
+                .tls_certs_merge(mtls.roots.iter().cloned())
+                .identity(mtls.identity.to_reqwest()?),
+            None => builder,
+        };
+        let http = builder
             .build()
             .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self::with_client(http, source))
@@ -148,6 +160,8 @@ impl AuthorizedClient {
     /// Sends `request` with `token`. A DPoP-bound token gets a fresh proof, and one more try
     /// when the resource server answers with a nonce challenge.
     async fn send_with(&self, mut request: Request, token: &AccessToken) -> Result<Response> {
+        let identity = self.source.client().and_then(Client::tls_identity);
+        crate::mtls::check_binding(identity, token.token_set().extra())?;
         let replay = self.dpop(token)?.and_then(|_| request.try_clone());
         self.authorize(&mut request, token)?;
         let response = self.send_raw(request).await?;

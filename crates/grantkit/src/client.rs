@@ -14,8 +14,9 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::address::GuardedResolver;
 use crate::dpop::Dpop;
 use crate::error::{Endpoint, Error, IdTokenError, Result};
-use crate::http::{Http, HttpOptions, HttpResponse};
+use crate::http::{default_builder, Http, HttpOptions, HttpResponse};
 use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTION_TYPE};
+use crate::mtls::{Mtls, TlsIdentity};
 use crate::oidc::{IdTokenVerifier, JwksCache, JwksOptions};
 use crate::provider::{AuthMethod, Provider};
 use crate::redirect_uri::check_redirect_uri;
@@ -66,6 +67,8 @@ struct Inner {
     http: Http,
     id_tokens: Option<IdTokenVerifier>,
     dpop: Option<Dpop>,
+    /// The client certificate and the HTTP client that presents it (RFC 8705).
+    mtls: Option<Mtls>,
 }
 
 impl fmt::Debug for Inner {
@@ -84,6 +87,7 @@ impl fmt::Debug for Client {
             .field("client_secret", &self.inner.client_secret)
             .field("private_key", &self.inner.private_key)
             .field("auth_method", &self.inner.auth_method)
+            .field("tls_identity", &self.tls_identity())
             .field("redirect_uri", &self.inner.redirect_uri)
             .finish_non_exhaustive()
     }
@@ -103,6 +107,8 @@ impl Client {
             scopes: Vec::new(),
             require_par: false,
             dpop: None,
+            tls_identity: None,
+            root_certificates: Vec::new(),
             http_options: HttpOptions::default(),
             http_client_builder: None,
             resolve: HashMap::new(),
@@ -138,6 +144,38 @@ impl Client {
 
     pub(crate) fn http(&self) -> &Http {
         &self.inner.http
+    }
+
+    /// The HTTP client for calls to `endpoint`: the one presenting the client certificate for
+    /// the endpoints mutual TLS applies to (RFC 8705 §5), the plain one for the rest.
+    pub(crate) fn http_for(&self, endpoint: Endpoint) -> &Http {
+        match &self.inner.mtls {
+            Some(mtls) if crate::mtls::is_mtls_endpoint(endpoint) => &mtls.http,
+            _ => self.http(),
+        }
+    }
+
+    /// Where calls to `endpoint` go: its `mtls_endpoint_aliases` entry when this client uses
+    /// mutual TLS and the provider has one (RFC 8705 §5), else the endpoint itself.
+    pub(crate) fn endpoint_url(&self, endpoint: Endpoint) -> Result<&url::Url> {
+        let alias = self
+            .inner
+            .mtls
+            .as_ref()
+            .and_then(|_| self.provider().mtls_endpoint_alias(endpoint));
+        match alias {
+            Some(url) => Ok(url),
+            None => self.provider().endpoint(endpoint),
+        }
+    }
+
+    /// The certificate this client presents in mutual TLS, if it has one.
+    pub fn tls_identity(&self) -> Option<&TlsIdentity> {
+        self.inner.mtls.as_ref().map(|m| &m.identity)
+    }
+
+    pub(crate) fn mtls(&self) -> Option<&Mtls> {
+        self.inner.mtls.as_ref()
     }
 
     /// This client's HTTP client (same pool, timeouts and body cap), for a provider crate's API
@@ -269,7 +307,7 @@ impl Client {
         dpop: bool,
     ) -> Result<HttpResponse> {
         let form = WipedForm(form);
-        let url = self.provider().endpoint(endpoint)?;
+        let url = self.endpoint_url(endpoint)?;
         // The retry needs the form as it was before authentication (a fresh assertion, a fresh
         // proof); keep a copy only when a retry can happen, not on every call.
         let dpop = self.dpop().filter(|_| dpop);
@@ -300,7 +338,8 @@ impl Client {
         extra: &[(String, String)],
         dpop: Option<&Dpop>,
     ) -> Result<(HttpResponse, WipedForm)> {
-        let request = self.authenticate(self.http().client().post(url.clone()), &mut form.0)?;
+        let http = self.http_for(endpoint);
+        let request = self.authenticate(http.client().post(url.clone()), &mut form.0)?;
         let request = match dpop {
             Some(dpop) => dpop.sign_token_request(request, url)?,
             None => request,
@@ -311,7 +350,7 @@ impl Client {
         let request = request
             .header(CONTENT_TYPE, FORM_CONTENT_TYPE.clone())
             .body(reqwest::Body::from(bytes::Bytes::from_owner(body)));
-        let response = self.http().execute(endpoint, request).await?;
+        let response = http.execute(endpoint, request).await?;
         Ok((response, form))
     }
 
@@ -468,6 +507,8 @@ pub struct ClientBuilder {
     scopes: Vec<String>,
     require_par: bool,
     dpop: Option<Dpop>,
+    tls_identity: Option<TlsIdentity>,
+    root_certificates: Vec<reqwest::Certificate>,
     http_options: HttpOptions,
     http_client_builder: Option<reqwest::ClientBuilder>,
     resolve: HashMap<String, Vec<IpAddr>>,
@@ -521,6 +562,40 @@ impl ClientBuilder {
     #[cfg(feature = "dpop")]
     pub fn dpop(mut self, key: crate::dpop::DpopKey) -> Self {
         self.dpop = Some(Dpop::new(key));
+        self
+    }
+
+    /// The certificate chain and key this client presents in mutual TLS (RFC 8705): for
+    /// `tls_client_auth` / `self_signed_tls_client_auth`, and for certificate-bound access
+    /// tokens whatever the method. Only the token, revocation, introspection, userinfo, PAR and
+    /// device authorization calls present it, at the provider's `mtls_endpoint_aliases` where
+    /// it has them; [`AuthorizedClient::new`](crate::AuthorizedClient::new) presents it too.
+    /// Those calls use a reqwest client grantkit builds (its defaults plus
+    /// [`root_certificate`](ClientBuilder::root_certificate)), not
+    /// [`http_client_builder`](ClientBuilder::http_client_builder)'s.
+    ///
+    /// ```no_run
+    /// use grantkit::mtls::TlsIdentity;
+    /// use grantkit::{AuthMethod, Client, Provider};
+    ///
+    /// # fn run(provider: Provider) -> Result<(), Box<dyn std::error::Error>> {
+    /// let pem = std::fs::read("client-chain-and-key.pem")?;
+    /// let client = Client::builder(provider, "my-client")
+    ///     .auth_method(AuthMethod::SelfSignedTlsClientAuth)
+    ///     .tls_identity(TlsIdentity::from_pem(pem)?)
+    ///     .build()?;
+    /// # let _ = client;
+    /// # Ok(()) }
+    /// ```
+    pub fn tls_identity(mut self, identity: TlsIdentity) -> Self {
+        self.tls_identity = Some(identity);
+        self
+    }
+
+    /// Trusts one more root certificate (a private CA) for every call of this client, in
+    /// addition to the system's roots. There is no switch to accept invalid certificates.
+    pub fn root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
         self
     }
 
@@ -635,6 +710,11 @@ impl ClientBuilder {
             }
             _ => {}
         }
+        crate::mtls::check_method(
+            method,
+            self.client_secret.is_some(),
+            self.tls_identity.is_some(),
+        )?;
         let accepted = self.provider.auth_methods();
         if !accepted.is_empty() && !accepted.contains(&method) {
             let names: Vec<_> = accepted.iter().map(|m| m.as_str()).collect();
@@ -666,7 +746,25 @@ impl ClientBuilder {
             )));
         }
         let resolver = GuardedResolver::new(self.provider.address_policy(), self.resolve);
-        let http = Http::build(self.http_client_builder, self.http_options, resolver)?;
+        let roots = self.root_certificates;
+        let builder = match (self.http_client_builder, roots.is_empty()) {
+            (builder, true) => builder,
+            (builder, false) => Some(
+                builder
+                    .unwrap_or_else(|| default_builder(&self.http_options))
+                    .tls_certs_merge(roots.iter().cloned()),
+            ),
+        };
+        let mtls = match self.tls_identity {
+            Some(identity) => Some(Mtls::build(
+                identity,
+                roots,
+                self.http_options.clone(),
+                resolver.clone(),
+            )?),
+            None => None,
+        };
+        let http = Http::build(builder, self.http_options, resolver)?;
         let id_tokens = match (
             self.provider.issuer(),
             self.provider.endpoint(Endpoint::Jwks),
@@ -716,6 +814,7 @@ impl ClientBuilder {
                 http,
                 id_tokens,
                 dpop: self.dpop,
+                mtls,
             }),
         })
     }
@@ -936,6 +1035,80 @@ mod tests {
         let (header, claims) = assertion_of(&legacy);
         assert_eq!(claims["aud"], "https://honest.example/token");
         assert_eq!(header["typ"], "JWT");
+    }
+
+    fn tls_identity() -> TlsIdentity {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(Vec::new())
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        TlsIdentity::from_pem(format!("{}{}", cert.pem(), key.serialize_pem())).unwrap()
+    }
+
+    /// RFC 8705 §2: the mTLS methods need a certificate, send `client_id` in the body and no
+    /// secret; a secret next to them is a mistake, refused at build.
+    #[test]
+    fn mtls_methods_need_a_certificate_send_the_client_id_and_no_secret() {
+        for method in [
+            AuthMethod::TlsClientAuth,
+            AuthMethod::SelfSignedTlsClientAuth,
+        ] {
+            let e = Client::builder(provider(&[]), "c")
+                .auth_method(method)
+                .build()
+                .unwrap_err();
+            assert!(e.to_string().contains("tls_identity"), "{e}");
+            let e = Client::builder(provider(&[]), "c")
+                .auth_method(method)
+                .client_secret("s")
+                .tls_identity(tls_identity())
+                .build()
+                .unwrap_err();
+            assert!(e.to_string().contains("drop the secret"), "{e}");
+            let client = Client::builder(provider(&[]), "c")
+                .auth_method(method)
+                .tls_identity(tls_identity())
+                .build()
+                .unwrap();
+            let mut form = Vec::new();
+            let request = reqwest::Client::new().post("https://p.example/token");
+            let request = client
+                .authenticate(request, &mut form)
+                .unwrap()
+                .build()
+                .unwrap();
+            assert_eq!(form, [("client_id", "c".to_owned())]);
+            assert!(request.headers().get(AUTHORIZATION).is_none());
+        }
+    }
+
+    /// RFC 8705 §5: with a certificate, the aliased endpoints are called at their alias and
+    /// through the certificate-presenting HTTP client; without one, at the endpoint itself.
+    #[test]
+    fn mtls_calls_go_to_the_aliases_only_with_a_certificate() {
+        let provider = Provider::builder("p")
+            .token_endpoint("https://p.example/token")
+            .authorization_endpoint("https://p.example/authorize")
+            .mtls_endpoint_alias(Endpoint::Token, "https://mtls.p.example/token")
+            .mtls_endpoint_alias(Endpoint::Authorization, "https://mtls.p.example/authorize")
+            .build()
+            .unwrap();
+        let plain = Client::builder(provider.clone(), "c").build().unwrap();
+        let token = plain.endpoint_url(Endpoint::Token).unwrap();
+        assert_eq!(token.as_str(), "https://p.example/token");
+        let mtls = Client::builder(provider, "c")
+            .auth_method(AuthMethod::TlsClientAuth)
+            .tls_identity(tls_identity())
+            .build()
+            .unwrap();
+        let token = mtls.endpoint_url(Endpoint::Token).unwrap();
+        assert_eq!(token.as_str(), "https://mtls.p.example/token");
+        // The authorization endpoint is front-channel: no alias is taken for it.
+        let authorize = mtls.endpoint_url(Endpoint::Authorization).unwrap();
+        assert_eq!(authorize.as_str(), "https://p.example/authorize");
+        assert!(std::ptr::eq(mtls.http_for(Endpoint::Jwks), mtls.http()));
+        assert!(!std::ptr::eq(mtls.http_for(Endpoint::Token), mtls.http()));
     }
 
     #[test]

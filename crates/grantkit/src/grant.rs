@@ -223,6 +223,8 @@ impl Client {
                 endpoint: Endpoint::Token,
                 reason,
             })?;
+        // RFC 8705 §3: a token bound to another certificate than ours is of no use to us.
+        crate::mtls::check_binding(self.tls_identity(), tokens.extra())?;
         Ok(tokens)
     }
 }

@@ -90,12 +90,7 @@ impl Http {
         options: HttpOptions,
         resolver: GuardedResolver,
     ) -> Result<Self> {
-        // The total timeout is grantkit's own (see `execute`), not reqwest's.
-        let builder = builder.unwrap_or_else(|| {
-            reqwest::Client::builder()
-                .connect_timeout(options.connect_timeout)
-                .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
-        });
+        let builder = builder.unwrap_or_else(|| default_builder(&options));
         // Forced on an application's builder too: reqwest's default policy follows a 307/308
         // and re-posts the form (secret, code and verifier, refresh token) to its target.
         let mut builder = builder.redirect(reqwest::redirect::Policy::none());
@@ -220,6 +215,14 @@ impl Http {
         }
         transport_error(endpoint, e)
     }
+}
+
+/// grantkit's own reqwest settings, for a client the application gave no builder for. The
+/// total timeout is grantkit's own (see `Http::execute`), not reqwest's.
+pub(crate) fn default_builder(options: &HttpOptions) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
 }
 
 /// The HTTP client grantkit's own calls go through, for a provider crate's API calls: timeouts,

@@ -52,6 +52,7 @@
 //! | [`device`] | the device authorization grant (RFC 8628): [`Client::device_authorization`], [`Client::poll_device`], [`device::DevicePoll`] |
 //! | [`jwt_auth`] | JWT client authentication (RFC 7523): [`jwt_auth::ClientKey`] for `private_key_jwt`, [`jwt_auth::JwtAudience`] |
 //! | `dpop` | DPoP (RFC 9449, feature `dpop`): `dpop::DpopKey` and `ClientBuilder::dpop`; proofs on token requests, DPoP-bound tokens in [`Client::userinfo`] and [`AuthorizedClient`], server nonces |
+//! | [`mtls`] | mutual TLS (RFC 8705): [`mtls::TlsIdentity`] for `tls_client_auth`, `self_signed_tls_client_auth` and certificate-bound tokens |
 //! | [`http`] | the HTTP layer: [`http::HttpOptions`], and [`http::HttpClient`] for provider crates' own API calls |
 //! | [`error`] | every error type: [`Error`], [`CallbackError`], [`OAuthError`], [`error::Refusal`]… |
 //!
@@ -110,6 +111,7 @@ pub mod jwt_auth;
 pub mod jwt_bearer;
 mod keys;
 mod logout;
+pub mod mtls;
 pub mod oidc;
 mod par;
 pub mod provider;

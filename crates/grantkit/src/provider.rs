@@ -209,6 +209,7 @@ impl TokenField {
 /// | `name` | string, required | |
 /// | `issuer` | string | none |
 /// | `authorization_endpoint`, `token_endpoint`, `revocation_endpoint`, `introspection_endpoint`, `userinfo_endpoint`, `jwks_uri`, `device_authorization_endpoint`, `pushed_authorization_request_endpoint`, `end_session_endpoint` | URL string | none |
+/// | `mtls_endpoint_aliases` | `{"token_endpoint": URL, ...}` (RFC 8705 §5; token, revocation, introspection, userinfo, PAR, device authorization) | none |
 /// | `require_pushed_authorization_requests`, `iss_parameter_supported` | boolean | `false` |
 /// | `auth_methods` | [`AuthMethod`] names (`"client_secret_basic"`...) | `[]` (not declared) |
 /// | `revocation_auth_methods`, `introspection_auth_methods` | [`AuthMethod`] names | not declared |
@@ -273,6 +274,8 @@ pub struct Provider {
     /// against the same document policy.
     origin: Option<DocumentOrigin>,
     quirks: Quirks,
+    /// RFC 8705 §5 `mtls_endpoint_aliases`: where a mutual-TLS client calls these endpoints.
+    mtls_aliases: Vec<(Endpoint, Url)>,
 }
 
 impl Provider {
@@ -301,6 +304,7 @@ impl Provider {
                 metadata: None,
                 origin: None,
                 quirks: Quirks::default(),
+                mtls_aliases: Vec::new(),
             },
             error: None,
         }
@@ -432,7 +436,12 @@ impl Provider {
     /// secrets must not cross the internet in clear (RFC 6749 §3.1, §3.2), and a hand-edited
     /// configuration must not turn a refresh into a request to the metadata service.
     fn check_named_endpoints(&self) -> Result<()> {
-        for (member, url) in self.endpoint_urls() {
+        let aliases = self
+            .mtls_alias_urls()
+            .map(|(member, url)| (format!("mtls_endpoint_aliases.{member}"), Some(url)));
+        let endpoints = self.endpoint_urls().into_iter();
+        let endpoints = endpoints.map(|(member, url)| (member.to_owned(), url));
+        for (member, url) in endpoints.chain(aliases) {
             let Some(url) = url else { continue };
             let refuse = |reason: &str| {
                 Error::Config(format!(
@@ -455,6 +464,26 @@ impl Provider {
             }
         }
         Ok(())
+    }
+
+    /// The `mtls_endpoint_aliases` entry for `endpoint` (RFC 8705 §5): where a client that
+    /// uses mutual TLS calls it instead. Only the token, revocation, introspection, userinfo,
+    /// PAR and device authorization endpoints have one.
+    pub fn mtls_endpoint_alias(&self, endpoint: Endpoint) -> Option<&Url> {
+        self.mtls_aliases
+            .iter()
+            .find(|(e, _)| *e == endpoint)
+            .map(|(_, url)| url)
+    }
+
+    /// Every alias with its `mtls_endpoint_aliases` member name.
+    fn mtls_alias_urls(&self) -> impl Iterator<Item = (&'static str, &Url)> + '_ {
+        self.mtls_aliases.iter().filter_map(|(endpoint, url)| {
+            crate::mtls::ALIASED
+                .iter()
+                .find(|(e, _)| e == endpoint)
+                .map(|(_, member)| (*member, url))
+        })
     }
 
     /// The URL of `endpoint`, or a typed error naming the missing endpoint.
@@ -585,6 +614,20 @@ impl ProviderBuilder {
     /// The RFC 9126 pushed authorization request (PAR) endpoint.
     pub fn pushed_authorization_request_endpoint(self, url: &str) -> Self {
         self.endpoint(Endpoint::PushedAuthorization, url)
+    }
+
+    /// The endpoint a client using mutual TLS calls instead of `endpoint` (RFC 8705 §5
+    /// `mtls_endpoint_aliases`): token, revocation, introspection, userinfo, PAR and device
+    /// authorization; others are ignored. Checked like the endpoints themselves.
+    pub fn mtls_endpoint_alias(mut self, endpoint: Endpoint, url: &str) -> Self {
+        if !crate::mtls::is_mtls_endpoint(endpoint) {
+            return self;
+        }
+        if let Some(parsed) = self.url(&format!("mTLS alias of the {endpoint} endpoint"), url) {
+            self.provider.mtls_aliases.retain(|(e, _)| *e != endpoint);
+            self.provider.mtls_aliases.push((endpoint, parsed));
+        }
+        self
     }
 
     /// Declares that the provider accepts only pushed authorization requests (RFC 9126 §5).
@@ -868,6 +911,60 @@ mod tests {
             e.contains("token_endpoint") && e.contains("plain http"),
             "{e}"
         );
+    }
+
+    /// RFC 8705: the two mTLS methods have their registered names in JSON, strictly.
+    #[test]
+    fn mtls_auth_methods_have_strict_json_names() {
+        let p = read(serde_json::json!({"name": "x",
+            "auth_methods": ["tls_client_auth", "self_signed_tls_client_auth"]}))
+        .unwrap();
+        assert_eq!(
+            p.auth_methods(),
+            [
+                AuthMethod::TlsClientAuth,
+                AuthMethod::SelfSignedTlsClientAuth
+            ]
+        );
+        for typo in ["tls-client-auth", "TlsClientAuth", "self_signed_tls"] {
+            assert!(read(serde_json::json!({"name": "x", "auth_methods": [typo]})).is_err());
+        }
+        assert_eq!(
+            AuthMethod::from_name("self_signed_tls_client_auth"),
+            Some(AuthMethod::SelfSignedTlsClientAuth)
+        );
+    }
+
+    /// RFC 8705 §5 aliases survive a save and are checked on reading like the endpoints.
+    #[test]
+    fn mtls_endpoint_aliases_round_trip_and_are_checked() {
+        let p = Provider::builder("x")
+            .token_endpoint("https://op.example/token")
+            .mtls_endpoint_alias(Endpoint::Token, "https://mtls.op.example/token")
+            .build()
+            .unwrap();
+        let json = serde_json::to_value(&p).unwrap();
+        let again: Provider = serde_json::from_value(json).unwrap();
+        assert_eq!(
+            again.mtls_endpoint_alias(Endpoint::Token).unwrap().as_str(),
+            "https://mtls.op.example/token"
+        );
+        let clear = read(serde_json::json!({"name": "x",
+            "mtls_endpoint_aliases": {"token_endpoint": "http://mtls.op.example/token"}}))
+        .unwrap_err();
+        assert!(
+            clear.contains("mtls_endpoint_aliases.token_endpoint"),
+            "{clear}"
+        );
+        let unknown = read(serde_json::json!({"name": "x",
+            "mtls_endpoint_aliases": {"authorization_endpoint": "https://op.example/a"}}))
+        .unwrap_err();
+        assert!(unknown.contains("authorization_endpoint"), "{unknown}");
+        let e = Provider::builder("x")
+            .mtls_endpoint_alias(Endpoint::Token, "https://169.254.169.254/token")
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("mtls_endpoint_aliases"), "{e}");
     }
 
     #[test]

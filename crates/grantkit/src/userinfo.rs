@@ -63,7 +63,8 @@ impl Client {
     /// When the token set holds validated ID-token claims, the userinfo `sub` must equal the
     /// ID token's (OpenID Connect Core §5.3.2); otherwise the answer is refused.
     pub async fn userinfo(&self, tokens: &TokenSet) -> Result<UserInfo> {
-        let url = self.provider().endpoint(Endpoint::Userinfo)?.clone();
+        let url = self.endpoint_url(Endpoint::Userinfo)?.clone();
+        crate::mtls::check_binding(self.tls_identity(), tokens.extra())?;
         // The access token travels in a header an error page could echo back.
         let response = self
             .userinfo_request(&url, tokens)
@@ -99,7 +100,7 @@ impl Client {
     async fn userinfo_request(&self, url: &url::Url, tokens: &TokenSet) -> Result<HttpResponse> {
         let access_token = tokens.access_token().expose();
         let request = || {
-            self.http()
+            self.http_for(Endpoint::Userinfo)
                 .client()
                 .get(url.clone())
                 .header(ACCEPT, "application/json")
@@ -113,7 +114,7 @@ impl Client {
             loop {
                 let proof = dpop.proof(&reqwest::Method::GET, url, Some(access_token))?;
                 let response = self
-                    .http()
+                    .http_for(Endpoint::Userinfo)
                     .execute(
                         Endpoint::Userinfo,
                         request()
@@ -131,7 +132,7 @@ impl Client {
             }
         }
         let request = request().header(AUTHORIZATION, format!("Bearer {access_token}"));
-        self.http()
+        self.http_for(Endpoint::Userinfo)
             .execute(Endpoint::Userinfo, request)
             .await?
             .error_for_status()

@@ -7,6 +7,7 @@ mod callback;
 mod endpoint;
 mod id_token;
 mod logout_token;
+mod mtls;
 mod oauth;
 mod refusal;
 mod store;
@@ -16,6 +17,7 @@ pub use callback::CallbackError;
 pub use endpoint::Endpoint;
 pub use id_token::IdTokenError;
 pub use logout_token::LogoutTokenError;
+pub use mtls::MtlsError;
 pub use oauth::{OAuthError, OAuthErrorCode};
 pub use refusal::Refusal;
 pub use store::StoreError;
@@ -161,6 +163,10 @@ pub enum Error {
     /// [`StoreError`]: crate::store::StoreError
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Mutual TLS (RFC 8705): an unusable client identity, or a certificate-bound access
+    /// token this client cannot present (see [`MtlsError`]).
+    #[error(transparent)]
+    Mtls(#[from] MtlsError),
 }
 
 impl Error {

@@ -93,6 +93,15 @@ impl ProviderMetadata {
                 builder = builder.endpoint_auth_methods(endpoint, known(names));
             }
         }
+        for (member, url) in self.mtls_endpoint_aliases.iter().flatten() {
+            // Members grantkit never calls are kept in the metadata only; the policy check
+            // refused a non-string alias of one it calls before this point.
+            if let (Some(endpoint), Some(url)) =
+                (crate::mtls::aliased_endpoint(member), url.as_str())
+            {
+                builder = builder.mtls_endpoint_alias(endpoint, url);
+            }
+        }
         builder
             .auth_methods(known(&self.token_endpoint_auth_methods_supported))
             .iss_parameter_supported(self.authorization_response_iss_parameter_supported)
@@ -522,7 +531,7 @@ mod tests {
     fn tolerant_metadata() {
         let doc: ProviderMetadata = serde_json::from_str(
             r#"{"issuer":"https://polar.sh","token_endpoint":"https://api.polar.sh/v1/oauth2/token",
-                "token_endpoint_auth_methods_supported":["client_secret_basic","tls_client_auth"],
+                "token_endpoint_auth_methods_supported":["client_secret_basic","attest_jwt_client_auth"],
                 "x_vendor":{"a":1}}"#,
         )
         .unwrap();

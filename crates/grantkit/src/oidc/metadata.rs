@@ -62,6 +62,10 @@ pub struct ProviderMetadata {
     /// RFC 9126: PAR is mandatory.
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// RFC 8705 §5: the endpoints a client using mutual TLS calls instead, by metadata member
+    /// name (`token_endpoint`...). They pass the same policy as the endpoints themselves.
+    #[serde(default)]
+    pub mtls_endpoint_aliases: Option<Map<String, Value>>,
     /// Every other member.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -153,40 +157,133 @@ pub(crate) fn check_endpoints_served(
             &metadata.pushed_authorization_request_endpoint,
         ),
     ];
+    let origin = Origin {
+        url: &origin,
+        internal: origin_internal,
+        loopback: origin_loopback,
+    };
     for (field, value) in fields {
-        let Some(value) = value else { continue };
-        let refuse = |reason: &str| Error::UnsafeEndpoint {
-            field: field.to_owned(),
-            reason: format!("{reason} (`{}`)", truncate(value, 200)),
-        };
-        let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
-        let host = url.host().ok_or_else(|| refuse("no host"))?;
-        // Plain http only between the machine and its own networks: a document from a
-        // loopback host must not send secrets in cleartext to a public one. Its own host is
-        // the one the application named (and the document came from the machine itself).
-        let same_host = host
-            .to_string()
-            .eq_ignore_ascii_case(origin.host_str().unwrap_or(""));
-        let internal_host = same_host || !host_class(&host).is_public();
-        match url.scheme() {
-            "https" => {}
-            "http" if origin_loopback && internal_host => {}
-            "http" => {
-                return Err(refuse(
-                    "plain http, allowed only from a loopback issuer to an internal host",
-                ))
-            }
-            _ => return Err(refuse("only http(s) endpoints are called")),
-        }
-        match host_class(&host) {
-            HostClass::Forbidden(what) => return Err(refuse(what)),
-            HostClass::Internal(what) if !origin_internal => {
-                return Err(refuse(&format!(
-                    "{what} named by a document from a public host"
-                )))
-            }
-            _ => {}
+        if let Some(value) = value {
+            check_endpoint(field, value, &origin)?;
         }
     }
+    check_aliases(metadata, &origin)
+}
+
+/// The document's own location, and what it may name from there.
+struct Origin<'a> {
+    url: &'a Url,
+    /// The document came from (or is named for) a loopback or internal host.
+    internal: bool,
+    /// The document came from (or is named for) the machine itself.
+    loopback: bool,
+}
+
+/// The aliases grantkit calls (RFC 8705 §5), each under the same policy as the endpoint it
+/// stands for: an alias is where the same secrets go. Members grantkit never calls are ignored.
+fn check_aliases(metadata: &ProviderMetadata, origin: &Origin<'_>) -> Result<()> {
+    let Some(aliases) = &metadata.mtls_endpoint_aliases else {
+        return Ok(());
+    };
+    for (member, value) in aliases {
+        if crate::mtls::aliased_endpoint(member).is_none() {
+            continue;
+        }
+        let field = format!("mtls_endpoint_aliases.{member}");
+        let Some(value) = value.as_str() else {
+            return Err(Error::UnsafeEndpoint {
+                field,
+                reason: "not a URL string".into(),
+            });
+        };
+        check_endpoint(&field, value, origin)?;
+    }
     Ok(())
+}
+
+/// One endpoint named by the document, under the policy of [`check_endpoints_served`].
+fn check_endpoint(field: &str, value: &str, origin: &Origin<'_>) -> Result<()> {
+    let (origin_internal, origin_loopback) = (origin.internal, origin.loopback);
+    let origin = origin.url;
+    let refuse = |reason: &str| Error::UnsafeEndpoint {
+        field: field.to_owned(),
+        reason: format!("{reason} (`{}`)", truncate(value, 200)),
+    };
+    let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
+    let host = url.host().ok_or_else(|| refuse("no host"))?;
+    // Plain http only between the machine and its own networks: a document from a
+    // loopback host must not send secrets in cleartext to a public one. Its own host is
+    // the one the application named (and the document came from the machine itself).
+    let same_host = host
+        .to_string()
+        .eq_ignore_ascii_case(origin.host_str().unwrap_or(""));
+    let internal_host = same_host || !host_class(&host).is_public();
+    match url.scheme() {
+        "https" => {}
+        "http" if origin_loopback && internal_host => {}
+        "http" => {
+            return Err(refuse(
+                "plain http, allowed only from a loopback issuer to an internal host",
+            ))
+        }
+        _ => return Err(refuse("only http(s) endpoints are called")),
+    }
+    match host_class(&host) {
+        HostClass::Forbidden(what) => return Err(refuse(what)),
+        HostClass::Internal(what) if !origin_internal => {
+            return Err(refuse(&format!(
+                "{what} named by a document from a public host"
+            )))
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(aliases: Value) -> ProviderMetadata {
+        serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example",
+            "token_endpoint": "https://op.example/token",
+            "mtls_endpoint_aliases": aliases,
+        }))
+        .unwrap()
+    }
+
+    /// RFC 8705 §5 aliases receive the same secrets as the endpoints: a hostile document must
+    /// not reach the metadata service, an internal host or plain http through one.
+    #[test]
+    fn an_mtls_alias_passes_the_same_endpoint_policy() {
+        let refused = [
+            ("token_endpoint", "https://169.254.169.254/token"),
+            ("userinfo_endpoint", "https://10.0.0.5/me"),
+            ("revocation_endpoint", "http://mtls.op.example/revoke"),
+            ("introspection_endpoint", "not a url"),
+        ];
+        for (member, url) in refused {
+            let e = check_endpoints(
+                "https://op.example",
+                &document(serde_json::json!({ member: url })),
+            )
+            .unwrap_err();
+            let Error::UnsafeEndpoint { field, .. } = &e else {
+                panic!("{member}: {e:?}")
+            };
+            assert_eq!(field, &format!("mtls_endpoint_aliases.{member}"));
+        }
+        let e = check_endpoints(
+            "https://op.example",
+            &document(serde_json::json!({"token_endpoint": 7})),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::UnsafeEndpoint { .. }), "{e:?}");
+        let fine = document(serde_json::json!({
+            "token_endpoint": "https://mtls.op.example/token",
+            "some_vendor_endpoint": 7,
+        }));
+        check_endpoints("https://op.example", &fine).unwrap();
+    }
 }

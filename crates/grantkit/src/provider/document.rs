@@ -2,6 +2,8 @@
 //! builder and discovery apply, so a hand-edited file cannot hold a provider grantkit would
 //! have refused to build.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use url::Url;
@@ -55,6 +57,13 @@ fn as_metadata(provider: &Provider) -> Result<ProviderMetadata> {
             document.insert(member.into(), Value::String(url.to_string()));
         }
     }
+    let aliases: Map<String, Value> = provider
+        .mtls_alias_urls()
+        .map(|(member, url)| (member.to_owned(), Value::String(url.to_string())))
+        .collect();
+    if !aliases.is_empty() {
+        document.insert("mtls_endpoint_aliases".into(), Value::Object(aliases));
+    }
     serde_json::from_value(Value::Object(document))
         .map_err(|e| Error::Config(format!("the provider's endpoints are not a document: {e}")))
 }
@@ -86,6 +95,9 @@ struct ProviderDocument {
     end_session_endpoint: Option<String>,
     #[serde(default)]
     require_pushed_authorization_requests: bool,
+    /// RFC 8705 §5, by metadata member name; a member grantkit does not call is an error.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    mtls_endpoint_aliases: BTreeMap<String, String>,
     #[serde(default)]
     auth_methods: Vec<AuthMethod>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,6 +132,10 @@ impl From<&Provider> for ProviderDocument {
             pushed_authorization_request_endpoint: url(&p.pushed_authorization_request_endpoint),
             end_session_endpoint: url(&p.end_session_endpoint),
             require_pushed_authorization_requests: p.require_pushed_authorization_requests,
+            mtls_endpoint_aliases: p
+                .mtls_alias_urls()
+                .map(|(member, url)| (member.to_owned(), url.to_string()))
+                .collect(),
             auth_methods: p.auth_methods.clone(),
             revocation_auth_methods: p.revocation_auth_methods.clone(),
             introspection_auth_methods: p.introspection_auth_methods.clone(),
@@ -176,6 +192,15 @@ impl ProviderDocument {
         }
         if let Some(method) = self.default_auth_method {
             builder = builder.default_auth_method(method);
+        }
+        for (member, url) in &self.mtls_endpoint_aliases {
+            let endpoint = crate::mtls::aliased_endpoint(member).ok_or_else(|| {
+                Error::Config(format!(
+                    "`mtls_endpoint_aliases` names `{}`, not an endpoint grantkit calls with mutual TLS",
+                    crate::error::truncate(member, 100)
+                ))
+            })?;
+            builder = builder.mtls_endpoint_alias(endpoint, url);
         }
         let mut provider = builder.build_unchecked()?;
         match self.discovered_from {

@@ -1,0 +1,383 @@
+//! Mutual TLS (RFC 8705) against the `oidc-provider` peer served over HTTPS on loopback, with
+//! certificates made here at test time (a CA, the server's for 127.0.0.1, client certificates).
+//!
+//! The peer (server.mjs, `PEER_TLS_*`) turns on oidc-provider's `features.mTLS`: it reads the
+//! client certificate from the TLS socket only for requests to its `mtls_endpoint_aliases`
+//! (`/mtls/...`), so a client that called the plain endpoints would present no certificate and
+//! fail `tls_client_auth` ("client certificate was not provided", lib/shared/client_auth.js).
+
+use std::sync::OnceLock;
+
+use grantkit::error::MtlsError;
+use grantkit::mtls::TlsIdentity;
+use grantkit::oidc::ProviderMetadata;
+use grantkit::{
+    AuthMethod, AuthorizedClient, Client, Endpoint, Error, OAuthErrorCode, Provider, TokenSet,
+    TokenSource,
+};
+use grantkit_testkit::{Browser, OidcPeer, PeerTls, TestServer, PEER_REDIRECT_URI};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+};
+
+/// The certificates of one test run.
+struct Pki {
+    ca_pem: String,
+    peer: PeerTls,
+    /// `CN=grantkit-mtls-client`, signed by the CA: `mtls-client`'s registered subject.
+    client: String,
+    /// Signed by the same CA, but another subject.
+    intruder: String,
+    /// Self-signed, registered in `mtls-self-signed-client`'s JWKS.
+    self_signed: String,
+    /// Self-signed, registered nowhere.
+    stranger: String,
+}
+
+fn params(cn: &str, names: Vec<String>) -> CertificateParams {
+    let mut params = CertificateParams::new(names).unwrap();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    params.distinguished_name = dn;
+    params
+}
+
+/// Certificate chain and key as one PEM, as `TlsIdentity::from_pem` takes it.
+fn identity_pem(cert: &rcgen::Certificate, key: &KeyPair) -> String {
+    format!("{}{}", cert.pem(), key.serialize_pem())
+}
+
+fn pki() -> &'static Pki {
+    static PKI: OnceLock<Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = params("grantkit test CA", Vec::new());
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let ca = Issuer::new(ca_params, ca_key);
+        let signed = |cn: &str, names: Vec<String>| {
+            let key = KeyPair::generate().unwrap();
+            let cert = params(cn, names).signed_by(&key, &ca).unwrap();
+            (cert, key)
+        };
+        let self_signed = |cn: &str| {
+            let key = KeyPair::generate().unwrap();
+            let cert = params(cn, Vec::new()).self_signed(&key).unwrap();
+            (cert.pem(), identity_pem(&cert, &key))
+        };
+        let (server, server_key) = signed("127.0.0.1", vec!["127.0.0.1".into()]);
+        let (client, client_key) = signed("grantkit-mtls-client", Vec::new());
+        let (intruder, intruder_key) = signed("grantkit-mtls-intruder", Vec::new());
+        let (registered_cert, registered) = self_signed("grantkit-self-signed");
+        Pki {
+            ca_pem: ca_cert.pem(),
+            peer: PeerTls {
+                cert: server.pem(),
+                key: server_key.serialize_pem(),
+                ca: ca_cert.pem(),
+                self_signed_client: Some(registered_cert),
+            },
+            client: identity_pem(&client, &client_key),
+            intruder: identity_pem(&intruder, &intruder_key),
+            self_signed: registered,
+            stranger: self_signed("grantkit-stranger").1,
+        }
+    })
+}
+
+fn ca() -> reqwest::Certificate {
+    reqwest::Certificate::from_pem(pki().ca_pem.as_bytes()).unwrap()
+}
+
+fn peer(test: &str) -> Option<&'static OidcPeer> {
+    static PEER: OnceLock<Option<OidcPeer>> = OnceLock::new();
+    PEER.get_or_init(|| OidcPeer::start_tls_or_skip(test, &pki().peer))
+        .as_ref()
+}
+
+/// The peer's discovery document, fetched over HTTPS trusting the test CA, through the same
+/// endpoint policy discovery applies.
+async fn provider(peer: &OidcPeer) -> Provider {
+    let http = reqwest::Client::builder()
+        .tls_certs_merge([ca()])
+        .build()
+        .unwrap();
+    let document = http
+        .get(peer.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let metadata: ProviderMetadata = serde_json::from_slice(&document).unwrap();
+    metadata.check_endpoints(peer.issuer()).unwrap();
+    metadata.into_provider("mtls-peer").unwrap()
+}
+
+fn mtls_client(provider: Provider, id: &str, method: AuthMethod, pem: &str) -> Client {
+    Client::builder(provider, id)
+        .auth_method(method)
+        .tls_identity(TlsIdentity::from_pem(pem).unwrap())
+        .root_certificate(ca())
+        .redirect_uri(PEER_REDIRECT_URI)
+        .scopes(["openid", "email"])
+        .build()
+        .unwrap()
+}
+
+/// A login through the peer's auto-approving interaction, with a browser trusting the CA.
+async fn login(client: &Client, user: &str) -> TokenSet {
+    let (url, pending) = client
+        .authorize()
+        .param("login_hint", user)
+        .build()
+        .unwrap();
+    let callback = Browser::trusting(ca())
+        .authorize(url.as_str(), PEER_REDIRECT_URI)
+        .await
+        .unwrap();
+    let code = pending.verify_callback(&callback).unwrap();
+    client.exchange_code(code).await.unwrap()
+}
+
+fn assert_invalid_client(e: &Error) {
+    assert_eq!(
+        e.oauth_code(),
+        Some(&OAuthErrorCode::InvalidClient),
+        "{e:?}"
+    );
+}
+
+/// RFC 8705 §5: the peer's discovery lists `mtls_endpoint_aliases`, they pass the endpoint
+/// policy, and a client with a certificate calls them (the plain token endpoint would not see
+/// its certificate: `tls_client_auth` succeeding proves the alias was used).
+#[tokio::test]
+async fn mtls_endpoint_aliases_are_discovered_and_used() {
+    let Some(peer) = peer("mtls_endpoint_aliases_are_discovered_and_used") else {
+        return;
+    };
+    let provider = provider(peer).await;
+    let alias = provider.mtls_endpoint_alias(Endpoint::Token).unwrap();
+    assert_eq!(alias.as_str(), peer.url("/mtls/token"));
+    assert_eq!(
+        provider
+            .mtls_endpoint_alias(Endpoint::Userinfo)
+            .map(|u| u.as_str()),
+        Some(peer.url("/mtls/me").as_str())
+    );
+    for m in ["tls_client_auth", "self_signed_tls_client_auth"] {
+        assert!(
+            provider.auth_methods().iter().any(|a| a.as_str() == m),
+            "{m}"
+        );
+    }
+    // Saved and read back, the aliases stay (and are checked again).
+    let json = serde_json::to_value(&provider).unwrap();
+    assert_eq!(
+        json["mtls_endpoint_aliases"]["token_endpoint"],
+        peer.url("/mtls/token")
+    );
+    let again: Provider = serde_json::from_value(json).unwrap();
+    assert_eq!(again.mtls_endpoint_alias(Endpoint::Token), Some(alias));
+}
+
+/// RFC 8705 §2.1 `tls_client_auth`: a CA-issued certificate with the registered subject gets
+/// tokens with no secret; the access token is bound to it (`cnf.x5t#S256` at introspection,
+/// lib/actions/introspection.js) and equals our certificate's thumbprint.
+#[tokio::test]
+async fn mtls_tls_client_auth_obtains_a_certificate_bound_token() {
+    let Some(peer) = peer("mtls_tls_client_auth_obtains_a_certificate_bound_token") else {
+        return;
+    };
+    let pki = pki();
+    let client = mtls_client(
+        provider(peer).await,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let tokens = client.client_credentials(["api:read"]).await.unwrap();
+    let introspection = client
+        .introspect(tokens.access_token(), None)
+        .await
+        .unwrap();
+    assert!(introspection.active);
+    let ours = client.tls_identity().unwrap().thumbprint();
+    assert_eq!(introspection.extra["cnf"]["x5t#S256"], ours);
+    let shown = format!("{client:?}");
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+}
+
+/// RFC 8705 §2.2 `self_signed_tls_client_auth`: the certificate registered in the client's
+/// JWKS gets tokens.
+#[tokio::test]
+async fn mtls_self_signed_tls_client_auth_obtains_tokens() {
+    let Some(peer) = peer("mtls_self_signed_tls_client_auth_obtains_tokens") else {
+        return;
+    };
+    let client = mtls_client(
+        provider(peer).await,
+        "mtls-self-signed-client",
+        AuthMethod::SelfSignedTlsClientAuth,
+        &pki().self_signed,
+    );
+    let tokens = client.client_credentials(["api:read"]).await.unwrap();
+    assert!(!tokens.access_token().expose().is_empty());
+}
+
+/// A certificate the registration does not name is refused by the peer: a CA-issued one with
+/// another subject (`tls_client_auth`), a self-signed one not in the JWKS.
+#[tokio::test]
+async fn mtls_wrong_certificate_is_refused_by_the_peer() {
+    let Some(peer) = peer("mtls_wrong_certificate_is_refused_by_the_peer") else {
+        return;
+    };
+    let pki = pki();
+    let provider = provider(peer).await;
+    let intruder = mtls_client(
+        provider.clone(),
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.intruder,
+    );
+    assert_invalid_client(&intruder.client_credentials(["api:read"]).await.unwrap_err());
+    let stranger = mtls_client(
+        provider.clone(),
+        "mtls-self-signed-client",
+        AuthMethod::SelfSignedTlsClientAuth,
+        &pki.stranger,
+    );
+    assert_invalid_client(&stranger.client_credentials(["api:read"]).await.unwrap_err());
+    // The registered self-signed certificate is not a CA-issued one for `mtls-client`.
+    let crossed = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.self_signed,
+    );
+    assert_invalid_client(&crossed.client_credentials(["api:read"]).await.unwrap_err());
+}
+
+/// RFC 8705 §3: a bound access token works at userinfo with the certificate (grantkit's
+/// userinfo call and `AuthorizedClient` both present it) and is refused without it
+/// (lib/shared/access_token.js: "failed x5t#S256 verification").
+#[tokio::test]
+async fn mtls_bound_token_works_at_userinfo_only_with_the_certificate() {
+    let Some(peer) = peer("mtls_bound_token_works_at_userinfo_only_with_the_certificate") else {
+        return;
+    };
+    let provider = provider(peer).await;
+    let client = mtls_client(
+        provider.clone(),
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki().client,
+    );
+    let tokens = login(&client, "alice").await;
+    assert_eq!(client.userinfo(&tokens).await.unwrap().sub, "alice");
+
+    let source = TokenSource::builder(client.clone())
+        .tokens(tokens.clone())
+        .build()
+        .await
+        .unwrap();
+    let api = AuthorizedClient::new(source).unwrap();
+    let alias = provider.mtls_endpoint_alias(Endpoint::Userinfo).unwrap();
+    let answer = api.get(alias.as_str()).send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+
+    // The same token from a client without the certificate.
+    let bare = Client::builder(provider, "mtls-client")
+        .auth_method(AuthMethod::None)
+        .root_certificate(ca())
+        .build()
+        .unwrap();
+    let e = bare.userinfo(&tokens).await.unwrap_err();
+    assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidToken), "{e:?}");
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains(tokens.access_token().expose()), "{shown}");
+}
+
+/// A token bound to another certificate than ours (`cnf.x5t#S256` in the token response) is
+/// refused with a typed error before it is sent anywhere.
+#[tokio::test]
+async fn mtls_token_bound_to_another_certificate_is_refused() {
+    let pki = pki();
+    let provider = Provider::builder("p")
+        .issuer("https://127.0.0.1:1")
+        .token_endpoint("https://127.0.0.1:1/token")
+        .userinfo_endpoint("https://127.0.0.1:1/me")
+        .build()
+        .unwrap();
+    let client = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let other = TlsIdentity::from_pem(&pki.intruder).unwrap();
+    let body = serde_json::json!({
+        "access_token": "bound-elsewhere-TOKEN",
+        "token_type": "Bearer",
+        "cnf": {"x5t#S256": other.thumbprint()},
+    });
+    let tokens =
+        TokenSet::from_response(body.to_string().as_bytes(), std::time::SystemTime::now()).unwrap();
+    let e = client.userinfo(&tokens).await.unwrap_err();
+    let Error::Mtls(MtlsError::CertificateMismatch { bound, presented }) = &e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(bound, other.thumbprint());
+    assert_eq!(presented, client.tls_identity().unwrap().thumbprint());
+    let source = TokenSource::builder(client)
+        .tokens(tokens)
+        .build()
+        .await
+        .unwrap();
+    let api = AuthorizedClient::new(source).unwrap();
+    let e = api.get("https://127.0.0.1:1/api").send().await.unwrap_err();
+    assert!(
+        matches!(e, Error::Mtls(MtlsError::CertificateMismatch { .. })),
+        "{e:?}"
+    );
+    assert!(!format!("{e} {e:?}").contains("bound-elsewhere-TOKEN"));
+}
+
+/// A token response that binds its token to another certificate (`cnf.x5t#S256`, RFC 8705
+/// §3.1) is refused when it arrives, typed, the token in no message. A fake token endpoint
+/// plays the server: the peer never puts `cnf` in token responses.
+#[tokio::test]
+async fn mtls_token_response_bound_to_another_certificate_is_refused() {
+    let pki = pki();
+    let other = TlsIdentity::from_pem(&pki.intruder).unwrap();
+    let body = serde_json::json!({
+        "access_token": "bound-elsewhere-TOKEN",
+        "token_type": "Bearer",
+        "cnf": {"x5t#S256": other.thumbprint()},
+    });
+    let app = axum::Router::new().route(
+        "/token",
+        axum::routing::post(move || {
+            let body = body.clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let server = TestServer::start(app).await.unwrap();
+    let provider = Provider::builder("fake")
+        .token_endpoint(&format!("http://{}/token", server.addr()))
+        .build()
+        .unwrap();
+    let client = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let e = client.client_credentials(["api:read"]).await.unwrap_err();
+    assert!(
+        matches!(e, Error::Mtls(MtlsError::CertificateMismatch { .. })),
+        "{e:?}"
+    );
+    assert!(!format!("{e} {e:?}").contains("bound-elsewhere-TOKEN"));
+}
