@@ -100,6 +100,7 @@ pub mod oidc;
 mod par;
 pub mod provider;
 mod redirect_uri;
+mod resource;
 mod revoke;
 mod secret;
 pub mod store;

@@ -127,7 +127,10 @@ impl<'a> TokenRequest<'a> {
     }
 
     /// A `resource` indicator (RFC 8707): the protected resource the token is for. May be
-    /// given more than once.
+    /// given more than once. It must be an absolute URI without a fragment, else nothing is
+    /// sent ([`Refusal::InvalidResource`](crate::error::Refusal::InvalidResource)). Naming
+    /// any replaces the resources a code exchange or refresh would otherwise ask for again
+    /// (the login's, or [`TokenSet::resources`]); the result records those it asked for.
     pub fn resource(self, resource: impl Into<String>) -> Self {
         self.param("resource", resource)
     }
