@@ -103,6 +103,7 @@ mod redirect_uri;
 mod resource;
 mod revoke;
 mod secret;
+mod signed_response;
 pub mod store;
 mod token;
 pub mod token_exchange;

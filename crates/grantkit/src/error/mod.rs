@@ -9,6 +9,7 @@ mod id_token;
 mod logout_token;
 mod oauth;
 mod refusal;
+mod signed_response;
 mod store;
 mod text;
 
@@ -18,6 +19,7 @@ pub use id_token::IdTokenError;
 pub use logout_token::LogoutTokenError;
 pub use oauth::{OAuthError, OAuthErrorCode};
 pub use refusal::Refusal;
+pub use signed_response::SignedResponseError;
 pub use store::StoreError;
 pub use text::retry_words;
 pub(crate) use text::{scrub_text, truncate};
@@ -112,6 +114,10 @@ pub enum Error {
     /// An ID token failed validation.
     #[error(transparent)]
     IdToken(IdTokenError),
+    /// A signed introspection (RFC 9701) or userinfo response was refused (see
+    /// [`SignedResponseError`]).
+    #[error(transparent)]
+    SignedResponse(#[from] SignedResponseError),
     /// A back-channel logout token was refused (see [`LogoutTokenError`]); answer `400`.
     #[error(transparent)]
     LogoutToken(#[from] LogoutTokenError),
