@@ -535,6 +535,42 @@ mod tests {
         assert!(!back.expires_within_at(Duration::from_secs(0), at(1_059)));
     }
 
+    /// Rotation across resources: the refresh for one resource returns the only live refresh
+    /// token, which every resource's next refresh needs.
+    #[test]
+    fn a_refresh_for_another_resource_rotates_the_shared_refresh_token() {
+        let mut main = parse(r#"{"access_token":"a","refresh_token":"r1"}"#);
+        main.set_resources(vec!["https://a.example/".into()]);
+        let mut fresh = parse(r#"{"access_token":"b","refresh_token":"r2","id_token":"i"}"#);
+        fresh.set_resources(vec!["https://b.example/".into()]);
+        let merged = main.with_resource_token("https://b.example/", fresh);
+        assert_eq!(merged.refresh_token().unwrap().expose(), "r2");
+        assert_eq!(merged.access_token().expose(), "a");
+        let b = merged.resource_token("https://b.example/").unwrap();
+        assert_eq!(b.access_token().expose(), "b");
+        assert!(b.refresh_token().is_none() && b.id_token().is_none());
+        assert_eq!(
+            merged
+                .resource_token("https://a.example/")
+                .unwrap()
+                .access_token()
+                .expose(),
+            "a"
+        );
+        // A later refresh of the main token keeps the other resource's token.
+        let next = parse(r#"{"access_token":"c","refresh_token":"r3"}"#).inherit(&merged);
+        assert_eq!(
+            next.resource_token("https://b.example/")
+                .unwrap()
+                .access_token()
+                .expose(),
+            "b"
+        );
+        // Stored and read back whole.
+        let json = serde_json::to_string(&next).unwrap();
+        assert_eq!(serde_json::from_str::<TokenSet>(&json).unwrap(), next);
+    }
+
     #[test]
     fn refresh_inherits_missing_fields() {
         let old = parse(r#"{"access_token":"a","refresh_token":"r1","scope":"s"}"#);
