@@ -196,7 +196,9 @@ impl<'c> AuthorizationRequest<'c> {
 
     /// A `resource` indicator (RFC 8707): a protected resource the tokens of this login are
     /// for, an absolute URI without a fragment (else [`build`](AuthorizationRequest::build)
-    /// refuses with [`Refusal::InvalidResource`]). May be given more than once. It goes into
+    /// refuses with [`Refusal::InvalidResource`]). May be given more than once. A value given
+    /// with [`param`](AuthorizationRequest::param) is sent and kept unchecked, for vendors
+    /// whose `resource` is not a URI. It goes into
     /// the pushed request too, and the [`PendingAuthorization`] keeps it: the code exchange
     /// asks for the same resources unless it names its own
     /// ([`TokenRequest::resource`](crate::TokenRequest::resource)).
@@ -284,7 +286,11 @@ impl<'c> AuthorizationRequest<'c> {
             )));
         }
         let endpoint = provider.endpoint(Endpoint::Authorization)?.clone();
-        // Those given with `param` count too: the provider reads them all the same.
+        // Only `resource()` values are checked: `param` is the raw way, for vendors whose
+        // `resource` is no URI (Azure AD v1 takes an application id). Both are carried.
+        for resource in &self.resources {
+            check_resource(Endpoint::Authorization, resource)?;
+        }
         let resources: Vec<String> = self
             .resources
             .iter()
@@ -292,9 +298,6 @@ impl<'c> AuthorizationRequest<'c> {
             .chain(resource_values(&self.params))
             .map(str::to_owned)
             .collect();
-        for resource in &resources {
-            check_resource(Endpoint::Authorization, resource)?;
-        }
         // The client's own redirect URI was checked when it was built; only an override is new.
         if let Some(uri) = &self.redirect_uri {
             check_redirect_uri(uri)?;

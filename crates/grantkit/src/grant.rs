@@ -7,7 +7,7 @@ use crate::callback::AuthorizationCode;
 use crate::client::{join_scopes, Client};
 use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::oidc::{Expectations, IdTokenClaims, IdTokenError};
-use crate::resource::{check_resource_params, resource_values, RESOURCE};
+use crate::resource::{resource_values, RESOURCE};
 use crate::secret::Secret;
 use crate::token::TokenSet;
 
@@ -213,7 +213,6 @@ impl Client {
         extra: &[(String, String)],
     ) -> Result<TokenSet> {
         check_extra(Endpoint::Token, &form, grant_params(grant_type), extra)?;
-        check_resource_params(Endpoint::Token, extra)?;
         tracing::debug!(
             provider = self.provider().name(),
             grant_type,

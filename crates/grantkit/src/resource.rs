@@ -33,11 +33,6 @@ pub(crate) fn check_resource(endpoint: Endpoint, value: &str) -> Result<()> {
     }
 }
 
-/// Checks every `resource` among `params`.
-pub(crate) fn check_resource_params(endpoint: Endpoint, params: &[(String, String)]) -> Result<()> {
-    resource_values(params).try_for_each(|value| check_resource(endpoint, value))
-}
-
 /// The values of the `resource` parameters among `params`, in order.
 pub(crate) fn resource_values(params: &[(String, String)]) -> impl Iterator<Item = &str> {
     params
