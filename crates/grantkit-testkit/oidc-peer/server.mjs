@@ -283,6 +283,25 @@ const CLIENTS = [
     grant_types: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE, JWT_BEARER, ECHO_GRANT],
     scope: 'openid email profile offline_access api:read',
   },
+  {
+    // Resource indicators (RFC 8707): logs in for RESOURCE_SERVERS below and refreshes for each.
+    client_id: 'resource-client',
+    client_secret: 'resource-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token'],
+    scope: 'openid email offline_access api:read',
+  },
+  {
+    // Signed responses: JWT introspection (RFC 9701) and signed userinfo (OIDC Core §5.3.2),
+    // registered as their client metadata names them (jwtIntrospection, jwtUserinfo features).
+    client_id: 'signed-client',
+    client_secret: 'signed-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+    scope: 'openid email offline_access api:read',
+    userinfo_signed_response_alg: 'RS256',
+    introspection_signed_response_alg: 'RS256',
+  },
   ...webAppClients(),
   ...mtlsClients(),
 ].map((c) => ({
@@ -292,6 +311,14 @@ const CLIENTS = [
   response_types: c.grant_types.includes('authorization_code') ? ['code'] : [],
   ...c,
 }));
+
+// Resource servers for RFC 8707 (features.resourceIndicators): JWT access tokens whose `aud` is the
+// indicator, so a test can read which resource a token is for. Any other indicator is `invalid_target`
+// (oidc-provider's default getResourceServerInfo), as before this list existed.
+const RESOURCE_SERVERS = {
+  'https://orders.grantkit.test/': { scope: 'api:read', audience: 'https://orders.grantkit.test/', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } },
+  'https://reports.grantkit.test/': { scope: 'api:read', audience: 'https://reports.grantkit.test/', accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } },
+};
 
 // ---------------------------------------------------------------------------------------------------
 // Storage: one in-memory adapter shared by every Provider instance (key rotation builds a new
@@ -472,6 +499,21 @@ function configuration() {
         ...(DPOP_NONCE_SECRET ? { nonceSecret: DPOP_NONCE_SECRET, requireNonce: () => true } : {}),
       },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      // Enabled by default in oidc-provider 9; only the indicators of RESOURCE_SERVERS are known.
+      // useGrantedResource stays false: with `openid` in the scope, a token request without
+      // `resource` gets an opaque userinfo token, so a client must carry the indicator itself.
+      resourceIndicators: {
+        enabled: true,
+        getResourceServerInfo: async (_ctx, indicator) => {
+          const info = RESOURCE_SERVERS[indicator];
+          if (!info) throw new errors.InvalidTarget();
+          return info;
+        },
+      },
+      // Only clients registered with introspection_signed_response_alg / userinfo_signed_response_alg
+      // get JWTs (the first when asking with Accept: application/token-introspection+jwt).
+      jwtIntrospection: { enabled: true },
+      jwtUserinfo: { enabled: true },
       deviceFlow: {
         enabled: true,
         // Minimal pages (the library's defaults are styled HTML and log "you SHOULD change it" notices).

@@ -10,6 +10,7 @@ use crate::callback::{AuthorizationCode, Callback};
 use crate::client::Client;
 use crate::error::{CallbackError, Endpoint, Error, OAuthError, Refusal, Result};
 use crate::redirect_uri::check_redirect_uri;
+use crate::resource::{check_resource, resource_values, RESOURCE};
 use crate::secret::Secret;
 
 /// Parameters grantkit sets itself; an extra parameter may not override them.
@@ -58,6 +59,8 @@ pub struct AuthorizationRequest<'c> {
     form_post: bool,
     params: Vec<(String, String)>,
     oidc: OidcParams,
+    /// RFC 8707 resource indicators, kept apart from `params` for the pending authorization.
+    resources: Vec<String>,
 }
 
 /// The OpenID Connect request parameters whose answer the ID token is checked against, and
@@ -90,6 +93,7 @@ impl<'c> AuthorizationRequest<'c> {
             form_post: false,
             params: Vec::new(),
             oidc: OidcParams::default(),
+            resources: Vec::new(),
         }
     }
 
@@ -196,6 +200,33 @@ impl<'c> AuthorizationRequest<'c> {
         self
     }
 
+    /// A `resource` indicator (RFC 8707): a protected resource the tokens of this login are
+    /// for, an absolute URI without a fragment (else [`build`](AuthorizationRequest::build)
+    /// refuses with [`Refusal::InvalidResource`]). May be given more than once. A value given
+    /// with [`param`](AuthorizationRequest::param) is sent and kept unchecked, for vendors
+    /// whose `resource` is not a URI. It goes into
+    /// the pushed request too, and the [`PendingAuthorization`] keeps it: the code exchange
+    /// asks for the same resources unless it names its own
+    /// ([`TokenRequest::resource`](crate::TokenRequest::resource)).
+    ///
+    /// ```
+    /// # let client = grantkit::Client::builder(
+    /// #     grantkit::Provider::builder("p").authorization_endpoint("https://p.example/authorize")
+    /// #         .token_endpoint("https://p.example/token").build()?, "my-client").build()?;
+    /// let (url, pending) = client
+    ///     .authorize()
+    ///     .resource("https://orders.example.com/")
+    ///     .resource("https://reports.example.com/")
+    ///     .build()?;
+    /// assert_eq!(pending.resources().len(), 2);
+    /// assert!(url.as_str().contains("resource=https%3A%2F%2Forders.example.com%2F"));
+    /// # Ok::<(), grantkit::Error>(())
+    /// ```
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        self.resources.push(resource.into());
+        self
+    }
+
     /// Any other parameter the provider understands (`sub_type`, `ui_locales`...).
     pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((name.into(), value.into()));
@@ -261,6 +292,18 @@ impl<'c> AuthorizationRequest<'c> {
             )));
         }
         let endpoint = provider.endpoint(Endpoint::Authorization)?.clone();
+        // Only `resource()` values are checked: `param` is the raw way, for vendors whose
+        // `resource` is no URI (Azure AD v1 takes an application id). Both are carried.
+        for resource in &self.resources {
+            check_resource(Endpoint::Authorization, resource)?;
+        }
+        let resources: Vec<String> = self
+            .resources
+            .iter()
+            .map(String::as_str)
+            .chain(resource_values(&self.params))
+            .map(str::to_owned)
+            .collect();
         // The client's own redirect URI was checked when it was built; only an override is new.
         if let Some(uri) = &self.redirect_uri {
             check_redirect_uri(uri)?;
@@ -311,6 +354,9 @@ impl<'c> AuthorizationRequest<'c> {
             }
         }
         let checks = self.oidc.add_to(&mut params, &self.params)?;
+        for resource in self.resources {
+            params.push((RESOURCE.to_owned(), resource));
+        }
         params.extend(self.params);
         let pending = PendingAuthorization {
             state: Secret::new(state),
@@ -323,6 +369,7 @@ impl<'c> AuthorizationRequest<'c> {
             form_post: self.form_post,
             max_age: checks.max_age,
             acr_values: checks.acr_values,
+            resources,
             created_at: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
@@ -499,6 +546,9 @@ pub struct PendingAuthorization {
     max_age: Option<u64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     acr_values: Vec<String>,
+    /// RFC 8707 resource indicators, added in 0.2: older saved values read as "none sent".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<String>,
     created_at: u64,
 }
 
@@ -526,6 +576,11 @@ impl PendingAuthorization {
     /// The `acr` values requested as essential; the ID token's `acr` must be one of them.
     pub fn essential_acr_values(&self) -> &[String] {
         &self.acr_values
+    }
+
+    /// The `resource` indicators sent (RFC 8707); the code exchange asks for them again.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
     }
 
     /// When the request was built, in seconds since the Unix epoch.
@@ -594,6 +649,7 @@ impl PendingAuthorization {
             scope: self.scope.clone(),
             max_age: self.max_age,
             acr_values: self.acr_values.clone(),
+            resources: self.resources.clone(),
         })
     }
 

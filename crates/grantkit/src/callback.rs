@@ -119,6 +119,8 @@ pub struct AuthorizationCode {
     pub(crate) max_age: Option<u64>,
     /// The `acr` values requested as essential: the ID token's `acr` must be one of them.
     pub(crate) acr_values: Vec<String>,
+    /// The RFC 8707 resource indicators of the login: the code exchange asks for them again.
+    pub(crate) resources: Vec<String>,
 }
 
 impl AuthorizationCode {

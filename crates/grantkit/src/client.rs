@@ -306,18 +306,34 @@ impl Client {
         extra: &[(String, String)],
         dpop: bool,
     ) -> Result<HttpResponse> {
+        self.post_form_accepting(endpoint, form, extra, dpop, &ACCEPT_JSON)
+            .await
+    }
+
+    /// [`post_form`](Client::post_form) asking for `accept` instead of JSON (a signed
+    /// introspection response, RFC 9701).
+    pub(crate) async fn post_form_accepting(
+        &self,
+        endpoint: Endpoint,
+        form: Vec<(&'static str, String)>,
+        extra: &[(String, String)],
+        dpop: bool,
+        accept: &HeaderValue,
+    ) -> Result<HttpResponse> {
         let form = WipedForm(form);
         let url = self.endpoint_url(endpoint)?;
         // The retry needs the form as it was before authentication (a fresh assertion, a fresh
         // proof); keep a copy only when a retry can happen, not on every call.
         let dpop = self.dpop().filter(|_| dpop);
         let retry = dpop.map(|_| form.clone());
-        let (mut response, mut sent) = self.send_form(endpoint, url, form, extra, dpop).await?;
+        let (mut response, mut sent) = self
+            .send_form(endpoint, url, form, extra, dpop, accept)
+            .await?;
         if let (Some(dpop), Some(form)) = (dpop, retry) {
             if dpop.nonce_demanded(url, &response) {
                 tracing::debug!(%endpoint, "the server demands a DPoP nonce; retrying once");
                 (response, sent) = self
-                    .send_form(endpoint, url, form, extra, Some(dpop))
+                    .send_form(endpoint, url, form, extra, Some(dpop), accept)
                     .await?;
                 // Remembers a nonce the second answer may carry.
                 dpop.nonce_demanded(url, &response);
@@ -337,9 +353,16 @@ impl Client {
         mut form: WipedForm,
         extra: &[(String, String)],
         dpop: Option<&Dpop>,
+        accept: &HeaderValue,
     ) -> Result<(HttpResponse, WipedForm)> {
         let http = self.http_for(endpoint);
         let request = self.authenticate(http.client().post(url.clone()), &mut form.0)?;
+        // `authenticate` asked for JSON; `headers` replaces that value rather than adding one.
+        let request = if *accept == ACCEPT_JSON {
+            request
+        } else {
+            request.headers([(ACCEPT, accept.clone())].into_iter().collect())
+        };
         let request = match dpop {
             Some(dpop) => dpop.sign_token_request(request, url)?,
             None => request,

@@ -7,6 +7,7 @@ use crate::callback::AuthorizationCode;
 use crate::client::{join_scopes, Client};
 use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::oidc::{Expectations, IdTokenClaims, IdTokenError};
+use crate::resource::{resource_values, RESOURCE};
 use crate::secret::Secret;
 use crate::token::TokenSet;
 
@@ -37,7 +38,10 @@ impl Client {
             scope,
             max_age,
             acr_values,
+            resources,
         } = code;
+        let extra = with_default_resources(extra, &resources);
+        let extra = extra.as_ref();
         let mut form = Vec::with_capacity(6);
         form.push(("grant_type", "authorization_code".to_owned()));
         form.push(("code", code.into_inner()));
@@ -96,6 +100,8 @@ impl Client {
             return Err(Error::NoRefreshToken);
         }
         let refresh_token = tokens.refresh_token().ok_or(Error::NoRefreshToken)?;
+        let extra = with_default_resources(extra, tokens.resources());
+        let extra = extra.as_ref();
         let mut form = Vec::with_capacity(4);
         form.push(("grant_type", "refresh_token".to_owned()));
         form.push(("refresh_token", refresh_token.expose().to_owned()));
@@ -213,7 +219,7 @@ impl Client {
             "token request"
         );
         let response = self.post_form(Endpoint::Token, form, extra, true).await?;
-        let tokens = TokenSet::from_response(response.body(), SystemTime::now())
+        let mut tokens = TokenSet::from_response(response.body(), SystemTime::now())
             .and_then(|tokens| {
                 let fields = &self.provider().quirks().token_fields;
                 let exchange = grant_type == "authorization_code";
@@ -225,8 +231,24 @@ impl Client {
             })?;
         // RFC 8705 §3: a token bound to another certificate than ours is of no use to us.
         crate::mtls::check_binding(self.tls_identity(), tokens.extra())?;
+        tokens.set_resources(resource_values(extra).map(str::to_owned).collect());
         Ok(tokens)
     }
+}
+
+/// `extra`, with `resources` as `resource` parameters when it names none (RFC 8707 §2.2: the
+/// code exchange and a refresh ask for the resources of the login, or of the tokens refreshed,
+/// unless the caller narrows them).
+fn with_default_resources<'e>(
+    extra: &'e [(String, String)],
+    resources: &[String],
+) -> std::borrow::Cow<'e, [(String, String)]> {
+    if resources.is_empty() || resource_values(extra).next().is_some() {
+        return std::borrow::Cow::Borrowed(extra);
+    }
+    let mut all = extra.to_vec();
+    all.extend(resources.iter().map(|r| (RESOURCE.to_owned(), r.clone())));
+    std::borrow::Cow::Owned(all)
 }
 
 /// Names client authentication may add to any back-channel form.

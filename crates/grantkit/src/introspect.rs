@@ -3,11 +3,14 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use reqwest::header::HeaderValue;
+
 use crate::client::Client;
-use crate::error::{Endpoint, Result};
+use crate::error::{Endpoint, Error, Result, SignedResponseError};
 use crate::http::parse_json;
 use crate::revoke::{BackChannelForm, TokenTypeHint};
 use crate::secret::Secret;
+use crate::signed_response::{has_media_type, verify, Kind, INTROSPECTION_JWT};
 
 /// The answer of an introspection endpoint. Only `active` is guaranteed; an inactive token
 /// carries nothing else. Provider-specific members stay in [`Introspection::extra`].
@@ -77,9 +80,12 @@ impl Client {
         IntrospectionRequest {
             form: BackChannelForm::new(self, token),
             hint: None,
+            signed: false,
         }
     }
 }
+
+static ACCEPT_INTROSPECTION_JWT: HeaderValue = HeaderValue::from_static(INTROSPECTION_JWT);
 
 /// An introspection request (RFC 7662) with extra parameters, made by
 /// [`Client::introspection_request`].
@@ -88,9 +94,33 @@ impl Client {
 pub struct IntrospectionRequest<'a> {
     form: BackChannelForm<'a>,
     hint: Option<TokenTypeHint>,
+    signed: bool,
 }
 
 impl IntrospectionRequest<'_> {
+    /// Asks for a signed answer (RFC 9701: `Accept: application/token-introspection+jwt`) and
+    /// accepts no other: the answer must be a JWT signed with a key of the issuer's JWKS
+    /// (`alg: none` and HMAC refused), typed `token-introspection+jwt`, with `iss` the issuer,
+    /// `aud` this client, an `iat` not in the future and a `token_introspection` object, whose
+    /// members become the [`Introspection`]. Anything else is
+    /// [`Error::SignedResponse`]; a plain JSON answer is
+    /// [`SignedResponseError::NotSigned`]. The client must be registered with
+    /// `introspection_signed_response_alg` and the provider must have an issuer and a JWKS
+    /// URI. Without this, a signed answer that comes anyway is verified all the same.
+    ///
+    /// ```no_run
+    /// # async fn run(client: grantkit::Client, token: grantkit::Secret) -> grantkit::Result<()> {
+    /// let info = client.introspection_request(&token).signed().send().await?;
+    /// if info.active {
+    ///     println!("for {:?}, scope {:?}", info.sub, info.scope);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn signed(mut self) -> Self {
+        self.signed = true;
+        self
+    }
+
     /// Which kind of token this is (`token_type_hint`).
     pub fn hint(mut self, hint: TokenTypeHint) -> Self {
         self.hint = Some(hint);
@@ -106,7 +136,27 @@ impl IntrospectionRequest<'_> {
 
     /// Sends the request and reads the answer.
     pub async fn send(self) -> Result<Introspection> {
-        let response = self.form.post(Endpoint::Introspection, self.hint).await?;
+        let client = self.form.client();
+        let accept = self.signed.then_some(&ACCEPT_INTROSPECTION_JWT);
+        let response = self
+            .form
+            .post_accepting(Endpoint::Introspection, self.hint, accept)
+            .await?;
+        if has_media_type(&response, INTROSPECTION_JWT) {
+            let mut claims = verify(client, Kind::Introspection, response.body()).await?;
+            let members = claims.remove("token_introspection").unwrap_or_default();
+            // The serde message is not quoted: it could echo a member's value.
+            return serde_json::from_value(members).map_err(|_| Error::InvalidResponse {
+                endpoint: Endpoint::Introspection,
+                reason: "the `token_introspection` claim is not an RFC 7662 response".into(),
+            });
+        }
+        if self.signed {
+            return Err(SignedResponseError::NotSigned {
+                endpoint: Endpoint::Introspection,
+            }
+            .into());
+        }
         parse_json(Endpoint::Introspection, response.body())
     }
 }

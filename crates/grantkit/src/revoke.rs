@@ -42,6 +42,10 @@ impl<'a> BackChannelForm<'a> {
         }
     }
 
+    pub(crate) fn client(&self) -> &'a Client {
+        self.client
+    }
+
     pub(crate) fn param(&mut self, name: String, value: String) {
         self.params.push((name, value));
     }
@@ -52,15 +56,34 @@ impl<'a> BackChannelForm<'a> {
         endpoint: Endpoint,
         hint: Option<TokenTypeHint>,
     ) -> Result<crate::http::HttpResponse> {
+        self.post_accepting(endpoint, hint, None).await
+    }
+
+    /// [`post`](BackChannelForm::post) asking for `accept` instead of JSON, when given.
+    pub(crate) async fn post_accepting(
+        self,
+        endpoint: Endpoint,
+        hint: Option<TokenTypeHint>,
+        accept: Option<&reqwest::header::HeaderValue>,
+    ) -> Result<crate::http::HttpResponse> {
         self.client.check_may_call(endpoint)?;
         let mut form = vec![("token", self.token.expose().to_owned())];
         if let Some(hint) = hint {
             form.push(("token_type_hint", hint.as_str().to_owned()));
         }
         check_extra(endpoint, &form, &["token_type_hint"], &self.params)?;
-        self.client
-            .post_form(endpoint, form, &self.params, false)
-            .await
+        match accept {
+            Some(accept) => {
+                self.client
+                    .post_form_accepting(endpoint, form, &self.params, false, accept)
+                    .await
+            }
+            None => {
+                self.client
+                    .post_form(endpoint, form, &self.params, false)
+                    .await
+            }
+        }
     }
 }
 

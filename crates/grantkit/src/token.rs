@@ -1,5 +1,6 @@
 //! `TokenSet`: what a token endpoint hands back, parsed leniently and kept whole.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -101,6 +102,13 @@ pub struct TokenSet {
     id_token_claims: Option<IdTokenClaims>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     extra: Map<String, Value>,
+    /// The RFC 8707 `resource` indicators the access token was asked for (added in 0.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    resources: Vec<String>,
+    /// Access tokens the same refresh token minted for other resources, by indicator: stored
+    /// with the set, so that one rotating refresh token serves them all (added in 0.2).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    resource_tokens: BTreeMap<String, TokenSet>,
 }
 
 // By hand: providers put secrets in extra members (`device_secret`, Slack's
@@ -116,6 +124,8 @@ impl fmt::Debug for TokenSet {
             .field("id_token", &self.id_token)
             .field("id_token_claims", &self.id_token_claims)
             .field("extra", &ExtraNames(&self.extra))
+            .field("resources", &self.resources)
+            .field("resource_tokens", &self.resource_tokens)
             .finish()
     }
 }
@@ -142,6 +152,8 @@ impl TokenSet {
             id_token: None,
             id_token_claims: None,
             extra: Map::new(),
+            resources: Vec::new(),
+            resource_tokens: BTreeMap::new(),
         }
     }
 
@@ -184,6 +196,8 @@ impl TokenSet {
             id_token,
             id_token_claims: None,
             extra: raw.extra,
+            resources: Vec::new(),
+            resource_tokens: BTreeMap::new(),
         })
     }
 
@@ -243,6 +257,43 @@ impl TokenSet {
 
     pub(crate) fn set_id_token_claims(&mut self, claims: IdTokenClaims) {
         self.id_token_claims = Some(claims);
+    }
+
+    /// The `resource` indicators (RFC 8707) the access token was asked for: those of the
+    /// login, or those the request named. A refresh asks for them again unless it names its own.
+    pub fn resources(&self) -> &[String] {
+        &self.resources
+    }
+
+    pub(crate) fn set_resources(&mut self, resources: Vec<String>) {
+        self.resources = resources;
+    }
+
+    /// The access token held for `resource`: the main one when it was asked for that resource
+    /// alone, else one [`TokenSource::access_token_for`](crate::TokenSource::access_token_for)
+    /// obtained with this set's refresh token. It carries no refresh token of its own.
+    pub fn resource_token(&self, resource: &str) -> Option<&TokenSet> {
+        match self.resources.as_slice() {
+            [only] if only == resource => Some(self),
+            _ => self.resource_tokens.get(resource),
+        }
+    }
+
+    /// Keeps `fresh`, a refresh for `resource`, as that resource's access token. Its refresh
+    /// token replaces this set's: with rotation the old one is dead for every resource.
+    pub(crate) fn with_resource_token(mut self, resource: &str, mut fresh: TokenSet) -> Self {
+        if matches!(self.resources.as_slice(), [only] if only == resource) {
+            // The main token is that resource's: `fresh` (which inherited the rest) replaces it.
+            return fresh;
+        }
+        if let Some(rotated) = fresh.refresh_token.take() {
+            self.refresh_token = Some(rotated);
+        }
+        fresh.id_token = None;
+        fresh.id_token_claims = None;
+        fresh.resource_tokens.clear();
+        self.resource_tokens.insert(resource.to_owned(), fresh);
+        self
     }
 
     /// Every field of the response that is not one of RFC 6749's (`x_user_id`, `sub`...).
@@ -335,6 +386,12 @@ impl TokenSet {
         if self.id_token.is_none() {
             self.id_token = previous.id_token.clone();
             self.id_token_claims = previous.id_token_claims.clone();
+        }
+        // The other resources' tokens stay valid: the refresh replaced only this one.
+        for (resource, token) in &previous.resource_tokens {
+            self.resource_tokens
+                .entry(resource.clone())
+                .or_insert_with(|| token.clone());
         }
         self
     }
@@ -476,6 +533,42 @@ mod tests {
         assert_eq!(back, t);
         assert!(back.expires_within_at(Duration::from_secs(0), at(1_060)));
         assert!(!back.expires_within_at(Duration::from_secs(0), at(1_059)));
+    }
+
+    /// Rotation across resources: the refresh for one resource returns the only live refresh
+    /// token, which every resource's next refresh needs.
+    #[test]
+    fn a_refresh_for_another_resource_rotates_the_shared_refresh_token() {
+        let mut main = parse(r#"{"access_token":"a","refresh_token":"r1"}"#);
+        main.set_resources(vec!["https://a.example/".into()]);
+        let mut fresh = parse(r#"{"access_token":"b","refresh_token":"r2","id_token":"i"}"#);
+        fresh.set_resources(vec!["https://b.example/".into()]);
+        let merged = main.with_resource_token("https://b.example/", fresh);
+        assert_eq!(merged.refresh_token().unwrap().expose(), "r2");
+        assert_eq!(merged.access_token().expose(), "a");
+        let b = merged.resource_token("https://b.example/").unwrap();
+        assert_eq!(b.access_token().expose(), "b");
+        assert!(b.refresh_token().is_none() && b.id_token().is_none());
+        assert_eq!(
+            merged
+                .resource_token("https://a.example/")
+                .unwrap()
+                .access_token()
+                .expose(),
+            "a"
+        );
+        // A later refresh of the main token keeps the other resource's token.
+        let next = parse(r#"{"access_token":"c","refresh_token":"r3"}"#).inherit(&merged);
+        assert_eq!(
+            next.resource_token("https://b.example/")
+                .unwrap()
+                .access_token()
+                .expose(),
+            "b"
+        );
+        // Stored and read back whole.
+        let json = serde_json::to_string(&next).unwrap();
+        assert_eq!(serde_json::from_str::<TokenSet>(&json).unwrap(), next);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 
 use crate::callback::AuthorizationCode;
 use crate::client::{join_scopes, Client};
-use crate::error::Result;
+use crate::error::{Endpoint, Result};
+use crate::resource::check_resource;
 use crate::secret::Secret;
 use crate::token::TokenSet;
 
@@ -42,6 +43,8 @@ pub struct TokenRequest<'a> {
     client: &'a Client,
     grant: Grant<'a>,
     params: Vec<(String, String)>,
+    /// The first invalid [`resource`](TokenRequest::resource), reported by `send`.
+    refused: Option<crate::Error>,
 }
 
 /// What the request is for; the known grants keep their own checks.
@@ -105,6 +108,7 @@ impl<'a> TokenRequest<'a> {
             client,
             grant,
             params: Vec::new(),
+            refused: None,
         }
     }
 
@@ -127,8 +131,16 @@ impl<'a> TokenRequest<'a> {
     }
 
     /// A `resource` indicator (RFC 8707): the protected resource the token is for. May be
-    /// given more than once.
-    pub fn resource(self, resource: impl Into<String>) -> Self {
+    /// given more than once. It must be an absolute URI without a fragment, else nothing is
+    /// sent ([`Refusal::InvalidResource`](crate::error::Refusal::InvalidResource));
+    /// [`param`](TokenRequest::param) sends any value unchecked. Naming
+    /// any replaces the resources a code exchange or refresh would otherwise ask for again
+    /// (the login's, or [`TokenSet::resources`]); the result records those it asked for.
+    pub fn resource(mut self, resource: impl Into<String>) -> Self {
+        let resource = resource.into();
+        if let (None, Err(e)) = (&self.refused, check_resource(Endpoint::Token, &resource)) {
+            self.refused = Some(e);
+        }
         self.param("resource", resource)
     }
 
@@ -157,7 +169,11 @@ impl<'a> TokenRequest<'a> {
             client,
             grant,
             params,
+            refused,
         } = self;
+        if let Some(refused) = refused {
+            return Err(refused);
+        }
         match grant {
             Grant::Code(code) => client.exchange_code_with(code, &params).await,
             Grant::Refresh(tokens) => client.refresh_with(tokens, &params).await,

@@ -7,7 +7,8 @@ use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::client::Client;
-use crate::error::{Error, OAuthErrorCode, Result};
+use crate::error::{Endpoint, Error, OAuthErrorCode, Result};
+use crate::resource::check_resource;
 use crate::secret::Secret;
 use crate::token::{TokenSet, TokenType};
 
@@ -225,6 +226,47 @@ impl TokenSource {
     /// [`Error::is_transient`] ones are worth retrying later.
     pub async fn access_token(&self) -> Result<AccessToken> {
         self.obtain(Need::Fresh).await
+    }
+
+    /// An access token for the protected resource `resource` (RFC 8707), valid for at least
+    /// the margin: the one held for it ([`TokenSet::resource_token`]), or a new one from a
+    /// refresh that names that resource. One refresh token serves every resource: the refresh
+    /// runs under the same single flight and store lock as the main token's, and the rotated
+    /// refresh token is saved with the set, so a refresh for one resource never leaves another
+    /// holding a dead refresh token. Each resource's token is stored with the set.
+    ///
+    /// A resource the grant does not cover is the provider's `invalid_target`
+    /// ([`OAuthErrorCode::InvalidTarget`]); one that is not an absolute URI without a fragment
+    /// is refused before anything is sent
+    /// ([`Refusal::InvalidResource`](crate::error::Refusal::InvalidResource)).
+    ///
+    /// ```no_run
+    /// # async fn run(source: grantkit::TokenSource) -> grantkit::Result<()> {
+    /// let orders = source.access_token_for("https://orders.example.com/").await?;
+    /// let reports = source.access_token_for("https://reports.example.com/").await?;
+    /// # let _ = (orders, reports); Ok(()) }
+    /// ```
+    pub async fn access_token_for(&self, resource: &str) -> Result<AccessToken> {
+        check_resource(Endpoint::Token, resource)?;
+        if let Some(token) = self.inner.usable_resource_token(resource) {
+            return Ok(token);
+        }
+        if self.inner.client.is_none() {
+            return Err(Error::NoRefreshToken);
+        }
+        let state = self.inner.refresh.clone().lock_owned().await;
+        let inner = self.inner.clone();
+        let resource = resource.to_owned();
+        // Its own task, as for the main token: a cancelled caller cannot lose a rotation.
+        let task = tokio::spawn(async move {
+            let mut state = state;
+            inner.refresh_resource_locked(&mut state, &resource).await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Cancelled("the token refresh task")),
+        }
     }
 
     /// Replaces `rejected` — an access token a resource server answered `invalid_token` to —
@@ -471,6 +513,79 @@ impl Inner {
         let unusable_at = self.current_arc().expires_at()?.checked_sub(self.margin)?;
         let left = unusable_at.duration_since(SystemTime::now()).ok()?;
         (backoff < left).then_some(backoff)
+    }
+
+    /// The token held for `resource` in the current set, when it is usable beyond the margin.
+    fn usable_resource_token(&self, resource: &str) -> Option<AccessToken> {
+        let current = self.current_arc();
+        let token = current.resource_token(resource)?;
+        if token.expires_within(self.margin) {
+            return None;
+        }
+        // The main set itself when its token is the resource's: no copy.
+        let tokens = if std::ptr::eq(token, current.as_ref()) {
+            current.clone()
+        } else {
+            Arc::new(token.clone())
+        };
+        Some(AccessToken { tokens })
+    }
+
+    /// The refresh for one resource, under the single flight (`state`) and the store lock: the
+    /// stored set is re-read (another process may hold a newer token, or a newer refresh
+    /// token), refreshed for `resource`, and saved whole with the rotated refresh token.
+    async fn refresh_resource_locked(
+        &self,
+        state: &mut RefreshState,
+        resource: &str,
+    ) -> Result<AccessToken> {
+        let lock = self.store.lock().await?;
+        let result = self.refresh_resource_under_lock(state, resource).await;
+        release(lock).await;
+        result
+    }
+
+    async fn refresh_resource_under_lock(
+        &self,
+        state: &mut RefreshState,
+        resource: &str,
+    ) -> Result<AccessToken> {
+        if let Some(unsaved) = state.unsaved.take() {
+            self.persist_and_install(state, unsaved).await?;
+        }
+        let stored = self
+            .store
+            .load()
+            .await?
+            .ok_or_else(|| StoreError::NoTokens {
+                store: self.store.describe(),
+            })?;
+        self.install(stored.clone());
+        if let Some(token) = self.usable_resource_token(resource) {
+            return Ok(token);
+        }
+        let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
+        tracing::debug!(
+            provider = client.provider().name(),
+            "refreshing for a resource"
+        );
+        let fresh = client
+            .refresh_request(&stored)
+            .resource(resource)
+            .send()
+            .await?;
+        let merged = stored.with_resource_token(resource, fresh);
+        self.persist_and_install(state, merged).await?;
+        self.usable_resource_token(resource)
+            .or_else(|| {
+                // A token shorter-lived than the margin is still what the provider gave.
+                let current = self.current_arc();
+                let token = current.resource_token(resource)?.clone();
+                Some(AccessToken {
+                    tokens: Arc::new(token),
+                })
+            })
+            .ok_or(Error::NoRefreshToken)
     }
 
     /// The refresh protocol, run by one task at a time in this process.

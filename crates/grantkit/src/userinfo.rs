@@ -1,12 +1,14 @@
 //! The OpenID Connect userinfo endpoint.
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde_json::{Map, Value};
 
 use crate::client::Client;
 use crate::dpop::DPOP_HEADER;
+use crate::error::SignedResponseError;
 use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::http::{parse_json, HttpResponse};
+use crate::signed_response::{has_media_type, verify, Kind, USERINFO_JWT};
 use crate::token::{TokenSet, TokenType};
 
 /// Claims about the user: the standard ones typed, and every claim in [`UserInfo::claims`],
@@ -62,26 +64,54 @@ impl Client {
     ///
     /// When the token set holds validated ID-token claims, the userinfo `sub` must equal the
     /// ID token's (OpenID Connect Core §5.3.2); otherwise the answer is refused.
+    ///
+    /// A signed answer (`application/jwt`, from a client registered with
+    /// `userinfo_signed_response_alg`) is verified as [`signed_userinfo`](Client::signed_userinfo)
+    /// verifies it; use that method to refuse a plain JSON answer.
     pub async fn userinfo(&self, tokens: &TokenSet) -> Result<UserInfo> {
+        self.userinfo_with(tokens, false).await
+    }
+
+    /// [`userinfo`](Client::userinfo) for a client registered with
+    /// `userinfo_signed_response_alg`: the answer must be a JWT (`application/jwt`) signed
+    /// with a key of the issuer's JWKS (`alg: none` and HMAC refused), whose `iss` is the
+    /// issuer and `aud` this client, and not expired; a plain JSON answer is refused
+    /// ([`SignedResponseError::NotSigned`]), so a party between client and provider cannot
+    /// swap the claims. The `sub` check stays. Needs a provider with an issuer and a JWKS URI.
+    ///
+    /// ```no_run
+    /// # async fn run(client: grantkit::Client, tokens: grantkit::TokenSet) -> grantkit::Result<()> {
+    /// let me = client.signed_userinfo(&tokens).await?;
+    /// println!("{} <{:?}>", me.sub, me.email);
+    /// # Ok(()) }
+    /// ```
+    pub async fn signed_userinfo(&self, tokens: &TokenSet) -> Result<UserInfo> {
+        self.userinfo_with(tokens, true).await
+    }
+
+    async fn userinfo_with(&self, tokens: &TokenSet, signed: bool) -> Result<UserInfo> {
         let url = self.endpoint_url(Endpoint::Userinfo)?.clone();
         crate::mtls::check_binding(self.tls_identity(), tokens.extra())?;
+        let accept = if signed {
+            USERINFO_JWT
+        } else {
+            "application/json"
+        };
         // The access token travels in a header an error page could echo back.
         let response = self
-            .userinfo_request(&url, tokens)
+            .userinfo_request(&url, tokens, accept)
             .await
             .map_err(|e| e.scrub(&[tokens.access_token().expose()]))?;
-        let is_jwt = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/jwt"));
-        if is_jwt {
-            return Err(Error::InvalidResponse {
+        let claims: Map<String, Value> = if has_media_type(&response, USERINFO_JWT) {
+            verify(self, Kind::Userinfo, response.body()).await?
+        } else if signed {
+            return Err(SignedResponseError::NotSigned {
                 endpoint: Endpoint::Userinfo,
-                reason: "signed userinfo (application/jwt) is not supported; register the client for JSON userinfo".into(),
-            });
-        }
-        let claims: Map<String, Value> = parse_json(Endpoint::Userinfo, response.body())?;
+            }
+            .into());
+        } else {
+            parse_json(Endpoint::Userinfo, response.body())?
+        };
         let info = UserInfo::from_claims(claims).map_err(|reason| Error::InvalidResponse {
             endpoint: Endpoint::Userinfo,
             reason: reason.to_owned(),
@@ -97,13 +127,18 @@ impl Client {
     /// GETs the userinfo endpoint with the access token: a Bearer header, or for a DPoP-bound
     /// token (feature `dpop`) `Authorization: DPoP` plus a proof, retried once when the server
     /// answers with a nonce challenge.
-    async fn userinfo_request(&self, url: &url::Url, tokens: &TokenSet) -> Result<HttpResponse> {
+    async fn userinfo_request(
+        &self,
+        url: &url::Url,
+        tokens: &TokenSet,
+        accept: &'static str,
+    ) -> Result<HttpResponse> {
         let access_token = tokens.access_token().expose();
         let request = || {
             self.http_for(Endpoint::Userinfo)
                 .client()
                 .get(url.clone())
-                .header(ACCEPT, "application/json")
+                .header(ACCEPT, accept)
         };
         if *tokens.token_type() == TokenType::DPoP {
             let dpop = self.dpop().ok_or(Error::Refused {

@@ -10,6 +10,7 @@ mod logout_token;
 mod mtls;
 mod oauth;
 mod refusal;
+mod signed_response;
 mod store;
 mod text;
 
@@ -20,6 +21,7 @@ pub use logout_token::LogoutTokenError;
 pub use mtls::MtlsError;
 pub use oauth::{OAuthError, OAuthErrorCode};
 pub use refusal::Refusal;
+pub use signed_response::SignedResponseError;
 pub use store::StoreError;
 pub use text::retry_words;
 pub(crate) use text::{scrub_text, truncate};
@@ -114,6 +116,10 @@ pub enum Error {
     /// An ID token failed validation.
     #[error(transparent)]
     IdToken(IdTokenError),
+    /// A signed introspection (RFC 9701) or userinfo response was refused (see
+    /// [`SignedResponseError`]).
+    #[error(transparent)]
+    SignedResponse(#[from] SignedResponseError),
     /// A back-channel logout token was refused (see [`LogoutTokenError`]); answer `400`.
     #[error(transparent)]
     LogoutToken(#[from] LogoutTokenError),

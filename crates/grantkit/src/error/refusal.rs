@@ -40,6 +40,15 @@ pub enum Refusal {
         /// The parameter's name.
         name: String,
     },
+    /// A `resource` indicator (RFC 8707 §2) is not an absolute URI without a fragment: the
+    /// server would refuse it (`invalid_target`) or read it as another resource.
+    #[error("the resource indicator `{resource}` is refused: {reason}; RFC 8707 asks for an absolute URI without a fragment")]
+    InvalidResource {
+        /// The value given (truncated).
+        resource: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 fn auth_method_words(method: AuthMethod, accepted: &[AuthMethod]) -> String {

@@ -1,0 +1,245 @@
+//! Signed responses: JWT introspection responses (RFC 9701) and signed userinfo (OpenID Connect
+//! Core §5.3.2), verified with the issuer's JWKS through the client's ID-token verifier (the
+//! same key cache, algorithms and key-rotation re-fetch as ID tokens).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::error::{truncate, Endpoint, Error, Result, SignedResponseError};
+use crate::http::HttpResponse;
+use crate::oidc::jws_header;
+
+/// The media type of a JWT introspection response (RFC 9701 §4, §5).
+pub(crate) const INTROSPECTION_JWT: &str = "application/token-introspection+jwt";
+/// The media type of signed userinfo (OpenID Connect Core §5.3.2).
+pub(crate) const USERINFO_JWT: &str = "application/jwt";
+/// The `typ` of a JWT introspection response (RFC 9701 §5).
+const INTROSPECTION_TYP: &str = "token-introspection+jwt";
+
+/// What a signed response must carry besides `iss` and `aud`.
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    /// RFC 9701 §5: `typ: token-introspection+jwt`, `iat`, a `token_introspection` object.
+    Introspection,
+    /// OpenID Connect Core §5.3.2: a signed JWT of the claims, `iss` and `aud` checked.
+    Userinfo,
+}
+
+impl Kind {
+    fn endpoint(self) -> Endpoint {
+        match self {
+            Kind::Introspection => Endpoint::Introspection,
+            Kind::Userinfo => Endpoint::Userinfo,
+        }
+    }
+}
+
+/// Whether `response` is of media type `media_type` (parameters such as `charset` ignored).
+pub(crate) fn has_media_type(response: &HttpResponse, media_type: &str) -> bool {
+    response
+        .header("content-type")
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(media_type))
+}
+
+/// Verifies a signed response body: the JWS against the issuer's JWKS, then `typ` (for
+/// introspection), `iss`, `aud` and the times. Returns the verified claims.
+pub(crate) async fn verify(client: &Client, kind: Kind, body: &[u8]) -> Result<Map<String, Value>> {
+    let endpoint = kind.endpoint();
+    let refuse = |source| Error::from(SignedResponseError::Signature { endpoint, source });
+    let jwt = std::str::from_utf8(body)
+        .map(str::trim)
+        .map_err(|_| refuse(crate::oidc::IdTokenError::Malformed("not UTF-8".into())))?;
+    let verifier = client.require_id_token_verifier()?;
+    let claims = verifier.verified_payload(jwt).await.map_err(|e| match e {
+        Error::IdToken(source) => refuse(source),
+        other => other,
+    })?;
+    if let Kind::Introspection = kind {
+        check_type(jwt)?;
+    }
+    let expected = Expected {
+        endpoint,
+        issuer: verifier.issuer(),
+        client_id: verifier.client_id(),
+        leeway: verifier.leeway(),
+    };
+    expected.check(kind, &claims, SystemTime::now())?;
+    Ok(claims)
+}
+
+/// RFC 9701 §5: the header's `typ` is `token-introspection+jwt`; "application/" may prefix
+/// it (RFC 7515 §4.1.9). Without it, any other JWT the provider signs for this client (an ID
+/// token, signed userinfo) could be replayed as an introspection answer.
+fn check_type(jwt: &str) -> Result<(), SignedResponseError> {
+    let endpoint = Endpoint::Introspection;
+    let header =
+        jws_header(jwt).map_err(|source| SignedResponseError::Signature { endpoint, source })?;
+    let typ = header.get("typ").and_then(Value::as_str).unwrap_or("none");
+    let bare = typ
+        .get(..12)
+        .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+        .map_or(typ, |_| typ.get(12..).unwrap_or(""));
+    if bare.eq_ignore_ascii_case(INTROSPECTION_TYP) {
+        return Ok(());
+    }
+    Err(SignedResponseError::WrongType {
+        endpoint,
+        expected: INTROSPECTION_TYP,
+        found: truncate(typ, 40),
+    })
+}
+
+/// What the claims are checked against.
+struct Expected<'a> {
+    endpoint: Endpoint,
+    issuer: &'a str,
+    client_id: &'a str,
+    leeway: Duration,
+}
+
+impl Expected<'_> {
+    fn check(
+        &self,
+        kind: Kind,
+        claims: &Map<String, Value>,
+        now: SystemTime,
+    ) -> Result<(), SignedResponseError> {
+        let endpoint = self.endpoint;
+        let missing = |claim| SignedResponseError::MissingClaim { endpoint, claim };
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .ok_or(missing("iss"))?;
+        if iss != self.issuer {
+            return Err(SignedResponseError::IssuerMismatch {
+                endpoint,
+                expected: self.issuer.to_owned(),
+                found: truncate(iss, 200),
+            });
+        }
+        let addressed = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == self.client_id,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(self.client_id)),
+            _ => return Err(missing("aud")),
+        };
+        if !addressed {
+            return Err(SignedResponseError::AudienceMismatch {
+                endpoint,
+                client_id: self.client_id.to_owned(),
+            });
+        }
+        let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|n| n as i64);
+        let (iat, exp) = (number("iat"), number("exp"));
+        if let Kind::Introspection = kind {
+            iat.ok_or(missing("iat"))?;
+            if !claims
+                .get("token_introspection")
+                .is_some_and(Value::is_object)
+            {
+                return Err(missing("token_introspection"));
+            }
+        }
+        self.check_times(iat, exp, now)
+    }
+
+    fn check_times(
+        &self,
+        iat: Option<i64>,
+        exp: Option<i64>,
+        now: SystemTime,
+    ) -> Result<(), SignedResponseError> {
+        let now = now
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let leeway = self.leeway.as_secs() as i64;
+        let future = iat.is_some_and(|iat| iat > now.saturating_add(leeway));
+        let past = exp.is_some_and(|exp| now > exp.saturating_add(leeway));
+        if future || past {
+            return Err(SignedResponseError::OutOfTime {
+                endpoint: self.endpoint,
+                iat,
+                exp,
+                now,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn expected() -> Expected<'static> {
+        Expected {
+            endpoint: Endpoint::Introspection,
+            issuer: "https://op.example",
+            client_id: "c1",
+            leeway: Duration::from_secs(60),
+        }
+    }
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn introspection_claims_need_iss_aud_iat_and_token_introspection() {
+        let now = SystemTime::now();
+        let iat = now.duration_since(UNIX_EPOCH).unwrap().as_secs();
+        let good = json!({"iss":"https://op.example","aud":"c1","iat":iat,"token_introspection":{"active":true}});
+        expected()
+            .check(Kind::Introspection, &claims(good.clone()), now)
+            .unwrap();
+        let cases = [
+            (
+                json!({"aud":"c1","iat":iat,"token_introspection":{}}),
+                "iss",
+            ),
+            (
+                json!({"iss":"https://op.example","iat":iat,"token_introspection":{}}),
+                "aud",
+            ),
+            (
+                json!({"iss":"https://op.example","aud":"c1","token_introspection":{}}),
+                "iat",
+            ),
+            (
+                json!({"iss":"https://op.example","aud":"c1","iat":iat}),
+                "token_introspection",
+            ),
+        ];
+        for (value, claim) in cases {
+            let e = expected()
+                .check(Kind::Introspection, &claims(value), now)
+                .unwrap_err();
+            assert_eq!(
+                e,
+                SignedResponseError::MissingClaim {
+                    endpoint: Endpoint::Introspection,
+                    claim
+                }
+            );
+        }
+        let mut future = good.clone();
+        future["iat"] = json!(iat + 3600);
+        let e = expected()
+            .check(Kind::Introspection, &claims(future), now)
+            .unwrap_err();
+        assert!(matches!(e, SignedResponseError::OutOfTime { .. }), "{e:?}");
+        let mut other = good;
+        other["iss"] = json!("https://evil.example");
+        let e = expected()
+            .check(Kind::Introspection, &claims(other), now)
+            .unwrap_err();
+        assert!(
+            matches!(e, SignedResponseError::IssuerMismatch { .. }),
+            "{e:?}"
+        );
+    }
+}
