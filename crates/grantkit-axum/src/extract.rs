@@ -54,7 +54,7 @@ impl LoginRequired {
 }
 
 /// A top-level browser navigation: a `GET` that asks for HTML (or says it navigates).
-fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
+pub(crate) fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
     let header = |name: &str| {
         headers
             .get(name)
@@ -113,7 +113,7 @@ async fn session_layer(
     next.run(request).await
 }
 
-fn user_of(parts: &Parts) -> Result<User, LoginRequired> {
+pub(crate) fn user_of(parts: &Parts) -> Result<User, LoginRequired> {
     let gk = parts.extensions.get::<Grantkit>();
     if gk.is_none() {
         tracing::error!(

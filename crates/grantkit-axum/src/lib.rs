@@ -33,12 +33,14 @@ mod routes;
 mod session;
 mod settings;
 mod state;
+mod step_up;
 
 pub use bff::{BffApis, CSRF_HEADER};
 pub use extract::{require_login, Authorized, CurrentUser, FreshToken, LoginRequired};
 pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
 pub use settings::Settings;
 pub use state::{Grantkit, GrantkitBuilder, TokenStores};
+pub use step_up::{require_step_up, StepUp};
 
 /// `docs/web.md`'s samples, compiled as doctests so they cannot drift from the API.
 #[cfg(doctest)]

@@ -12,6 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::cookie;
 use crate::session::{Session, SessionIndex, User};
 use crate::state::Grantkit;
+use crate::step_up::{is_unmet_demand, StepUp};
 
 impl Grantkit {
     /// The login layer's routes ([`Settings`](crate::Settings) paths), without the session
@@ -125,10 +126,19 @@ async fn login(
     RawQuery(query): RawQuery,
 ) -> Response {
     let return_to = query_param(query.as_deref(), "return_to").and_then(|p| local_path(&p));
+    let step_up = match StepUp::from_login_query(query.as_deref()) {
+        Ok(step_up) => step_up,
+        Err(why) => return page(StatusCode::BAD_REQUEST, "Cannot start the login", why),
+    };
     // A link on another site must not swap a signed-in user's session for a new login (a
     // logout by CSRF): the user is sent on instead. From the app's own pages a login always
     // starts afresh, replacing whatever session the browser had (session fixation).
     if is_cross_site(&headers) && signed_in(&gk, &headers).await {
+        if step_up.is_some() {
+            // Sending the user on would meet the step-up demand again: a redirect loop. A
+            // click on this page is a same-site navigation, which starts the login.
+            return confirm_step_up(query.as_deref().unwrap_or(""), &gk);
+        }
         let target = return_to.unwrap_or_else(|| gk.settings().after_login.clone());
         return redirect_with_cookie(&target, None);
     }
@@ -138,6 +148,10 @@ async fn login(
         .scopes(gk.settings().scopes.iter().cloned());
     if let Some(customize) = &gk.inner.customize {
         request = customize(request);
+    }
+    // After the customization, so that the route's demand is what the provider gets.
+    if let Some(step_up) = &step_up {
+        request = step_up.apply(request);
     }
     let built = request.build_async().await;
     let (url, pending) = match built {
@@ -161,6 +175,16 @@ async fn login(
     }
 }
 
+/// A page whose link starts the step-up login `query` describes.
+fn confirm_step_up(query: &str, gk: &Grantkit) -> Response {
+    let href = escape(&format!("{}?{query}", gk.settings().login_path));
+    let html = format!(
+        "<!doctype html><title>Sign in again</title><h1>Sign in again</h1>\
+         <p>This page needs a more recent or stronger sign-in.</p><p><a href=\"{href}\">Continue</a></p>"
+    );
+    (StatusCode::OK, no_store(), Html(html)).into_response()
+}
+
 /// The browser says the request came from another site (Fetch Metadata).
 fn is_cross_site(headers: &HeaderMap) -> bool {
     headers
@@ -177,9 +201,12 @@ async fn callback(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let gk = &gk;
+    let headers = &headers;
+    let query = query.unwrap_or_default();
     // The login session is used once, whatever the outcome.
     let pending = gk
-        .take_current(&headers, |s| s.pending_login.is_some())
+        .take_current(headers, |s| s.pending_login.is_some())
         .await
         .and_then(|s| s.pending_login.map(|p| (p, s.return_to)));
     let Some((pending, return_to)) = pending else {
@@ -189,16 +216,23 @@ async fn callback(
             "start the login again",
         );
     };
-    let tokens = match pending.verify_callback(query.as_deref().unwrap_or("")) {
+    let step_up = pending.max_age().is_some() || !pending.essential_acr_values().is_empty();
+    let tokens = match pending.verify_callback(&query) {
         Ok(code) => gk.client().exchange_code(code).await,
         Err(e) => Err(e),
     };
     let user = match tokens {
-        Ok(tokens) => finish_login(&gk, tokens).await,
+        Ok(tokens) => finish_login(gk, tokens).await,
         Err(e) => Err(e),
     };
     let user = match user {
         Ok(user) => user,
+        // The provider answered a step-up with an old or weaker login: refused, and no new
+        // redirect to the route that would demand the step-up again.
+        Err(e) if step_up && is_unmet_demand(&e) => {
+            let title = "Step-up authentication refused";
+            return page(StatusCode::FORBIDDEN, title, &e.to_string());
+        }
         Err(e) => return page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string()),
     };
     let session = Session {
