@@ -38,7 +38,7 @@ mod step_up;
 pub use bff::{BffApis, CSRF_HEADER};
 pub use extract::{require_login, Authorized, CurrentUser, FreshToken, LoginRequired};
 pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
-pub use settings::Settings;
+pub use settings::{ResponseMode, Settings};
 pub use state::{Grantkit, GrantkitBuilder, TokenStores};
 pub use step_up::{require_step_up, StepUp};
 
