@@ -25,6 +25,9 @@
 //! - Logout revokes the tokens, then sends the browser to the provider's end-session endpoint
 //!   when it has one (its return's `state` is checked), else logs out locally. Back-channel
 //!   logout ends every session of the `sid` (or `sub`) the verified logout token names.
+//! - Routes can demand a recent or stronger login ([`require_step_up`]); the callback can
+//!   take the answer as a POST ([`ResponseMode::FormPost`]); with feature `dpop` and a
+//!   client built with a DPoP key, the BFF proxy sends DPoP-bound tokens with a proof each.
 
 mod bff;
 mod cookie;
