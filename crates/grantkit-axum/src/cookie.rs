@@ -52,6 +52,20 @@ pub(crate) fn clear(name: &str) -> Option<HeaderValue> {
     .ok()
 }
 
+/// `Set-Cookie` for the id of a `form_post` login in progress: sent with the provider's
+/// cross-site POST (`SameSite=None`, which browsers accept only with `Secure`), still
+/// host-only and hidden from scripts.
+pub(crate) fn set_cross_site(name: &str, id: &str, max_age_secs: u64) -> Option<HeaderValue> {
+    let text =
+        format!("{name}={id}; Path=/; Secure; HttpOnly; SameSite=None; Max-Age={max_age_secs}");
+    HeaderValue::from_str(&text).ok()
+}
+
+/// `Set-Cookie` that removes a [`set_cross_site`] cookie.
+pub(crate) fn clear_cross_site(name: &str) -> Option<HeaderValue> {
+    set_cross_site(name, "", 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

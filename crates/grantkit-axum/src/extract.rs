@@ -56,7 +56,7 @@ impl LoginRequired {
 }
 
 /// A top-level browser navigation: a `GET` that asks for HTML (or says it navigates).
-fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
+pub(crate) fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
     let header = |name: &str| {
         headers
             .get(name)
@@ -116,7 +116,7 @@ async fn session_layer(
     next.run(request).await
 }
 
-fn user_of(parts: &Parts) -> Result<Arc<User>, LoginRequired> {
+pub(crate) fn user_of(parts: &Parts) -> Result<Arc<User>, LoginRequired> {
     let gk = parts.extensions.get::<Grantkit>();
     if gk.is_none() {
         tracing::error!(

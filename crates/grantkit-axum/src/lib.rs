@@ -25,6 +25,9 @@
 //! - Logout revokes the tokens, then sends the browser to the provider's end-session endpoint
 //!   when it has one (its return's `state` is checked), else logs out locally. Back-channel
 //!   logout ends every session of the `sid` (or `sub`) the verified logout token names.
+//! - Routes can demand a recent or stronger login ([`require_step_up`]); the callback can
+//!   take the answer as a POST ([`ResponseMode::FormPost`]); with feature `dpop` and a
+//!   client built with a DPoP key, the BFF proxy sends DPoP-bound tokens with a proof each.
 
 // Library code never panics on what it reads; CI's `clippy -D warnings` turns these into errors.
 #![cfg_attr(
@@ -44,12 +47,14 @@ mod routes;
 mod session;
 mod settings;
 mod state;
+mod step_up;
 
 pub use bff::{BffApis, CSRF_HEADER};
 pub use extract::{require_login, Authorized, CurrentUser, FreshToken, LoginRequired};
 pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
-pub use settings::Settings;
+pub use settings::{ResponseMode, Settings};
 pub use state::{Grantkit, GrantkitBuilder, TokenStores};
+pub use step_up::{require_step_up, StepUp};
 
 /// `docs/web.md`'s samples, compiled as doctests so they cannot drift from the API.
 #[cfg(doctest)]

@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 
 use crate::cookie;
 use crate::session::{Session, SessionIndex, User};
+use crate::settings::ResponseMode;
 use crate::state::Grantkit;
+use crate::step_up::{is_unmet_demand, StepUp};
 
 impl Grantkit {
     /// The login layer's routes ([`Settings`](crate::Settings) paths), without the session
@@ -20,7 +22,7 @@ impl Grantkit {
         let s = self.settings();
         Router::new()
             .route(&s.login_path, get(login))
-            .route(&s.callback_path, get(callback))
+            .route(&s.callback_path, get(callback).post(callback_form))
             .route(&s.logout_path, post(logout))
             .route(&s.logged_out_path, get(logged_out))
             .route(&s.backchannel_logout_path, post(backchannel_logout))
@@ -96,6 +98,29 @@ impl Grantkit {
         cookie::set(&s.cookie_name, id, lifetime.as_secs())
     }
 
+    /// The cookie of a `form_post` login in progress.
+    fn login_cookie(&self, id: &str) -> Option<HeaderValue> {
+        let s = self.settings();
+        cookie::set_cross_site(&s.login_cookie_name, id, s.login_timeout.as_secs())
+    }
+
+    /// Ends the request's login in progress and returns it: under the session cookie, or
+    /// (`form_post`) under the login cookie.
+    async fn take_login(&self, headers: &HeaderMap, form_post: bool) -> Option<Session> {
+        if !form_post {
+            return self
+                .take_current(headers, |s| s.pending_login.is_some())
+                .await;
+        }
+        let name = &self.settings().login_cookie_name;
+        let current = self.current_of_cookie(headers, name).await.ok().flatten()?;
+        current.session.pending_login.as_ref()?;
+        if let Err(e) = self.inner.sessions.delete(&current.key).await {
+            tracing::error!(error = %e, "grantkit-axum: could not delete a session");
+        }
+        Some(current.session)
+    }
+
     pub(crate) fn clear_cookie(&self) -> Option<HeaderValue> {
         cookie::clear(&self.settings().cookie_name)
     }
@@ -125,10 +150,19 @@ async fn login(
     RawQuery(query): RawQuery,
 ) -> Response {
     let return_to = query_param(query.as_deref(), "return_to").and_then(|p| local_path(&p));
+    let step_up = match StepUp::from_login_query(query.as_deref()) {
+        Ok(step_up) => step_up,
+        Err(why) => return page(StatusCode::BAD_REQUEST, "Cannot start the login", why),
+    };
     // A link on another site must not swap a signed-in user's session for a new login (a
     // logout by CSRF): the user is sent on instead. From the app's own pages a login always
     // starts afresh, replacing whatever session the browser had (session fixation).
     if is_cross_site(&headers) && signed_in(&gk, &headers).await {
+        if step_up.is_some() {
+            // Sending the user on would meet the step-up demand again: a redirect loop. A
+            // click on this page is a same-site navigation, which starts the login.
+            return confirm_step_up(query.as_deref().unwrap_or(""), &gk);
+        }
         let target = return_to.unwrap_or_else(|| gk.settings().after_login.clone());
         return redirect_with_cookie(&target, None);
     }
@@ -138,6 +172,14 @@ async fn login(
         .scopes(gk.settings().scopes.iter().cloned());
     if let Some(customize) = &gk.inner.customize {
         request = customize(request);
+    }
+    // After the customization, so that the route's demand is what the provider gets.
+    if let Some(step_up) = &step_up {
+        request = step_up.apply(request);
+    }
+    let form_post = gk.settings().response_mode == ResponseMode::FormPost;
+    if form_post {
+        request = request.form_post();
     }
     let built = request.build_async().await;
     let (url, pending) = match built {
@@ -155,10 +197,28 @@ async fn login(
         return_to,
         ..Session::default()
     };
-    match gk.begin(session.clone()).await {
-        Ok(id) => redirect_with_cookie(url.as_str(), gk.session_cookie(&id, &session)),
-        Err(e) => store_failed(e),
-    }
+    let id = match gk.begin(session.clone()).await {
+        Ok(id) => id,
+        Err(e) => return store_failed(e),
+    };
+    // A form_post login keeps the session cookie (and the signed-in session, if any) as it
+    // is: the login in progress is found by its own cookie, the one a cross-site POST carries.
+    let cookie = if form_post {
+        gk.login_cookie(&id)
+    } else {
+        gk.session_cookie(&id, &session)
+    };
+    redirect_with_cookie(url.as_str(), cookie)
+}
+
+/// A page whose link starts the step-up login `query` describes.
+fn confirm_step_up(query: &str, gk: &Grantkit) -> Response {
+    let href = escape(&format!("{}?{query}", gk.settings().login_path));
+    let html = format!(
+        "<!doctype html><title>Sign in again</title><h1>Sign in again</h1>\
+         <p>This page needs a more recent or stronger sign-in.</p><p><a href=\"{href}\">Continue</a></p>"
+    );
+    (StatusCode::OK, no_store(), Html(html)).into_response()
 }
 
 /// The browser says the request came from another site (Fetch Metadata).
@@ -172,14 +232,53 @@ async fn signed_in(gk: &Grantkit, headers: &HeaderMap) -> bool {
     matches!(gk.current(headers).await, Ok(Some(c)) if c.session.user.is_some())
 }
 
+/// The login's answer as it came: in the query of a `GET`, or in a POSTed form.
+enum Answer {
+    Query(String),
+    Form(String),
+}
+
 async fn callback(
     State(gk): State<Grantkit>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    complete_login(&gk, &headers, Answer::Query(query.unwrap_or_default())).await
+}
+
+/// `response_mode=form_post`: the provider's page POSTs the answer here.
+async fn callback_form(State(gk): State<Grantkit>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(body) = String::from_utf8(body.to_vec()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Login failed",
+            "the form is not UTF-8",
+        );
+    };
+    complete_login(&gk, &headers, Answer::Form(body)).await
+}
+
+async fn complete_login(gk: &Grantkit, headers: &HeaderMap, answer: Answer) -> Response {
+    let form_post = gk.settings().response_mode == ResponseMode::FormPost;
+    let mut response = verify_and_sign_in(gk, headers, answer, form_post).await;
+    if form_post {
+        // The login cookie has done its job, whatever the outcome.
+        if let Some(clear) = cookie::clear_cross_site(&gk.settings().login_cookie_name) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+    }
+    response
+}
+
+async fn verify_and_sign_in(
+    gk: &Grantkit,
+    headers: &HeaderMap,
+    answer: Answer,
+    form_post: bool,
+) -> Response {
     // The login session is used once, whatever the outcome.
     let pending = gk
-        .take_current(&headers, |s| s.pending_login.is_some())
+        .take_login(headers, form_post)
         .await
         .and_then(|s| s.pending_login.map(|p| (p, s.return_to)));
     let Some((pending, return_to)) = pending else {
@@ -189,16 +288,28 @@ async fn callback(
             "start the login again",
         );
     };
-    let tokens = match pending.verify_callback(query.as_deref().unwrap_or("")) {
+    let step_up = pending.max_age().is_some() || !pending.essential_acr_values().is_empty();
+    // grantkit refuses an answer in the other mode than the one the request asked for.
+    let verified = match &answer {
+        Answer::Query(query) => pending.verify_callback(query),
+        Answer::Form(body) => pending.verify_form_post(body),
+    };
+    let tokens = match verified {
         Ok(code) => gk.client().exchange_code(code).await,
         Err(e) => Err(e),
     };
     let user = match tokens {
-        Ok(tokens) => finish_login(&gk, tokens).await,
+        Ok(tokens) => finish_login(gk, tokens).await,
         Err(e) => Err(e),
     };
     let user = match user {
         Ok(user) => user,
+        // The provider answered a step-up with an old or weaker login: refused, and no new
+        // redirect to the route that would demand the step-up again.
+        Err(e) if step_up && is_unmet_demand(&e) => {
+            let title = "Step-up authentication refused";
+            return page(StatusCode::FORBIDDEN, title, &e.to_string());
+        }
         Err(e) => return page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string()),
     };
     let session = Session {

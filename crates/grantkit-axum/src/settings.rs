@@ -35,6 +35,26 @@ pub struct Settings {
     pub after_logout: String,
     /// The scopes of the authorization request. Default `openid email profile`.
     pub scopes: Vec<String>,
+    /// How the provider returns the login's answer. Default [`ResponseMode::Query`].
+    pub response_mode: ResponseMode,
+    /// With [`ResponseMode::FormPost`], the cookie that finds the login in progress when the
+    /// provider's page POSTs the answer back (`SameSite=None`, because a cross-site POST does
+    /// not carry the `SameSite=Lax` session cookie; it holds an opaque id only and lives
+    /// [`login_timeout`](Self::login_timeout)). Default `__Host-grantkit-login`.
+    pub login_cookie_name: String,
+}
+
+/// How the provider returns the login's answer to the callback route.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResponseMode {
+    /// In the redirect URI's query, by a redirect (`GET`): OAuth's default.
+    #[default]
+    Query,
+    /// As a form the provider's page POSTs to the redirect URI (`response_mode=form_post`,
+    /// OAuth 2.0 Form Post Response Mode): the code never appears in a URL, so not in the
+    /// browser history, server logs or a `Referer`. The callback then refuses a `GET`.
+    FormPost,
 }
 
 impl Default for Settings {
@@ -52,6 +72,8 @@ impl Default for Settings {
             after_login: "/".into(),
             after_logout: "/".into(),
             scopes: vec!["openid".into(), "email".into(), "profile".into()],
+            response_mode: ResponseMode::Query,
+            login_cookie_name: "__Host-grantkit-login".into(),
         }
     }
 }

@@ -251,6 +251,27 @@ impl Grantkit {
         session.user.is_some() && now.saturating_sub(session.last_seen) >= every
     }
 
+    /// The live session under the cookie `name` (not the session cookie: the `form_post`
+    /// login's), deleted from the store when expired.
+    pub(crate) async fn current_of_cookie(
+        &self,
+        headers: &HeaderMap,
+        name: &str,
+    ) -> Result<Option<Current>, SessionError> {
+        let Some(id) = cookie::read(headers, name) else {
+            return Ok(None);
+        };
+        let key = cookie::store_key(id);
+        let Some(session) = self.inner.sessions.load(&key).await? else {
+            return Ok(None);
+        };
+        if self.expires_at(&session) <= now_secs() {
+            self.inner.sessions.delete(&key).await?;
+            return Ok(None);
+        }
+        Ok(Some(Current { key, session }))
+    }
+
     /// When `session` ends, seconds since the Unix epoch.
     fn expires_at(&self, session: &Session) -> u64 {
         let s = &self.inner.settings;

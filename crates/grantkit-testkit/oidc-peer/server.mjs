@@ -566,6 +566,18 @@ function claimNames(claimsParam) {
   }
 }
 
+// Without `acr_values`, the first value of an essential `acr` in the `claims` parameter is what
+// the login achieved (grantkit-axum's step-up sends the essential form only: oidc-provider's
+// assignClaims replaces it by a voluntary one when `acr_values` is present).
+function essentialAcr(claimsParam) {
+  try {
+    const acr = JSON.parse(claimsParam ?? '{}').id_token?.acr;
+    return acr?.essential ? (acr.value ?? acr.values?.[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function handleInteraction(provider, req, res) {
   const details = await provider.interactionDetails(req, res);
   const { params, prompt } = details;
@@ -602,7 +614,7 @@ async function handleInteraction(provider, req, res) {
   // `weak-acr` logs in with a weak authentication context whatever was asked; `stale-login`
   // reports an authentication an hour old (a provider that ignored `max_age`). Otherwise the
   // first `acr_values` entry is what the login achieved.
-  const acr = hint === 'weak-acr' ? 'urn:grantkit:acr:weak' : params.acr_values?.split(' ')[0];
+  const acr = hint === 'weak-acr' ? 'urn:grantkit:acr:weak' : (params.acr_values?.split(' ')[0] ?? essentialAcr(params.claims));
   const ts = hint === 'stale-login' ? Math.floor(Date.now() / 1000) - 3600 : undefined;
   await provider.interactionFinished(req, res, {
     login: { accountId, ...(acr ? { acr } : {}), ...(ts ? { ts } : {}) },
