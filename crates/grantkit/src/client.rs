@@ -66,6 +66,8 @@ struct Inner {
     http: Http,
     id_tokens: Option<IdTokenVerifier>,
     dpop: Option<Dpop>,
+    /// JARM: the algorithm signed authorization responses must use.
+    authorization_alg: String,
 }
 
 impl fmt::Debug for Inner {
@@ -108,6 +110,7 @@ impl Client {
             resolve: HashMap::new(),
             leeway: Duration::from_secs(60),
             jwks: JwksOptions::default(),
+            authorization_alg: None,
         }
     }
 
@@ -189,6 +192,17 @@ impl Client {
     /// `require_pushed_authorization_requests` in its registration).
     pub fn requires_pushed_authorization_requests(&self) -> bool {
         self.inner.require_par
+    }
+
+    /// The key that signs client assertions and request objects (JAR), if any.
+    pub(crate) fn private_key(&self) -> Option<&ClientKey> {
+        self.inner.private_key.as_ref()
+    }
+
+    /// The algorithm of signed authorization responses (JARM): the one the client registered as
+    /// `authorization_signed_response_alg`, `RS256` by default as in the JARM specification.
+    pub fn authorization_signed_response_alg(&self) -> &str {
+        &self.inner.authorization_alg
     }
 
     /// The DPoP state (key and server nonces), when the client has a DPoP key.
@@ -473,6 +487,7 @@ pub struct ClientBuilder {
     resolve: HashMap<String, Vec<IpAddr>>,
     leeway: Duration,
     jwks: JwksOptions,
+    authorization_alg: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -600,6 +615,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The `authorization_signed_response_alg` the client was registered with (JARM): signed
+    /// authorization responses signed with any other algorithm are refused. Without it, `RS256`,
+    /// the JARM specification's default. Only asymmetric algorithms are accepted.
+    pub fn authorization_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
+        self.authorization_alg = Some(alg.into());
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client> {
         let method = self.auth_method.unwrap_or_else(|| self.default_method());
@@ -665,6 +688,14 @@ impl ClientBuilder {
                 self.provider.name()
             )));
         }
+        if let Some(alg) = self.authorization_alg.as_deref() {
+            if !crate::oidc::is_supported_alg(alg) {
+                return Err(Error::Config(format!(
+                    "`{}` cannot sign authorization responses grantkit verifies: use an asymmetric algorithm (RS256, PS256, ES256, EdDSA...)",
+                    crate::error::truncate(alg, 20)
+                )));
+            }
+        }
         let resolver = GuardedResolver::new(self.provider.address_policy(), self.resolve);
         let http = Http::build(self.http_client_builder, self.http_options, resolver)?;
         let id_tokens = match (
@@ -716,6 +747,7 @@ impl ClientBuilder {
                 http,
                 id_tokens,
                 dpop: self.dpop,
+                authorization_alg: self.authorization_alg.unwrap_or_else(|| "RS256".into()),
             }),
         })
     }

@@ -6,6 +6,7 @@
 mod callback;
 mod endpoint;
 mod id_token;
+mod jarm;
 mod logout_token;
 mod oauth;
 mod refusal;
@@ -15,6 +16,7 @@ mod text;
 pub use callback::CallbackError;
 pub use endpoint::Endpoint;
 pub use id_token::IdTokenError;
+pub use jarm::JarmError;
 pub use logout_token::LogoutTokenError;
 pub use oauth::{OAuthError, OAuthErrorCode};
 pub use refusal::Refusal;
@@ -112,6 +114,9 @@ pub enum Error {
     /// An ID token failed validation.
     #[error(transparent)]
     IdToken(IdTokenError),
+    /// A signed authorization response (JARM) was refused (see [`JarmError`]).
+    #[error(transparent)]
+    Jarm(#[from] JarmError),
     /// A back-channel logout token was refused (see [`LogoutTokenError`]); answer `400`.
     #[error(transparent)]
     LogoutToken(#[from] LogoutTokenError),
