@@ -252,6 +252,9 @@ fn response(base: &str, pending: &PendingAuthorization, over: Value) -> Value {
     claims
 }
 
+/// Whether an error is the one a case expects.
+type Expectation = fn(&Error) -> bool;
+
 fn callback(jwt: &str) -> String {
     format!("http://127.0.0.1/cb?response={jwt}")
 }
@@ -271,7 +274,7 @@ async fn jarm_forged_expired_and_wrong_audience_responses_are_refused() {
     assert!(format!("{code:?}").contains("redacted"));
 
     let valid = response(&base, &pending, json!({}));
-    let cases: Vec<(&str, String, fn(&Error) -> bool)> = vec![
+    let cases: Vec<(&str, String, Expectation)> = vec![
         (
             "foreign key claiming the provider's kid",
             {
