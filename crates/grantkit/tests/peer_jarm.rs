@@ -186,6 +186,49 @@ async fn jarm_error_inside_the_jwt_is_the_typed_oauth_error() {
     );
 }
 
+/// JAR and JARM together (`jar-client` must sign its requests): the request object carries
+/// `response_mode=form_post.jwt`, and the signed answer arrives POSTed. Nothing readable
+/// travels in either direction's URL.
+#[tokio::test]
+async fn jar_and_jarm_together_sign_both_directions() {
+    let Some(peer) = OidcPeer::shared("jar_and_jarm_together_sign_both_directions") else {
+        return;
+    };
+    let key =
+        grantkit::jwt_auth::ClientKey::from_jwk(&OidcPeer::fixture("peer-client-ec.jwk.json"))
+            .unwrap();
+    let client = Client::builder(peer.discover().await.unwrap(), "jar-client")
+        .private_key(key)
+        .redirect_uri(PEER_REDIRECT_URI)
+        .scopes(["openid"])
+        .build()
+        .unwrap();
+    let (url, pending) = client
+        .authorize()
+        .signed()
+        .jarm(JarmMode::FormPost)
+        .build()
+        .unwrap();
+    assert!(
+        !url.as_str().contains("response_mode"),
+        "inside the JWT: {url}"
+    );
+    let landing = Browser::new()
+        .navigate(url.as_str(), PEER_REDIRECT_URI)
+        .await
+        .unwrap();
+    let Landing::Page(page) = landing else {
+        panic!("form_post.jwt answers with a page that POSTs: {landing:?}");
+    };
+    let form = page.form("response").unwrap();
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(&form.fields)
+        .finish();
+    let code = pending.verify_jarm_form_post(&client, &body).await.unwrap();
+    let tokens = client.exchange_code(code).await.unwrap();
+    assert_eq!(tokens.id_token_claims().unwrap().sub, "alice");
+}
+
 // ---------------------------------------------------------------------------------------------
 // A loopback provider whose JWKS holds the fixture key `rsa-1`; responses are crafted per test.
 // ---------------------------------------------------------------------------------------------
