@@ -239,3 +239,55 @@ fn jar_refused_for_a_provider_without_request_objects_or_the_keys_algorithm() {
     let err = public.authorize().signed().build().unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
 }
+
+/// Pushed, the body is `client_id`, the `request` JWT and the client authentication (RFC 9126
+/// §3): none of the parameters the JWT holds travels beside it, not even the OpenID Connect
+/// duplicates meant for the front channel. A loopback PAR endpoint records the form.
+#[tokio::test]
+async fn jar_pushed_body_is_the_jwt_alone() {
+    use axum::routing::post;
+    use std::sync::{Arc, Mutex};
+
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = seen.clone();
+    let app = axum::Router::new().route(
+        "/par",
+        post(move |body: String| async move {
+            let names = url::form_urlencoded::parse(body.as_bytes()).map(|(k, _)| k.into_owned());
+            record.lock().unwrap().extend(names);
+            (
+                axum::http::StatusCode::CREATED,
+                axum::Json(serde_json::json!({"request_uri": "urn:ietf:params:oauth:request_uri:x", "expires_in": 60})),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let provider = Provider::builder("loopback")
+        .issuer(&base)
+        .authorization_endpoint(&format!("{base}/authorize"))
+        .token_endpoint(&format!("{base}/token"))
+        .pushed_authorization_request_endpoint(&format!("{base}/par"))
+        .build()
+        .unwrap();
+    let (url, _) = jar_client(provider)
+        .authorize()
+        .login_hint("carol")
+        .signed()
+        .push()
+        .await
+        .unwrap();
+    assert_eq!(names(&url), ["client_id", "request_uri"]);
+    let mut sent = seen.lock().unwrap().clone();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            "client_assertion",
+            "client_assertion_type",
+            "client_id",
+            "request"
+        ]
+    );
+}
