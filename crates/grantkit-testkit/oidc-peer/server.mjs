@@ -302,6 +302,25 @@ const CLIENTS = [
     userinfo_signed_response_alg: 'RS256',
     introspection_signed_response_alg: 'RS256',
   },
+  {
+    // JAR (RFC 9101): every authorization request must be a request object
+    // (require_signed_request_object) signed ES256 with the P-256 key of ../fixtures/peer-client-jwks.json,
+    // which also authenticates the client (private_key_jwt).
+    client_id: 'jar-client',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: CLIENT_JWKS,
+    request_object_signing_alg: 'ES256',
+    require_signed_request_object: true,
+    grant_types: ['authorization_code', 'refresh_token'],
+  },
+  {
+    // JARM: signed authorization responses (response_mode=jwt...) with ES256 instead of the default RS256.
+    client_id: 'jarm-es256-client',
+    client_secret: 'jarm-es256-secret',
+    token_endpoint_auth_method: 'client_secret_basic',
+    authorization_signed_response_alg: 'ES256',
+    grant_types: ['authorization_code', 'refresh_token'],
+  },
   ...webAppClients(),
   ...mtlsClients(),
 ].map((c) => ({
@@ -514,6 +533,10 @@ function configuration() {
       // get JWTs (the first when asking with Accept: application/token-introspection+jwt).
       jwtIntrospection: { enabled: true },
       jwtUserinfo: { enabled: true },
+      // JAR (RFC 9101) for clients that send a request object; only `jar-client` must.
+      requestObjects: { enabled: true, requireSignedRequestObject: false },
+      // JARM: response_mode jwt, query.jwt, fragment.jwt, form_post.jwt on request.
+      jwtResponseModes: { enabled: true },
       deviceFlow: {
         enabled: true,
         // Minimal pages (the library's defaults are styled HTML and log "you SHOULD change it" notices).

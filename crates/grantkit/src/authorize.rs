@@ -6,9 +6,10 @@ use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::callback::{AuthorizationCode, Callback};
+use crate::callback::{AuthorizationCode, Callback, JarmMode};
 use crate::client::Client;
-use crate::error::{CallbackError, Endpoint, Error, OAuthError, Refusal, Result};
+use crate::error::{CallbackError, Endpoint, Error, JarmError, OAuthError, Refusal, Result};
+use crate::jar;
 use crate::redirect_uri::check_redirect_uri;
 use crate::resource::{check_resource, resource_values, RESOURCE};
 use crate::secret::Secret;
@@ -61,6 +62,9 @@ pub struct AuthorizationRequest<'c> {
     oidc: OidcParams,
     /// RFC 8707 resource indicators, kept apart from `params` for the pending authorization.
     resources: Vec<String>,
+    /// JAR (RFC 9101): every parameter in a signed `request` JWT.
+    signed: bool,
+    jarm: Option<JarmMode>,
 }
 
 /// The OpenID Connect request parameters whose answer the ID token is checked against, and
@@ -94,6 +98,8 @@ impl<'c> AuthorizationRequest<'c> {
             params: Vec::new(),
             oidc: OidcParams::default(),
             resources: Vec::new(),
+            signed: false,
+            jarm: None,
         }
     }
 
@@ -244,6 +250,59 @@ impl<'c> AuthorizationRequest<'c> {
         self
     }
 
+    /// Signs the request (JAR, RFC 9101): every parameter of the request, this builder's and
+    /// those added with [`param`](AuthorizationRequest::param) alike, goes into one `request`
+    /// JWT signed with the client's [`ClientKey`](crate::jwt_auth::ClientKey) (`typ`
+    /// `oauth-authz-req+jwt`, `iss` the client id, `aud` the issuer, a five-minute lifetime and
+    /// a fresh `jti`). The URL carries only `client_id`, `response_type`, the `scope` when it
+    /// asks for `openid` (OpenID Connect Core §6.1 wants both outside too) and `request`:
+    /// no `redirect_uri`, `state` or PKCE challenge anyone could read or change. Pushed
+    /// ([`push`](AuthorizationRequest::push)), the body is the JWT alone.
+    ///
+    /// The client needs its private key (as for `private_key_jwt`). A discovered provider must
+    /// declare `request_parameter_supported: true` and, when it lists
+    /// `request_object_signing_alg_values_supported`, the key's algorithm; else
+    /// [`build`](AuthorizationRequest::build) refuses with [`Error::Refused`]
+    /// ([`Refusal::RequestObjectNotSupported`], [`Refusal::RequestObjectAlgorithm`]).
+    ///
+    /// ```
+    /// # let jwk = r#"{"kty":"EC","crv":"P-256","kid":"k1",
+    /// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    /// #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+    /// #   "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    /// # let provider = grantkit::Provider::builder("p").issuer("https://p.example")
+    /// #     .authorization_endpoint("https://p.example/authorize")
+    /// #     .token_endpoint("https://p.example/token").build()?;
+    /// let client = grantkit::Client::builder(provider, "my-client")
+    ///     .private_key(grantkit::jwt_auth::ClientKey::from_jwk(jwk)?)
+    ///     .redirect_uri("https://app.example/callback")
+    ///     .build()?;
+    /// let (url, _pending) = client.authorize().scopes(["openid"]).signed().build()?;
+    /// let names: Vec<_> = url.query_pairs().map(|(name, _)| name.into_owned()).collect();
+    /// assert_eq!(names, ["response_type", "client_id", "scope", "request"]);
+    /// # Ok::<(), grantkit::Error>(())
+    /// ```
+    pub fn signed(mut self) -> Self {
+        self.signed = true;
+        self
+    }
+
+    /// Asks for a signed authorization response (JARM): the provider answers with a
+    /// `response` JWT it signed, holding `code`, `state` and `iss` (or the `error`). Read it with
+    /// [`PendingAuthorization::verify_jarm_callback`] (for [`JarmMode::Jwt`] and
+    /// [`JarmMode::Query`]) or [`PendingAuthorization::verify_jarm_form_post`] (for
+    /// [`JarmMode::FormPost`]); the plain `verify_*` methods refuse every callback of such a
+    /// login, so an unsigned callback cannot stand in for the signed one.
+    ///
+    /// The client must be able to verify the provider's signatures (an issuer and a
+    /// `jwks_uri`), and a discovered provider must list the mode in `response_modes_supported`
+    /// ([`Refusal::ResponseModeNotSupported`] otherwise). Not with
+    /// [`form_post`](AuthorizationRequest::form_post): use [`JarmMode::FormPost`].
+    pub fn jarm(mut self, mode: JarmMode) -> Self {
+        self.jarm = Some(mode);
+        self
+    }
+
     /// Produces the URL to send the browser to and the [`PendingAuthorization`] to keep.
     ///
     /// When the provider requires pushed authorization requests (RFC 9126), or the client was
@@ -344,8 +403,15 @@ impl<'c> AuthorizationRequest<'c> {
         if let Some(prompt) = &self.prompt {
             add("prompt", prompt);
         }
-        if self.form_post {
-            add("response_mode", "form_post");
+        match (self.form_post, self.jarm) {
+            (true, Some(_)) => {
+                return Err(Error::Config(
+                    "`form_post()` and `jarm()` both set the response mode; for a signed POST use `jarm(JarmMode::FormPost)`".into(),
+                ))
+            }
+            (true, None) => add("response_mode", "form_post"),
+            (false, Some(mode)) => add("response_mode", mode.as_str()),
+            (false, None) => {}
         }
         if let Some(dpop) = self.client.dpop() {
             // RFC 9449 §10: binds the code to the key, so only its holder can redeem it.
@@ -358,6 +424,14 @@ impl<'c> AuthorizationRequest<'c> {
             params.push((RESOURCE.to_owned(), resource));
         }
         params.extend(self.params);
+        if let Some(mode) = self.jarm {
+            check_jarm(self.client, mode)?;
+        }
+        if self.signed {
+            let key = jar::signing_key(self.client)?;
+            let jwt = jar::request_object(self.client, key, &params)?;
+            params = jar::front_channel(&params, jwt);
+        }
         let pending = PendingAuthorization {
             state: Secret::new(state),
             code_verifier: pkce.map(|(_, verifier)| Secret::new(verifier.secret().clone())),
@@ -367,6 +441,7 @@ impl<'c> AuthorizationRequest<'c> {
             require_iss: provider.iss_parameter_supported(),
             scope,
             form_post: self.form_post,
+            jarm: self.jarm,
             max_age: checks.max_age,
             acr_values: checks.acr_values,
             resources,
@@ -379,8 +454,36 @@ impl<'c> AuthorizationRequest<'c> {
             endpoint,
             params,
             pending,
+            signed: self.signed,
         })
     }
+}
+
+/// A JARM login needs the provider's keys to verify the response with, and a discovered
+/// provider must offer the mode.
+fn check_jarm(client: &Client, mode: JarmMode) -> Result<()> {
+    client.require_id_token_verifier()?;
+    let supported: Vec<String> = match client.provider().metadata() {
+        Some(metadata) => match metadata.extra.get("response_modes_supported") {
+            Some(serde_json::Value::Array(modes)) => modes
+                .iter()
+                .filter_map(|m| m.as_str().map(str::to_owned))
+                .collect(),
+            // OpenID Connect Discovery §3: omitted means `query` and `fragment`, no JWT mode.
+            _ => vec!["query".to_owned(), "fragment".to_owned()],
+        },
+        None => return Ok(()),
+    };
+    if supported.iter().any(|m| m == mode.as_str()) {
+        return Ok(());
+    }
+    Err(Error::Refused {
+        endpoint: Endpoint::Authorization,
+        reason: Refusal::ResponseModeNotSupported {
+            mode: mode.as_str(),
+            supported,
+        },
+    })
 }
 
 /// What the ID token of a login is checked against.
@@ -516,6 +619,8 @@ pub(crate) struct Prepared {
     /// Every parameter, in order.
     pub(crate) params: Vec<(String, String)>,
     pub(crate) pending: PendingAuthorization,
+    /// `params` are the front-channel companions of a signed `request` (JAR).
+    pub(crate) signed: bool,
 }
 
 /// What the app keeps between sending the browser away and the callback: `state`, the PKCE
@@ -541,6 +646,9 @@ pub struct PendingAuthorization {
     /// The callback was asked for as a POSTed form (`response_mode=form_post`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     form_post: bool,
+    /// The callback was asked for as a signed JWT (JARM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    jarm: Option<JarmMode>,
     /// Added in 0.2 with the OpenID Connect checks: older saved values read as "not sent".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     max_age: Option<u64>,
@@ -601,6 +709,12 @@ impl PendingAuthorization {
     /// # Ok::<(), grantkit::Error>(())
     /// ```
     pub fn verify_callback(&self, url_or_query: &str) -> Result<AuthorizationCode> {
+        if let Some(mode) = self.jarm {
+            return Err(JarmError::MissingResponse {
+                mode: mode.as_str(),
+            }
+            .into());
+        }
         if self.form_post {
             return Err(CallbackError::ResponseModeMismatch {
                 expected: "in a POST body (response_mode=form_post)",
@@ -616,6 +730,12 @@ impl PendingAuthorization {
     /// refused by `verify_callback`, and a POST body for a query-mode request here: the mode is
     /// part of what the request asked for, and a code in a URL may already have leaked.
     pub fn verify_form_post(&self, body: &str) -> Result<AuthorizationCode> {
+        if let Some(mode) = self.jarm {
+            return Err(JarmError::MissingResponse {
+                mode: mode.as_str(),
+            }
+            .into());
+        }
         if !self.form_post {
             return Err(CallbackError::ResponseModeMismatch {
                 expected: "in the redirect URL's query",
@@ -628,7 +748,27 @@ impl PendingAuthorization {
     /// Checks a parsed callback: `state` first (constant time), then the RFC 9207 `iss`,
     /// then the provider's `error`, then the presence of a `code`. An `error` without a
     /// `state` is [`CallbackError::UnverifiedError`], not the provider's verdict.
+    ///
+    /// For a login that asked for a signed response ([`AuthorizationRequest::jarm`]) this
+    /// refuses every callback ([`JarmError::MissingResponse`]): use
+    /// [`verify_jarm_callback`](Self::verify_jarm_callback).
     pub fn verify(&self, callback: &Callback) -> Result<AuthorizationCode> {
+        if let Some(mode) = self.jarm {
+            return Err(JarmError::MissingResponse {
+                mode: mode.as_str(),
+            }
+            .into());
+        }
+        self.check(callback)
+    }
+
+    /// The response mode of a JARM login, if it is one.
+    pub(crate) fn jarm_mode(&self) -> Option<JarmMode> {
+        self.jarm
+    }
+
+    /// [`verify`](Self::verify)'s checks, on a callback whose signature (if any) was checked.
+    pub(crate) fn check(&self, callback: &Callback) -> Result<AuthorizationCode> {
         match callback.state() {
             Some(state) if self.state.constant_time_eq(state) => {}
             Some(_) => return Err(CallbackError::StateMismatch.into()),

@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::error::{truncate, CallbackError, Endpoint, OAuthError, OAuthErrorCode};
@@ -22,28 +23,12 @@ impl Callback {
     ///
     /// A parameter that appears twice is refused: which copy is genuine cannot be told.
     pub fn parse(url_or_query: &str) -> Result<Self, CallbackError> {
-        let input = url_or_query.trim();
-        if input.is_empty() {
-            return Err(CallbackError::Malformed("it is empty".into()));
-        }
-        // A full URL has a scheme before any `?`; a bare query may carry URLs in its values.
-        let has_scheme = input.split_once(':').is_some_and(|(scheme, _)| {
-            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        });
-        let query = if has_scheme {
-            let url = Url::parse(input).map_err(|e| CallbackError::Malformed(e.to_string()))?;
-            url.query().unwrap_or("").to_owned()
-        } else {
-            match input.split_once('?') {
-                Some((_, q)) => q.to_owned(),
-                None => input.to_owned(),
-            }
-        };
-        let query = query.split('#').next().unwrap_or("");
-        let mut seen = HashSet::new();
+        Self::from_pairs(pairs(url_or_query)?)
+    }
+
+    /// The callback of already separated, unique parameters (a URL's query, or the claims of a
+    /// JARM response JWT).
+    pub(crate) fn from_pairs(pairs: Vec<(String, String)>) -> Result<Self, CallbackError> {
         let mut callback = Callback {
             code: None,
             state: None,
@@ -51,12 +36,8 @@ impl Callback {
             error: None,
         };
         let (mut error, mut description, mut uri) = (None, None, None);
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if !seen.insert(name.to_string()) {
-                return Err(CallbackError::DuplicateParameter(truncate(&name, 50)));
-            }
-            let value = value.into_owned();
-            match name.as_ref() {
+        for (name, value) in pairs {
+            match name.as_str() {
                 "code" if !value.is_empty() => callback.code = Some(Secret::new(value)),
                 "state" => callback.state = Some(value),
                 "iss" => callback.iss = Some(value),
@@ -102,6 +83,78 @@ impl Callback {
     /// is it the provider's verdict (it then returns it as [`Error::OAuth`](crate::Error::OAuth)).
     pub fn error(&self) -> Option<&OAuthError> {
         self.error.as_ref()
+    }
+}
+
+/// The parameters of a redirect URL, a query (with or without `?`) or a request target,
+/// each name once: a parameter that appears twice is refused, since which copy is genuine
+/// cannot be told.
+pub(crate) fn pairs(url_or_query: &str) -> Result<Vec<(String, String)>, CallbackError> {
+    let input = url_or_query.trim();
+    if input.is_empty() {
+        return Err(CallbackError::Malformed("it is empty".into()));
+    }
+    // A full URL has a scheme before any `?`; a bare query may carry URLs in its values.
+    let has_scheme = input.split_once(':').is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    let query = if has_scheme {
+        let url = Url::parse(input).map_err(|e| CallbackError::Malformed(e.to_string()))?;
+        url.query().unwrap_or("").to_owned()
+    } else {
+        match input.split_once('?') {
+            Some((_, q)) => q.to_owned(),
+            None => input.to_owned(),
+        }
+    };
+    let query = query.split('#').next().unwrap_or("");
+    let mut seen = HashSet::new();
+    let mut pairs = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if !seen.insert(name.to_string()) {
+            return Err(CallbackError::DuplicateParameter(truncate(&name, 50)));
+        }
+        pairs.push((name.into_owned(), value.into_owned()));
+    }
+    Ok(pairs)
+}
+
+/// A JWT-secured authorization response mode (JARM, OpenID Financial-grade API JWT Secured
+/// Authorization Response Mode): the provider answers with one `response` parameter, a JWT it
+/// signed that holds `code`, `state` and `iss` (or the `error`). Asked for with
+/// [`AuthorizationRequest::jarm`](crate::AuthorizationRequest::jarm); the callback is read with
+/// [`PendingAuthorization::verify_jarm_callback`](crate::PendingAuthorization::verify_jarm_callback)
+/// or [`verify_jarm_form_post`](crate::PendingAuthorization::verify_jarm_form_post).
+///
+/// There is no `fragment.jwt`: a fragment never reaches a server, and grantkit reads callbacks
+/// on the server (a `response_mode` given with `param` is refused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum JarmMode {
+    /// `response_mode=jwt`: the provider's default JARM form for the response type, the query
+    /// for the code flow (JARM §2.3.4).
+    #[serde(rename = "jwt")]
+    Jwt,
+    /// `response_mode=query.jwt`: the JWT in the redirect URL's query.
+    #[serde(rename = "query.jwt")]
+    Query,
+    /// `response_mode=form_post.jwt`: the JWT in a form POSTed to the redirect URI, so that
+    /// not even the signed code appears in a URL.
+    #[serde(rename = "form_post.jwt")]
+    FormPost,
+}
+
+impl JarmMode {
+    /// The `response_mode` value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JarmMode::Jwt => "jwt",
+            JarmMode::Query => "query.jwt",
+            JarmMode::FormPost => "form_post.jwt",
+        }
     }
 }
 

@@ -69,6 +69,8 @@ struct Inner {
     dpop: Option<Dpop>,
     /// The client certificate and the HTTP client that presents it (RFC 8705).
     mtls: Option<Mtls>,
+    /// JARM: the algorithm signed authorization responses must use.
+    authorization_alg: String,
 }
 
 impl fmt::Debug for Inner {
@@ -114,6 +116,7 @@ impl Client {
             resolve: HashMap::new(),
             leeway: Duration::from_secs(60),
             jwks: JwksOptions::default(),
+            authorization_alg: None,
         }
     }
 
@@ -227,6 +230,17 @@ impl Client {
     /// `require_pushed_authorization_requests` in its registration).
     pub fn requires_pushed_authorization_requests(&self) -> bool {
         self.inner.require_par
+    }
+
+    /// The key that signs client assertions and request objects (JAR), if any.
+    pub(crate) fn private_key(&self) -> Option<&ClientKey> {
+        self.inner.private_key.as_ref()
+    }
+
+    /// The algorithm of signed authorization responses (JARM): the one the client registered as
+    /// `authorization_signed_response_alg`, `RS256` by default as in the JARM specification.
+    pub fn authorization_signed_response_alg(&self) -> &str {
+        &self.inner.authorization_alg
     }
 
     /// The DPoP state (key and server nonces), when the client has a DPoP key.
@@ -537,6 +551,7 @@ pub struct ClientBuilder {
     resolve: HashMap<String, Vec<IpAddr>>,
     leeway: Duration,
     jwks: JwksOptions,
+    authorization_alg: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -698,6 +713,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The `authorization_signed_response_alg` the client was registered with (JARM): signed
+    /// authorization responses signed with any other algorithm are refused. Without it, `RS256`,
+    /// the JARM specification's default. Only asymmetric algorithms are accepted.
+    pub fn authorization_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
+        self.authorization_alg = Some(alg.into());
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client> {
         let method = self.auth_method.unwrap_or_else(|| self.default_method());
@@ -767,6 +790,14 @@ impl ClientBuilder {
                 method.as_str(),
                 self.provider.name()
             )));
+        }
+        if let Some(alg) = self.authorization_alg.as_deref() {
+            if !crate::oidc::is_supported_alg(alg) {
+                return Err(Error::Config(format!(
+                    "`{}` cannot sign authorization responses grantkit verifies: use an asymmetric algorithm (RS256, PS256, ES256, EdDSA...)",
+                    crate::error::truncate(alg, 20)
+                )));
+            }
         }
         let resolver = GuardedResolver::new(self.provider.address_policy(), self.resolve);
         let roots = self.root_certificates;
@@ -838,6 +869,7 @@ impl ClientBuilder {
                 id_tokens,
                 dpop: self.dpop,
                 mtls,
+                authorization_alg: self.authorization_alg.unwrap_or_else(|| "RS256".into()),
             }),
         })
     }

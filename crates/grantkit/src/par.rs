@@ -50,10 +50,12 @@ impl AuthorizationRequest<'_> {
         let prepared = self.prepare()?;
         // `client_id` stays in the form (RFC 9126 §2.1); client authentication adds the rest.
         let form = vec![("client_id", client.client_id().to_owned())];
+        // A signed request is pushed as the JWT alone (RFC 9126 §3): the OpenID Connect
+        // duplicates beside it are for the front channel, which now carries `request_uri`.
         let params: Vec<(String, String)> = prepared
             .params
             .iter()
-            .filter(|(name, _)| name != "client_id")
+            .filter(|(name, _)| name != "client_id" && (!prepared.signed || name == "request"))
             .cloned()
             .collect();
         let response = client

@@ -6,6 +6,7 @@
 mod callback;
 mod endpoint;
 mod id_token;
+mod jarm;
 mod logout_token;
 mod mtls;
 mod oauth;
@@ -17,6 +18,7 @@ mod text;
 pub use callback::CallbackError;
 pub use endpoint::Endpoint;
 pub use id_token::IdTokenError;
+pub use jarm::JarmError;
 pub use logout_token::LogoutTokenError;
 pub use mtls::MtlsError;
 pub use oauth::{OAuthError, OAuthErrorCode};
@@ -120,6 +122,9 @@ pub enum Error {
     /// [`SignedResponseError`]).
     #[error(transparent)]
     SignedResponse(#[from] SignedResponseError),
+    /// A signed authorization response (JARM) was refused (see [`JarmError`]).
+    #[error(transparent)]
+    Jarm(#[from] JarmError),
     /// A back-channel logout token was refused (see [`LogoutTokenError`]); answer `400`.
     #[error(transparent)]
     LogoutToken(#[from] LogoutTokenError),

@@ -49,6 +49,29 @@ pub enum Refusal {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A signed authorization request (JAR, RFC 9101) for a provider whose metadata does not
+    /// say `request_parameter_supported: true` (OpenID Connect Discovery's default is `false`):
+    /// it would ignore the request object, or refuse it.
+    #[error("the provider does not accept signed request objects (`request_parameter_supported` is not true in its metadata); send the request unsigned, or push it (PAR)")]
+    RequestObjectNotSupported,
+    /// The client key's algorithm is not among the provider's
+    /// `request_object_signing_alg_values_supported`.
+    #[error("the provider verifies request objects signed with {}, not `{alg}`; load a key for one of them", .accepted.join(", "))]
+    RequestObjectAlgorithm {
+        /// The client key's algorithm.
+        alg: String,
+        /// What the provider accepts.
+        accepted: Vec<String>,
+    },
+    /// The provider's metadata does not list this response mode in `response_modes_supported`
+    /// (a JARM mode such as `query.jwt`): it would answer unsigned, or with an error.
+    #[error("the provider does not offer response mode `{mode}` (its `response_modes_supported`: {})", .supported.join(", "))]
+    ResponseModeNotSupported {
+        /// The mode asked for.
+        mode: &'static str,
+        /// What the provider lists.
+        supported: Vec<String>,
+    },
 }
 
 fn auth_method_words(method: AuthMethod, accepted: &[AuthMethod]) -> String {

@@ -133,31 +133,11 @@ impl IdTokenVerifier {
         advertised: &[String],
         leeway: Duration,
     ) -> Self {
-        let names: Vec<&str> = if advertised.is_empty() {
-            SUPPORTED.to_vec()
-        } else {
-            advertised
-                .iter()
-                .map(String::as_str)
-                .filter(|a| SUPPORTED.contains(a))
-                .collect()
-        };
-        let algorithms = names
-            .into_iter()
-            .filter_map(|name| {
-                let alg = if name == "Ed25519" {
-                    Algorithm::EdDSA
-                } else {
-                    Algorithm::from_str(name).ok()?
-                };
-                Some((alg, name.to_owned()))
-            })
-            .collect();
         Self {
             jwks,
             issuer,
             client_id,
-            algorithms,
+            algorithms: allowed_algorithms(advertised),
             leeway,
         }
     }
@@ -180,6 +160,19 @@ impl IdTokenVerifier {
     /// checks.
     pub(crate) async fn verified_payload(&self, token: &str) -> Result<Map<String, Value>> {
         self.with_keys(token, |keys| self.check_jws(keys, token))
+            .await
+    }
+
+    /// [`verified_payload`](Self::verified_payload) for a JWS whose algorithms are not the ID
+    /// tokens' (a JARM response is signed with the client's `authorization_signed_response_alg`):
+    /// `algs` replaces the provider's ID-token list, and is filtered by the same supported set.
+    pub(crate) async fn verified_payload_allowing(
+        &self,
+        token: &str,
+        algs: &[String],
+    ) -> Result<Map<String, Value>> {
+        let allowed = allowed_algorithms(algs);
+        self.with_keys(token, |keys| check_jws_allowing(&allowed, keys, token))
             .await
     }
 
@@ -243,46 +236,11 @@ impl IdTokenVerifier {
         keys: &[VerifyKey],
         token: &str,
     ) -> Result<Map<String, Value>, IdTokenError> {
-        let (signing_input, signature) = token
-            .rsplit_once('.')
-            .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts)"))?;
-        let payload_b64 = jws_parts(signing_input)?.1;
-        let header = jws_header(token)?;
-        let (alg, alg_name) = self.algorithm(&header)?;
-        let kid = header.get("kid").and_then(Value::as_str);
-        check_signature(keys, signing_input, signature, alg, &alg_name, kid)?;
-        decode_object(payload_b64, "payload")
+        check_jws_allowing(&self.algorithms, keys, token)
     }
 
     fn algorithm(&self, header: &Map<String, Value>) -> Result<(Algorithm, String), IdTokenError> {
-        let name = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .ok_or_else(|| malformed("the header has no `alg`"))?;
-        if name.eq_ignore_ascii_case("none") {
-            return Err(IdTokenError::Unsigned);
-        }
-        if name.starts_with("HS") {
-            return Err(IdTokenError::Symmetric(truncate(name, 20)));
-        }
-        if header.contains_key("crit") {
-            return Err(malformed(
-                "the header has `crit` extensions grantkit does not implement",
-            ));
-        }
-        self.algorithms
-            .iter()
-            .find(|(_, n)| n == name)
-            .cloned()
-            .ok_or_else(|| IdTokenError::AlgorithmNotAllowed {
-                alg: truncate(name, 20),
-                allowed: self
-                    .algorithms
-                    .iter()
-                    .map(|(_, n)| n.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
+        pick_algorithm(&self.algorithms, header)
     }
 
     fn check_claims(
@@ -354,6 +312,87 @@ impl IdTokenVerifier {
         check_max_age(c, expect.max_age, now, leeway)?;
         check_acr(c, expect.acr_values)
     }
+}
+
+/// Whether grantkit verifies signatures made with `alg` (asymmetric ones only).
+pub(crate) fn is_supported(alg: &str) -> bool {
+    SUPPORTED.contains(&alg)
+}
+
+/// The algorithms of `advertised` grantkit verifies (every supported one when it is empty),
+/// with jsonwebtoken's name for each.
+fn allowed_algorithms(advertised: &[String]) -> Vec<(Algorithm, String)> {
+    let names: Vec<&str> = if advertised.is_empty() {
+        SUPPORTED.to_vec()
+    } else {
+        advertised
+            .iter()
+            .map(String::as_str)
+            .filter(|a| SUPPORTED.contains(a))
+            .collect()
+    };
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let alg = if name == "Ed25519" {
+                Algorithm::EdDSA
+            } else {
+                Algorithm::from_str(name).ok()?
+            };
+            Some((alg, name.to_owned()))
+        })
+        .collect()
+}
+
+/// The signature checks: a compact JWS, an allowed asymmetric algorithm, a key of the set
+/// that verifies it. Returns the payload, not yet checked.
+fn check_jws_allowing(
+    allowed: &[(Algorithm, String)],
+    keys: &[VerifyKey],
+    token: &str,
+) -> Result<Map<String, Value>, IdTokenError> {
+    let (signing_input, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| malformed("it is not a JWS (three dot-separated parts)"))?;
+    let payload_b64 = jws_parts(signing_input)?.1;
+    let header = jws_header(token)?;
+    let (alg, alg_name) = pick_algorithm(allowed, &header)?;
+    let kid = header.get("kid").and_then(Value::as_str);
+    check_signature(keys, signing_input, signature, alg, &alg_name, kid)?;
+    decode_object(payload_b64, "payload")
+}
+
+fn pick_algorithm(
+    allowed: &[(Algorithm, String)],
+    header: &Map<String, Value>,
+) -> Result<(Algorithm, String), IdTokenError> {
+    let name = header
+        .get("alg")
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed("the header has no `alg`"))?;
+    if name.eq_ignore_ascii_case("none") {
+        return Err(IdTokenError::Unsigned);
+    }
+    if name.starts_with("HS") {
+        return Err(IdTokenError::Symmetric(truncate(name, 20)));
+    }
+    if header.contains_key("crit") {
+        return Err(malformed(
+            "the header has `crit` extensions grantkit does not implement",
+        ));
+    }
+    allowed
+        .iter()
+        .find(|(_, n)| n == name)
+        .cloned()
+        .ok_or_else(|| IdTokenError::AlgorithmNotAllowed {
+            alg: truncate(name, 20),
+            allowed: allowed
+                .iter()
+                .map(|(_, n)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
 }
 
 /// OpenID Connect Core §3.1.2.1 and §3.1.3.7 item 11: with `max_age` sent, `auth_time` is
