@@ -19,6 +19,10 @@
 //                           logout URI ORIGIN/auth/backchannel-logout (PEER_BACKCHANNEL_LOGOUT_URI overrides
 //                           it), `sid` in its ID tokens and logout tokens
 //
+//   PEER_REGISTRATION=1     dynamic client registration (RFC 7591, open to anyone) and its management
+//                           (RFC 7592, rotating the registration access token on every read and update)
+//   PEER_REGISTRATION_IAT   with PEER_REGISTRATION=1: registration needs this initial access token (Bearer)
+//
 // HTTP Basic client credentials are read like servers that use a plain percent-decoder (no `+` -> space):
 // a space must arrive as `%20`; `+` stays a literal plus. See decodeBasicPlainly below.
 //
@@ -303,6 +307,8 @@ const DEVICE_CODE_TTL_SET = process.env.PEER_DEVICE_CODE_TTL !== undefined;
 // The nonce secret must survive key rotation (a new Provider instance), like the cookie keys.
 const DPOP_NONCE_SECRET = process.env.PEER_DPOP_NONCE === '1' ? crypto.randomBytes(32) : undefined;
 const CONFIDENTIAL_ENDPOINTS = process.env.PEER_CONFIDENTIAL_ENDPOINTS === '1';
+const REGISTRATION = process.env.PEER_REGISTRATION === '1';
+const REGISTRATION_IAT = process.env.PEER_REGISTRATION_IAT || false;
 
 // Refuses public clients at revocation/introspection (PEER_CONFIDENTIAL_ENDPOINTS=1) before the
 // token is touched; otherwise the library's default policy.
@@ -381,6 +387,8 @@ function configuration() {
         ...(DPOP_NONCE_SECRET ? { nonceSecret: DPOP_NONCE_SECRET, requireNonce: () => true } : {}),
       },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false },
+      registration: { enabled: REGISTRATION, initialAccessToken: REGISTRATION_IAT },
+      registrationManagement: { enabled: REGISTRATION, rotateRegistrationAccessToken: true },
       deviceFlow: {
         enabled: true,
         // Minimal pages (the library's defaults are styled HTML and log "you SHOULD change it" notices).

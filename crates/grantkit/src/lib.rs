@@ -52,6 +52,8 @@
 //! | [`device`] | the device authorization grant (RFC 8628): [`Client::device_authorization`], [`Client::poll_device`], [`device::DevicePoll`] |
 //! | [`jwt_auth`] | JWT client authentication (RFC 7523): [`jwt_auth::ClientKey`] for `private_key_jwt`, [`jwt_auth::JwtAudience`] |
 //! | `dpop` | DPoP (RFC 9449, feature `dpop`): `dpop::DpopKey` and `ClientBuilder::dpop`; proofs on token requests, DPoP-bound tokens in [`Client::userinfo`] and [`AuthorizedClient`], server nonces |
+//! | [`resource`] | protected resources (RFC 9728): [`resource::discover`] from a resource server's URL or its `401` to its authorization server |
+//! | [`registration`] | dynamic client registration and management (RFC 7591, RFC 7592): [`registration::ClientRegistration`], [`registration::Registrar`], [`registration::RegisteredClient`] |
 //! | [`http`] | the HTTP layer: [`http::HttpOptions`], and [`http::HttpClient`] for provider crates' own API calls |
 //! | [`error`] | every error type: [`Error`], [`CallbackError`], [`OAuthError`], [`error::Refusal`]… |
 //!
@@ -100,6 +102,8 @@ pub mod oidc;
 mod par;
 pub mod provider;
 mod redirect_uri;
+pub mod registration;
+pub mod resource;
 mod revoke;
 mod secret;
 pub mod store;
