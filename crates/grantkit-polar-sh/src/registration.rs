@@ -1,11 +1,16 @@
-//! Dynamic client registration (RFC 7591) and management (RFC 7592) at Polar.
+//! Dynamic client registration (RFC 7591) and management (RFC 7592) at Polar: a thin layer
+//! over [`grantkit::registration`], which builds the requests and reads the answers. What is
+//! Polar's here: its metadata type (`default_sub_type`, which Polar drops), the `client_id` its
+//! update demands in the body (the core sends it for every provider, as RFC 7592 §2.2 asks),
+//! its 422 validation errors read as [`Error::Api`](crate::Error::Api), and credentials every
+//! answer carries.
 
 use std::fmt;
 
 use grantkit::http::HttpClient;
 use grantkit::http::HttpOptions;
+use grantkit::registration::{self as core, ClientRegistration};
 use grantkit::{AuthMethod, Endpoint, Secret};
-use reqwest::header::{ACCEPT, AUTHORIZATION};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -87,12 +92,32 @@ impl ClientMetadata {
     }
 }
 
-/// The RFC 7592 update body: the metadata and the `client_id`.
-#[derive(Serialize)]
-struct Update<'a> {
-    client_id: &'a str,
-    #[serde(flatten)]
-    metadata: &'a ClientMetadata,
+impl ClientMetadata {
+    /// The core's registration: every member as Polar's API has always been sent them.
+    fn registration(&self) -> ClientRegistration {
+        let optional = [
+            ("client_uri", &self.client_uri),
+            ("logo_uri", &self.logo_uri),
+            ("tos_uri", &self.tos_uri),
+            ("policy_uri", &self.policy_uri),
+        ];
+        let registration = ClientRegistration::new()
+            .extra("redirect_uris", self.redirect_uris.clone())
+            .client_name(self.client_name.clone())
+            .extra(
+                "token_endpoint_auth_method",
+                self.token_endpoint_auth_method.clone(),
+            )
+            .grant_types(self.grant_types.clone())
+            .response_types(self.response_types.clone())
+            .extra("scope", self.scope.clone());
+        optional
+            .into_iter()
+            .fold(registration, |r, (name, value)| match value {
+                Some(v) => r.extra(name, v.clone()),
+                None => r,
+            })
+    }
 }
 
 /// A registered client: its credentials and what manages it. Keep it secret: it holds the
@@ -124,18 +149,64 @@ impl fmt::Debug for RegisteredClient {
     }
 }
 
+impl RegisteredClient {
+    /// Polar's shape of the core's answer: it always sends the management credentials.
+    fn from_core(client: core::RegisteredClient) -> Result<Self> {
+        let missing = |member: &str| -> crate::error::Error {
+            grantkit::Error::InvalidResponse {
+                endpoint: Endpoint::Api,
+                reason: format!("the registration answer has no `{member}`"),
+            }
+            .into()
+        };
+        let mut metadata = client.metadata;
+        for (name, value) in [
+            ("client_id_issued_at", client.client_id_issued_at),
+            ("client_secret_expires_at", client.client_secret_expires_at),
+        ] {
+            if let Some(v) = value {
+                metadata.insert(name.into(), v.into());
+            }
+        }
+        Ok(Self {
+            client_id: client.client_id,
+            client_secret: client.client_secret,
+            registration_client_uri: client
+                .registration_client_uri
+                .ok_or_else(|| missing("registration_client_uri"))?,
+            registration_access_token: client
+                .registration_access_token
+                .ok_or_else(|| missing("registration_access_token"))?,
+            metadata,
+        })
+    }
+
+    fn to_core(&self) -> core::RegisteredClient {
+        core::RegisteredClient {
+            client_id: self.client_id.clone(),
+            client_secret: self.client_secret.clone(),
+            client_id_issued_at: None,
+            client_secret_expires_at: None,
+            registration_access_token: Some(self.registration_access_token.clone()),
+            registration_client_uri: Some(self.registration_client_uri.clone()),
+            metadata: Map::new(),
+        }
+    }
+}
+
 /// Registers and manages OAuth clients at Polar. Made by [`PolarSh::registrar`](crate::PolarSh::registrar).
 #[derive(Clone, Debug)]
 pub struct Registrar {
-    endpoint: String,
+    core: core::Registrar,
     api: HttpClient,
 }
 
 impl Registrar {
     pub(crate) fn new(endpoint: String) -> grantkit::Result<Self> {
+        let api = HttpClient::new(HttpOptions::default())?;
         Ok(Self {
-            endpoint,
-            api: HttpClient::new(HttpOptions::default())?,
+            core: core::Registrar::with_endpoint(endpoint)?.http_client(api.clone()),
+            api,
         })
     }
 
@@ -143,22 +214,15 @@ impl Registrar {
     /// `RequestValidationError` (not RFC 7591's `invalid_redirect_uri`): an [`Error::Api`](crate::Error::Api)
     /// whose [`issues`](crate::ApiError::issues) say what and why (`An HTTPS URL is required.`).
     pub async fn register(&self, metadata: &ClientMetadata) -> Result<RegisteredClient> {
-        let request = self
-            .api
-            .reqwest()
-            .post(&self.endpoint)
-            .header(ACCEPT, "application/json")
-            .json(metadata);
-        Ok(self.send(request).await?.json()?)
+        let request = self.core.register_request(&metadata.registration())?;
+        self.answer(request, None).await
     }
 
     /// `GET` the registration.
     pub async fn read(&self, client: &RegisteredClient) -> Result<RegisteredClient> {
-        let request = self.managed(
-            self.api.reqwest().get(&client.registration_client_uri),
-            client,
-        );
-        Ok(self.send(request).await?.json()?)
+        let previous = client.to_core();
+        let request = self.core.read_request(&previous)?;
+        self.answer(request, Some(&previous)).await
     }
 
     /// `PUT` new metadata. The body carries the `client_id`, which Polar requires (422 without).
@@ -167,42 +231,31 @@ impl Registrar {
         client: &RegisteredClient,
         metadata: &ClientMetadata,
     ) -> Result<RegisteredClient> {
-        let body = Update {
-            client_id: &client.client_id,
-            metadata,
-        };
+        let previous = client.to_core();
         let request = self
-            .managed(
-                self.api.reqwest().put(&client.registration_client_uri),
-                client,
-            )
-            .json(&body);
-        Ok(self.send(request).await?.json()?)
+            .core
+            .update_request(&previous, &metadata.registration())?;
+        self.answer(request, Some(&previous)).await
     }
 
     /// `DELETE` the client. A soft delete at Polar: its refresh tokens stop working
     /// (`invalid_client`), but access tokens already issued keep working until they expire.
     /// Revoke them first if they must stop now.
     pub async fn delete(&self, client: RegisteredClient) -> Result<()> {
-        let request = self.managed(
-            self.api.reqwest().delete(&client.registration_client_uri),
-            &client,
-        );
+        let request = self.core.delete_request(&client.to_core())?;
         self.send(request).await.map(drop)
+    }
+
+    async fn answer(
+        &self,
+        request: reqwest::RequestBuilder,
+        previous: Option<&core::RegisteredClient>,
+    ) -> Result<RegisteredClient> {
+        let response = self.send(request).await?;
+        RegisteredClient::from_core(core::RegisteredClient::from_response(&response, previous)?)
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<grantkit::http::HttpResponse> {
         error_for_status(self.api.execute(Endpoint::Api, request).await?)
-    }
-
-    fn managed(
-        &self,
-        request: reqwest::RequestBuilder,
-        client: &RegisteredClient,
-    ) -> reqwest::RequestBuilder {
-        request.header(ACCEPT, "application/json").header(
-            AUTHORIZATION,
-            format!("Bearer {}", client.registration_access_token.expose()),
-        )
     }
 }

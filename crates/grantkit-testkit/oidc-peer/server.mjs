@@ -28,6 +28,10 @@
 //                           `mtls-client` (tls_client_auth, subject DN `CN=grantkit-mtls-client`) and, with
 //                           PEER_MTLS_SELF_SIGNED_CERT (PEM), `mtls-self-signed-client` whose JWKS holds it.
 //
+//   PEER_REGISTRATION=1     dynamic client registration (RFC 7591, open to anyone) and its management
+//                           (RFC 7592, rotating the registration access token on every read and update)
+//   PEER_REGISTRATION_IAT   with PEER_REGISTRATION=1: registration needs this initial access token (Bearer)
+//
 // HTTP Basic client credentials are read like servers that use a plain percent-decoder (no `+` -> space):
 // a space must arrive as `%20`; `+` stays a literal plus. See decodeBasicPlainly below.
 //
@@ -440,6 +444,8 @@ const DEVICE_CODE_TTL_SET = process.env.PEER_DEVICE_CODE_TTL !== undefined;
 // The nonce secret must survive key rotation (a new Provider instance), like the cookie keys.
 const DPOP_NONCE_SECRET = process.env.PEER_DPOP_NONCE === '1' ? crypto.randomBytes(32) : undefined;
 const CONFIDENTIAL_ENDPOINTS = process.env.PEER_CONFIDENTIAL_ENDPOINTS === '1';
+const REGISTRATION = process.env.PEER_REGISTRATION === '1';
+const REGISTRATION_IAT = process.env.PEER_REGISTRATION_IAT || false;
 
 // Refuses public clients at revocation/introspection (PEER_CONFIDENTIAL_ENDPOINTS=1) before the
 // token is touched; otherwise the library's default policy.
@@ -537,6 +543,8 @@ function configuration() {
       requestObjects: { enabled: true, requireSignedRequestObject: false },
       // JARM: response_mode jwt, query.jwt, fragment.jwt, form_post.jwt on request.
       jwtResponseModes: { enabled: true },
+      registration: { enabled: REGISTRATION, initialAccessToken: REGISTRATION_IAT },
+      registrationManagement: { enabled: REGISTRATION, rotateRegistrationAccessToken: true },
       deviceFlow: {
         enabled: true,
         // Minimal pages (the library's defaults are styled HTML and log "you SHOULD change it" notices).

@@ -11,7 +11,7 @@ use crate::client::Client;
 use crate::error::{CallbackError, Endpoint, Error, JarmError, OAuthError, Refusal, Result};
 use crate::jar;
 use crate::redirect_uri::check_redirect_uri;
-use crate::resource::{check_resource, resource_values, RESOURCE};
+use crate::resource_indicator::{check_resource, resource_values, RESOURCE};
 use crate::secret::Secret;
 
 /// Parameters grantkit sets itself; an extra parameter may not override them.

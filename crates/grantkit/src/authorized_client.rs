@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use crate::client::Client;
 use crate::dpop::{Dpop, DPOP_HEADER};
-use crate::error::{Endpoint, Error, Refusal, Result};
-use crate::http::transport_error;
+use crate::error::{Endpoint, Error, InsufficientScope, Refusal, Result};
+use crate::http::{challenge_param, transport_error};
 use crate::token::TokenType;
 
 use crate::token_source::{AccessToken, TokenSource};
@@ -36,6 +36,11 @@ use crate::token_source::{AccessToken, TokenSource};
 /// `invalid_token` included, is returned as is: statuses are the caller's to judge. A refresh
 /// that fails is returned as the error (re-authorization required, for a dead grant or a
 /// static token).
+///
+/// **Step-up**: a `403` (or `401`) with `WWW-Authenticate: Bearer error="insufficient_scope"`
+/// is [`Error::InsufficientScope`], carrying the scopes the server named and those the token
+/// has. It is never retried nor refreshed (a refresh cannot widen a grant); authorize the user
+/// again with [`InsufficientScope::scopes_for_step_up`].
 ///
 /// Clones share the connection pool and the token source.
 ///
@@ -143,6 +148,9 @@ impl AuthorizedClient {
         let token = self.source.access_token().await?;
         let replay = request.try_clone();
         let response = self.send_with(request, &token).await?;
+        if let Some(e) = insufficient_scope(&response, &token) {
+            return Err(e.into());
+        }
         if !is_invalid_token(&response) {
             return Ok(response);
         }
@@ -154,7 +162,11 @@ impl AuthorizedClient {
         };
         tracing::debug!("the resource server rejected the access token; refreshing once");
         let fresh = self.source.refresh_if_current(&token).await?;
-        self.send_with(replay, &fresh).await
+        let response = self.send_with(replay, &fresh).await?;
+        match insufficient_scope(&response, &fresh) {
+            Some(e) => Err(e.into()),
+            None => Ok(response),
+        }
     }
 
     /// Sends `request` with `token`. A DPoP-bound token gets a fresh proof, and one more try
@@ -314,6 +326,36 @@ impl AuthorizedRequestBuilder {
             .map_err(|e| Error::Config(format!("invalid request: {}", e.without_url())))?;
         self.client.execute(request).await
     }
+}
+
+/// RFC 6750 §3.1: "insufficient_scope ... The resource server SHOULD respond with the HTTP 403
+/// (Forbidden) status code and MAY include the "scope" attribute with the scope necessary to
+/// access the protected resource". Some servers send it with 401; both are read. Only the
+/// `Bearer` and `DPoP` challenges are: another scheme's `error` is not an OAuth error.
+fn insufficient_scope(response: &Response, token: &AccessToken) -> Option<InsufficientScope> {
+    let status = response.status();
+    if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED {
+        return None;
+    }
+    response
+        .headers()
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| {
+            let scheme = v.split_ascii_whitespace().next().unwrap_or("");
+            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
+        })
+        .find(|v| challenge_param(v, "error").as_deref() == Some("insufficient_scope"))
+        .map(|challenge| {
+            let required = challenge_param(challenge, "scope").unwrap_or_default();
+            let required = required.split_ascii_whitespace().take(100);
+            InsufficientScope::new(status.as_u16(), required, token.token_set().scopes())
+                .with_details(
+                    challenge_param(challenge, "error_description"),
+                    challenge_param(challenge, "resource_metadata"),
+                )
+        })
 }
 
 /// RFC 6750 §3.1: `401` with `WWW-Authenticate: Bearer ... error="invalid_token"`.

@@ -7,7 +7,7 @@ use crate::callback::AuthorizationCode;
 use crate::client::{join_scopes, Client};
 use crate::error::{Endpoint, Error, Refusal, Result};
 use crate::oidc::{Expectations, IdTokenClaims, IdTokenError};
-use crate::resource::{resource_values, RESOURCE};
+use crate::resource_indicator::{resource_values, RESOURCE};
 use crate::secret::Secret;
 use crate::token::TokenSet;
 

@@ -53,6 +53,8 @@
 //! | [`jwt_auth`] | JWT client authentication (RFC 7523): [`jwt_auth::ClientKey`] for `private_key_jwt`, [`jwt_auth::JwtAudience`] |
 //! | `dpop` | DPoP (RFC 9449, feature `dpop`): `dpop::DpopKey` and `ClientBuilder::dpop`; proofs on token requests, DPoP-bound tokens in [`Client::userinfo`] and [`AuthorizedClient`], server nonces |
 //! | [`mtls`] | mutual TLS (RFC 8705): [`mtls::TlsIdentity`] for `tls_client_auth`, `self_signed_tls_client_auth` and certificate-bound tokens |
+//! | [`resource`] | protected resources (RFC 9728): [`resource::discover`] from a resource server's URL or its `401` to its authorization server |
+//! | [`registration`] | dynamic client registration and management (RFC 7591, RFC 7592): [`registration::ClientRegistration`], [`registration::Registrar`], [`registration::RegisteredClient`] |
 //! | [`http`] | the HTTP layer: [`http::HttpOptions`], and [`http::HttpClient`] for provider crates' own API calls |
 //! | [`error`] | every error type: [`Error`], [`CallbackError`], [`OAuthError`], [`error::Refusal`]… |
 //!
@@ -118,7 +120,9 @@ pub mod oidc;
 mod par;
 pub mod provider;
 mod redirect_uri;
-mod resource;
+pub mod registration;
+pub mod resource;
+mod resource_indicator;
 mod revoke;
 mod secret;
 mod signed_response;

@@ -499,6 +499,7 @@ impl Provider {
             Endpoint::EndSession => &self.end_session_endpoint,
             Endpoint::PushedAuthorization => &self.pushed_authorization_request_endpoint,
             Endpoint::Discovery | Endpoint::Api => &None,
+            Endpoint::ResourceMetadata | Endpoint::Registration => &None,
         };
         url.as_ref().ok_or_else(|| Error::MissingEndpoint {
             provider: self.name.clone(),
@@ -550,6 +551,7 @@ impl ProviderBuilder {
                 &mut self.provider.pushed_authorization_request_endpoint
             }
             Endpoint::Discovery | Endpoint::Api => return self,
+            Endpoint::ResourceMetadata | Endpoint::Registration => return self,
         };
         *slot = parsed;
         self

@@ -5,7 +5,7 @@
 use crate::callback::AuthorizationCode;
 use crate::client::{join_scopes, Client};
 use crate::error::{Endpoint, Result};
-use crate::resource::check_resource;
+use crate::resource_indicator::check_resource;
 use crate::secret::Secret;
 use crate::token::TokenSet;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::client::Client;
 use crate::error::{Endpoint, Error, OAuthErrorCode, Result};
-use crate::resource::check_resource;
+use crate::resource_indicator::check_resource;
 use crate::secret::Secret;
 use crate::token::{TokenSet, TokenType};
 

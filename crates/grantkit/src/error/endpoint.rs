@@ -27,6 +27,11 @@ pub enum Endpoint {
     /// The OpenID Connect RP-initiated logout endpoint (`end_session_endpoint`), where the
     /// browser is sent to end the user's session at the provider.
     EndSession,
+    /// A protected resource's metadata (RFC 9728, `/.well-known/oauth-protected-resource`).
+    ResourceMetadata,
+    /// The RFC 7591 client registration endpoint, or a registration's RFC 7592
+    /// `registration_client_uri`.
+    Registration,
     /// An endpoint a provider crate adds (user registration, client registration...).
     Api,
 }
@@ -44,6 +49,8 @@ impl fmt::Display for Endpoint {
             Endpoint::DeviceAuthorization => "device authorization",
             Endpoint::PushedAuthorization => "pushed authorization request",
             Endpoint::EndSession => "end-session",
+            Endpoint::ResourceMetadata => "protected resource metadata",
+            Endpoint::Registration => "client registration",
             Endpoint::Api => "API",
         })
     }

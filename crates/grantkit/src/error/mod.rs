@@ -6,6 +6,7 @@
 mod callback;
 mod endpoint;
 mod id_token;
+mod insufficient_scope;
 mod jarm;
 mod logout_token;
 mod mtls;
@@ -18,6 +19,7 @@ mod text;
 pub use callback::CallbackError;
 pub use endpoint::Endpoint;
 pub use id_token::IdTokenError;
+pub use insufficient_scope::InsufficientScope;
 pub use jarm::JarmError;
 pub use logout_token::LogoutTokenError;
 pub use mtls::MtlsError;
@@ -136,6 +138,15 @@ pub enum Error {
         /// The issuer in the document.
         found: String,
     },
+    /// A protected resource's metadata describes another resource than the one it was fetched
+    /// for (RFC 9728 §3.3): its authorization servers are not trusted for this one.
+    #[error("the protected resource metadata names resource `{found}` but `{expected}` was asked for; refusing it (RFC 9728 §3.3)")]
+    ResourceMismatch {
+        /// The resource asked for.
+        expected: String,
+        /// The resource in the document.
+        found: String,
+    },
     /// A discovery document names an endpoint grantkit refuses to call (SSRF defence).
     #[error("the discovery document's `{field}` is refused: {reason}")]
     UnsafeEndpoint {
@@ -178,6 +189,11 @@ pub enum Error {
     /// token this client cannot present (see [`MtlsError`]).
     #[error(transparent)]
     Mtls(#[from] MtlsError),
+    /// A resource server refused the access token for lacking scopes (`insufficient_scope`,
+    /// RFC 6750 §3.1): authorize the user again asking for
+    /// [`InsufficientScope::scopes_for_step_up`]. Never retried by grantkit.
+    #[error(transparent)]
+    InsufficientScope(#[from] InsufficientScope),
 }
 
 impl Error {
@@ -185,6 +201,14 @@ impl Error {
     pub fn oauth(&self) -> Option<&OAuthError> {
         match self {
             Error::OAuth(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The scopes a resource server asked for, when this is a step-up demand.
+    pub fn insufficient_scope(&self) -> Option<&InsufficientScope> {
+        match self {
+            Error::InsufficientScope(e) => Some(e),
             _ => None,
         }
     }

@@ -10,7 +10,7 @@ use super::text::truncate;
 macro_rules! oauth_error_codes {
     ($($variant:ident => $wire:literal,)*) => {
         /// The `error` code of an OAuth 2.0 error response (RFC 6749 §4.1.2.1 and §5.2, RFC 6750,
-        /// OpenID Connect Core §3.1.2.6, RFC 8628, RFC 8707, RFC 9449, RFC 9126, RFC 9101). Codes
+        /// OpenID Connect Core §3.1.2.6, RFC 8628, RFC 8707, RFC 9449, RFC 9126, RFC 9101, RFC 7591). Codes
         /// this enum does not name arrive as [`OAuthErrorCode::Other`] with the server's text.
         #[derive(Clone, Debug, PartialEq, Eq, Hash)]
         #[non_exhaustive]
@@ -67,6 +67,10 @@ oauth_error_codes! {
     UseDpopNonce => "use_dpop_nonce",
     InvalidRequestUri => "invalid_request_uri",
     InvalidRequestObject => "invalid_request_object",
+    InvalidRedirectUri => "invalid_redirect_uri",
+    InvalidClientMetadata => "invalid_client_metadata",
+    InvalidSoftwareStatement => "invalid_software_statement",
+    UnapprovedSoftwareStatement => "unapproved_software_statement",
 }
 
 impl fmt::Display for OAuthErrorCode {
@@ -126,6 +130,12 @@ fn hint_for(code: &OAuthErrorCode) -> Option<&'static str> {
         }
         OAuthErrorCode::InvalidRequestUri => {
             "the pushed request expired or was used already: start the authorization again"
+        }
+        OAuthErrorCode::InvalidRedirectUri => {
+            "a redirect URI was refused: check its scheme and host against the provider's rules"
+        }
+        OAuthErrorCode::InvalidClientMetadata => {
+            "a registration member was refused: the description names it"
         }
         _ => return None,
     })
