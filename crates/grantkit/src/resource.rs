@@ -24,9 +24,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::address::{host_class, is_loopback, AddressPolicy, GuardedResolver, HostClass};
+use crate::address::{host_class, AddressPolicy, GuardedResolver};
 use crate::error::{truncate, Endpoint, Error, Result};
 use crate::http::{challenge_param, parse_json, Http, HttpOptions};
+use crate::oidc::metadata::{check_endpoint, Origin};
 use crate::oidc::Discovery;
 use crate::provider::Provider;
 
@@ -236,37 +237,10 @@ fn resource_url(resource: &str) -> Result<Url> {
     Ok(url)
 }
 
-/// The SSRF policy of discovery documents (see `oidc::metadata::check_endpoints`) for one URL
-/// the resource server named: its text; the address it resolves to is checked on connecting.
+/// The SSRF policy of discovery documents for one URL the resource server named: its text; the
+/// address it resolves to is checked on connecting.
 fn check_named_url(resource: &Url, field: &str, value: &str) -> Result<()> {
-    let refuse = |reason: &str| Error::UnsafeEndpoint {
-        field: field.to_owned(),
-        reason: format!("{reason} (`{}`)", truncate(value, 200)),
-    };
-    let url = Url::parse(value).map_err(|_| refuse("not a URL"))?;
-    let host = url.host().ok_or_else(|| refuse("no host"))?;
-    let origin_loopback = resource.host().is_some_and(|h| is_loopback(&h));
-    let origin_internal = resource.host().is_some_and(|h| !host_class(&h).is_public());
-    let same_host = host
-        .to_string()
-        .eq_ignore_ascii_case(resource.host_str().unwrap_or(""));
-    match url.scheme() {
-        "https" => {}
-        "http" if origin_loopback && (same_host || !host_class(&host).is_public()) => {}
-        "http" => {
-            return Err(refuse(
-                "plain http, allowed only from a loopback resource to an internal host",
-            ))
-        }
-        _ => return Err(refuse("only http(s) URLs are fetched")),
-    }
-    match host_class(&host) {
-        HostClass::Forbidden(what) => Err(refuse(what)),
-        HostClass::Internal(what) if !origin_internal => {
-            Err(refuse(&format!("{what} named by a public resource server")))
-        }
-        _ => Ok(()),
-    }
+    check_endpoint(field, value, &Origin::named(resource))
 }
 
 #[cfg(test)]

@@ -171,12 +171,23 @@ pub(crate) fn check_endpoints_served(
 }
 
 /// The document's own location, and what it may name from there.
-struct Origin<'a> {
+pub(crate) struct Origin<'a> {
     url: &'a Url,
     /// The document came from (or is named for) a loopback or internal host.
     internal: bool,
     /// The document came from (or is named for) the machine itself.
     loopback: bool,
+}
+
+impl<'a> Origin<'a> {
+    /// A document (or a resource server) at `url`, judged by its name alone.
+    pub(crate) fn named(url: &'a Url) -> Self {
+        Self {
+            url,
+            internal: url.host().is_some_and(|h| !host_class(&h).is_public()),
+            loopback: url.host().is_some_and(|h| is_loopback(&h)),
+        }
+    }
 }
 
 /// The aliases grantkit calls (RFC 8705 §5), each under the same policy as the endpoint it
@@ -202,7 +213,7 @@ fn check_aliases(metadata: &ProviderMetadata, origin: &Origin<'_>) -> Result<()>
 }
 
 /// One endpoint named by the document, under the policy of [`check_endpoints_served`].
-fn check_endpoint(field: &str, value: &str, origin: &Origin<'_>) -> Result<()> {
+pub(crate) fn check_endpoint(field: &str, value: &str, origin: &Origin<'_>) -> Result<()> {
     let (origin_internal, origin_loopback) = (origin.internal, origin.loopback);
     let origin = origin.url;
     let refuse = |reason: &str| Error::UnsafeEndpoint {
@@ -223,7 +234,7 @@ fn check_endpoint(field: &str, value: &str, origin: &Origin<'_>) -> Result<()> {
         "http" if origin_loopback && internal_host => {}
         "http" => {
             return Err(refuse(
-                "plain http, allowed only from a loopback issuer to an internal host",
+                "plain http, allowed only from a loopback origin to an internal host",
             ))
         }
         _ => return Err(refuse("only http(s) endpoints are called")),
