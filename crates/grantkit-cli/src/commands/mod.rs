@@ -444,4 +444,56 @@ mod tests {
             Some(std::path::Path::new("/keys/my key.pem"))
         );
     }
+
+    /// The re-login advice of an mTLS profile names the certificate and the CA given to this
+    /// command, so the printed command logs in again (the profile stores neither).
+    #[test]
+    fn mtls_relogin_names_the_tls_identity_and_the_ca_cert() {
+        let provider = grantkit::Provider::builder("op")
+            .issuer("https://op.example")
+            .token_endpoint("https://op.example/token")
+            .build()
+            .unwrap();
+        let profile = Profile {
+            version: FORMAT,
+            selected: ProviderRecord::Issuer {
+                issuer: "https://op.example".into(),
+                expected_issuer: None,
+            },
+            provider,
+            client_id: "mtls".into(),
+            auth_method: AuthMethod::TlsClientAuth,
+            scopes: vec!["openid".into()],
+            redirect_uri: "http://127.0.0.1:8976/callback".into(),
+            device: false,
+            redirect_port: None,
+            params: Vec::new(),
+            identity: Identity::default(),
+            logged_in_at: 0,
+            accesslink: None,
+        };
+        let ctx = Ctx {
+            out: Out::new(),
+            paths: Paths::resolve("x", Some(std::path::Path::new("/tmp/work.json"))).unwrap(),
+            secret: None,
+            private_key: None,
+            tls_identity: Some(PathBuf::from("/certs/my client.pem")),
+            ca_cert: Some(PathBuf::from("/certs/ca.pem")),
+        };
+        let command = ctx.relogin(&profile);
+        let cli = Cli::try_parse_from(words(&command)).unwrap_or_else(|e| panic!("{command}: {e}"));
+        let Command::Login(args) = cli.command else {
+            panic!("not a login: {command}");
+        };
+        assert_eq!(args.auth_method.as_deref(), Some("tls_client_auth"));
+        assert_eq!(
+            cli.profile.tls_identity.as_deref(),
+            Some(std::path::Path::new("/certs/my client.pem"))
+        );
+        assert_eq!(
+            cli.profile.ca_cert.as_deref(),
+            Some(std::path::Path::new("/certs/ca.pem"))
+        );
+        assert!(cli.profile.private_key.is_none(), "{command}");
+    }
 }
