@@ -78,6 +78,21 @@ pub struct ProfileArgs {
     /// authenticate read it each time; the profile never stores the key or its path.
     #[arg(long, global = true, env = "GRANTKIT_PRIVATE_KEY", value_name = "FILE")]
     pub private_key: Option<PathBuf>,
+    /// The client certificate chain and its private key, in one PEM file (`cat client.crt
+    /// client.key`), for tls_client_auth / self_signed_tls_client_auth (RFC 8705) and
+    /// certificate-bound tokens. Read each time, like --private-key, and refused when other
+    /// users may read it; the profile never stores it or its path.
+    #[arg(
+        long,
+        global = true,
+        env = "GRANTKIT_TLS_IDENTITY",
+        value_name = "FILE"
+    )]
+    pub tls_identity: Option<PathBuf>,
+    /// A PEM CA certificate to trust besides the system's roots (a provider on a private CA),
+    /// for discovery and every call of the client.
+    #[arg(long, global = true, env = "GRANTKIT_CA_CERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// The commands.
@@ -233,8 +248,9 @@ pub struct LoginArgs {
     #[arg(long, env = "GRANTKIT_CLIENT_ID", value_name = "ID")]
     pub client_id: Option<String>,
     /// Client authentication: client_secret_basic, client_secret_post, client_secret_jwt,
-    /// private_key_jwt or none (default: private_key_jwt with --private-key, none without a
-    /// secret; with one, the provider's preference).
+    /// private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none (default:
+    /// private_key_jwt with --private-key, tls_client_auth with --tls-identity alone, none
+    /// without a secret; with one, the provider's preference).
     #[arg(long, value_name = "METHOD")]
     pub auth_method: Option<String>,
     /// Space-separated scopes (default: openid email profile, as the provider supports them).

@@ -68,6 +68,11 @@ async fn run(cli: Cli, out: Out) -> CliResult {
             .profile
             .private_key
             .filter(|p| !p.as_os_str().is_empty()),
+        tls_identity: cli
+            .profile
+            .tls_identity
+            .filter(|p| !p.as_os_str().is_empty()),
+        ca_cert: cli.profile.ca_cert.filter(|p| !p.as_os_str().is_empty()),
     };
     match cli.command {
         Command::Login(args) => commands::login::run(&ctx, args).await,

@@ -458,3 +458,147 @@ fn setup(e: reqwest::Error) -> InteropError {
         detail: e.to_string(),
     }
 }
+
+/// The realm of `keycloak/grantkit-mtls-realm.json`, imported only by [`Keycloak::start_tls`]:
+/// alice and `mtls-client` (`tls_client_auth`, certificate-bound access tokens).
+pub const KEYCLOAK_MTLS_REALM: &str = "grantkit-mtls";
+
+/// The certificates of a Keycloak served over HTTPS that requests client certificates
+/// (RFC 8705), all PEM: the server's for `127.0.0.1`, its key, and the CA Keycloak trusts for
+/// client certificates. Made by the test (e.g. with `rcgen`), written into the instance's home.
+#[derive(Clone)]
+pub struct KeycloakTls {
+    /// The server certificate, valid for `127.0.0.1`.
+    pub server_cert_pem: String,
+    /// The server certificate's private key.
+    pub server_key_pem: String,
+    /// The CA that client certificates must chain to (Keycloak's `--truststore-paths`).
+    pub ca_pem: String,
+}
+
+impl std::fmt::Debug for KeycloakTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeycloakTls").finish_non_exhaustive()
+    }
+}
+
+impl Keycloak {
+    /// The mTLS realm's file, imported by [`Keycloak::start_tls`] beside
+    /// [`Keycloak::realm_file`].
+    pub fn mtls_realm_file() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("keycloak/grantkit-mtls-realm.json")
+    }
+
+    /// Starts a Keycloak served over HTTPS on a free loopback port, requesting (not requiring)
+    /// client certificates and trusting `tls.ca_pem` for them, with both realm files imported.
+    /// [`Keycloak::base_url`] is then `https://127.0.0.1:PORT` (plain HTTP listens on another
+    /// free port, unused). `--https-client-auth` is a build option of Keycloak: this instance
+    /// re-runs Quarkus' augmentation (about half a minute) into a `lib/quarkus` of its own, so
+    /// the shared install stays as `scripts/install-keycloak` built it.
+    pub fn start_tls(tls: &KeycloakTls) -> Result<Self, InteropError> {
+        let dist = Self::install_dir();
+        if !dist.join(".grantkit-ready").is_file() {
+            return Err(InteropError::NotInstalled {
+                name: NAME,
+                detail: format!("no finished install in {}", dist.display()),
+                script: SCRIPT,
+            });
+        }
+        let spawn = |source| InteropError::Spawn { name: NAME, source };
+        let instance = instance_dir(&dist).map_err(spawn)?;
+        own_build(&dist, &instance).map_err(spawn)?;
+        let pki = instance.join("pki");
+        std::fs::create_dir_all(&pki).map_err(spawn)?;
+        for (file, pem) in [
+            ("server.pem", &tls.server_cert_pem),
+            ("server.key", &tls.server_key_pem),
+            ("ca.pem", &tls.ca_pem),
+        ] {
+            std::fs::write(pki.join(file), pem).map_err(spawn)?;
+        }
+        let realm = std::fs::read(Self::mtls_realm_file()).map_err(spawn)?;
+        std::fs::write(instance.join("data/import/grantkit-mtls-realm.json"), realm)
+            .map_err(spawn)?;
+        let java_home = std::fs::read_to_string(dist.join(".grantkit-java-home"))
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        let https_port = free_port().map_err(spawn)?;
+        let file = |name: &str| pki.join(name).display().to_string();
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(SUPERVISOR)
+            .arg("keycloak-supervisor")
+            .arg(&instance)
+            .args([
+                "start-dev".to_owned(),
+                "--http-host=127.0.0.1".to_owned(),
+                "--http-port=0".to_owned(),
+                format!("--https-port={https_port}"),
+                format!("--https-certificate-file={}", file("server.pem")),
+                format!("--https-certificate-key-file={}", file("server.key")),
+                // `request`: a request without a certificate still reaches Keycloak, which
+                // then decides (the userinfo refusal of a bound token is Keycloak's, not TLS's).
+                "--https-client-auth=request".to_owned(),
+                format!("--truststore-paths={}", file("ca.pem")),
+                "--hostname-strict=false".to_owned(),
+                "--import-realm".to_owned(),
+            ])
+            .env("JAVA_HOME", java_home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(spawn)?;
+        let mut keycloak = Self {
+            stdin: child.stdin.take(),
+            child,
+            base: String::new(),
+            issuer: String::new(),
+            user: test_user(),
+        };
+        keycloak.wait_ready(&instance.join("keycloak.log"))?;
+        keycloak.base = format!("https://127.0.0.1:{https_port}");
+        keycloak.issuer = format!("{}/realms/{KEYCLOAK_REALM}", keycloak.base);
+        Ok(keycloak)
+    }
+
+    /// [`Keycloak::start_tls`], or what a test does without it: under `CI=true` a provider
+    /// that cannot start fails the test (panic); elsewhere the test is skipped with a message.
+    pub fn start_tls_or_skip(test: &str, tls: &KeycloakTls) -> Option<Self> {
+        crate::interop::start_or_skip(test, || Self::start_tls(tls))
+    }
+
+    /// The issuer of [`KEYCLOAK_MTLS_REALM`] on this Keycloak.
+    pub fn mtls_issuer(&self) -> String {
+        format!("{}/realms/{KEYCLOAK_MTLS_REALM}", self.base)
+    }
+}
+
+/// Gives `instance` a `lib` of its own for a build with other build options: `lib/quarkus`
+/// (what the augmentation rewrites) and `quarkus-run.jar` copied, the libraries linked. The
+/// runner jar must be a copy: Quarkus writes the new build beside the jar's real path, which
+/// through a link would be the shared install's.
+fn own_build(dist: &Path, instance: &Path) -> std::io::Result<()> {
+    let lib = instance.join("lib");
+    std::fs::remove_file(&lib)?;
+    std::fs::create_dir_all(lib.join("quarkus"))?;
+    for linked in ["app", "lib"] {
+        std::os::unix::fs::symlink(dist.join("lib").join(linked), lib.join(linked))?;
+    }
+    std::fs::copy(
+        dist.join("lib/quarkus-run.jar"),
+        lib.join("quarkus-run.jar"),
+    )?;
+    for file in std::fs::read_dir(dist.join("lib/quarkus"))? {
+        let file = file?;
+        std::fs::copy(file.path(), lib.join("quarkus").join(file.file_name()))?;
+    }
+    Ok(())
+}
+
+/// A loopback port free now, for HTTPS: the ready check reads only the HTTP URL from the log.
+fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}

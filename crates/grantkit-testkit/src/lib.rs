@@ -47,7 +47,10 @@ pub use accesslink::{
 pub use browser::{Browser, BrowserError, Form, Landing, Page};
 pub use hydra::{Hydra, HYDRA_REDIRECT_URI, HYDRA_VERSION};
 pub use interop::{ClientRole, InteropError, InteropOp, OpClient, OpFuture, OpUser};
-pub use keycloak::{Keycloak, KEYCLOAK_REALM, KEYCLOAK_REDIRECT_URI, KEYCLOAK_VERSION};
+pub use keycloak::{
+    Keycloak, KeycloakTls, KEYCLOAK_MTLS_REALM, KEYCLOAK_REALM, KEYCLOAK_REDIRECT_URI,
+    KEYCLOAK_VERSION,
+};
 pub use oidc_peer::{OidcPeer, PeerError, PeerTls};
 pub use peer_clients::{authorize, login, LoginError, PeerClient, PEER_REDIRECT_URI};
 pub use server::TestServer;

@@ -55,15 +55,31 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
             )
         })?;
     let key = ctx.client_key()?;
+    let identity = ctx.tls_identity()?;
+    let ca = ctx.ca_cert()?;
     let method = match args.auth_method.as_deref() {
         None if key.is_some() => Some(AuthMethod::PrivateKeyJwt),
+        // A certificate alone is a certificate-authenticated client; with a secret the
+        // certificate only binds the tokens.
+        None if identity.is_some() && ctx.secret.is_none() => Some(AuthMethod::TlsClientAuth),
         None => None,
         Some(name) => Some(AuthMethod::from_name(name).ok_or_else(|| {
             CliError::usage(format!(
-                "unknown --auth-method `{name}`: use client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt or none"
+                "unknown --auth-method `{name}`: use client_secret_basic, client_secret_post, client_secret_jwt, private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none"
             ))
         })?),
     };
+    if let Some(m) = method.filter(|m| super::is_mtls(*m)) {
+        if identity.is_none() {
+            return Err(super::missing_identity(&client_id, m));
+        }
+        if ctx.secret.is_some() {
+            return Err(CliError::usage(format!(
+                "{} authenticates with the certificate, but a client secret was given too: drop it (unset GRANTKIT_CLIENT_SECRET)",
+                m.as_str()
+            )));
+        }
+    }
     match (method, &ctx.secret, &key) {
         (Some(m), None, _) if needs_secret(m) => return Err(super::missing_secret(&client_id, m)),
         (Some(AuthMethod::PrivateKeyJwt), _, None) => return Err(super::missing_key(&client_id)),
@@ -120,10 +136,11 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         .as_ref()
         .map(Loopback::redirect_uri)
         .unwrap_or_default();
-    let provider = selected
-        .discover()
-        .await
-        .map_err(|e| discovery_error(&selected, &e))?;
+    let provider = match &ca {
+        Some(ca) => selected.discover_trusting(ca).await,
+        None => selected.discover().await,
+    }
+    .map_err(|e| discovery_error(&selected, &e))?;
     let scopes: Vec<String> = match &args.scope {
         Some(scope) => scope.split_ascii_whitespace().map(str::to_owned).collect(),
         None => selected.default_scopes(&provider),
@@ -135,7 +152,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         Some(method) => method != AuthMethod::None,
         None => !accepted.is_empty() && !accepted.contains(&AuthMethod::None),
     };
-    if ctx.secret.is_none() && key.is_none() && needs_credentials {
+    if ctx.secret.is_none() && key.is_none() && identity.is_none() && needs_credentials {
         if let Some(wanted) = method.or_else(|| accepted.first().copied()) {
             return Err(super::missing_secret(&client_id, wanted));
         }
@@ -152,6 +169,12 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
     }
     if let Some(key) = key {
         builder = builder.private_key(key);
+    }
+    if let Some(identity) = identity {
+        builder = builder.tls_identity(identity);
+    }
+    if let Some(ca) = ca {
+        builder = builder.root_certificate(ca);
     }
     let client = builder
         .build()

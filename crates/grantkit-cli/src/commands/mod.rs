@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use grantkit::jwt_auth::ClientKey;
+use grantkit::mtls::TlsIdentity;
+use grantkit::store::read_private_file;
 use grantkit::{
     AuthMethod, AuthorizationCode, Client, PendingAuthorization, TokenSet, TokenSource,
 };
@@ -30,6 +32,10 @@ pub struct Ctx {
     pub secret: Option<String>,
     /// `--private-key` / `GRANTKIT_PRIVATE_KEY`, when set and not empty.
     pub private_key: Option<PathBuf>,
+    /// `--tls-identity` / `GRANTKIT_TLS_IDENTITY`, when set and not empty.
+    pub tls_identity: Option<PathBuf>,
+    /// `--ca-cert` / `GRANTKIT_CA_CERT`, when set and not empty.
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -44,9 +50,79 @@ impl Ctx {
             );
             cmd.push_str(&format!(" --private-key {key}"));
         }
+        if is_mtls(profile.auth_method()) {
+            cmd.push_str(&format!(
+                " --tls-identity {}",
+                quoted_or_file(&self.tls_identity)
+            ));
+        }
+        if self.ca_cert.is_some() {
+            cmd.push_str(&format!(" --ca-cert {}", quoted_or_file(&self.ca_cert)));
+        }
         cmd
     }
 
+    /// The client certificate and key from `--tls-identity`, `None` without the option. The
+    /// file holds a private key: it gets the token file's checks (not a link, the owner's,
+    /// unreadable by others) before it is read.
+    pub fn tls_identity(&self) -> CliResult<Option<TlsIdentity>> {
+        let Some(path) = &self.tls_identity else {
+            return Ok(None);
+        };
+        let unusable = |why: String| {
+            CliError::usage(format!(
+                "the TLS identity {} is not usable: {why}",
+                path.display()
+            ))
+        };
+        let pem = read_private_file(path, MAX_PEM_BYTES)
+            .map_err(|e| unusable(e.to_string()))?
+            .ok_or_else(|| unusable("no such file".into()))?;
+        TlsIdentity::from_pem(pem)
+            .map(Some)
+            .map_err(|e| unusable(e.to_string()))
+    }
+
+    /// The extra root from `--ca-cert`, `None` without the option.
+    pub fn ca_cert(&self) -> CliResult<Option<reqwest::Certificate>> {
+        let Some(path) = &self.ca_cert else {
+            return Ok(None);
+        };
+        let unusable = |why: String| {
+            CliError::usage(format!(
+                "the CA certificate {} is not usable: {why}",
+                path.display()
+            ))
+        };
+        let pem = std::fs::read(path).map_err(|e| unusable(e.to_string()))?;
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(unusable("no PEM certificate in it".into()));
+        }
+        reqwest::Certificate::from_pem(&pem)
+            .map(Some)
+            .map_err(|e| unusable(e.to_string()))
+    }
+}
+
+/// A PEM file is a few kilobytes; anything much larger is not one.
+const MAX_PEM_BYTES: u64 = 256 * 1024;
+
+fn quoted_or_file(path: &Option<PathBuf>) -> String {
+    path.as_ref().map_or_else(
+        || "FILE".to_owned(),
+        |path| crate::profile::shell_quote(&path.to_string_lossy()),
+    )
+}
+
+/// Whether `method` authenticates with the TLS client certificate (RFC 8705 §2).
+pub fn is_mtls(method: AuthMethod) -> bool {
+    matches!(
+        method,
+        AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
+    )
+}
+
+impl Ctx {
     /// The `private_key_jwt` key from `--private-key`: a JWK when the file holds a JSON object,
     /// else PEM. `None` without the option.
     pub fn client_key(&self) -> CliResult<Option<ClientKey>> {
@@ -73,9 +149,10 @@ impl Ctx {
     }
 }
 
-/// Whether `method` authenticates with a client secret.
+/// Whether `method` authenticates with a client secret: not a public client, not a key, not
+/// a certificate.
 pub fn needs_secret(method: AuthMethod) -> bool {
-    !matches!(method, AuthMethod::None | AuthMethod::PrivateKeyJwt)
+    !matches!(method, AuthMethod::None | AuthMethod::PrivateKeyJwt) && !is_mtls(method)
 }
 
 /// The error for a profile whose client credentials (secret or key) were not given, if so.
@@ -87,7 +164,18 @@ pub fn missing_credentials(ctx: &Ctx, profile: &Profile) -> Option<CliError> {
     if method == AuthMethod::PrivateKeyJwt && ctx.private_key.is_none() {
         return Some(missing_key(&profile.client_id));
     }
+    if is_mtls(method) && ctx.tls_identity.is_none() {
+        return Some(missing_identity(&profile.client_id, method));
+    }
     None
+}
+
+/// The message for an mTLS profile or login without its certificate.
+pub fn missing_identity(client_id: &str, method: AuthMethod) -> CliError {
+    CliError::usage(format!(
+        "client `{client_id}` authenticates with {} and no certificate was given: set GRANTKIT_TLS_IDENTITY to the PEM file of the certificate and its key (or pass --tls-identity FILE)",
+        method.as_str()
+    ))
 }
 
 /// The message for a `private_key_jwt` profile used without its key.
@@ -99,6 +187,9 @@ pub fn missing_key(client_id: &str) -> CliError {
 
 /// The message for a confidential profile used without its secret.
 pub fn missing_secret(client_id: &str, method: AuthMethod) -> CliError {
+    if is_mtls(method) {
+        return missing_identity(client_id, method);
+    }
     if method == AuthMethod::PrivateKeyJwt {
         return CliError::usage(format!(
             "client `{client_id}` authenticates with private_key_jwt and no key was given: pass --private-key FILE (PEM or JWK), or --auth-method none for a public client"
@@ -132,6 +223,15 @@ pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
             .client_key()?
             .ok_or_else(|| missing_key(&profile.client_id))?;
         builder = builder.private_key(key);
+    }
+    if is_mtls(method) && ctx.tls_identity.is_none() {
+        return Err(missing_identity(&profile.client_id, method));
+    }
+    if let Some(identity) = ctx.tls_identity()? {
+        builder = builder.tls_identity(identity);
+    }
+    if let Some(ca) = ctx.ca_cert()? {
+        builder = builder.root_certificate(ca);
     }
     builder
         .build()
@@ -268,6 +368,22 @@ mod tests {
         assert!(secret.message().contains("--auth-method none"));
     }
 
+    /// Before, `tls_client_auth` and `self_signed_tls_client_auth` were told to set a secret,
+    /// and a profile of theirs was refused without one.
+    #[test]
+    fn mtls_methods_need_a_certificate_not_a_secret() {
+        for method in [
+            AuthMethod::TlsClientAuth,
+            AuthMethod::SelfSignedTlsClientAuth,
+        ] {
+            assert!(!needs_secret(method), "{method:?}");
+            let message = missing_secret("c", method).message().to_owned();
+            assert!(message.contains("--tls-identity"), "{message}");
+            assert!(!message.contains("GRANTKIT_CLIENT_SECRET"), "{message}");
+        }
+        assert!(needs_secret(AuthMethod::ClientSecretBasic));
+    }
+
     /// Splits a command as a POSIX shell does.
     fn words(command: &str) -> Vec<String> {
         shlex::split(command).unwrap_or_else(|| panic!("not shell words: {command}"))
@@ -303,6 +419,8 @@ mod tests {
             paths: Paths::resolve("x", Some(std::path::Path::new("/tmp/g k/work.json"))).unwrap(),
             secret: None,
             private_key: Some(PathBuf::from("/keys/my key.pem")),
+            tls_identity: None,
+            ca_cert: None,
         };
         let command = ctx.relogin(&profile);
         let cli = Cli::try_parse_from(words(&command)).unwrap_or_else(|e| panic!("{command}: {e}"));
@@ -325,5 +443,57 @@ mod tests {
             cli.profile.private_key.as_deref(),
             Some(std::path::Path::new("/keys/my key.pem"))
         );
+    }
+
+    /// The re-login advice of an mTLS profile names the certificate and the CA given to this
+    /// command, so the printed command logs in again (the profile stores neither).
+    #[test]
+    fn mtls_relogin_names_the_tls_identity_and_the_ca_cert() {
+        let provider = grantkit::Provider::builder("op")
+            .issuer("https://op.example")
+            .token_endpoint("https://op.example/token")
+            .build()
+            .unwrap();
+        let profile = Profile {
+            version: FORMAT,
+            selected: ProviderRecord::Issuer {
+                issuer: "https://op.example".into(),
+                expected_issuer: None,
+            },
+            provider,
+            client_id: "mtls".into(),
+            auth_method: AuthMethod::TlsClientAuth,
+            scopes: vec!["openid".into()],
+            redirect_uri: "http://127.0.0.1:8976/callback".into(),
+            device: false,
+            redirect_port: None,
+            params: Vec::new(),
+            identity: Identity::default(),
+            logged_in_at: 0,
+            accesslink: None,
+        };
+        let ctx = Ctx {
+            out: Out::new(),
+            paths: Paths::resolve("x", Some(std::path::Path::new("/tmp/work.json"))).unwrap(),
+            secret: None,
+            private_key: None,
+            tls_identity: Some(PathBuf::from("/certs/my client.pem")),
+            ca_cert: Some(PathBuf::from("/certs/ca.pem")),
+        };
+        let command = ctx.relogin(&profile);
+        let cli = Cli::try_parse_from(words(&command)).unwrap_or_else(|e| panic!("{command}: {e}"));
+        let Command::Login(args) = cli.command else {
+            panic!("not a login: {command}");
+        };
+        assert_eq!(args.auth_method.as_deref(), Some("tls_client_auth"));
+        assert_eq!(
+            cli.profile.tls_identity.as_deref(),
+            Some(std::path::Path::new("/certs/my client.pem"))
+        );
+        assert_eq!(
+            cli.profile.ca_cert.as_deref(),
+            Some(std::path::Path::new("/certs/ca.pem"))
+        );
+        assert!(cli.profile.private_key.is_none(), "{command}");
     }
 }

@@ -127,6 +127,8 @@ impl Home {
             "GRANTKIT_TOKEN_FILE",
             "GRANTKIT_POLAR_API_BASE",
             "GRANTKIT_POLAR_WEB_BASE",
+            "GRANTKIT_TLS_IDENTITY",
+            "GRANTKIT_CA_CERT",
         ] {
             cmd.env_remove(var);
         }
