@@ -149,7 +149,7 @@ fn assert_oauth_error(e: &Error, code: OAuthErrorCode) {
 /// `mtls_endpoint_aliases` (`OIDCWellKnownProvider`), which pass grantkit's endpoint policy and
 /// survive a save; Keycloak's aliases are its plain endpoints (one listener asks every caller
 /// for a certificate). `self_signed_tls_client_auth` is not listed: `X509ClientAuthenticator`
-/// answers only `tls_client_auth` in `getProtocolAuthenticatorMethods` (K-mTLS1).
+/// answers only `tls_client_auth` in `getProtocolAuthenticatorMethods` (K8).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keycloak_mtls_discovery_lists_tls_client_auth_and_endpoint_aliases() {
     let Some(op) = keycloak("keycloak_mtls_discovery_lists_tls_client_auth_and_endpoint_aliases")
@@ -277,7 +277,7 @@ async fn keycloak_mtls_another_subject_from_the_same_ca_is_refused() {
 
 /// `self_signed_tls_client_auth` (RFC 8705 §2.2) is not implemented by Keycloak 26.7.3: not
 /// in its discovery (above), no client authenticator answers it, and a self-signed
-/// certificate with the registered subject is refused at the TLS handshake (K-mTLS1).
+/// certificate with the registered subject is refused at the TLS handshake (K8).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keycloak_mtls_self_signed_tls_client_auth_is_not_supported() {
     let Some(op) = keycloak("keycloak_mtls_self_signed_tls_client_auth_is_not_supported") else {
