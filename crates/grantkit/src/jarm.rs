@@ -10,7 +10,8 @@ use serde_json::{Map, Value};
 use crate::authorize::PendingAuthorization;
 use crate::callback::{pairs, AuthorizationCode, Callback, JarmMode};
 use crate::client::Client;
-use crate::error::{truncate, CallbackError, Error, JarmError, Result};
+use crate::error::{CallbackError, Error, JarmError, Result};
+use crate::signed_response::{check_addressing, Addressing};
 
 /// The authorization response parameters a JARM JWT may carry (JARM §2.1, RFC 9207's `iss`).
 const RESPONSE_PARAMS: [&str; 6] = [
@@ -138,24 +139,14 @@ fn check_claims(
     claims: &Map<String, Value>,
     expected: &Expected<'_>,
 ) -> Result<Vec<(String, String)>, JarmError> {
-    let iss = claims
-        .get("iss")
-        .and_then(Value::as_str)
-        .ok_or(JarmError::MissingClaim("iss"))?;
-    if iss != expected.issuer {
-        return Err(JarmError::IssuerMismatch {
+    check_addressing(claims, expected.issuer, expected.client_id).map_err(|e| match e {
+        Addressing::Missing(claim) => JarmError::MissingClaim(claim),
+        Addressing::Issuer(found) => JarmError::IssuerMismatch {
             expected: expected.issuer.to_owned(),
-            found: truncate(iss, 200),
-        });
-    }
-    let addressed = match claims.get("aud") {
-        Some(Value::String(aud)) => aud == expected.client_id,
-        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(expected.client_id)),
-        _ => return Err(JarmError::MissingClaim("aud")),
-    };
-    if !addressed {
-        return Err(JarmError::AudienceMismatch(expected.client_id.to_owned()));
-    }
+            found,
+        },
+        Addressing::Audience => JarmError::AudienceMismatch(expected.client_id.to_owned()),
+    })?;
     let exp = claims
         .get("exp")
         .and_then(Value::as_f64)

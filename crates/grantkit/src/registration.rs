@@ -118,7 +118,8 @@ impl ClientRegistration {
         self.push("contacts", contact.into())
     }
 
-    /// The client's public keys by value (`jwks`, a JWK Set), for `private_key_jwt`.
+    /// The client's public keys by value (`jwks`, a JWK Set), for `private_key_jwt`. A key
+    /// with private members (`d`, `k`...) is refused when sending ([`Error::Config`]).
     pub fn jwks(self, jwks: Value) -> Self {
         self.member("jwks", jwks)
     }
@@ -195,6 +196,11 @@ impl ClientRegistration {
                 "`jwks` and `jwks_uri` must not both be registered (RFC 7591 §2)".into(),
             ));
         }
+        if let Some(member) = self.members.get("jwks").and_then(private_member) {
+            return Err(Error::Config(format!(
+                "`jwks` holds a private key member (`{member}`): register the public keys only (RFC 7591 §2)"
+            )));
+        }
         let mut body = self.members.clone();
         if let Some(jwt) = &self.software_statement {
             body.insert("software_statement".into(), jwt.clone().into());
@@ -215,6 +221,21 @@ const RESERVED: [&str; 6] = [
     "client_secret_expires_at",
     "client_id_issued_at",
 ];
+
+/// The JWK members that hold private or symmetric key material (RFC 7518 §6.2.2, §6.3.2,
+/// §6.4.1; RFC 8037 §2 uses `d` too).
+const PRIVATE_JWK_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// The first private member of a key of the JWK Set `jwks`, if any.
+fn private_member(jwks: &Value) -> Option<&'static str> {
+    let keys = jwks.get("keys").and_then(Value::as_array)?;
+    keys.iter().find_map(|key| {
+        PRIVATE_JWK_MEMBERS
+            .iter()
+            .copied()
+            .find(|member| key.get(*member).is_some())
+    })
+}
 
 /// A registered client (RFC 7591 §3.2.1): its credentials, what manages it, and the metadata
 /// the provider registered (which may differ from what was asked). Keep it secret: `Debug`
@@ -568,5 +589,29 @@ mod tests {
             .jwks_uri("https://app.example/jwks")
             .body(None)
             .is_err());
+    }
+
+    /// RFC 7591 §2: `jwks` "contains the client's public keys". A private JWK passed there
+    /// by mistake (the one `ClientKey::from_jwk` reads) would hand the key to the provider.
+    #[test]
+    fn registration_refuses_private_key_members_in_jwks() {
+        let public = serde_json::json!({"kty": "EC", "crv": "P-256", "x": "xx", "y": "yy"});
+        assert!(ClientRegistration::new()
+            .jwks(serde_json::json!({ "keys": [public.clone()] }))
+            .body(None)
+            .is_ok());
+        for (member, value) in [("d", "private-d-value"), ("k", "private-k-value")] {
+            let mut key = public.clone();
+            key[member] = value.into();
+            let e = ClientRegistration::new()
+                .jwks(serde_json::json!({ "keys": [key] }))
+                .body(None)
+                .unwrap_err();
+            assert!(
+                matches!(e, Error::Config(_)) && e.to_string().contains(&format!("`{member}`")),
+                "{e}"
+            );
+            assert!(!e.to_string().contains(value), "{e}");
+        }
     }
 }

@@ -92,6 +92,43 @@ fn check_type(jwt: &str) -> Result<(), SignedResponseError> {
     })
 }
 
+/// Why a provider-signed JWT is not addressed by this client's provider to this client.
+pub(crate) enum Addressing {
+    /// `iss` or `aud` is absent or not of its type.
+    Missing(&'static str),
+    /// `iss` names another issuer (the value found, truncated).
+    Issuer(String),
+    /// `aud` does not name the client.
+    Audience,
+}
+
+/// The `iss` and `aud` checks every JWT the provider signs for this client shares (signed
+/// introspection and userinfo here, JARM in `jarm.rs`): `iss` is `issuer`, `aud` (a string or
+/// an array) names `client_id`.
+pub(crate) fn check_addressing(
+    claims: &Map<String, Value>,
+    issuer: &str,
+    client_id: &str,
+) -> Result<(), Addressing> {
+    let iss = claims
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or(Addressing::Missing("iss"))?;
+    if iss != issuer {
+        return Err(Addressing::Issuer(truncate(iss, 200)));
+    }
+    let addressed = match claims.get("aud") {
+        Some(Value::String(aud)) => aud == client_id,
+        Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => return Err(Addressing::Missing("aud")),
+    };
+    if addressed {
+        Ok(())
+    } else {
+        Err(Addressing::Audience)
+    }
+}
+
 /// What the claims are checked against.
 struct Expected<'a> {
     endpoint: Endpoint,
@@ -109,28 +146,18 @@ impl Expected<'_> {
     ) -> Result<(), SignedResponseError> {
         let endpoint = self.endpoint;
         let missing = |claim| SignedResponseError::MissingClaim { endpoint, claim };
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .ok_or(missing("iss"))?;
-        if iss != self.issuer {
-            return Err(SignedResponseError::IssuerMismatch {
+        check_addressing(claims, self.issuer, self.client_id).map_err(|e| match e {
+            Addressing::Missing(claim) => missing(claim),
+            Addressing::Issuer(found) => SignedResponseError::IssuerMismatch {
                 endpoint,
                 expected: self.issuer.to_owned(),
-                found: truncate(iss, 200),
-            });
-        }
-        let addressed = match claims.get("aud") {
-            Some(Value::String(aud)) => aud == self.client_id,
-            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(self.client_id)),
-            _ => return Err(missing("aud")),
-        };
-        if !addressed {
-            return Err(SignedResponseError::AudienceMismatch {
+                found,
+            },
+            Addressing::Audience => SignedResponseError::AudienceMismatch {
                 endpoint,
                 client_id: self.client_id.to_owned(),
-            });
-        }
+            },
+        })?;
         let number = |name: &str| claims.get(name).and_then(Value::as_f64).map(|n| n as i64);
         let (iat, exp) = (number("iat"), number("exp"));
         if let Kind::Introspection = kind {

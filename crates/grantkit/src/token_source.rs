@@ -569,11 +569,20 @@ impl Inner {
             provider = client.provider().name(),
             "refreshing for a resource"
         );
-        let fresh = client
+        let fresh = match client
             .refresh_request(&stored)
             .resource(resource)
             .send()
-            .await?;
+            .await
+        {
+            Ok(fresh) => fresh,
+            Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
+                return self
+                    .resource_after_invalid_grant(&stored, resource, e)
+                    .await;
+            }
+            Err(e) => return Err(e),
+        };
         let merged = stored.with_resource_token(resource, fresh);
         self.persist_and_install(state, merged).await?;
         self.usable_resource_token(resource)
@@ -586,6 +595,32 @@ impl Inner {
                 })
             })
             .ok_or(Error::NoRefreshToken)
+    }
+
+    /// [`after_invalid_grant`](Self::after_invalid_grant) for a resource's token: when the
+    /// store now holds another refresh token and a usable token for `resource`, another
+    /// process won a concurrent refresh; its result is used instead of the error.
+    async fn resource_after_invalid_grant(
+        &self,
+        used: &TokenSet,
+        resource: &str,
+        error: Error,
+    ) -> Result<AccessToken> {
+        if let Ok(Some(now)) = self.store.load().await {
+            let usable = now
+                .resource_token(resource)
+                .is_some_and(|t| !t.expires_within(self.margin));
+            if now.refresh_token() != used.refresh_token() && usable {
+                tracing::warn!(
+                    "invalid_grant, but another process stored newer tokens meanwhile (concurrent refresh outside the store lock); using them"
+                );
+                self.install(now);
+                if let Some(token) = self.usable_resource_token(resource) {
+                    return Ok(token);
+                }
+            }
+        }
+        Err(error)
     }
 
     /// The refresh protocol, run by one task at a time in this process.

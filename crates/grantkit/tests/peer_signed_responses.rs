@@ -64,7 +64,9 @@ async fn signed_introspection_and_userinfo_from_the_peer_are_verified_and_read()
     assert_eq!(me.sub, "alice");
     assert_eq!(me.email.as_deref(), Some("alice@example.test"));
     assert_eq!(me.claim("aud"), Some(&json!("signed-client")));
-    // The peer signs for this client whatever is asked: `userinfo` verifies the JWT too.
+    // The peer signs for this client whatever is asked (oidc-provider 9.x,
+    // lib/actions/userinfo.js `respond`: a client with `userinfoSignedResponseAlg` gets
+    // `application/jwt`, the Accept header is not read): `userinfo` verifies the JWT too.
     assert_eq!(client.userinfo(&tokens).await.unwrap().sub, "alice");
 }
 

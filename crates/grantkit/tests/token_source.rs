@@ -330,6 +330,35 @@ async fn invalid_grant_after_a_concurrent_rotation_uses_the_stored_winner() {
     assert!(e.is_reauthorization_required(), "{e}");
 }
 
+/// The same race for a resource's token (`access_token_for`): the loser's `invalid_grant`
+/// is not a logout when the store holds the winner's newer pair with that resource's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_after_a_concurrent_rotation_for_a_resource_uses_the_stored_winner() {
+    const RESOURCE: &str = "https://reports.example/";
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(200));
+    fake.set_live_refresh_token(Some("rt-0"));
+    let shared = MemoryTokenStore::with_tokens(valid_for("at-0", Some("rt-0"), 3600));
+    let source = || async {
+        TokenSource::builder(fake.client())
+            .store(LeaseExpired(shared.clone()))
+            .build()
+            .await
+            .unwrap()
+    };
+    let (a, b) = (source().await, source().await);
+    let first = tokio::spawn(async move { a.access_token_for(RESOURCE).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = b
+        .access_token_for(RESOURCE)
+        .await
+        .expect("b uses the stored winner");
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.expose(), "at-1");
+    assert_eq!(second.expose(), "at-1");
+    assert_eq!(fake.token_requests(), 2, "two refreshes raced (no lock)");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sources_sharing_a_file_refresh_once_under_its_lock() {
     let fake = Fake::start().await;
