@@ -337,15 +337,7 @@ fn insufficient_scope(response: &Response, token: &AccessToken) -> Option<Insuff
     if status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED {
         return None;
     }
-    response
-        .headers()
-        .get_all(WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter(|v| {
-            let scheme = v.split_ascii_whitespace().next().unwrap_or("");
-            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
-        })
+    oauth_challenges(response)
         .find(|v| challenge_param(v, "error").as_deref() == Some("insufficient_scope"))
         .map(|challenge| {
             let required = challenge_param(challenge, "scope").unwrap_or_default();
@@ -358,12 +350,65 @@ fn insufficient_scope(response: &Response, token: &AccessToken) -> Option<Insuff
         })
 }
 
-/// RFC 6750 §3.1: `401` with `WWW-Authenticate: Bearer ... error="invalid_token"`.
+/// RFC 6750 §3.1: `401` with `WWW-Authenticate: Bearer ... error="invalid_token"` (or DPoP's).
 fn is_invalid_token(response: &Response) -> bool {
     response.status() == StatusCode::UNAUTHORIZED
-        && response
-            .headers()
-            .get_all(WWW_AUTHENTICATE)
-            .iter()
-            .any(|v| v.to_str().is_ok_and(|v| v.contains("invalid_token")))
+        && oauth_challenges(response)
+            .any(|v| challenge_param(v, "error").as_deref() == Some("invalid_token"))
+}
+
+/// The `Bearer` (RFC 6750) and `DPoP` (RFC 9449 §7.1) challenges of an answer: only their
+/// `error` is an OAuth error; another scheme's parameters are not.
+fn oauth_challenges(response: &Response) -> impl Iterator<Item = &str> {
+    response
+        .headers()
+        .get_all(WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|v| {
+            let scheme = v.split_ascii_whitespace().next().unwrap_or("");
+            scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, challenge: &str) -> Response {
+        reqwest::Response::from(
+            axum::http::Response::builder()
+                .status(status)
+                .header(WWW_AUTHENTICATE, challenge)
+                .body(String::new())
+                .unwrap(),
+        )
+    }
+
+    /// RFC 6750 §3.1 names `invalid_token` as the `error` of a Bearer (or DPoP, RFC 9449 §7.1)
+    /// challenge. The words elsewhere (another scheme's realm, a description) are no such error,
+    /// and must not cost a refresh and a replayed request.
+    #[test]
+    fn invalid_token_is_read_as_the_error_of_a_bearer_or_dpop_challenge_only() {
+        for (challenge, expected) in [
+            (r#"Bearer realm="api", error="invalid_token""#, true),
+            (r#"DPoP algs="ES256", error="invalid_token""#, true),
+            (r#"Basic realm="invalid_token""#, false),
+            (
+                r#"Bearer error="invalid_request", error_description="not an invalid_token""#,
+                false,
+            ),
+            (r#"Bearer xerror="invalid_token""#, false),
+        ] {
+            assert_eq!(
+                is_invalid_token(&answer(401, challenge)),
+                expected,
+                "{challenge}"
+            );
+        }
+        assert!(!is_invalid_token(&answer(
+            403,
+            r#"Bearer error="invalid_token""#
+        )));
+    }
 }
