@@ -6,10 +6,8 @@
 
 mod support;
 
+use grantkit_testkit::tls::TestCa;
 use grantkit_testkit::{Browser, OidcPeer, PeerTls};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
 use support::*;
 
 struct Pki {
@@ -19,37 +17,18 @@ struct Pki {
     client: String,
 }
 
-fn params(cn: &str, names: Vec<String>) -> CertificateParams {
-    let mut params = CertificateParams::new(names).unwrap();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    params.distinguished_name = dn;
-    params
-}
-
 fn pki() -> Pki {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = params("grantkit test CA", Vec::new());
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let ca = Issuer::new(ca_params, ca_key);
-    let server_key = KeyPair::generate().unwrap();
-    let server = params("127.0.0.1", vec!["127.0.0.1".into()])
-        .signed_by(&server_key, &ca)
-        .unwrap();
-    let client_key = KeyPair::generate().unwrap();
-    let client = params("grantkit-mtls-client", Vec::new())
-        .signed_by(&client_key, &ca)
-        .unwrap();
+    let ca = TestCa::new().unwrap();
+    let server = ca.sign("127.0.0.1", &["127.0.0.1"]).unwrap();
     Pki {
-        ca_pem: ca_cert.pem(),
+        ca_pem: ca.cert_pem().to_owned(),
         peer: PeerTls {
-            cert: server.pem(),
-            key: server_key.serialize_pem(),
-            ca: ca_cert.pem(),
+            cert: server.cert_pem,
+            key: server.key_pem,
+            ca: ca.cert_pem().to_owned(),
             self_signed_client: None,
         },
-        client: format!("{}{}", client.pem(), client_key.serialize_pem()),
+        client: ca.sign("grantkit-mtls-client", &[]).unwrap().identity_pem(),
     }
 }
 

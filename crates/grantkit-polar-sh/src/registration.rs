@@ -95,13 +95,7 @@ impl ClientMetadata {
 impl ClientMetadata {
     /// The core's registration: every member as Polar's API has always been sent them.
     fn registration(&self) -> ClientRegistration {
-        let optional = [
-            ("client_uri", &self.client_uri),
-            ("logo_uri", &self.logo_uri),
-            ("tos_uri", &self.tos_uri),
-            ("policy_uri", &self.policy_uri),
-        ];
-        let registration = ClientRegistration::new()
+        let mut registration = ClientRegistration::new()
             .extra("redirect_uris", self.redirect_uris.clone())
             .client_name(self.client_name.clone())
             .extra(
@@ -111,12 +105,19 @@ impl ClientMetadata {
             .grant_types(self.grant_types.clone())
             .response_types(self.response_types.clone())
             .extra("scope", self.scope.clone());
-        optional
-            .into_iter()
-            .fold(registration, |r, (name, value)| match value {
-                Some(v) => r.extra(name, v.clone()),
-                None => r,
-            })
+        if let Some(uri) = &self.client_uri {
+            registration = registration.client_uri(uri.clone());
+        }
+        if let Some(uri) = &self.logo_uri {
+            registration = registration.logo_uri(uri.clone());
+        }
+        if let Some(uri) = &self.tos_uri {
+            registration = registration.tos_uri(uri.clone());
+        }
+        if let Some(uri) = &self.policy_uri {
+            registration = registration.policy_uri(uri.clone());
+        }
+        registration
     }
 }
 
@@ -257,5 +258,30 @@ impl Registrar {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<grantkit::http::HttpResponse> {
         error_for_status(self.api.execute(Endpoint::Api, request).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_registration_sends_the_set_uris_and_leaves_out_the_others() {
+        let mut metadata = ClientMetadata::new("app", vec!["https://app/cb".into()], &[]);
+        metadata.client_uri = Some("https://app".into());
+        metadata.policy_uri = Some("https://app/privacy".into());
+        let registration = metadata.registration();
+        let members = registration.members();
+        assert_eq!(members.get("client_uri"), Some(&Value::from("https://app")));
+        assert_eq!(
+            members.get("policy_uri"),
+            Some(&Value::from("https://app/privacy"))
+        );
+        assert!(!members.contains_key("logo_uri"), "{members:?}");
+        assert!(!members.contains_key("tos_uri"), "{members:?}");
+        assert_eq!(
+            members.get("redirect_uris"),
+            Some(&Value::from(vec!["https://app/cb"]))
+        );
     }
 }

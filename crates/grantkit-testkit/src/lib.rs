@@ -23,6 +23,7 @@
 //!   tests, for the memory, PostgreSQL and Redis session stores and for your own.
 //! - [`token_endpoint`]: a counting, strictly rotating fake token endpoint and resource server.
 //! - [`measure`]: helpers for benchmarks.
+//! - [`tls`]: a test CA and certificates (rcgen) for the mutual-TLS tests.
 
 mod accesslink;
 mod browser;
@@ -37,6 +38,7 @@ mod server;
 #[cfg(feature = "axum-sessions")]
 pub mod session_contract;
 pub mod store_contract;
+pub mod tls;
 pub mod token_endpoint;
 mod wire;
 

@@ -208,7 +208,7 @@ impl OidcPeer {
 }
 
 /// The certificates of a peer started with [`OidcPeer::start_tls_or_skip`], as PEM text.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct PeerTls {
     /// The server certificate (valid for `127.0.0.1`), signed by `ca`.
     pub cert: String,
@@ -220,9 +220,39 @@ pub struct PeerTls {
     pub self_signed_client: Option<String>,
 }
 
+/// The server key is left out, like every secret the test kit holds.
+impl std::fmt::Debug for PeerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerTls")
+            .field("cert", &self.cert)
+            .field("key", &"<redacted>")
+            .field("ca", &self.ca)
+            .field("self_signed_client", &self.self_signed_client)
+            .finish()
+    }
+}
+
 impl Drop for OidcPeer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PeerTls;
+
+    #[test]
+    fn peer_tls_debug_shows_no_private_key() {
+        let tls = PeerTls {
+            cert: "CERT".into(),
+            key: "-----BEGIN PRIVATE KEY-----secret".into(),
+            ca: "CA".into(),
+            self_signed_client: None,
+        };
+        let debug = format!("{tls:?}");
+        assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+        assert!(debug.contains("CERT"), "{debug}");
     }
 }

@@ -19,10 +19,8 @@ use grantkit::{
     AuthMethod, AuthorizedClient, Client, Endpoint, Error, OAuthErrorCode, Provider, TokenSet,
     TokenSource,
 };
+use grantkit_testkit::tls::{TestCa, TestCert};
 use grantkit_testkit::{Browser, InteropOp, Keycloak, KeycloakTls, KEYCLOAK_REDIRECT_URI};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
 
 /// The certificates of one test run.
 struct Pki {
@@ -36,50 +34,25 @@ struct Pki {
     self_signed: String,
 }
 
-fn params(cn: &str, names: Vec<String>) -> CertificateParams {
-    let mut params = CertificateParams::new(names).unwrap();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    params.distinguished_name = dn;
-    params
-}
-
-/// Certificate chain and key as one PEM, as `TlsIdentity::from_pem` takes it.
-fn identity_pem(cert: &rcgen::Certificate, key: &KeyPair) -> String {
-    format!("{}{}", cert.pem(), key.serialize_pem())
-}
-
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let ca_key = KeyPair::generate().unwrap();
-        // The realm's `x509.casubjectdn` is this subject.
-        let mut ca_params = params("grantkit test CA", Vec::new());
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let ca = Issuer::new(ca_params, ca_key);
-        let signed = |cn: &str, names: Vec<String>| {
-            let key = KeyPair::generate().unwrap();
-            let cert = params(cn, names).signed_by(&key, &ca).unwrap();
-            (cert, key)
-        };
-        let (server, server_key) = signed("127.0.0.1", vec!["127.0.0.1".into()]);
-        let (client, client_key) = signed("grantkit-mtls-client", Vec::new());
-        let (intruder, intruder_key) = signed("grantkit-mtls-intruder", Vec::new());
-        let own_key = KeyPair::generate().unwrap();
-        let own = params("grantkit-mtls-client", Vec::new())
-            .self_signed(&own_key)
-            .unwrap();
+        // The realm's `x509.casubjectdn` is this CA's subject.
+        let ca = TestCa::new().unwrap();
+        let signed = |cn: &str| ca.sign(cn, &[]).unwrap().identity_pem();
+        let server = ca.sign("127.0.0.1", &["127.0.0.1"]).unwrap();
         Pki {
-            ca_pem: ca_cert.pem(),
+            ca_pem: ca.cert_pem().to_owned(),
             server: KeycloakTls {
-                server_cert_pem: server.pem(),
-                server_key_pem: server_key.serialize_pem(),
-                ca_pem: ca_cert.pem(),
+                server_cert_pem: server.cert_pem,
+                server_key_pem: server.key_pem,
+                ca_pem: ca.cert_pem().to_owned(),
             },
-            client: identity_pem(&client, &client_key),
-            intruder: identity_pem(&intruder, &intruder_key),
-            self_signed: identity_pem(&own, &own_key),
+            client: signed("grantkit-mtls-client"),
+            intruder: signed("grantkit-mtls-intruder"),
+            self_signed: TestCert::self_signed("grantkit-mtls-client")
+                .unwrap()
+                .identity_pem(),
         }
     })
 }

@@ -15,10 +15,8 @@ use grantkit::{
     AuthMethod, AuthorizedClient, Client, Endpoint, Error, OAuthErrorCode, Provider, TokenSet,
     TokenSource,
 };
+use grantkit_testkit::tls::{TestCa, TestCert};
 use grantkit_testkit::{Browser, OidcPeer, PeerTls, TestServer, PEER_REDIRECT_URI};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
-};
 
 /// The certificates of one test run.
 struct Pki {
@@ -34,53 +32,26 @@ struct Pki {
     stranger: String,
 }
 
-fn params(cn: &str, names: Vec<String>) -> CertificateParams {
-    let mut params = CertificateParams::new(names).unwrap();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    params.distinguished_name = dn;
-    params
-}
-
-/// Certificate chain and key as one PEM, as `TlsIdentity::from_pem` takes it.
-fn identity_pem(cert: &rcgen::Certificate, key: &KeyPair) -> String {
-    format!("{}{}", cert.pem(), key.serialize_pem())
-}
-
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = params("grantkit test CA", Vec::new());
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let ca = Issuer::new(ca_params, ca_key);
-        let signed = |cn: &str, names: Vec<String>| {
-            let key = KeyPair::generate().unwrap();
-            let cert = params(cn, names).signed_by(&key, &ca).unwrap();
-            (cert, key)
-        };
-        let self_signed = |cn: &str| {
-            let key = KeyPair::generate().unwrap();
-            let cert = params(cn, Vec::new()).self_signed(&key).unwrap();
-            (cert.pem(), identity_pem(&cert, &key))
-        };
-        let (server, server_key) = signed("127.0.0.1", vec!["127.0.0.1".into()]);
-        let (client, client_key) = signed("grantkit-mtls-client", Vec::new());
-        let (intruder, intruder_key) = signed("grantkit-mtls-intruder", Vec::new());
-        let (registered_cert, registered) = self_signed("grantkit-self-signed");
+        let ca = TestCa::new().unwrap();
+        let signed = |cn: &str| ca.sign(cn, &[]).unwrap().identity_pem();
+        let self_signed = |cn: &str| TestCert::self_signed(cn).unwrap();
+        let server = ca.sign("127.0.0.1", &["127.0.0.1"]).unwrap();
+        let registered = self_signed("grantkit-self-signed");
         Pki {
-            ca_pem: ca_cert.pem(),
+            ca_pem: ca.cert_pem().to_owned(),
             peer: PeerTls {
-                cert: server.pem(),
-                key: server_key.serialize_pem(),
-                ca: ca_cert.pem(),
-                self_signed_client: Some(registered_cert),
+                cert: server.cert_pem,
+                key: server.key_pem,
+                ca: ca.cert_pem().to_owned(),
+                self_signed_client: Some(registered.cert_pem.clone()),
             },
-            client: identity_pem(&client, &client_key),
-            intruder: identity_pem(&intruder, &intruder_key),
-            self_signed: registered,
-            stranger: self_signed("grantkit-stranger").1,
+            client: signed("grantkit-mtls-client"),
+            intruder: signed("grantkit-mtls-intruder"),
+            self_signed: registered.identity_pem(),
+            stranger: self_signed("grantkit-stranger").identity_pem(),
         }
     })
 }

@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
             ))
         })?),
     };
-    if let Some(m) = method.filter(|m| super::is_mtls(*m)) {
+    if let Some(m) = method.filter(|m| m.is_mutual_tls()) {
         if identity.is_none() {
             return Err(super::missing_identity(&client_id, m));
         }

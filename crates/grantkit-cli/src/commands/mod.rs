@@ -50,7 +50,7 @@ impl Ctx {
             );
             cmd.push_str(&format!(" --private-key {key}"));
         }
-        if is_mtls(profile.auth_method()) {
+        if profile.auth_method().is_mutual_tls() {
             cmd.push_str(&format!(
                 " --tls-identity {}",
                 quoted_or_file(&self.tls_identity)
@@ -114,14 +114,6 @@ fn quoted_or_file(path: &Option<PathBuf>) -> String {
     )
 }
 
-/// Whether `method` authenticates with the TLS client certificate (RFC 8705 §2).
-pub fn is_mtls(method: AuthMethod) -> bool {
-    matches!(
-        method,
-        AuthMethod::TlsClientAuth | AuthMethod::SelfSignedTlsClientAuth
-    )
-}
-
 impl Ctx {
     /// The `private_key_jwt` key from `--private-key`: a JWK when the file holds a JSON object,
     /// else PEM. `None` without the option.
@@ -152,7 +144,7 @@ impl Ctx {
 /// Whether `method` authenticates with a client secret: not a public client, not a key, not
 /// a certificate.
 pub fn needs_secret(method: AuthMethod) -> bool {
-    !matches!(method, AuthMethod::None | AuthMethod::PrivateKeyJwt) && !is_mtls(method)
+    !matches!(method, AuthMethod::None | AuthMethod::PrivateKeyJwt) && !method.is_mutual_tls()
 }
 
 /// The error for a profile whose client credentials (secret or key) were not given, if so.
@@ -164,7 +156,7 @@ pub fn missing_credentials(ctx: &Ctx, profile: &Profile) -> Option<CliError> {
     if method == AuthMethod::PrivateKeyJwt && ctx.private_key.is_none() {
         return Some(missing_key(&profile.client_id));
     }
-    if is_mtls(method) && ctx.tls_identity.is_none() {
+    if method.is_mutual_tls() && ctx.tls_identity.is_none() {
         return Some(missing_identity(&profile.client_id, method));
     }
     None
@@ -187,7 +179,7 @@ pub fn missing_key(client_id: &str) -> CliError {
 
 /// The message for a confidential profile used without its secret.
 pub fn missing_secret(client_id: &str, method: AuthMethod) -> CliError {
-    if is_mtls(method) {
+    if method.is_mutual_tls() {
         return missing_identity(client_id, method);
     }
     if method == AuthMethod::PrivateKeyJwt {
@@ -224,7 +216,7 @@ pub fn client_for(ctx: &Ctx, profile: &Profile) -> CliResult<Client> {
             .ok_or_else(|| missing_key(&profile.client_id))?;
         builder = builder.private_key(key);
     }
-    if is_mtls(method) && ctx.tls_identity.is_none() {
+    if method.is_mutual_tls() && ctx.tls_identity.is_none() {
         return Err(missing_identity(&profile.client_id, method));
     }
     if let Some(identity) = ctx.tls_identity()? {

@@ -539,14 +539,11 @@ macro_rules! replica_tests {
     };
     ($backend:ty, $kill_bound:expr, lease_expires_under_a_live_holder) => {
         $crate::replica_tests!(@tests $backend, $kill_bound, {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens() {
-                $crate::store_contract::a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens::<$backend>(
-                    "a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens",
-                    &child(),
-                )
-                .await;
-            }
+            $crate::__replica_test!(
+                $backend,
+                a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens,
+                a_frozen_holder_whose_lease_ran_out_adopts_the_winners_tokens
+            );
         });
     };
     (@tests $backend:ty, $kill_bound:expr, { $($extra:tt)* }) => {
@@ -563,35 +560,39 @@ macro_rules! replica_tests {
                 $crate::store_contract::child_main::<$backend>();
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn four_processes_refresh_once_per_expiry() {
-                $crate::store_contract::one_refresh_per_expiry_across_processes::<$backend>(
-                    "four_processes_refresh_once_per_expiry",
-                    &child(),
-                )
-                .await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn refresh_ahead_four_processes_refresh_once_per_expiry() {
-                $crate::store_contract::one_refresh_per_expiry_with_refresh_ahead::<$backend>(
-                    "refresh_ahead_four_processes_refresh_once_per_expiry",
-                    &child(),
-                )
-                .await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn killed_lock_holder_does_not_block_the_others() {
-                $crate::store_contract::a_killed_lock_holder_does_not_block_the_others::<$backend>(
-                    "killed_lock_holder_does_not_block_the_others",
-                    &child(),
-                    $kill_bound,
-                )
-                .await;
-            }
+            $crate::__replica_test!(
+                $backend,
+                four_processes_refresh_once_per_expiry,
+                one_refresh_per_expiry_across_processes
+            );
+            $crate::__replica_test!(
+                $backend,
+                refresh_ahead_four_processes_refresh_once_per_expiry,
+                one_refresh_per_expiry_with_refresh_ahead
+            );
+            $crate::__replica_test!(
+                $backend,
+                killed_lock_holder_does_not_block_the_others,
+                a_killed_lock_holder_does_not_block_the_others,
+                $kill_bound
+            );
 
             $($extra)*
+        }
+    };
+}
+
+/// One replica test (the building block of [`replica_tests!`](crate::replica_tests)): the test
+/// `$name` runs the contract function `$contract` for `$backend` with the test's name, the
+/// child's test path (`child()` of the calling module) and any further arguments.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __replica_test {
+    ($backend:ty, $name:ident, $contract:ident $(, $arg:expr)*) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            $crate::store_contract::$contract::<$backend>(stringify!($name), &child() $(, $arg)*)
+                .await;
         }
     };
 }
