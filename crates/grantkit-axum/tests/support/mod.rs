@@ -356,6 +356,18 @@ impl Browser {
         self.follow(url, response).await
     }
 
+    /// A navigation from a link on another site (`Sec-Fetch-Site: cross-site`), GET asking
+    /// for HTML, no redirects followed.
+    pub async fn cross_site_navigate(&self, url: &str) -> reqwest::Response {
+        self.http
+            .get(url)
+            .header(ACCEPT, "text/html")
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A form POST, redirects followed.
     pub async fn post_form(&self, url: &str, form: &[(&str, &str)]) -> Landed {
         let response = self.http.post(url).form(form).send().await.unwrap();
