@@ -173,6 +173,45 @@ impl TestApp {
     }
 }
 
+/// Two replicas of the app on one shared session and token store (the stores' tests): logins
+/// through replica A, the provider's back-channel logouts posted to replica B. The same cookie
+/// is one session on both, and the logout ends it on both. `replica` starts one on a listener
+/// against the peer started with the environment given.
+pub async fn backchannel_logout_on_one_replica_ends_the_other<F, Fut>(replica: F)
+where
+    F: Fn(tokio::net::TcpListener, Vec<(String, String)>) -> Fut,
+    Fut: std::future::Future<Output = Option<TestApp>>,
+{
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
+    let origin_a = format!("http://{}", a.local_addr().unwrap());
+    let backchannel_b = format!("http://{}/auth/backchannel-logout", b.local_addr().unwrap());
+    let env = vec![
+        ("PEER_WEB_APP_ORIGIN".to_owned(), origin_a),
+        ("PEER_BACKCHANNEL_LOGOUT_URI".to_owned(), backchannel_b),
+    ];
+    let Some(app_a) = replica(a, env.clone()).await else {
+        return;
+    };
+    let app_b = replica(b, env).await.unwrap();
+
+    let browser = Browser::new(&app_a);
+    browser.login(&app_a).await;
+    let cookie = browser.session_cookie().unwrap();
+    // The same cookie on replica B (one site behind a load balancer): one session.
+    let on_b = Browser::new(&app_b);
+    on_b.plant(COOKIE, &cookie);
+    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 200);
+    assert_eq!(on_b.api(&app_b.url("/api/token")).await.status(), 200);
+
+    let end = format!("/session/end?client_id={CLIENT_ID}");
+    let page = browser.navigate(&app_a.peer.url(&end)).await;
+    let done = browser.confirm_peer_logout(&page, &app_a).await;
+    assert_eq!(done.status, 200, "{done:?}");
+    assert_eq!(browser.api(&app_a.url("/me")).await.status(), 401);
+    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 401);
+}
+
 /// How a test sets its app up; every hook defaults to nothing.
 pub struct Setup<'a> {
     /// More peer environment (`web::start` only; the app's origin is always set).
