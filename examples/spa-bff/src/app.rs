@@ -17,8 +17,9 @@ use grantkit_store_redis::{RedisSessionStore, RedisTokenStores};
 /// The single-page app: one static file.
 pub const SPA: &str = include_str!("../static/index.html");
 
-/// How one replica is set up (see [`Config::from_env`]).
-#[derive(Clone, Debug, Default)]
+/// How one replica is set up (see [`Config::from_env`]). `Debug` leaves out the Redis URL,
+/// which may carry a password.
+#[derive(Clone, Default)]
 pub struct Config {
     /// The OpenID provider's issuer (discovered at start).
     pub issuer: String,
@@ -32,6 +33,18 @@ pub struct Config {
     pub redis_prefix: Option<String>,
     /// The proxy's allowlist: API name and base URL.
     pub apis: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("issuer", &self.issuer)
+            .field("origin", &self.origin)
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("apis", &self.apis)
+            .finish()
+    }
 }
 
 impl Config {
@@ -105,7 +118,17 @@ pub async fn app(config: &Config) -> Result<Router, Box<dyn Error + Send + Sync>
 
 #[cfg(test)]
 mod tests {
-    use super::parse_apis;
+    use super::{parse_apis, Config};
+
+    #[test]
+    fn config_debug_leaves_out_the_redis_password() {
+        let config = Config {
+            redis_url: Some("redis://:hunter2@127.0.0.1:6379/0".into()),
+            ..Config::default()
+        };
+        let text = format!("{config:?}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
 
     #[test]
     fn spa_bff_apis_without_a_name_and_url_is_an_error_not_a_missing_api() {
