@@ -68,7 +68,10 @@ impl Grantkit {
         let state = Bff {
             gk: self.clone(),
             apis: Arc::new(apis),
-            http: reqwest::Client::new(),
+            // The grantkit client's own HTTP client: redirects off, so an upstream redirect
+            // goes back to the SPA as it came instead of being followed out of the
+            // allowlisted base (with the user's token, on the same origin).
+            http: self.client().http_client().reqwest().clone(),
         };
         let guarded = Router::new()
             .route("/bff/user", get(user))

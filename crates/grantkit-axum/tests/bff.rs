@@ -1,6 +1,7 @@
 //! grantkit-axum's backend-for-frontend against the oidc-provider peer: the SPA's calls.
 
 mod support;
+mod web;
 
 use reqwest::Method;
 use support::{Browser, TestApp};
@@ -191,4 +192,60 @@ async fn bff_proxy_refreshes_an_expired_access_token_transparently() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_no_token_reached_the_browser(&app, &browser);
+}
+
+/// An upstream redirect is answered to the SPA as it came, never followed by the proxy: a
+/// redirect (the API's own, or an open redirect on it) out of the allowlisted base would
+/// otherwise reach any URL server-side, with the user's token on the same origin.
+#[tokio::test]
+async fn bff_proxy_does_not_follow_an_upstream_redirect_out_of_the_allowlisted_base() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use axum::http::header::LOCATION;
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use axum::Router;
+    use grantkit_axum::BffApis;
+
+    let test = "bff_proxy_does_not_follow_an_upstream_redirect_out_of_the_allowlisted_base";
+    let outside = Arc::new(AtomicUsize::new(0));
+    let hits = outside.clone();
+    let api = Router::new()
+        .route(
+            "/v1/go",
+            get(|| async { (StatusCode::FOUND, [(LOCATION, "/internal/secret")]) }),
+        )
+        .route(
+            "/internal/secret",
+            get(move || async move {
+                hits.fetch_add(1, Ordering::SeqCst);
+                "internal only"
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    support::serve(listener, api);
+    let routes = |gk: &grantkit_axum::Grantkit| {
+        let apis = BffApis::new().api("rs", &base).unwrap();
+        Router::new()
+            .route("/", get(|| async { "home" }))
+            .merge(gk.bff(apis))
+    };
+    let Some(app) = web::start(test, web::Setup::default(), routes).await else {
+        return;
+    };
+    let browser = Browser::new(&app);
+    let landed = browser.navigate(&app.url("/bff/login?return_to=%2F")).await;
+    assert_eq!(landed.body, "home", "{landed:?}");
+    let (status, body) = browser
+        .spa_fetch(Method::GET, &app.url("/bff/api/rs/go"), true)
+        .await;
+    assert_eq!(
+        outside.load(Ordering::SeqCst),
+        0,
+        "the proxy followed the redirect"
+    );
+    assert_eq!(status, 302, "{body}");
+    assert!(!body.contains("internal only"), "{body}");
 }

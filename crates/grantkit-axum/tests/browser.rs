@@ -488,7 +488,7 @@ fn child_replica() {
         .unwrap();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let app = spa_app::app(&spa_app::Config::from_env("", ""))
+        let app = spa_app::app(&spa_app::Config::from_env("", "").unwrap())
             .await
             .unwrap();
         println!("SPA_BFF_LISTENING={}", listener.local_addr().unwrap());

@@ -235,13 +235,8 @@ async fn logout_csrf_a_cross_site_link_to_the_login_keeps_the_signed_in_session(
     browser.login(&app).await;
     let before = browser.session_cookie().unwrap();
     let response = browser
-        .http
-        .get(app.url("/auth/login?return_to=%2Fprivate"))
-        .header("accept", "text/html")
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+        .cross_site_navigate(&app.url("/auth/login?return_to=%2Fprivate"))
+        .await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/private");
     assert_eq!(browser.session_cookie().unwrap(), before);

@@ -212,13 +212,8 @@ async fn step_up_cross_site_link_gets_a_page_not_a_redirect_loop_or_a_logout() {
     // A link from another site to a step-up route: the redirect to the login keeps the
     // navigation cross-site (Fetch Metadata counts the whole redirect chain).
     let response = browser
-        .http
-        .get(app.url("/auth/login?return_to=%2Frecent&max_age=3"))
-        .header("accept", "text/html")
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+        .cross_site_navigate(&app.url("/auth/login?return_to=%2Frecent&max_age=3"))
+        .await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
     assert!(

@@ -63,35 +63,14 @@ async fn backchannel_logout_received_by_one_replica_ends_the_session_in_the_othe
         return;
     };
     let prefix = unique_subject("replicas");
-    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
-    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
-    let origin_a = format!("http://{}", a.local_addr().unwrap());
-    let backchannel_b = format!("http://{}/auth/backchannel-logout", b.local_addr().unwrap());
-    // Logins go through replica A; the provider posts back-channel logouts to replica B.
-    let env = [
-        ("PEER_WEB_APP_ORIGIN", origin_a.as_str()),
-        ("PEER_BACKCHANNEL_LOGOUT_URI", backchannel_b.as_str()),
-    ];
-    let Some(app_a) = replica(test, &url, &prefix, a, &env).await else {
-        return;
-    };
-    let app_b = replica(test, &url, &prefix, b, &env).await.unwrap();
-
-    let browser = Browser::new(&app_a);
-    browser.login(&app_a).await;
-    let cookie = browser.session_cookie().unwrap();
-    // The same cookie on replica B (one site behind a load balancer): one session.
-    let on_b = Browser::new(&app_b);
-    on_b.plant(COOKIE, &cookie);
-    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 200);
-    assert_eq!(on_b.api(&app_b.url("/api/token")).await.status(), 200);
-
-    let end = format!("/session/end?client_id={}", support::CLIENT_ID);
-    let page = browser.navigate(&app_a.peer.url(&end)).await;
-    let done = browser.confirm_peer_logout(&page, &app_a).await;
-    assert_eq!(done.status, 200, "{done:?}");
-    assert_eq!(browser.api(&app_a.url("/me")).await.status(), 401);
-    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 401);
+    support::backchannel_logout_on_one_replica_ends_the_other(|listener, env| {
+        let (url, prefix) = (url.clone(), prefix.clone());
+        async move {
+            let env: Vec<_> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            replica(test, &url, &prefix, listener, &env).await
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     let own_origin = format!("http://{}", listener.local_addr()?);
-    let mut config = app::Config::from_env("", &own_origin);
+    let mut config = app::Config::from_env("", &own_origin)?;
     // Kept alive (and so running) until the process ends.
     let mut _peer = None;
     if config.issuer.is_empty() {

@@ -10,7 +10,7 @@ use axum::http::HeaderValue;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
-use grantkit::Client;
+use grantkit::{Client, ClientBuilder};
 use grantkit_axum::{
     require_login, BffApis, CurrentUser, FreshToken, Grantkit, GrantkitBuilder, Settings,
 };
@@ -143,21 +143,14 @@ impl TestApp {
         test: &str,
         listener: tokio::net::TcpListener,
         peer_env: &[(&str, &str)],
-        configure: impl FnOnce(GrantkitBuilder) -> GrantkitBuilder,
+        configure: impl FnOnce(GrantkitBuilder) -> GrantkitBuilder + 'static,
     ) -> Option<Self> {
         let origin = format!("http://{}", listener.local_addr().unwrap());
-        let peer = OidcPeer::shared_with_env(test, peer_env)?;
-        let provider = peer.discover().await.unwrap();
-        let client = Client::builder(provider, CLIENT_ID)
-            .client_secret(CLIENT_SECRET)
-            .redirect_uri(format!("{origin}/callback"))
-            .build()
-            .unwrap();
-        let settings = Settings {
-            callback_path: "/callback".into(),
-            ..Settings::default()
+        let setup = Setup {
+            layer: Box::new(configure),
+            ..Setup::default()
         };
-        let gk = configure(Grantkit::builder(client).settings(settings)).build();
+        let (peer, gk) = layer_for(test, &origin, peer_env, setup).await?;
         let upstream = Upstream::default();
         let idp = Upstream::default();
         let apis = BffApis::new()
@@ -165,8 +158,7 @@ impl TestApp {
             .unwrap()
             .api("idp", &idp.forward_to(peer.issuer()).await)
             .unwrap();
-        let app = gk.attach(routes().merge(gk.bff(apis)));
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        serve(listener, gk.attach(routes().merge(gk.bff(apis))));
         Some(Self {
             origin,
             peer,
@@ -179,6 +171,92 @@ impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.origin, path)
     }
+}
+
+/// Two replicas of the app on one shared session and token store (the stores' tests): logins
+/// through replica A, the provider's back-channel logouts posted to replica B. The same cookie
+/// is one session on both, and the logout ends it on both. `replica` starts one on a listener
+/// against the peer started with the environment given.
+pub async fn backchannel_logout_on_one_replica_ends_the_other<F, Fut>(replica: F)
+where
+    F: Fn(tokio::net::TcpListener, Vec<(String, String)>) -> Fut,
+    Fut: std::future::Future<Output = Option<TestApp>>,
+{
+    let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+    let (a, b) = (bind().await.unwrap(), bind().await.unwrap());
+    let origin_a = format!("http://{}", a.local_addr().unwrap());
+    let backchannel_b = format!("http://{}/auth/backchannel-logout", b.local_addr().unwrap());
+    let env = vec![
+        ("PEER_WEB_APP_ORIGIN".to_owned(), origin_a),
+        ("PEER_BACKCHANNEL_LOGOUT_URI".to_owned(), backchannel_b),
+    ];
+    let Some(app_a) = replica(a, env.clone()).await else {
+        return;
+    };
+    let app_b = replica(b, env).await.unwrap();
+
+    let browser = Browser::new(&app_a);
+    browser.login(&app_a).await;
+    let cookie = browser.session_cookie().unwrap();
+    // The same cookie on replica B (one site behind a load balancer): one session.
+    let on_b = Browser::new(&app_b);
+    on_b.plant(COOKIE, &cookie);
+    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 200);
+    assert_eq!(on_b.api(&app_b.url("/api/token")).await.status(), 200);
+
+    let end = format!("/session/end?client_id={CLIENT_ID}");
+    let page = browser.navigate(&app_a.peer.url(&end)).await;
+    let done = browser.confirm_peer_logout(&page, &app_a).await;
+    assert_eq!(done.status, 200, "{done:?}");
+    assert_eq!(browser.api(&app_a.url("/me")).await.status(), 401);
+    assert_eq!(on_b.api(&app_b.url("/me")).await.status(), 401);
+}
+
+/// How a test sets its app up; every hook defaults to nothing.
+pub struct Setup<'a> {
+    /// More peer environment (`web::start` only; the app's origin is always set).
+    pub peer_env: Vec<(&'a str, &'a str)>,
+    pub client: Box<dyn FnOnce(ClientBuilder) -> ClientBuilder>,
+    pub layer: Box<dyn FnOnce(GrantkitBuilder) -> GrantkitBuilder>,
+    pub settings: Settings,
+}
+
+impl Default for Setup<'_> {
+    fn default() -> Self {
+        Self {
+            peer_env: Vec::new(),
+            client: Box::new(|c| c),
+            layer: Box::new(|b| b),
+            settings: Settings {
+                callback_path: "/callback".into(),
+                ..Settings::default()
+            },
+        }
+    }
+}
+
+/// The peer started with `peer_env` and the layer for the app at `origin`, its client and
+/// layer built with `setup`'s hooks and settings (`setup.peer_env` is not read here); `None`
+/// when the peer is not installed (outside CI).
+pub async fn layer_for(
+    test: &str,
+    origin: &str,
+    peer_env: &[(&str, &str)],
+    setup: Setup<'_>,
+) -> Option<(&'static OidcPeer, Grantkit)> {
+    let peer = OidcPeer::shared_with_env(test, peer_env)?;
+    let provider = peer.discover().await.unwrap();
+    let client = Client::builder(provider, CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .redirect_uri(format!("{origin}/callback"));
+    let client = (setup.client)(client).build().unwrap();
+    let builder = Grantkit::builder(client).settings(setup.settings);
+    Some((peer, (setup.layer)(builder).build()))
+}
+
+/// Serves `app` on `listener` in the background.
+pub fn serve(listener: tokio::net::TcpListener, app: Router) {
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 }
 
 fn routes() -> Router {
@@ -315,6 +393,18 @@ impl Browser {
             .await
             .unwrap();
         self.follow(url, response).await
+    }
+
+    /// A navigation from a link on another site (`Sec-Fetch-Site: cross-site`), GET asking
+    /// for HTML, no redirects followed.
+    pub async fn cross_site_navigate(&self, url: &str) -> reqwest::Response {
+        self.http
+            .get(url)
+            .header(ACCEPT, "text/html")
+            .header("sec-fetch-site", "cross-site")
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A form POST, redirects followed.
