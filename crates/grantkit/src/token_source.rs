@@ -283,6 +283,24 @@ impl TokenSource {
         self.refresh_if_current(&current).await
     }
 
+    /// The access token held now if it is valid for at least the margin, without waiting:
+    /// `None` when [`access_token`](Self::access_token) would refresh first. Never refreshes
+    /// in the foreground, but starts the background refresh once the refresh-ahead window
+    /// has begun, as `access_token` does. For code that cannot wait (a synchronous callback)
+    /// and for hot paths that try the held token before the full call.
+    ///
+    /// ```
+    /// # fn run(source: grantkit::TokenSource) {
+    /// match source.fresh_access_token() {
+    ///     Some(token) => { let _ = token.secret(); }
+    ///     None => { /* await source.access_token() */ }
+    /// }
+    /// # }
+    /// ```
+    pub fn fresh_access_token(&self) -> Option<AccessToken> {
+        self.usable(&Need::Fresh)
+    }
+
     /// The token set held now, without any check or refresh.
     pub fn current(&self) -> AccessToken {
         AccessToken {
@@ -330,20 +348,34 @@ impl TokenSource {
     }
 
     async fn obtain(&self, need: Need) -> Result<AccessToken> {
+        match self.usable(&need) {
+            Some(token) => Ok(token),
+            // Boxed: the refresh path is a large future that the fresh path, taken by nearly
+            // every call, would otherwise carry and move (a web request pays for each move).
+            None => Box::pin(self.obtain_by_refresh(need)).await,
+        }
+    }
+
+    /// The held token, if `need` can use it: no lock held across an await, no allocation.
+    /// Starts a background refresh when the refresh-ahead window has begun.
+    fn usable(&self, need: &Need) -> Option<AccessToken> {
         let inner = &self.inner;
-        // Fresh path: no async lock, no allocation.
         let (current, generation, ahead_from) = inner.snapshot();
         let now = SystemTime::now();
-        if !need.is_unusable_at(&current, inner.margin, now) {
-            if ahead_from.is_some_and(|from| now >= from) {
-                inner.start_ahead(generation);
-            }
-            return Ok(AccessToken { tokens: current });
+        if need.is_unusable_at(&current, inner.margin, now) {
+            return None;
         }
+        if ahead_from.is_some_and(|from| now >= from) {
+            inner.start_ahead(generation);
+        }
+        Some(AccessToken { tokens: current })
+    }
+
+    async fn obtain_by_refresh(&self, need: Need) -> Result<AccessToken> {
+        let inner = &self.inner;
         if inner.client.is_none() {
             return Err(Error::NoRefreshToken);
         }
-        drop(current);
         let seen = inner.attempts.load(Ordering::Acquire);
         let state = inner.refresh.clone().lock_owned().await;
         if inner.attempts.load(Ordering::Acquire) != seen {

@@ -1033,3 +1033,32 @@ async fn refresh_ahead_a_panic_in_the_background_is_reported_to_the_error_hook()
     // The token is still handed out while it is valid.
     assert_eq!(source.access_token().await.unwrap().expose(), "at-0");
 }
+
+/// `fresh_access_token` hands out the held token while it is valid past the margin, and
+/// otherwise answers `None` without calling the token endpoint: the caller decides to wait.
+#[tokio::test]
+async fn fresh_access_token_never_refreshes_in_the_foreground() {
+    let fake = Fake::start().await;
+    fake.set_live_refresh_token(Some("rt-0"));
+    let valid = TokenSource::builder(fake.client())
+        .tokens(valid_for("at-valid", Some("rt-0"), 3600))
+        .refresh_ahead(Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(valid.fresh_access_token().unwrap().expose(), "at-valid");
+    let due = TokenSource::builder(fake.client())
+        .tokens(expired("at-old", Some("rt-0")))
+        .build()
+        .await
+        .unwrap();
+    assert!(due.fresh_access_token().is_none());
+    assert_eq!(fake.token_requests(), 0, "asked the token endpoint");
+    // The full call refreshes, after which the held token is fresh again.
+    let refreshed = due.access_token().await.unwrap();
+    assert_eq!(fake.token_requests(), 1);
+    assert_eq!(
+        due.fresh_access_token().unwrap().expose(),
+        refreshed.expose()
+    );
+}
