@@ -5,19 +5,20 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use grantkit::{AccessToken, AuthorizedClient};
 use serde_json::json;
 
+use crate::lookup::{look_up_once, signed_in, user_of, RequestSession};
 use crate::session::User;
 use crate::state::Grantkit;
 
 /// The signed-in user of the request's session. Rejected with [`LoginRequired`] when there is
 /// none.
 #[derive(Clone, Debug)]
-pub struct CurrentUser(pub User);
+pub struct CurrentUser(pub Arc<User>);
 
 /// A fresh access token of the signed-in user, refreshed first when it is about to expire.
 /// Server-side only: never send it to the browser. Rejected with [`LoginRequired`] when there
@@ -32,26 +33,45 @@ pub struct FreshToken(pub AccessToken);
 pub struct Authorized(pub AuthorizedClient);
 
 /// The answer when a route needs a signed-in user: a browser navigation goes to the login
-/// page (and back afterwards), any other request gets `401`.
+/// page (and back afterwards), any other request gets `401`. When the session store failed,
+/// every request gets `503` instead.
 #[derive(Clone, Debug)]
 pub struct LoginRequired {
-    /// Where the login starts, with `return_to` when the request was a navigation.
-    login: Option<String>,
+    answer: Answer,
+}
+
+#[derive(Clone, Debug)]
+enum Answer {
+    /// `401`, or a redirect to this login URL (with `return_to`) for a navigation.
+    Login(Option<String>),
+    /// `503`: the session store failed, so whether there is a user is unknown.
+    Unavailable,
 }
 
 impl LoginRequired {
-    fn for_request(
-        gk: Option<&Grantkit>,
-        method: &Method,
-        uri: &axum::http::Uri,
-        headers: &HeaderMap,
-    ) -> Self {
-        let login = gk.filter(|_| is_navigation(method, headers)).map(|gk| {
-            let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
-            format!("{}?return_to={back}", gk.settings().login_path)
-        });
-        Self { login }
+    pub(crate) fn for_request(gk: Option<&Grantkit>, parts: &Parts) -> Self {
+        let login = gk
+            .filter(|_| is_navigation(&parts.method, &parts.headers))
+            .map(|gk| {
+                let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+                format!("{}?return_to={back}", gk.settings().login_path)
+            });
+        Self {
+            answer: Answer::Login(login),
+        }
+    }
+
+    pub(crate) fn unavailable() -> Self {
+        Self {
+            answer: Answer::Unavailable,
+        }
+    }
+
+    /// Whether the session store failed (the answer is `503`): there may be a user, so a page
+    /// that shows a login link instead would mislead.
+    pub fn is_store_failure(&self) -> bool {
+        matches!(self.answer, Answer::Unavailable)
     }
 }
 
@@ -70,9 +90,10 @@ pub(crate) fn is_navigation(method: &Method, headers: &HeaderMap) -> bool {
 
 impl IntoResponse for LoginRequired {
     fn into_response(self) -> Response {
-        match self.login {
-            Some(login) => Redirect::to(&login).into_response(),
-            None => {
+        match self.answer {
+            Answer::Unavailable => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            Answer::Login(Some(login)) => Redirect::to(&login).into_response(),
+            Answer::Login(None) => {
                 let body = json!({"error": "login_required"});
                 let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
                 response
@@ -84,57 +105,22 @@ impl IntoResponse for LoginRequired {
     }
 }
 
-/// What the session layer found for the request. Shared, so that an extractor needing only
-/// the subject ([`FreshToken`], [`Authorized`]) does not copy the claims.
-#[derive(Clone, Debug)]
-struct Found(Option<Arc<User>>);
-
 impl Grantkit {
     /// `app` with the login routes merged in and the session layer around everything, so the
     /// extractors ([`CurrentUser`], [`FreshToken`]) and [`require_login`] work in its
-    /// handlers.
+    /// handlers. The layer adds no middleware: the session is looked up by the first extractor
+    /// of a request that asks for it, once.
     pub fn attach(&self, app: Router) -> Router {
         app.merge(self.routes())
-            .layer(middleware::from_fn_with_state(self.clone(), session_layer))
+            .layer(Extension(RequestSession::new(self.clone())))
     }
-}
-
-async fn session_layer(
-    axum::extract::State(gk): axum::extract::State<Grantkit>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let user = match gk.current(request.headers()).await {
-        Ok(current) => current.and_then(|c| c.session.user).map(Arc::new),
-        Err(e) => {
-            tracing::error!(error = %e, "grantkit-axum: session store failed");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-    };
-    request.extensions_mut().insert(Found(user));
-    request.extensions_mut().insert(gk);
-    next.run(request).await
-}
-
-pub(crate) fn user_of(parts: &Parts) -> Result<Arc<User>, LoginRequired> {
-    let gk = parts.extensions.get::<Grantkit>();
-    if gk.is_none() {
-        tracing::error!(
-            "grantkit-axum: the session layer is missing: mount the app with Grantkit::attach"
-        );
-    }
-    parts
-        .extensions
-        .get::<Found>()
-        .and_then(|found| found.0.clone())
-        .ok_or_else(|| LoginRequired::for_request(gk, &parts.method, &parts.uri, &parts.headers))
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
     type Rejection = LoginRequired;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        user_of(parts).map(|user| CurrentUser(Arc::unwrap_or_clone(user)))
+        user_of(parts).await.map(CurrentUser)
     }
 }
 
@@ -142,27 +128,12 @@ impl<S: Send + Sync> FromRequestParts<S> for FreshToken {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let user = user_of(parts).map_err(IntoResponse::into_response)?;
-        let gk = parts.extensions.get::<Grantkit>().cloned();
-        let rejected = || {
-            LoginRequired::for_request(gk.as_ref(), &parts.method, &parts.uri, &parts.headers)
-                .into_response()
-        };
-        let Some(gk) = gk.clone() else {
-            return Err(rejected());
-        };
-        let token = match gk.token_source(&user).await {
-            Ok(source) => source.access_token().await,
-            Err(e) => Err(e),
-        };
-        token.map(FreshToken).map_err(|e| {
-            if e.is_reauthorization_required() {
-                rejected()
-            } else {
-                tracing::warn!(error = %e, "grantkit-axum: no fresh access token");
-                StatusCode::BAD_GATEWAY.into_response()
-            }
-        })
+        look_up_once(parts).await;
+        let (gk, user) = signed_in(parts).map_err(IntoResponse::into_response)?;
+        gk.fresh_token(user)
+            .await
+            .map(FreshToken)
+            .map_err(|e| tokens_unavailable(&e, gk, parts))
     }
 }
 
@@ -170,24 +141,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let user = user_of(parts).map_err(IntoResponse::into_response)?;
-        let gk = parts.extensions.get::<Grantkit>().cloned();
-        let rejected =
-            LoginRequired::for_request(gk.as_ref(), &parts.method, &parts.uri, &parts.headers);
-        let Some(gk) = gk else {
-            return Err(rejected.into_response());
-        };
-        match gk.token_source(&user).await {
+        look_up_once(parts).await;
+        let (gk, user) = signed_in(parts).map_err(IntoResponse::into_response)?;
+        match gk.token_source(user).await {
             Ok(source) => Ok(Authorized(AuthorizedClient::with_client(
                 gk.inner.http.clone(),
                 source,
             ))),
-            Err(e) if e.is_reauthorization_required() => Err(rejected.into_response()),
-            Err(e) => {
-                tracing::warn!(error = %e, "grantkit-axum: the user's tokens are unavailable");
-                Err(StatusCode::BAD_GATEWAY.into_response())
-            }
+            Err(e) => Err(tokens_unavailable(&e, gk, parts)),
         }
+    }
+}
+
+/// The answer when the user's tokens cannot be had: a new login when the grant is gone
+/// (revoked, expired), else `502` (the provider failed).
+fn tokens_unavailable(e: &grantkit::Error, gk: &Grantkit, parts: &Parts) -> Response {
+    if e.is_reauthorization_required() {
+        LoginRequired::for_request(Some(gk), parts).into_response()
+    } else {
+        tracing::warn!(error = %e, "grantkit-axum: no fresh access token");
+        StatusCode::BAD_GATEWAY.into_response()
     }
 }
 
@@ -195,8 +168,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Authorized {
 /// inside a router mounted with [`Grantkit::attach`]. Without a user, a browser navigation is
 /// redirected to the login and an API call gets `401`.
 pub async fn require_login(request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    if let Err(rejection) = user_of(&parts) {
+    let (mut parts, body) = request.into_parts();
+    if let Err(rejection) = user_of(&mut parts).await {
         return rejection.into_response();
     }
     next.run(Request::from_parts(parts, body)).await

@@ -8,7 +8,7 @@
 //! # async fn app(client: grantkit::Client) {
 //! let gk = Grantkit::builder(client).settings(Settings::default()).build();
 //! let private = Router::new()
-//!     .route("/me", get(|CurrentUser(user): CurrentUser| async move { user.subject }))
+//!     .route("/me", get(|CurrentUser(user): CurrentUser| async move { user.subject.clone() }))
 //!     .route_layer(middleware::from_fn(require_login));
 //! let app: Router = gk.attach(Router::new().merge(private));
 //! # let _ = app;
@@ -43,6 +43,7 @@
 mod bff;
 mod cookie;
 mod extract;
+mod lookup;
 mod routes;
 mod session;
 mod settings;

@@ -1,5 +1,7 @@
 //! The login layer's routes: login, callback, logout, the logout return, back-channel logout.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -193,7 +195,7 @@ async fn login(
         }
     };
     let session = Session {
-        pending_login: Some(pending),
+        pending_login: Some(Box::new(pending)),
         return_to,
         ..Session::default()
     };
@@ -313,7 +315,7 @@ async fn verify_and_sign_in(
         Err(e) => return page(StatusCode::BAD_REQUEST, "Login failed", &e.to_string()),
     };
     let session = Session {
-        user: Some(user),
+        user: Some(Arc::new(user)),
         ..Session::default()
     };
     let target = return_to.unwrap_or_else(|| gk.settings().after_login.clone());
@@ -458,7 +460,7 @@ pub(crate) async fn begin_rp_logout(
         }
     };
     let session = Session {
-        pending_logout: Some(pending),
+        pending_logout: Some(Box::new(pending)),
         ..Session::default()
     };
     Some(match gk.begin(session.clone()).await {
@@ -537,7 +539,7 @@ async fn end_sessions(gk: &Grantkit, index: &SessionIndex) -> Result<(), crate::
     let mut subjects = Vec::new();
     for key in store.find(index).await? {
         if let Some(user) = store.load(&key).await?.and_then(|s| s.user) {
-            subjects.push(user.subject);
+            subjects.push(user.subject.clone());
         }
         store.delete(&key).await?;
     }

@@ -34,14 +34,16 @@ pub struct Session {
     pub created_at: u64,
     /// The last request seen, seconds since the Unix epoch (the idle lifetime counts from here).
     pub last_seen: u64,
-    /// The signed-in user, once the login finished.
-    pub user: Option<User>,
-    /// A login in progress: what the callback is checked against.
-    pub pending_login: Option<PendingAuthorization>,
+    /// The signed-in user, once the login finished. Shared: every request of the session
+    /// reads it, and none copies it.
+    pub user: Option<Arc<User>>,
+    /// A login in progress: what the callback is checked against. Boxed, as is
+    /// `pending_logout`: both are rare, and every request moves the session.
+    pub pending_login: Option<Box<PendingAuthorization>>,
     /// Where to go after the login (a path on this site).
     pub return_to: Option<String>,
     /// An RP-initiated logout in progress: what the provider's return is checked against.
-    pub pending_logout: Option<PendingLogout>,
+    pub pending_logout: Option<Box<PendingLogout>>,
 }
 
 /// A secondary key under which a [`SessionStore`] finds sessions, for back-channel logout.

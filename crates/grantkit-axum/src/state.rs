@@ -7,9 +7,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::HeaderMap;
 use grantkit::store::{MemoryReplayGuard, MemoryTokenStore, ReplayGuard, StoreKey, TokenStore};
-use grantkit::{AuthorizationRequest, Client, TokenSet, TokenSource, TokenSourceBuilder};
+use grantkit::{
+    AccessToken, AuthorizationRequest, Client, TokenSet, TokenSource, TokenSourceBuilder,
+};
 
-use crate::cookie;
+use crate::cookie::{self, SessionKey};
 use crate::session::{MemorySessionStore, Session, SessionError, SessionStore, User};
 use crate::settings::Settings;
 
@@ -175,7 +177,7 @@ fn memory_token_stores() -> TokenStores {
 #[derive(Clone, Debug)]
 pub(crate) struct Current {
     /// The store key (digest of the cookie value).
-    pub(crate) key: String,
+    pub(crate) key: SessionKey,
     pub(crate) session: Session,
 }
 
@@ -226,7 +228,9 @@ impl Grantkit {
         let Some(id) = cookie::read(headers, &self.inner.settings.cookie_name) else {
             return Ok(None);
         };
-        let key = cookie::store_key(id);
+        let Some(key) = SessionKey::of(id) else {
+            return Ok(None);
+        };
         let Some(mut session) = self.inner.sessions.load(&key).await? else {
             return Ok(None);
         };
@@ -261,7 +265,9 @@ impl Grantkit {
         let Some(id) = cookie::read(headers, name) else {
             return Ok(None);
         };
-        let key = cookie::store_key(id);
+        let Some(key) = SessionKey::of(id) else {
+            return Ok(None);
+        };
         let Some(session) = self.inner.sessions.load(&key).await? else {
             return Ok(None);
         };
@@ -297,7 +303,10 @@ impl Grantkit {
         session.created_at = now;
         session.last_seen = now;
         let id = cookie::new_id();
-        self.save(&cookie::store_key(&id), &session).await?;
+        let key = SessionKey::of(&id).ok_or_else(|| {
+            SessionError::Backend("the session id did not make a store key".into())
+        })?;
+        self.save(&key, &session).await?;
         Ok(id)
     }
 
@@ -326,6 +335,23 @@ impl Grantkit {
             (user.login_id.clone(), source.clone()),
         );
         Ok(source)
+    }
+
+    /// A fresh access token of `user`, refreshed first when due. The common case (a source
+    /// in memory holding a token valid past the margin) takes one map lookup under the lock
+    /// and no clone of the source.
+    pub(crate) async fn fresh_token(&self, user: &User) -> grantkit::Result<AccessToken> {
+        let held = {
+            let sources = self.sources();
+            match sources.get(&user.subject) {
+                Some((login, source)) if *login == user.login_id => source.fresh_access_token(),
+                _ => None,
+            }
+        };
+        match held {
+            Some(token) => Ok(token),
+            None => self.token_source(user).await?.access_token().await,
+        }
     }
 
     /// The source in memory for `user`, if it holds `user`'s login's tokens.
@@ -436,16 +462,16 @@ mod tests {
         let session = Session {
             created_at: now - idle_for,
             last_seen: now - idle_for,
-            user: Some(User {
+            user: Some(Arc::new(User {
                 subject: "alice".into(),
                 sid: None,
                 claims: Default::default(),
                 login_id: "l".into(),
-            }),
+            })),
             ..Session::default()
         };
         let id = cookie::new_id();
-        let key = cookie::store_key(&id);
+        let key = SessionKey::of(&id).unwrap();
         let expires = SystemTime::now() + Duration::from_secs(3600);
         store.inner.save(&key, &session, expires).await.unwrap();
         let mut headers = HeaderMap::new();
@@ -458,7 +484,7 @@ mod tests {
     async fn idle_timeout_still_ends_a_session() {
         let (gk, store, headers) = signed_in_for(IDLE + 1).await;
         assert!(gk.current(&headers).await.unwrap().is_none());
-        let key = cookie::store_key(cookie::read(&headers, "__Host-grantkit").unwrap());
+        let key = SessionKey::of(cookie::read(&headers, "__Host-grantkit").unwrap()).unwrap();
         assert!(store.inner.load(&key).await.unwrap().is_none(), "deleted");
     }
 

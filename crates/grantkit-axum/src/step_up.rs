@@ -11,9 +11,10 @@ use axum::Json;
 use grantkit::AuthorizationRequest;
 use serde_json::{json, Value};
 
-use crate::extract::{is_navigation, user_of};
+use crate::extract::is_navigation;
+use crate::lookup::{layer_of, user_of};
 use crate::session::User;
-use crate::state::{now_secs, Grantkit};
+use crate::state::now_secs;
 
 /// What a route demands of the login behind the session: a login at most `max_age` old, and/or
 /// an `acr` among the accepted values. Put it in front of routes with [`require_step_up`].
@@ -184,7 +185,7 @@ impl StepUp {
 
 /// A layer for routes that demand a [`StepUp`]:
 /// `route_layer(middleware::from_fn_with_state(step_up, require_step_up))` inside a router
-/// mounted with [`Grantkit::attach`].
+/// mounted with [`Grantkit::attach`](crate::Grantkit::attach).
 ///
 /// When the session's login is too old (or its `auth_time` unknown) or its `acr` is not
 /// accepted, a browser navigation is sent to a new login carrying `max_age`, `acr_values`
@@ -199,18 +200,19 @@ pub async fn require_step_up(
     request: Request,
     next: Next,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let navigation = is_navigation(&parts.method, &parts.headers);
-    let gk = parts.extensions.get::<Grantkit>().cloned();
-    let unmet = match user_of(&parts) {
+    let unmet = match user_of(&mut parts).await {
         Ok(user) => step_up.unmet_by(&user, now_secs()),
-        Err(rejection) if !navigation => return rejection.into_response(),
+        Err(rejection) if !navigation || rejection.is_store_failure() => {
+            return rejection.into_response()
+        }
         Err(_) => Some(Unmet::TooOld),
     };
     let Some(unmet) = unmet else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    match gk.filter(|_| navigation) {
+    match layer_of(&parts).cloned().filter(|_| navigation) {
         Some(gk) => {
             let back = parts.uri.path_and_query().map_or("/", |p| p.as_str());
             let login = format!("{}?{}", gk.settings().login_path, step_up.login_query(back));

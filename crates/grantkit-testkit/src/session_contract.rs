@@ -21,6 +21,7 @@
 //!
 //! The proofs are tests: a broken promise panics with a message that names it.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use grantkit_axum::{Session, SessionIndex, SessionStore, User};
@@ -30,12 +31,12 @@ use crate::store_contract::unique_subject;
 /// A signed-in session of `subject` in the provider session `sid` (no claims).
 pub fn signed_in(subject: &str, sid: &str) -> Session {
     Session {
-        user: Some(User {
+        user: Some(Arc::new(User {
             subject: subject.into(),
             sid: Some(sid.into()),
             claims: Default::default(),
             login_id: String::new(),
-        }),
+        })),
         ..Session::default()
     }
 }
@@ -72,7 +73,7 @@ pub async fn sessions_round_trip(store: &dyn SessionStore) {
     session.created_at = 1_700_000_000;
     session.last_seen = 1_700_000_100;
     session.return_to = Some("/orders?page=2".into());
-    if let Some(user) = session.user.as_mut() {
+    if let Some(user) = session.user.as_mut().map(Arc::make_mut) {
         user.claims
             .insert("email".into(), "alice@example.com".into());
         user.login_id = "login-1".into();
@@ -137,7 +138,7 @@ pub async fn a_saved_session_moves_its_index_entries(store: &dyn SessionStore) {
         "the new sid finds it"
     );
     let loaded = store.load(&n.of("a")).await.unwrap().unwrap();
-    let sid = loaded.user.and_then(|u| u.sid);
+    let sid = loaded.user.and_then(|u| u.sid.clone());
     assert_eq!(sid, Some(n.of("s3")), "the replacement is loaded");
 }
 
