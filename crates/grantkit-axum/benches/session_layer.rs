@@ -2,7 +2,9 @@
 //! same handler behind `Grantkit::attach` taking `CurrentUser` and `FreshToken` (a session
 //! lookup, its digest, the user's token source, a fresh token), both over HTTP on loopback
 //! with one keep-alive client. Criterion measures each; then a ratio of the medians of
-//! interleaved rounds, printed.
+//! interleaved rounds, printed, with two more servers in the same rounds: a second bare one
+//! (the A/A control) and a public route behind the layer that asks for no user (what the
+//! layer costs a route that does not use it).
 //!
 //! Run: `cargo bench -p grantkit-axum --bench session_layer` (about 25 s). The ratio is the
 //! figure to quote: criterion's two estimates come from different moments of a shared machine.
@@ -53,8 +55,9 @@ async fn serve(app: Router) -> String {
     url
 }
 
-/// The bare app and the same handler behind the session layer.
-async fn apps() -> (Router, Router) {
+/// The bare app, the same handler behind the session layer, and a public route (no
+/// extractor) behind the layer.
+async fn apps() -> (Router, Router, Router) {
     let provider = Provider::builder("bench")
         .token_endpoint("http://127.0.0.1:9/token")
         .build()
@@ -72,12 +75,12 @@ async fn apps() -> (Router, Router) {
     let session = Session {
         created_at: now,
         last_seen: now,
-        user: Some(User {
+        user: Some(Arc::new(User {
             subject: "alice".into(),
             sid: None,
             claims: Default::default(),
             login_id: "l".into(),
-        }),
+        })),
         ..Session::default()
     };
     let gk = Grantkit::builder(client)
@@ -87,7 +90,8 @@ async fn apps() -> (Router, Router) {
     let bare = Router::new().route("/api", get(|| async { "ok" }));
     let handler = |CurrentUser(_): CurrentUser, FreshToken(_): FreshToken| async { "ok" };
     let layered = gk.attach(Router::new().route("/api", get(handler)));
-    (bare, layered)
+    let public = gk.attach(Router::new().route("/api", get(|| async { "ok" })));
+    (bare, layered, public)
 }
 
 /// One request straight into `app` (no network): the CPU the layer adds, alone.
@@ -111,8 +115,8 @@ async fn call(http: &reqwest::Client, url: &str) {
     response.bytes().await.unwrap();
 }
 
-/// The ratio's sample: 60 rotating rounds of 500 requests to each of three servers (90 000
-/// requests, about 8 s). Fewer rounds (the first figures had 40 × 200) let the load of a shared machine move
+/// The ratio's sample: 60 rotating rounds of 500 requests to each of four servers (120 000
+/// requests, about 10 s). Fewer rounds (the first figures had 40 × 200) let the load of a shared machine move
 /// the median by more than the 5 % being measured.
 const ROUNDS: usize = 60;
 const PER_ROUND: usize = 500;
@@ -144,14 +148,15 @@ async fn interleaved<const N: usize>(
 
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (bare_app, layered_app) = rt.block_on(apps());
+    let (bare_app, layered_app, public_app) = rt.block_on(apps());
     // A second, identical bare server: the A/A control, what the harness alone makes of two
     // equal servers (its bias and noise floor), printed beside the ratio.
-    let (bare, control, layered) = rt.block_on(async {
+    let (bare, control, layered, public) = rt.block_on(async {
         (
             serve(bare_app.clone()).await,
             serve(bare_app.clone()).await,
             serve(layered_app.clone()).await,
+            serve(public_app).await,
         )
     });
     let http = reqwest::Client::new();
@@ -166,20 +171,26 @@ fn main() {
             b.iter(|| rt.block_on(call(&http, url)))
         });
     }
-    let [plain, again, with_session] = rt.block_on(interleaved(
+    let [plain, again, with_session, unused] = rt.block_on(interleaved(
         &http,
-        [bare.as_str(), control.as_str(), layered.as_str()],
+        [
+            bare.as_str(),
+            control.as_str(),
+            layered.as_str(),
+            public.as_str(),
+        ],
         ROUNDS,
         PER_ROUND,
     ));
     let percent = |t: Duration| (micros(t) / micros(plain) - 1.0) * 100.0;
     println!(
-        "authenticated request over loopback: bare {:.1} µs, with the session layer {:.1} µs, ratio {:.3} ({:+.1}%); A/A control: a second bare server {:+.1}%",
+        "authenticated request over loopback: bare {:.1} µs, with the session layer {:.1} µs, ratio {:.3} ({:+.1}%); A/A control: a second bare server {:+.1}%; a public route behind the layer {:+.1}%",
         micros(plain),
         micros(with_session),
         micros(with_session) / micros(plain),
         percent(with_session),
         percent(again),
+        percent(unused),
     );
     c.final_summary();
 }
