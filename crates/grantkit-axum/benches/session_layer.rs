@@ -18,9 +18,10 @@ use criterion::Criterion;
 use grantkit::store::{BoxFuture, MemoryTokenStore, TokenStore};
 use grantkit::{Client, Provider};
 use grantkit_axum::{
-    CurrentUser, FreshToken, Grantkit, Session, SessionError, SessionIndex, SessionStore, User,
+    CurrentUser, FreshToken, Grantkit, Session, SessionError, SessionIndex, SessionStore,
 };
 use grantkit_testkit::measure::{micros, percentile};
+use grantkit_testkit::session_contract::signed_in;
 use grantkit_testkit::token_endpoint::valid_for;
 use tower::ServiceExt;
 
@@ -72,17 +73,9 @@ async fn apps() -> (Router, Router, Router) {
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let session = Session {
-        created_at: now,
-        last_seen: now,
-        user: Some(Arc::new(User {
-            subject: "alice".into(),
-            sid: None,
-            claims: Default::default(),
-            login_id: "l".into(),
-        })),
-        ..Session::default()
-    };
+    let mut session = signed_in("alice", "s1");
+    session.created_at = now;
+    session.last_seen = now;
     let gk = Grantkit::builder(client)
         .session_store(OneSession(session))
         .token_stores(move |_| Arc::new(tokens.clone()) as Arc<dyn TokenStore>)

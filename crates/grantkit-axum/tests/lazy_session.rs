@@ -15,8 +15,9 @@ use grantkit::store::BoxFuture;
 use grantkit::{Client, Provider};
 use grantkit_axum::{
     require_login, require_step_up, CurrentUser, Grantkit, LoginRequired, MemorySessionStore,
-    Session, SessionError, SessionIndex, SessionStore, StepUp, User,
+    Session, SessionError, SessionIndex, SessionStore, StepUp,
 };
+use grantkit_testkit::session_contract::signed_in;
 use tower::ServiceExt;
 
 /// The memory store, counting loads, failing every call while `down` is set.
@@ -74,17 +75,9 @@ async fn app(store: &Flaky) -> Router {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    let session = Session {
-        created_at: now,
-        last_seen: now,
-        user: Some(Arc::new(User {
-            subject: "alice".into(),
-            sid: None,
-            claims: Default::default(),
-            login_id: "l".into(),
-        })),
-        ..Session::default()
-    };
+    let mut session = signed_in("alice", "s1");
+    session.created_at = now;
+    session.last_seen = now;
     // The store key is the base64url SHA-256 of the cookie value (cookie.rs).
     use base64::Engine;
     use sha2::Digest;
