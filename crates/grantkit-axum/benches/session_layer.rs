@@ -79,7 +79,8 @@ async fn apps() -> (Router, Router, Router) {
     let gk = Grantkit::builder(client)
         .session_store(OneSession(session))
         .token_stores(move |_| Arc::new(tokens.clone()) as Arc<dyn TokenStore>)
-        .build();
+        .build()
+        .unwrap();
     let bare = Router::new().route("/api", get(|| async { "ok" }));
     let handler = |CurrentUser(_): CurrentUser, FreshToken(_): FreshToken| async { "ok" };
     let layered = gk.attach(Router::new().route("/api", get(handler)));

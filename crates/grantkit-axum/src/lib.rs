@@ -5,14 +5,14 @@
 //! use axum::{middleware, Router};
 //! use grantkit_axum::{require_login, CurrentUser, Grantkit, Settings};
 //!
-//! # async fn app(client: grantkit::Client) {
-//! let gk = Grantkit::builder(client).settings(Settings::default()).build();
+//! # async fn app(client: grantkit::Client) -> Result<(), grantkit_axum::SettingsError> {
+//! let gk = Grantkit::builder(client).settings(Settings::default()).build()?;
 //! let private = Router::new()
 //!     .route("/me", get(|CurrentUser(user): CurrentUser| async move { user.subject.clone() }))
 //!     .route_layer(middleware::from_fn(require_login));
 //! let app: Router = gk.attach(Router::new().merge(private));
 //! # let _ = app;
-//! # }
+//! # Ok(()) }
 //! ```
 //!
 //! - Sessions are kept server-side ([`SessionStore`]); the browser holds only a random 256-bit
@@ -53,7 +53,7 @@ mod step_up;
 pub use bff::{BffApis, CSRF_HEADER};
 pub use extract::{require_login, Authorized, CurrentUser, FreshToken, LoginRequired};
 pub use session::{MemorySessionStore, Session, SessionError, SessionIndex, SessionStore, User};
-pub use settings::{ResponseMode, Settings};
+pub use settings::{ResponseMode, Settings, SettingsError};
 pub use state::{Grantkit, GrantkitBuilder, TokenStores};
 pub use step_up::{require_step_up, StepUp};
 

@@ -96,7 +96,9 @@ pub enum SettingsError {
     #[error("Settings::cookie_name and Settings::login_cookie_name are both {0:?}: give them distinct names")]
     SameCookieName(String),
     /// A route path that does not start with `/`, or holds a query or fragment.
-    #[error("Settings::{field} {path:?} is not a route path: start it with `/`, without `?` or `#`")]
+    #[error(
+        "Settings::{field} {path:?} is not a route path: start it with `/`, without `?` or `#`"
+    )]
     InvalidPath {
         /// The field, e.g. `login_path`.
         field: &'static str,
@@ -104,7 +106,9 @@ pub enum SettingsError {
         path: String,
     },
     /// Two of the layer's routes on one path: axum would refuse the router.
-    #[error("Settings::{first} and Settings::{second} are both {path:?}: give each route its own path")]
+    #[error(
+        "Settings::{first} and Settings::{second} are both {path:?}: give each route its own path"
+    )]
     SamePath {
         /// The first field.
         first: &'static str,
@@ -235,7 +239,10 @@ mod tests {
             assert!(
                 matches!(
                     settings.check(URI),
-                    Err(SettingsError::InvalidCookieName { field: "cookie_name", .. })
+                    Err(SettingsError::InvalidCookieName {
+                        field: "cookie_name",
+                        ..
+                    })
                 ),
                 "{bad:?}"
             );
@@ -244,7 +251,10 @@ mod tests {
             login_cookie_name: "__Host-grantkit".into(),
             ..Settings::default()
         };
-        assert!(matches!(same.check(URI), Err(SettingsError::SameCookieName(_))));
+        assert!(matches!(
+            same.check(URI),
+            Err(SettingsError::SameCookieName(_))
+        ));
     }
 
     /// axum panics on a route path without a leading `/` or on two routes of one path.
@@ -256,7 +266,10 @@ mod tests {
         };
         assert!(matches!(
             relative.check(URI),
-            Err(SettingsError::InvalidPath { field: "logout_path", .. })
+            Err(SettingsError::InvalidPath {
+                field: "logout_path",
+                ..
+            })
         ));
         let clash = Settings {
             logged_out_path: "/auth/logout".into(),
@@ -264,7 +277,11 @@ mod tests {
         };
         assert!(matches!(
             clash.check(URI),
-            Err(SettingsError::SamePath { first: "logout_path", second: "logged_out_path", .. })
+            Err(SettingsError::SamePath {
+                first: "logout_path",
+                second: "logged_out_path",
+                ..
+            })
         ));
     }
 
@@ -281,6 +298,9 @@ mod tests {
             idle_timeout: std::time::Duration::ZERO,
             ..Settings::default()
         };
-        assert_eq!(zero.check(URI), Err(SettingsError::ZeroLifetime("idle_timeout")));
+        assert_eq!(
+            zero.check(URI),
+            Err(SettingsError::ZeroLifetime("idle_timeout"))
+        );
     }
 }

@@ -13,7 +13,7 @@ use grantkit::{
 
 use crate::cookie::{self, SessionKey};
 use crate::session::{MemorySessionStore, Session, SessionError, SessionStore, User};
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsError};
 
 /// Makes the token store of one user (the key is [`StoreKey::for_client`] of the client and
 /// the session's subject).
@@ -126,12 +126,12 @@ impl GrantkitBuilder {
     /// (defaults: 60 s each), or an `on_refresh` hook. The store is set by the layer.
     ///
     /// ```no_run
-    /// # fn run(client: grantkit::Client) {
+    /// # fn run(client: grantkit::Client) -> Result<(), grantkit_axum::SettingsError> {
     /// use std::time::Duration;
     /// let gk = grantkit_axum::Grantkit::builder(client)
     ///     .token_source(|source| source.margin(Duration::from_secs(10)))
-    ///     .build();
-    /// # let _ = gk; }
+    ///     .build()?;
+    /// # let _ = gk; Ok(()) }
     /// ```
     pub fn token_source(
         mut self,
@@ -141,10 +141,14 @@ impl GrantkitBuilder {
         self
     }
 
-    /// The layer.
-    pub fn build(self) -> Grantkit {
+    /// The layer, once its [`Settings`] hold: cookie names the browser keeps, route paths
+    /// axum takes, lifetimes above zero, and a client redirect URI that ends in
+    /// [`Settings::callback_path`]. A mistake there is an error here, not a login that
+    /// fails later without a word.
+    pub fn build(self) -> Result<Grantkit, SettingsError> {
+        self.settings.check(self.client.redirect_uri())?;
         let token_stores = self.token_stores.unwrap_or_else(memory_token_stores);
-        Grantkit {
+        Ok(Grantkit {
             inner: Arc::new(Inner {
                 client: self.client,
                 settings: self.settings,
@@ -160,7 +164,7 @@ impl GrantkitBuilder {
                 source_config: self.source_config,
                 http: reqwest::Client::new(),
             }),
-        }
+        })
     }
 }
 
@@ -457,7 +461,8 @@ mod tests {
         let gk = Grantkit::builder(client)
             .settings(settings)
             .session_store(store.clone())
-            .build();
+            .build()
+            .unwrap();
         let now = now_secs();
         let session = Session {
             created_at: now - idle_for,
@@ -478,6 +483,39 @@ mod tests {
         let cookie = HeaderValue::from_str(&format!("__Host-grantkit={id}")).unwrap();
         headers.insert(axum::http::header::COOKIE, cookie);
         (gk, store, headers)
+    }
+
+    #[test]
+    fn build_refuses_settings_the_browser_or_axum_would_break() {
+        let provider = Provider::builder("t")
+            .token_endpoint("http://127.0.0.1:9/token")
+            .build()
+            .unwrap();
+        let client = Client::builder(provider, "c")
+            .redirect_uri("https://app.example/auth/callback")
+            .build()
+            .unwrap();
+        let split = Settings {
+            cookie_name: "sid; Domain=example.com".into(),
+            ..Settings::default()
+        };
+        let err = Grantkit::builder(client.clone())
+            .settings(split)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, SettingsError::InvalidCookieName { .. }),
+            "{err}"
+        );
+        let elsewhere = Settings {
+            callback_path: "/oauth/callback".into(),
+            ..Settings::default()
+        };
+        let err = Grantkit::builder(client)
+            .settings(elsewhere)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("/oauth/callback"), "{err}");
     }
 
     #[tokio::test]

@@ -93,7 +93,8 @@ async fn app(store: &Flaky) -> Router {
     let client = Client::builder(provider, "c").build().unwrap();
     let gk = Grantkit::builder(client)
         .session_store(store.clone())
-        .build();
+        .build()
+        .unwrap();
     let private = Router::new()
         .route("/private", get(|| async { "private" }))
         .route_layer(middleware::from_fn(require_login));

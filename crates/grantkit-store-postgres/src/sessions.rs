@@ -40,7 +40,8 @@ const SWEEP_EVERY: u32 = 1000;
 ///     .session_store(PostgresSessionStore::new(pool))
 ///     .replay_guard(tokens)
 ///     .token_stores(move |key| Arc::new(stores.store(key.clone())) as Arc<dyn TokenStore>)
-///     .build();
+///     .build()
+///     .map_err(|e| grantkit::Error::Config(e.to_string()))?;
 /// # let _ = gk; Ok(()) }
 /// ```
 #[derive(Clone)]

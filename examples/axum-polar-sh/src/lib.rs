@@ -77,7 +77,8 @@ pub async fn app(settings: Settings) -> grantkit::Result<Router> {
     let gk = Grantkit::builder(client)
         .settings(login)
         .authorize_with(|request| request.sub_type(SubType::Organization))
-        .build();
+        .build()
+        .map_err(|e| grantkit::Error::Config(e.to_string()))?;
     let pages = Router::new()
         .route("/", get(home))
         .route("/dashboard", get(dashboard))

@@ -107,7 +107,7 @@ pub async fn app(config: &Config) -> Result<Router, Box<dyn Error + Send + Sync>
             .replay_guard(tokens.clone())
             .token_stores(move |key| Arc::new(tokens.store(key.clone())) as Arc<dyn TokenStore>);
     }
-    let gk = gk.build();
+    let gk = gk.build()?;
     let mut apis = BffApis::new();
     for (name, base) in &config.apis {
         apis = apis.api(name, base)?;

@@ -251,7 +251,7 @@ pub async fn layer_for(
         .redirect_uri(format!("{origin}/callback"));
     let client = (setup.client)(client).build().unwrap();
     let builder = Grantkit::builder(client).settings(setup.settings);
-    Some((peer, (setup.layer)(builder).build()))
+    Some((peer, (setup.layer)(builder).build().unwrap()))
 }
 
 /// Serves `app` on `listener` in the background.
