@@ -106,14 +106,20 @@ impl Grantkit {
         cookie::set_cross_site(&s.login_cookie_name, id, s.login_timeout.as_secs())
     }
 
-    /// Ends the request's login in progress and returns it: under the session cookie, or
-    /// (`form_post`) under the login cookie.
+    /// Ends the request's login in progress and returns it: under the login cookie (a
+    /// `form_post` or step-up login), else, in query mode, under the session cookie.
     async fn take_login(&self, headers: &HeaderMap, form_post: bool) -> Option<Session> {
-        if !form_post {
-            return self
-                .take_current(headers, |s| s.pending_login.is_some())
-                .await;
+        if let Some(login) = self.take_login_cookie(headers).await {
+            return Some(login);
         }
+        if form_post {
+            return None;
+        }
+        self.take_current(headers, |s| s.pending_login.is_some())
+            .await
+    }
+
+    async fn take_login_cookie(&self, headers: &HeaderMap) -> Option<Session> {
         let name = &self.settings().login_cookie_name;
         let current = self.current_of_cookie(headers, name).await.ok().flatten()?;
         current.session.pending_login.as_ref()?;
@@ -205,7 +211,9 @@ async fn login(
     };
     // A form_post login keeps the session cookie (and the signed-in session, if any) as it
     // is: the login in progress is found by its own cookie, the one a cross-site POST carries.
-    let cookie = if form_post {
+    // So does a step-up login in either mode: a provider answer that falls short must leave
+    // the user signed in as before, not signed out.
+    let cookie = if form_post || step_up.is_some() {
         gk.login_cookie(&id)
     } else {
         gk.session_cookie(&id, &session)
@@ -263,7 +271,8 @@ async fn callback_form(State(gk): State<Grantkit>, headers: HeaderMap, body: Byt
 async fn complete_login(gk: &Grantkit, headers: &HeaderMap, answer: Answer) -> Response {
     let form_post = gk.settings().response_mode == ResponseMode::FormPost;
     let mut response = verify_and_sign_in(gk, headers, answer, form_post).await;
-    if form_post {
+    let name = &gk.settings().login_cookie_name;
+    if form_post || cookie::read(headers, name).is_some() {
         // The login cookie has done its job, whatever the outcome.
         if let Some(clear) = cookie::clear_cross_site(&gk.settings().login_cookie_name) {
             response.headers_mut().append(header::SET_COOKIE, clear);

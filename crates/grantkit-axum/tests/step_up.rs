@@ -198,6 +198,10 @@ async fn step_up_provider_answering_an_old_auth_time_gets_403_not_a_redirect_loo
         .count();
     assert_eq!(logins, 1, "{landed:?}");
     assert!(landed.url.starts_with(&app.url("/callback?")), "{landed:?}");
+    // The refused step-up left the earlier login in place: the user is still signed in (the
+    // step-up login kept its own cookie; before, it replaced the session cookie).
+    let me = browser.api(&app.url("/me")).await;
+    assert_eq!(me.status(), 200, "signed out by a refused step-up");
 }
 
 #[tokio::test]
