@@ -8,6 +8,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
+use grantkit::oidc::DEFAULT_ID_TOKEN_LEEWAY;
 use grantkit::AuthorizationRequest;
 use serde_json::{json, Value};
 
@@ -73,10 +74,14 @@ impl StepUp {
     }
 
     /// What `user`'s login fails to meet at `now` (seconds since the epoch), first failure only.
-    fn unmet_by(&self, user: &User, now: u64) -> Option<Unmet> {
+    /// `leeway` is the clock skew allowed on `auth_time`: the callback's check allows the
+    /// client's ID-token leeway, and a stricter route would send a user the provider (its
+    /// clock a little behind) just logged in to log in again.
+    fn unmet_by(&self, user: &User, now: u64, leeway: Duration) -> Option<Unmet> {
         if let Some(max_age) = self.max_age {
             let auth_time = user.claims.get("auth_time").and_then(Value::as_u64);
-            let fresh = auth_time.is_some_and(|t| now.saturating_sub(t) <= max_age.as_secs());
+            let allowed = max_age.as_secs().saturating_add(leeway.as_secs());
+            let fresh = auth_time.is_some_and(|t| now.saturating_sub(t) <= allowed);
             if !fresh {
                 return Some(Unmet::TooOld);
             }
@@ -203,7 +208,11 @@ pub async fn require_step_up(
     let (mut parts, body) = request.into_parts();
     let navigation = is_navigation(&parts.method, &parts.headers);
     let unmet = match user_of(&mut parts).await {
-        Ok(user) => step_up.unmet_by(&user, now_secs()),
+        Ok(user) => {
+            let leeway = layer_of(&parts)
+                .map_or(DEFAULT_ID_TOKEN_LEEWAY, |gk| gk.client().id_token_leeway());
+            step_up.unmet_by(&user, now_secs(), leeway)
+        }
         Err(rejection) if !navigation || rejection.is_store_failure() => {
             return rejection.into_response()
         }
@@ -252,20 +261,44 @@ mod tests {
     #[test]
     fn step_up_max_age_needs_a_known_recent_auth_time() {
         let demand = StepUp::new().max_age(Duration::from_secs(60));
-        assert_eq!(demand.unmet_by(&user(json!({})), 1000), Some(Unmet::TooOld));
-        let old = user(json!({"auth_time": 900}));
-        assert_eq!(demand.unmet_by(&old, 1000), Some(Unmet::TooOld));
-        let recent = user(json!({"auth_time": 940}));
-        assert_eq!(demand.unmet_by(&recent, 1000), None);
+        let unmet = |user: &User| demand.unmet_by(user, 1000, DEFAULT_ID_TOKEN_LEEWAY);
+        assert_eq!(unmet(&user(json!({}))), Some(Unmet::TooOld));
+        // Older than max_age plus the leeway.
+        assert_eq!(unmet(&user(json!({"auth_time": 879}))), Some(Unmet::TooOld));
+        assert_eq!(unmet(&user(json!({"auth_time": 940}))), None);
+    }
+
+    /// A provider whose clock is 30 s behind ours stamps a login made just now with an
+    /// `auth_time` 30 s in our past: with `max_age` that login is `max_age + 30 s` old by our
+    /// clock yet fresh. The callback's check (`check_max_age` in grantkit's ID-token
+    /// validation) allows the client's ID-token leeway; the route must allow the same, or the
+    /// user is sent to log in again right after logging in.
+    #[test]
+    fn step_up_max_age_allows_the_clock_leeway_of_the_callback_check() {
+        let demand = StepUp::new().max_age(Duration::from_secs(300));
+        let now = 10_000;
+        let skewed = user(json!({"auth_time": now - 300 - 30}));
+        assert_eq!(demand.unmet_by(&skewed, now, DEFAULT_ID_TOKEN_LEEWAY), None);
+        let far_older = user(json!({"auth_time": now - 300 - 3600}));
+        assert_eq!(
+            demand.unmet_by(&far_older, now, DEFAULT_ID_TOKEN_LEEWAY),
+            Some(Unmet::TooOld)
+        );
     }
 
     #[test]
     fn step_up_acr_must_be_one_of_the_accepted_values() {
         let demand = StepUp::new().acr("mfa").acr("hwk");
-        assert_eq!(demand.unmet_by(&user(json!({})), 0), Some(Unmet::Acr));
+        assert_eq!(
+            demand.unmet_by(&user(json!({})), 0, Duration::ZERO),
+            Some(Unmet::Acr)
+        );
         let weak = user(json!({"acr": "weak"}));
-        assert_eq!(demand.unmet_by(&weak, 0), Some(Unmet::Acr));
-        assert_eq!(demand.unmet_by(&user(json!({"acr": "hwk"})), 0), None);
+        assert_eq!(demand.unmet_by(&weak, 0, Duration::ZERO), Some(Unmet::Acr));
+        assert_eq!(
+            demand.unmet_by(&user(json!({"acr": "hwk"})), 0, Duration::ZERO),
+            None
+        );
     }
 
     #[test]

@@ -24,14 +24,29 @@ const READY_WAIT: Duration = Duration::from_secs(420);
 /// Runs Keycloak and stops it when stdin closes: when the test process exits, however it
 /// exits, the pipe closes and Keycloak is stopped with it. Its instance folder goes too, but
 /// with `GRANTKIT_KEEP_LOGS=1` its log is kept beside it (`<folder>.log`).
+///
+/// Keycloak ending by itself (bad config, port clash, JVM failure) ends the supervisor too,
+/// with Keycloak's status and its log kept at `<folder>.log`: `wait_ready` then fails at once
+/// instead of polling for [`READY_WAIT`]. Stdin is watched in a background job, which a
+/// shell without job control starts on `/dev/null` (POSIX, "Asynchronous Lists"): it reads
+/// a copy of stdin (fd 3) instead.
 const SUPERVISOR: &str = r#"home="$1"; shift
-"$home/bin/kc.sh" "$@" > "$home/keycloak.log" 2>&1 &
+exec 3<&0
+"$home/bin/kc.sh" "$@" > "$home/keycloak.log" 2>&1 3<&- &
 kc=$!
-cat > /dev/null
-kill -TERM "$kc" 2>/dev/null
+{ cat <&3 > /dev/null; : > "$home/stopping"; kill -TERM "$kc" 2>/dev/null; } &
+watch=$!
+exec 3<&-
 wait "$kc"
-[ "${GRANTKIT_KEEP_LOGS:-}" = 1 ] && mv "$home/keycloak.log" "$home.log"
-rm -rf "$home""#;
+status=$?
+if [ ! -e "$home/stopping" ]; then
+  kill "$watch" 2>/dev/null
+  mv "$home/keycloak.log" "$home.log"
+elif [ "${GRANTKIT_KEEP_LOGS:-}" = 1 ]; then
+  mv "$home/keycloak.log" "$home.log"
+fi
+rm -rf "$home"
+exit "$status""#;
 
 /// A running Keycloak. Stopped when dropped, and when the test process exits.
 #[derive(Debug)]
@@ -75,33 +90,17 @@ impl Keycloak {
         let java_home = std::fs::read_to_string(dist.join(".grantkit-java-home"))
             .map(|s| s.trim().to_owned())
             .unwrap_or_default();
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(SUPERVISOR)
-            .arg("keycloak-supervisor")
-            .arg(&instance)
-            .args([
-                "start-dev",
-                // Port 0: the system picks a free one, which the log then names.
-                "--http-host=127.0.0.1",
-                "--http-port=0",
-                "--hostname-strict=false",
-                "--import-realm",
-            ])
-            .env("JAVA_HOME", java_home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
+        let args = [
+            "start-dev",
+            // Port 0: the system picks a free one, which the log then names.
+            "--http-host=127.0.0.1",
+            "--http-port=0",
+            "--hostname-strict=false",
+            "--import-realm",
+        ];
+        let mut keycloak = Self::supervise(&instance, &args, &java_home)
             .map_err(|source| InteropError::Spawn { name: NAME, source })?;
-        let mut keycloak = Self {
-            stdin: child.stdin.take(),
-            child,
-            base: String::new(),
-            issuer: String::new(),
-            user: test_user(),
-        };
-        keycloak.base = keycloak.wait_ready(&instance.join("keycloak.log"))?;
+        keycloak.base = keycloak.wait_ready(&instance, READY_WAIT)?;
         keycloak.issuer = format!("{}/realms/{KEYCLOAK_REALM}", keycloak.base);
         Ok(keycloak)
     }
@@ -117,12 +116,40 @@ impl Keycloak {
         &self.base
     }
 
-    /// Waits for the log's `Listening on: http://127.0.0.1:PORT` and returns that URL.
-    fn wait_ready(&mut self, log: &Path) -> Result<String, InteropError> {
+    /// Starts `instance`'s `bin/kc.sh` with `args` under [`SUPERVISOR`].
+    fn supervise<S: AsRef<std::ffi::OsStr>>(
+        instance: &Path,
+        args: &[S],
+        java_home: &str,
+    ) -> std::io::Result<Self> {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(SUPERVISOR)
+            .arg("keycloak-supervisor")
+            .arg(instance)
+            .args(args)
+            .env("JAVA_HOME", java_home)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Self {
+            stdin: child.stdin.take(),
+            child,
+            base: String::new(),
+            issuer: String::new(),
+            user: test_user(),
+        })
+    }
+
+    /// Waits up to `wait` for the log's `Listening on: http://127.0.0.1:PORT` and returns that
+    /// URL; fails as soon as Keycloak exits, naming the log the supervisor kept.
+    fn wait_ready(&mut self, instance: &Path, wait: Duration) -> Result<String, InteropError> {
+        let log = instance.join("keycloak.log");
         let started = Instant::now();
         let listening = "Listening on: http://127.0.0.1:";
-        while started.elapsed() < READY_WAIT {
-            let text = std::fs::read_to_string(log).unwrap_or_default();
+        while started.elapsed() < wait {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
             if let Some(at) = text.find(listening) {
                 let url = &text[at + "Listening on: ".len()..];
                 let end = url
@@ -131,13 +158,16 @@ impl Keycloak {
                 return Ok(url[..end].to_owned());
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(not_ready(format!("it exited ({status})"), &text));
+                let kept = kept_log(instance);
+                let text = std::fs::read_to_string(&kept).unwrap_or(text);
+                return Err(not_ready(format!("it exited ({status})"), &kept, &text));
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
         Err(not_ready(
-            format!("no `{listening}` within {READY_WAIT:?}"),
+            format!("no `{listening}` within {wait:?}"),
+            &log,
             &text,
         ))
     }
@@ -152,13 +182,24 @@ pub(crate) fn cache_dir() -> PathBuf {
         })
 }
 
-fn not_ready(what: String, log: &str) -> InteropError {
+fn not_ready(what: String, path: &Path, log: &str) -> InteropError {
     let tail: Vec<&str> = log.lines().rev().take(15).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
     InteropError::NotReady {
         name: NAME,
-        detail: format!("{what}; the end of its log:\n{}", tail.join("\n")),
+        detail: format!(
+            "{what}; the end of its log ({}):\n{}",
+            path.display(),
+            tail.join("\n")
+        ),
     }
+}
+
+/// Where [`SUPERVISOR`] keeps the log of `instance` once the folder is gone: `<folder>.log`.
+fn kept_log(instance: &Path) -> PathBuf {
+    let mut path = instance.as_os_str().to_owned();
+    path.push(".log");
+    PathBuf::from(path)
 }
 
 /// A Keycloak home of its own (its dev database and realm import), sharing the installed
@@ -524,39 +565,22 @@ impl Keycloak {
             .unwrap_or_default();
         let https_port = free_port().map_err(spawn)?;
         let file = |name: &str| pki.join(name).display().to_string();
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(SUPERVISOR)
-            .arg("keycloak-supervisor")
-            .arg(&instance)
-            .args([
-                "start-dev".to_owned(),
-                "--http-host=127.0.0.1".to_owned(),
-                "--http-port=0".to_owned(),
-                format!("--https-port={https_port}"),
-                format!("--https-certificate-file={}", file("server.pem")),
-                format!("--https-certificate-key-file={}", file("server.key")),
-                // `request`: a request without a certificate still reaches Keycloak, which
-                // then decides (the userinfo refusal of a bound token is Keycloak's, not TLS's).
-                "--https-client-auth=request".to_owned(),
-                format!("--truststore-paths={}", file("ca.pem")),
-                "--hostname-strict=false".to_owned(),
-                "--import-realm".to_owned(),
-            ])
-            .env("JAVA_HOME", java_home)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(spawn)?;
-        let mut keycloak = Self {
-            stdin: child.stdin.take(),
-            child,
-            base: String::new(),
-            issuer: String::new(),
-            user: test_user(),
-        };
-        keycloak.wait_ready(&instance.join("keycloak.log"))?;
+        let args = [
+            "start-dev".to_owned(),
+            "--http-host=127.0.0.1".to_owned(),
+            "--http-port=0".to_owned(),
+            format!("--https-port={https_port}"),
+            format!("--https-certificate-file={}", file("server.pem")),
+            format!("--https-certificate-key-file={}", file("server.key")),
+            // `request`: a request without a certificate still reaches Keycloak, which
+            // then decides (the userinfo refusal of a bound token is Keycloak's, not TLS's).
+            "--https-client-auth=request".to_owned(),
+            format!("--truststore-paths={}", file("ca.pem")),
+            "--hostname-strict=false".to_owned(),
+            "--import-realm".to_owned(),
+        ];
+        let mut keycloak = Self::supervise(&instance, &args, &java_home).map_err(spawn)?;
+        keycloak.wait_ready(&instance, READY_WAIT)?;
         keycloak.base = format!("https://127.0.0.1:{https_port}");
         keycloak.issuer = format!("{}/realms/{KEYCLOAK_REALM}", keycloak.base);
         Ok(keycloak)
@@ -601,4 +625,71 @@ fn free_port() -> std::io::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A Keycloak that exits at once (bad config, port clash, JVM failure) fails the start
+    /// within seconds, with its log's path and last lines, instead of polling for the whole
+    /// ready wait while the supervisor waits on stdin. A stand-in `bin/kc.sh` exits 3.
+    #[test]
+    fn keycloak_early_exit_fails_fast_with_the_end_of_its_log() {
+        let instance = std::env::temp_dir().join(format!(
+            "grantkit-keycloak-early-exit-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&instance);
+        std::fs::create_dir_all(instance.join("bin")).unwrap();
+        let script = "#!/bin/sh\necho boom\necho 'port 8080 already in use' >&2\nexit 3\n";
+        let kc = instance.join("bin/kc.sh");
+        std::fs::write(&kc, script).unwrap();
+        std::fs::set_permissions(&kc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let started = Instant::now();
+        let mut keycloak = Keycloak::supervise(&instance, &["start-dev"], "").unwrap();
+        let wait = Duration::from_secs(30);
+        let error = keycloak
+            .wait_ready(&instance, wait)
+            .unwrap_err()
+            .to_string();
+        assert!(started.elapsed() < Duration::from_secs(10), "{error}");
+        let log = kept_log(&instance);
+        assert!(error.contains("exit status: 3"), "{error}");
+        assert!(error.contains(&log.display().to_string()), "{error}");
+        assert!(error.contains("boom"), "{error}");
+        assert!(error.contains("port 8080 already in use"), "{error}");
+        drop(keycloak);
+        assert!(!instance.exists(), "the instance folder is removed");
+        let _ = std::fs::remove_file(log);
+    }
+
+    /// Closing stdin (the test process exits, or the `Keycloak` is dropped) still stops a
+    /// Keycloak that runs, and removes its folder without keeping its log.
+    #[test]
+    fn keycloak_is_stopped_when_stdin_closes() {
+        let instance =
+            std::env::temp_dir().join(format!("grantkit-keycloak-stdin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&instance);
+        std::fs::create_dir_all(instance.join("bin")).unwrap();
+        let script = "#!/bin/sh\necho 'Listening on: http://127.0.0.1:1234'\nexec sleep 300\n";
+        let kc = instance.join("bin/kc.sh");
+        std::fs::write(&kc, script).unwrap();
+        std::fs::set_permissions(&kc, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let started = Instant::now();
+        let mut keycloak = Keycloak::supervise(&instance, &["start-dev"], "").unwrap();
+        let url = keycloak
+            .wait_ready(&instance, Duration::from_secs(30))
+            .unwrap();
+        assert_eq!(url, "http://127.0.0.1:1234");
+        drop(keycloak);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(!instance.exists(), "the instance folder is removed");
+        if std::env::var_os("GRANTKIT_KEEP_LOGS").is_none_or(|v| v != "1") {
+            assert!(
+                !kept_log(&instance).exists(),
+                "no log kept after a normal stop"
+            );
+        }
+    }
 }

@@ -24,6 +24,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use grantkit::{CallbackError, Client, Error, Provider};
 use grantkit_axum::{Session, SessionIndex, SessionStore, User};
 
 use crate::store_contract::unique_subject;
@@ -48,6 +49,8 @@ pub async fn session_store_contract(store: &dyn SessionStore) {
     a_saved_session_moves_its_index_entries(store).await;
     a_deleted_session_is_gone_from_its_index(store).await;
     an_expired_session_is_gone_from_load_and_find(store).await;
+    a_login_in_progress_round_trips_and_still_checks_its_callback(store).await;
+    a_logout_in_progress_round_trips_and_still_checks_its_return(store).await;
 }
 
 /// Unique names for one proof: `(key, subject, sid)` makers.
@@ -206,4 +209,120 @@ pub async fn an_expired_session_is_gone_from_load_and_find(store: &dyn SessionSt
             "an expired session is found under {index:?}"
         );
     }
+}
+
+/// The app's redirect URI in the login proofs.
+const CALLBACK: &str = "https://app.example/callback";
+/// The app's post-logout redirect URI in the logout proof.
+const LOGGED_OUT: &str = "https://app.example/logged-out";
+
+/// A client of a provider that is never called: the proofs only build requests and check
+/// the browser's returns.
+fn offline_client() -> Client {
+    let provider = Provider::builder("session-contract")
+        .authorization_endpoint("https://op.example/authorize")
+        .token_endpoint("https://op.example/token")
+        .end_session_endpoint("https://op.example/session/end")
+        .build()
+        .expect("a provider of https endpoints");
+    Client::builder(provider, "session-contract-client")
+        .redirect_uri(CALLBACK)
+        .build()
+        .expect("a client of that provider")
+}
+
+/// The `state` parameter of a URL grantkit built.
+fn state_of(url: &url::Url) -> String {
+    url.query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .expect("the URL carries a state")
+}
+
+/// A session in the middle of a login — a real `PendingAuthorization` with its PKCE
+/// verifier, `nonce`, `state`, a resource indicator (RFC 8707) and `max_age` — loads back
+/// equal, and the loaded one still accepts the provider's callback with its `state` and
+/// refuses one with another: a store that dropped or mangled a field would make every login
+/// fail at the callback, or (a lost `nonce` or `max_age`) pass without its check.
+pub async fn a_login_in_progress_round_trips_and_still_checks_its_callback(
+    store: &dyn SessionStore,
+) {
+    let n = Names::new("pending_login");
+    let client = offline_client();
+    let (url, pending) = client
+        .authorize()
+        .scopes(["openid", "email"])
+        .max_age(Duration::from_secs(300))
+        .resource("https://orders.example/")
+        .build()
+        .expect("an authorization request");
+    assert!(
+        url.as_str().contains("code_challenge_method=S256"),
+        "PKCE sent"
+    );
+    assert!(pending.nonce().is_some(), "a nonce sent");
+    let session = Session {
+        pending_login: Some(Box::new(pending.clone())),
+        return_to: Some("/orders".into()),
+        ..Session::default()
+    };
+    store.save(&n.of("a"), &session, later()).await.unwrap();
+    let loaded = store.load(&n.of("a")).await.unwrap().expect("the session");
+    let loaded = loaded
+        .pending_login
+        .expect("the login in progress round trip");
+    assert_eq!(
+        *loaded, pending,
+        "every field of the pending login round trip"
+    );
+    assert_eq!(loaded.max_age(), Some(300), "max_age round trip");
+    assert_eq!(
+        loaded.resources(),
+        ["https://orders.example/"],
+        "resource round trip"
+    );
+    let state = state_of(&url);
+    let callback = format!("{CALLBACK}?code=the-code&state={state}");
+    let code = loaded.verify_callback(&callback);
+    assert!(code.is_ok(), "the callback with its state: {code:?}");
+    let forged = format!("{CALLBACK}?code=the-code&state=not-{state}");
+    let refused = loaded.verify_callback(&forged).unwrap_err();
+    assert!(
+        matches!(refused, Error::Callback(CallbackError::StateMismatch)),
+        "a callback with another state: {refused}"
+    );
+}
+
+/// A session in the middle of an RP-initiated logout loads back with its `PendingLogout`,
+/// which still accepts the provider's return with its `state` and refuses another.
+pub async fn a_logout_in_progress_round_trips_and_still_checks_its_return(
+    store: &dyn SessionStore,
+) {
+    let n = Names::new("pending_logout");
+    let client = offline_client();
+    let (url, pending) = client
+        .logout()
+        .post_logout_redirect_uri(LOGGED_OUT)
+        .build()
+        .expect("a logout request");
+    let mut session = signed_in(&n.of("alice"), &n.of("s1"));
+    session.pending_logout = Some(Box::new(pending));
+    store.save(&n.of("a"), &session, later()).await.unwrap();
+    let loaded = store.load(&n.of("a")).await.unwrap().expect("the session");
+    let loaded = loaded
+        .pending_logout
+        .expect("the logout in progress round trip");
+    assert_eq!(loaded.post_logout_redirect_uri(), Some(LOGGED_OUT));
+    let state = state_of(&url);
+    let back = format!("{LOGGED_OUT}?state={state}");
+    assert!(
+        loaded.verify_return(&back).is_ok(),
+        "the return with its state"
+    );
+    let forged = format!("{LOGGED_OUT}?state=not-{state}");
+    let refused = loaded.verify_return(&forged).unwrap_err();
+    assert!(
+        matches!(refused, Error::Callback(CallbackError::StateMismatch)),
+        "a return with another state: {refused}"
+    );
 }

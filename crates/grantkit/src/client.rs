@@ -114,7 +114,7 @@ impl Client {
             http_options: HttpOptions::default(),
             http_client_builder: None,
             resolve: HashMap::new(),
-            leeway: Duration::from_secs(60),
+            leeway: crate::oidc::DEFAULT_ID_TOKEN_LEEWAY,
             jwks: JwksOptions::default(),
             authorization_alg: None,
         }
@@ -189,6 +189,22 @@ impl Client {
 
     pub(crate) fn id_token_verifier(&self) -> Option<&IdTokenVerifier> {
         self.inner.id_tokens.as_ref()
+    }
+
+    /// The clock skew its ID-token checks tolerate, `auth_time` against `max_age` included
+    /// ([`ClientBuilder::id_token_leeway`]; [`DEFAULT_ID_TOKEN_LEEWAY`](crate::oidc::DEFAULT_ID_TOKEN_LEEWAY)
+    /// when unset or when the client validates no ID tokens).
+    ///
+    /// ```
+    /// # fn run(client: grantkit::Client) {
+    /// let leeway = client.id_token_leeway();
+    /// # let _ = leeway; }
+    /// ```
+    pub fn id_token_leeway(&self) -> Duration {
+        self.inner.id_tokens.as_ref().map_or(
+            crate::oidc::DEFAULT_ID_TOKEN_LEEWAY,
+            IdTokenVerifier::leeway,
+        )
     }
 
     /// Whether this client validates ID tokens (the provider has an issuer and a JWKS URI).
@@ -691,7 +707,8 @@ impl ClientBuilder {
         self
     }
 
-    /// Clock skew tolerated on ID-token `exp` and `iat` (default 60 s).
+    /// Clock skew tolerated on ID-token `exp`, `iat` and `auth_time` against `max_age`
+    /// (default [`DEFAULT_ID_TOKEN_LEEWAY`](crate::oidc::DEFAULT_ID_TOKEN_LEEWAY), 60 s).
     pub fn id_token_leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self

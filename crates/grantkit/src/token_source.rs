@@ -112,10 +112,63 @@ struct RefreshState {
     /// A refreshed pair the store failed to save. Its refresh token may be the only live one,
     /// so it is saved before anything else is tried.
     unsaved: Option<TokenSet>,
-    /// A refresh token the provider answered `invalid_grant` to in a background refresh, and
-    /// that answer: while the store still holds that refresh token, it is the outcome of a
-    /// foreground refresh without asking the provider again.
-    dead_grant: Option<(Secret, Error)>,
+    /// A refresh token the provider answered `invalid_grant` to, in a background refresh or a
+    /// resource's refresh: while the store still holds that refresh token, the answer is the
+    /// outcome of a later refresh without asking the provider again.
+    dead_grant: Option<DeadGrant>,
+}
+
+/// An `invalid_grant` answer and what it was given for.
+struct DeadGrant {
+    refresh_token: Secret,
+    /// The resource refreshed for; `None`: the main token. A provider may refuse one
+    /// resource alone (a consent it lacks), so such a record does not stop other refreshes.
+    resource: Option<String>,
+    error: Error,
+}
+
+/// What a refresh is for.
+enum Target<'a> {
+    /// The main token.
+    Main(&'a Need),
+    /// The token for one resource (RFC 8707).
+    Resource(&'a str),
+}
+
+impl Target<'_> {
+    /// Whether `tokens` already hold what this refresh is for.
+    fn is_met_by(&self, tokens: &TokenSet, margin: Duration) -> bool {
+        match self {
+            Target::Main(need) => !need.is_unusable(tokens, margin),
+            Target::Resource(resource) => tokens
+                .resource_token(resource)
+                .is_some_and(|t| !t.expires_within(margin)),
+        }
+    }
+
+    fn resource(&self) -> Option<&str> {
+        match self {
+            Target::Main(_) => None,
+            Target::Resource(resource) => Some(resource),
+        }
+    }
+
+    /// Whether its `invalid_grant` is recorded. A foreground main refresh hands its error to
+    /// every waiter instead; a resource's refresh has no background, so its callers would
+    /// each send the dead refresh token again.
+    fn records_invalid_grant(&self) -> bool {
+        !matches!(self, Target::Main(Need::Fresh | Need::Replace(_)))
+    }
+}
+
+impl RefreshState {
+    /// The recorded `invalid_grant` that answers a refresh of `stored` for `target`, if any.
+    fn dead_grant_for(&self, stored: &TokenSet, target: &Target<'_>) -> Option<Error> {
+        let dead = self.dead_grant.as_ref()?;
+        let same_token = stored.refresh_token() == Some(&dead.refresh_token);
+        let covers = dead.resource.is_none() || dead.resource.as_deref() == target.resource();
+        (same_token && covers).then(|| dead.error.clone())
+    }
 }
 
 /// Why a caller wants a (new) token.
@@ -596,6 +649,10 @@ impl Inner {
         if let Some(token) = self.usable_resource_token(resource) {
             return Ok(token);
         }
+        let target = Target::Resource(resource);
+        if let Some(error) = state.dead_grant_for(&stored, &target) {
+            return Err(error);
+        }
         let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
         tracing::debug!(
             provider = client.provider().name(),
@@ -609,9 +666,10 @@ impl Inner {
         {
             Ok(fresh) => fresh,
             Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
+                self.after_invalid_grant(state, &stored, &target, e).await?;
                 return self
-                    .resource_after_invalid_grant(&stored, resource, e)
-                    .await;
+                    .usable_resource_token(resource)
+                    .ok_or(Error::NoRefreshToken);
             }
             Err(e) => return Err(e),
         };
@@ -627,32 +685,6 @@ impl Inner {
                 })
             })
             .ok_or(Error::NoRefreshToken)
-    }
-
-    /// [`after_invalid_grant`](Self::after_invalid_grant) for a resource's token: when the
-    /// store now holds another refresh token and a usable token for `resource`, another
-    /// process won a concurrent refresh; its result is used instead of the error.
-    async fn resource_after_invalid_grant(
-        &self,
-        used: &TokenSet,
-        resource: &str,
-        error: Error,
-    ) -> Result<AccessToken> {
-        if let Ok(Some(now)) = self.store.load().await {
-            let usable = now
-                .resource_token(resource)
-                .is_some_and(|t| !t.expires_within(self.margin));
-            if now.refresh_token() != used.refresh_token() && usable {
-                tracing::warn!(
-                    "invalid_grant, but another process stored newer tokens meanwhile (concurrent refresh outside the store lock); using them"
-                );
-                self.install(now);
-                if let Some(token) = self.usable_resource_token(resource) {
-                    return Ok(token);
-                }
-            }
-        }
-        Err(error)
     }
 
     /// The refresh protocol, run by one task at a time in this process.
@@ -685,18 +717,17 @@ impl Inner {
             tracing::debug!("the store holds a token refreshed elsewhere; using it");
             return Ok(self.install(stored));
         }
-        if let Some((dead, error)) = &state.dead_grant {
-            if stored.refresh_token() == Some(dead) {
-                // Refused in a background refresh already: asking again would be refused too.
-                return Err(error.clone());
-            }
+        let target = Target::Main(need);
+        if let Some(error) = state.dead_grant_for(&stored, &target) {
+            // Refused already: asking again would be refused too.
+            return Err(error);
         }
         let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
         tracing::debug!(provider = client.provider().name(), "refreshing tokens");
         let refreshed = match client.refresh(&stored).await {
             Ok(refreshed) => refreshed,
             Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
-                return self.after_invalid_grant(state, &stored, need, e).await;
+                return self.after_invalid_grant(state, &stored, &target, e).await;
             }
             Err(e) => return Err(e),
         };
@@ -706,24 +737,32 @@ impl Inner {
     /// Rotation detection: `invalid_grant` for the stored refresh token, while the store now
     /// holds a newer usable pair, means another process refreshed at the same time — its store
     /// lock's lease ran out under it, or it writes without the lock. Its pair is the live one:
-    /// use it instead of logging the user out. Otherwise the error stands.
+    /// use it instead of logging the user out. Otherwise the error stands, and is recorded
+    /// when `target` records it.
     async fn after_invalid_grant(
         &self,
         state: &mut RefreshState,
         used: &TokenSet,
-        need: &Need,
+        target: &Target<'_>,
         error: Error,
     ) -> Result<Arc<TokenSet>> {
         if let Ok(Some(now)) = self.store.load().await {
-            if now.refresh_token() != used.refresh_token() && !need.is_unusable(&now, self.margin) {
+            if now.refresh_token() != used.refresh_token() && target.is_met_by(&now, self.margin) {
                 tracing::warn!(
                     "invalid_grant, but another process stored newer tokens meanwhile (concurrent refresh outside the store lock); using them"
                 );
                 return Ok(self.install(now));
             }
         }
-        if let (Need::Ahead(_), Some(refresh_token)) = (need, used.refresh_token()) {
-            state.dead_grant = Some((refresh_token.clone(), error.clone()));
+        let recorded = used
+            .refresh_token()
+            .filter(|_| target.records_invalid_grant());
+        if let Some(refresh_token) = recorded {
+            state.dead_grant = Some(DeadGrant {
+                refresh_token: refresh_token.clone(),
+                resource: target.resource().map(str::to_owned),
+                error: error.clone(),
+            });
         }
         Err(error)
     }

@@ -359,6 +359,40 @@ async fn invalid_grant_after_a_concurrent_rotation_for_a_resource_uses_the_store
     assert_eq!(fake.token_requests(), 2, "two refreshes raced (no lock)");
 }
 
+/// RFC 6749 §5.2: `invalid_grant` to a refresh means the refresh token is invalid, expired or
+/// revoked, so sending it again cannot succeed; it only loads the provider (and its abuse
+/// detection) once per call. `access_token_for` records it like the main refresh does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_grant_for_a_resource_is_not_sent_again() {
+    const RESOURCE: &str = "https://reports.example/";
+    let fake = Fake::start().await;
+    fake.set_behaviour(Behaviour::Fail(400, "invalid_grant"));
+    let source = TokenSource::builder(fake.client())
+        .tokens(valid_for("at-0", Some("rt-0"), 3600))
+        .build()
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        let e = source.access_token_for(RESOURCE).await.unwrap_err();
+        assert_eq!(e.oauth_code(), Some(&OAuthErrorCode::InvalidGrant), "{e}");
+        assert!(e.is_reauthorization_required(), "{e}");
+    }
+    assert_eq!(
+        fake.token_requests(),
+        1,
+        "the recorded answer, not a request per call with the dead refresh token"
+    );
+    // A provider may refuse one resource's refresh alone (a consent it lacks): the record
+    // does not stop the main refresh, and a new refresh token clears it.
+    fake.set_behaviour(Behaviour::Rotate);
+    assert_eq!(source.force_refresh().await.unwrap().expose(), "at-1");
+    assert_eq!(
+        source.access_token_for(RESOURCE).await.unwrap().expose(),
+        "at-2"
+    );
+    assert_eq!(fake.token_requests(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sources_sharing_a_file_refresh_once_under_its_lock() {
     let fake = Fake::start().await;

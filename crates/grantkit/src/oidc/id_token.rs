@@ -109,6 +109,13 @@ pub(crate) struct Expectations<'a> {
     pub(crate) acr_values: &'a [String],
 }
 
+/// The clock skew tolerated by default on ID-token `exp`, `iat`, `nbf` and on `auth_time`
+/// against `max_age`: [`ClientBuilder::id_token_leeway`](crate::ClientBuilder::id_token_leeway)
+/// changes it per client. Code that compares those times itself (a step-up check of a stored
+/// login) uses [`Client::id_token_leeway`](crate::Client::id_token_leeway), which falls back
+/// to it.
+pub const DEFAULT_ID_TOKEN_LEEWAY: Duration = Duration::from_secs(60);
+
 /// Validates ID tokens for one client at one issuer.
 pub(crate) struct IdTokenVerifier {
     pub(crate) jwks: JwksCache,

@@ -7,10 +7,10 @@ pub(crate) mod metadata;
 
 pub use crate::error::IdTokenError;
 pub use discovery::Discovery;
-pub use id_token::IdTokenClaims;
 pub(crate) use id_token::{
     is_supported as is_supported_alg, jws_header, Expectations, IdTokenVerifier,
 };
+pub use id_token::{IdTokenClaims, DEFAULT_ID_TOKEN_LEEWAY};
 pub(crate) use jwks::JwksCache;
 pub use jwks::JwksOptions;
 pub use metadata::ProviderMetadata;
