@@ -12,6 +12,7 @@ use std::time::Duration;
 use grantkit::error::MtlsError;
 use grantkit::mtls::TlsIdentity;
 use grantkit::oidc::Discovery;
+use grantkit::registration::{ClientRegistration, Registrar};
 use grantkit::{
     AuthMethod, AuthorizedClient, Client, Endpoint, Error, OAuthErrorCode, Provider, TokenSet,
     TokenSource,
@@ -423,4 +424,39 @@ fn assert_untrusted(e: &Error) {
             if message.contains("certificate")),
         "{e:?}"
     );
+}
+
+/// A `Registrar` made from a provider found trusting a private CA registers over that CA too
+/// (RFC 7591 at the peer's `registration_endpoint`, served on the same HTTPS listener).
+#[tokio::test]
+async fn discovery_root_reaches_the_registrar_of_its_provider() {
+    let tls = &pki().peer;
+    let env = [
+        ("PEER_TLS_CERT", tls.cert.as_str()),
+        ("PEER_TLS_KEY", tls.key.as_str()),
+        ("PEER_TLS_CA", tls.ca.as_str()),
+        ("PEER_REGISTRATION", "1"),
+    ];
+    let test = "discovery_root_reaches_the_registrar_of_its_provider";
+    let Some(peer) = OidcPeer::start_with_env_or_skip(test, &env) else {
+        return;
+    };
+    let provider = discovery(&peer)
+        .root_certificate(ca())
+        .fetch()
+        .await
+        .unwrap();
+    let registration = ClientRegistration::new()
+        .client_name("grantkit private CA test")
+        .redirect_uri(PEER_REDIRECT_URI)
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .grant_types(["authorization_code"])
+        .response_types(["code"])
+        .extra("application_type", "native");
+    let registered = Registrar::new(&provider)
+        .unwrap()
+        .register(&registration)
+        .await
+        .unwrap();
+    assert!(!registered.client_id.is_empty());
 }
