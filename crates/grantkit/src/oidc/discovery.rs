@@ -128,7 +128,8 @@ impl ProviderMetadata {
 /// [`Discovery::expected_issuer`]: the check still runs, against that value.
 ///
 /// Results are cached per process for an hour (see [`Discovery::cache_ttl`]), kept warm and
-/// served through an outage of the discovery endpoint (see [`Discovery::metadata`]).
+/// served through an outage of the discovery endpoint (see [`Discovery::metadata`]), unless
+/// extra roots were given (see [`Discovery::root_certificate`]).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), grantkit::Error> {
