@@ -3,10 +3,8 @@
 //! A preset is one entry of [`PRESETS`] and one arm of [`Preset`]; everything else (discovery,
 //! default scopes, what is recorded in the profile) is decided here.
 
-use std::time::Duration;
-
-use grantkit::oidc::{Discovery, ProviderMetadata};
-use grantkit::{Endpoint, Provider};
+use grantkit::oidc::Discovery;
+use grantkit::Provider;
 use grantkit_polar_sh::PolarSh;
 
 use crate::error::{CliError, CliResult};
@@ -247,78 +245,25 @@ impl Selected {
         }
     }
 
-    /// Fetches the provider's metadata (issuer checked).
-    pub async fn discover(&self) -> grantkit::Result<Provider> {
+    /// Fetches the provider's metadata (issuer checked), trusting `ca` too when given
+    /// (`--ca-cert`, a provider behind a private CA). Only an issuer's discovery takes it: the
+    /// presets' providers are public.
+    pub async fn discover(&self, ca: Option<&reqwest::Certificate>) -> grantkit::Result<Provider> {
         match self {
             Selected::Issuer { issuer, expected } => {
-                let discovery = Discovery::new(issuer.clone());
-                match expected {
-                    Some(expected) => discovery.expected_issuer(expected.clone()),
-                    None => discovery,
+                let mut discovery = Discovery::new(issuer.clone());
+                if let Some(expected) = expected {
+                    discovery = discovery.expected_issuer(expected.clone());
                 }
-                .fetch()
-                .await
+                if let Some(ca) = ca {
+                    discovery = discovery.root_certificate(ca.clone());
+                }
+                discovery.fetch().await
             }
             Selected::PolarSh { polar, .. } => polar.discover().await,
             // No discovery document: the preset's endpoints.
             Selected::AccessLink { endpoints, .. } => endpoints.provider(),
         }
-    }
-
-    /// [`Selected::discover`] for a provider on a private CA (`--ca-cert`): grantkit's
-    /// `Discovery` trusts only the system's roots, so the document is fetched here with `ca`
-    /// trusted too, then given the same checks (the issuer matches exactly, the endpoint
-    /// policy). Only an issuer's discovery changes: the presets' providers are public.
-    pub async fn discover_trusting(&self, ca: &reqwest::Certificate) -> grantkit::Result<Provider> {
-        let Selected::Issuer { issuer, expected } = self else {
-            return self.discover().await;
-        };
-        let transport = |e: reqwest::Error| grantkit::Error::Transport {
-            endpoint: Endpoint::Discovery,
-            message: e.without_url().to_string(),
-        };
-        let http = reqwest::Client::builder()
-            .tls_certs_merge([ca.clone()])
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(transport)?;
-        let url = format!(
-            "{}/.well-known/openid-configuration",
-            issuer.trim_end_matches('/')
-        );
-        let mut response = http
-            .get(url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(transport)?;
-        // A discovery document is a few kilobytes: a server sending more is not read further.
-        const LIMIT: usize = 1024 * 1024;
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            body.extend_from_slice(&chunk);
-            if body.len() > LIMIT {
-                return Err(grantkit::Error::BodyTooLarge {
-                    endpoint: Endpoint::Discovery,
-                    limit: LIMIT,
-                });
-            }
-        }
-        let metadata: ProviderMetadata = serde_json::from_slice(&body).map_err(|e| {
-            grantkit::Error::Config(format!("the discovery document does not read: {e}"))
-        })?;
-        let wanted = expected.as_deref().unwrap_or(issuer);
-        if metadata.issuer != wanted {
-            return Err(grantkit::Error::IssuerMismatch {
-                expected: wanted.to_owned(),
-                found: metadata.issuer.chars().take(200).collect(),
-            });
-        }
-        metadata.check_endpoints(issuer)?;
-        let name = metadata.issuer.clone();
-        metadata.into_provider(name)
     }
 
     /// The scopes asked for when `--scope` is not given.

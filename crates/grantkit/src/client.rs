@@ -14,7 +14,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::address::GuardedResolver;
 use crate::dpop::Dpop;
 use crate::error::{Endpoint, Error, IdTokenError, Result};
-use crate::http::{default_builder, Http, HttpOptions, HttpResponse};
+use crate::http::{trusting, Http, HttpOptions, HttpResponse};
 use crate::jwt_auth::{client_assertion, ClientKey, JwtAudience, Signer, ASSERTION_TYPE};
 use crate::mtls::{Mtls, TlsIdentity};
 use crate::oidc::{IdTokenVerifier, JwksCache, JwksOptions};
@@ -98,6 +98,8 @@ impl fmt::Debug for Client {
 impl Client {
     /// Starts configuring a client of `provider` registered as `client_id`.
     pub fn builder(provider: Provider, client_id: impl Into<String>) -> ClientBuilder {
+        // The roots a discovery trusted serve the same hosts: the JWKS and token calls need them.
+        let root_certificates = provider.root_certificates().to_vec();
         ClientBuilder {
             provider,
             client_id: client_id.into(),
@@ -110,7 +112,7 @@ impl Client {
             require_par: false,
             dpop: None,
             tls_identity: None,
-            root_certificates: Vec::new(),
+            root_certificates,
             http_options: HttpOptions::default(),
             http_client_builder: None,
             resolve: HashMap::new(),
@@ -648,6 +650,8 @@ impl ClientBuilder {
 
     /// Trusts one more root certificate (a private CA) for every call of this client, in
     /// addition to the system's roots. There is no switch to accept invalid certificates.
+    /// A provider found by a [`Discovery`](crate::oidc::Discovery) given
+    /// [`root_certificate`](crate::oidc::Discovery::root_certificate) brings its roots already.
     pub fn root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
         self.root_certificates.push(certificate);
         self
@@ -818,14 +822,7 @@ impl ClientBuilder {
         }
         let resolver = GuardedResolver::new(self.provider.address_policy(), self.resolve);
         let roots = self.root_certificates;
-        let builder = match (self.http_client_builder, roots.is_empty()) {
-            (builder, true) => builder,
-            (builder, false) => Some(
-                builder
-                    .unwrap_or_else(|| default_builder(&self.http_options))
-                    .tls_certs_merge(roots.iter().cloned()),
-            ),
-        };
+        let builder = trusting(self.http_client_builder, &self.http_options, &roots);
         let mtls = match self.tls_identity {
             Some(identity) => Some(Mtls::build(
                 identity,

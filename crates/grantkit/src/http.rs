@@ -225,6 +225,20 @@ pub(crate) fn default_builder(options: &HttpOptions) -> reqwest::ClientBuilder {
         .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
 }
 
+/// `builder` (grantkit's defaults when `None`) trusting `roots` too; unchanged without roots,
+/// so an application's builder keeps whatever trust it was given.
+pub(crate) fn trusting(
+    builder: Option<reqwest::ClientBuilder>,
+    options: &HttpOptions,
+    roots: &[reqwest::Certificate],
+) -> Option<reqwest::ClientBuilder> {
+    if roots.is_empty() {
+        return builder;
+    }
+    let builder = builder.unwrap_or_else(|| default_builder(options));
+    Some(builder.tls_certs_merge(roots.iter().cloned()))
+}
+
 /// The HTTP client grantkit's own calls go through, for a provider crate's API calls: timeouts,
 /// the body cap of [`HttpOptions`], redirects refused ([`Error::UnexpectedRedirect`]), transport
 /// failures as [`Error::Transport`] / [`Error::Timeout`] without the URL, and [`HttpResponse::error`]

@@ -276,6 +276,9 @@ pub struct Provider {
     quirks: Quirks,
     /// RFC 8705 §5 `mtls_endpoint_aliases`: where a mutual-TLS client calls these endpoints.
     mtls_aliases: Vec<(Endpoint, Url)>,
+    /// The extra roots the discovery that found this provider trusted; never serialized, as a
+    /// saved provider's trust is the reading application's to give.
+    root_certificates: Vec<reqwest::Certificate>,
 }
 
 impl Provider {
@@ -305,6 +308,7 @@ impl Provider {
                 origin: None,
                 quirks: Quirks::default(),
                 mtls_aliases: Vec::new(),
+                root_certificates: Vec::new(),
             },
             error: None,
         }
@@ -401,6 +405,16 @@ impl Provider {
             location: origin.map(Url::to_string),
             served_from,
         });
+    }
+
+    /// The extra roots a [`Discovery`](crate::oidc::Discovery) trusted to fetch this
+    /// provider's document, which clients of it trust too.
+    pub(crate) fn root_certificates(&self) -> &[reqwest::Certificate] {
+        &self.root_certificates
+    }
+
+    pub(crate) fn set_root_certificates(&mut self, roots: Vec<reqwest::Certificate>) {
+        self.root_certificates = roots;
     }
 
     /// Every endpoint that is set, with its member name in the JSON form.

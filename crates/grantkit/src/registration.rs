@@ -379,7 +379,9 @@ impl Registrar {
             })?;
         let resolver =
             crate::address::GuardedResolver::new(provider.address_policy(), Default::default());
-        let http = Http::build(None, HttpOptions::default(), resolver)?;
+        let options = HttpOptions::default();
+        let builder = crate::http::trusting(None, &options, provider.root_certificates());
+        let http = Http::build(builder, options, resolver)?;
         Ok(Self {
             endpoint,
             http: HttpClient::from_http(http),

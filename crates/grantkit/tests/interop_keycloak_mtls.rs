@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 
 use base64::Engine;
 use grantkit::mtls::TlsIdentity;
-use grantkit::oidc::ProviderMetadata;
+use grantkit::oidc::Discovery;
 use grantkit::{
     AuthMethod, AuthorizedClient, Client, Endpoint, Error, OAuthErrorCode, Provider, TokenSet,
     TokenSource,
@@ -67,27 +67,14 @@ fn keycloak(test: &str) -> Option<&'static Keycloak> {
         .as_ref()
 }
 
-/// The mTLS realm's discovery document, fetched over HTTPS trusting the test CA, through the
-/// endpoint policy discovery applies (`Discovery` trusts only the system's roots).
+/// The mTLS realm's provider, discovered over HTTPS trusting the test CA.
 async fn provider(op: &Keycloak) -> Provider {
-    let http = reqwest::Client::builder()
-        .tls_certs_merge([ca()])
-        .build()
-        .unwrap();
-    let issuer = op.mtls_issuer();
-    let document = http
-        .get(format!("{issuer}/.well-known/openid-configuration"))
-        .send()
+    Discovery::new(op.mtls_issuer())
+        .name("keycloak-mtls")
+        .root_certificate(ca())
+        .fetch()
         .await
         .unwrap()
-        .error_for_status()
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let metadata: ProviderMetadata = serde_json::from_slice(&document).unwrap();
-    metadata.check_endpoints(&issuer).unwrap();
-    metadata.into_provider("keycloak-mtls").unwrap()
 }
 
 fn mtls_client(provider: Provider, method: AuthMethod, pem: &str) -> Client {

@@ -7,10 +7,12 @@
 //! fail `tls_client_auth` ("client certificate was not provided", lib/shared/client_auth.js).
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use grantkit::error::MtlsError;
 use grantkit::mtls::TlsIdentity;
-use grantkit::oidc::ProviderMetadata;
+use grantkit::oidc::Discovery;
+use grantkit::registration::{ClientRegistration, Registrar};
 use grantkit::{
     AuthMethod, AuthorizedClient, Client, Endpoint, Error, OAuthErrorCode, Provider, TokenSet,
     TokenSource,
@@ -66,24 +68,14 @@ fn peer(test: &str) -> Option<&'static OidcPeer> {
         .as_ref()
 }
 
-/// The peer's discovery document, fetched over HTTPS trusting the test CA, through the same
-/// endpoint policy discovery applies.
+/// The peer's provider, discovered over HTTPS trusting the test CA.
 async fn provider(peer: &OidcPeer) -> Provider {
-    let http = reqwest::Client::builder()
-        .tls_certs_merge([ca()])
-        .build()
-        .unwrap();
-    let document = http
-        .get(peer.url("/.well-known/openid-configuration"))
-        .send()
+    Discovery::new(peer.issuer())
+        .name("mtls-peer")
+        .root_certificate(ca())
+        .fetch()
         .await
         .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let metadata: ProviderMetadata = serde_json::from_slice(&document).unwrap();
-    metadata.check_endpoints(peer.issuer()).unwrap();
-    metadata.into_provider("mtls-peer").unwrap()
 }
 
 fn mtls_client(provider: Provider, id: &str, method: AuthMethod, pem: &str) -> Client {
@@ -351,4 +343,120 @@ async fn mtls_token_response_bound_to_another_certificate_is_refused() {
         "{e:?}"
     );
     assert!(!format!("{e} {e:?}").contains("bound-elsewhere-TOKEN"));
+}
+
+/// A discovery for the peer, by its HTTPS issuer, with the cache off so each test fetches.
+fn discovery(peer: &OidcPeer) -> Discovery {
+    Discovery::new(peer.issuer()).cache_ttl(Duration::ZERO)
+}
+
+/// A provider behind a private CA (an internal Keycloak, an mTLS deployment): discovery trusts
+/// the root it is given, with the issuer check and endpoint policy unchanged; without the root
+/// the handshake fails (rustls: `invalid peer certificate: UnknownIssuer`) as a transport error
+/// of the discovery call, not a parse or issuer error.
+#[tokio::test]
+async fn discovery_behind_a_private_ca_needs_its_root() {
+    let Some(peer) = peer("discovery_behind_a_private_ca_needs_its_root") else {
+        return;
+    };
+    let provider = discovery(peer)
+        .root_certificate(ca())
+        .fetch()
+        .await
+        .unwrap();
+    assert_eq!(provider.issuer(), Some(peer.issuer()));
+    assert_eq!(
+        provider
+            .mtls_endpoint_alias(Endpoint::Token)
+            .map(|u| u.as_str()),
+        Some(peer.url("/mtls/token").as_str())
+    );
+    let e = discovery(peer).fetch().await.unwrap_err();
+    assert_untrusted(&e);
+}
+
+/// The root a discovery trusted is carried into the `Client` built from its provider: the
+/// JWKS is fetched over the same private CA and the ID token of a login validates, with no
+/// `ClientBuilder::root_certificate` of its own.
+#[tokio::test]
+async fn discovery_root_reaches_the_jwks_fetch_of_its_client() {
+    let Some(peer) = peer("discovery_root_reaches_the_jwks_fetch_of_its_client") else {
+        return;
+    };
+    let provider = discovery(peer)
+        .root_certificate(ca())
+        .fetch()
+        .await
+        .unwrap();
+    let client = Client::builder(provider, "mtls-client")
+        .auth_method(AuthMethod::TlsClientAuth)
+        .tls_identity(TlsIdentity::from_pem(&pki().client).unwrap())
+        .redirect_uri(PEER_REDIRECT_URI)
+        .scopes(["openid", "email"])
+        .build()
+        .unwrap();
+    let tokens = login(&client, "alice").await;
+    let claims = tokens.id_token_claims().expect("a validated ID token");
+    assert_eq!(claims.iss, peer.issuer());
+}
+
+/// The process-wide discovery cache never hands a document fetched trusting a root to a
+/// discovery that was not given it: the second, root-less discovery of the same issuer (cache
+/// on) still fails the handshake.
+#[tokio::test]
+async fn discovery_cache_never_lends_a_trusted_root_to_a_discovery_without_it() {
+    let Some(peer) = peer("discovery_cache_never_lends_a_trusted_root_to_a_discovery_without_it")
+    else {
+        return;
+    };
+    Discovery::new(peer.issuer())
+        .root_certificate(ca())
+        .fetch()
+        .await
+        .unwrap();
+    let e = Discovery::new(peer.issuer()).fetch().await.unwrap_err();
+    assert_untrusted(&e);
+}
+
+fn assert_untrusted(e: &Error) {
+    assert!(
+        matches!(e, Error::Transport { endpoint: Endpoint::Discovery, message }
+            if message.contains("certificate")),
+        "{e:?}"
+    );
+}
+
+/// A `Registrar` made from a provider found trusting a private CA registers over that CA too
+/// (RFC 7591 at the peer's `registration_endpoint`, served on the same HTTPS listener).
+#[tokio::test]
+async fn discovery_root_reaches_the_registrar_of_its_provider() {
+    let tls = &pki().peer;
+    let env = [
+        ("PEER_TLS_CERT", tls.cert.as_str()),
+        ("PEER_TLS_KEY", tls.key.as_str()),
+        ("PEER_TLS_CA", tls.ca.as_str()),
+        ("PEER_REGISTRATION", "1"),
+    ];
+    let test = "discovery_root_reaches_the_registrar_of_its_provider";
+    let Some(peer) = OidcPeer::start_with_env_or_skip(test, &env) else {
+        return;
+    };
+    let provider = discovery(&peer)
+        .root_certificate(ca())
+        .fetch()
+        .await
+        .unwrap();
+    let registration = ClientRegistration::new()
+        .client_name("grantkit private CA test")
+        .redirect_uri(PEER_REDIRECT_URI)
+        .auth_method(AuthMethod::ClientSecretBasic)
+        .grant_types(["authorization_code"])
+        .response_types(["code"])
+        .extra("application_type", "native");
+    let registered = Registrar::new(&provider)
+        .unwrap()
+        .register(&registration)
+        .await
+        .unwrap();
+    assert!(!registered.client_id.is_empty());
 }

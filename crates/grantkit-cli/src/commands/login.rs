@@ -136,11 +136,10 @@ pub async fn run(ctx: &Ctx, args: LoginArgs) -> CliResult {
         .as_ref()
         .map(Loopback::redirect_uri)
         .unwrap_or_default();
-    let provider = match &ca {
-        Some(ca) => selected.discover_trusting(ca).await,
-        None => selected.discover().await,
-    }
-    .map_err(|e| discovery_error(&selected, &e))?;
+    let provider = selected
+        .discover(ca.as_ref())
+        .await
+        .map_err(|e| discovery_error(&selected, &e))?;
     let scopes: Vec<String> = match &args.scope {
         Some(scope) => scope.split_ascii_whitespace().map(str::to_owned).collect(),
         None => selected.default_scopes(&provider),

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::address::GuardedResolver;
 use crate::error::{truncate, Endpoint, Error, Result};
-use crate::http::{parse_json, Http, HttpOptions};
+use crate::http::{parse_json, trusting, Http, HttpOptions};
 use crate::provider::{AuthMethod, Provider};
 use crate::warm::{Fetch, Warm, WarmPolicy};
 
@@ -128,7 +128,8 @@ impl ProviderMetadata {
 /// [`Discovery::expected_issuer`]: the check still runs, against that value.
 ///
 /// Results are cached per process for an hour (see [`Discovery::cache_ttl`]), kept warm and
-/// served through an outage of the discovery endpoint (see [`Discovery::metadata`]).
+/// served through an outage of the discovery endpoint (see [`Discovery::metadata`]), unless
+/// extra roots were given (see [`Discovery::root_certificate`]).
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), grantkit::Error> {
@@ -150,6 +151,7 @@ pub struct Discovery {
     max_stale: Duration,
     http_options: HttpOptions,
     resolve: HashMap<String, Vec<IpAddr>>,
+    root_certificates: Vec<reqwest::Certificate>,
 }
 
 /// Keyed by location, expected issuer and every setting that changes how the document is
@@ -188,6 +190,7 @@ impl Discovery {
             max_stale: Duration::from_secs(24 * 3600),
             http_options: HttpOptions::default(),
             resolve: HashMap::new(),
+            root_certificates: Vec::new(),
         }
     }
 
@@ -226,6 +229,33 @@ impl Discovery {
         self
     }
 
+    /// Trusts one more root certificate (a private CA, as for an internal Keycloak) for the
+    /// metadata request, in addition to the system's roots: the same certificate type as
+    /// [`ClientBuilder::root_certificate`](crate::ClientBuilder::root_certificate). The
+    /// provider [`fetch`](Discovery::fetch) returns carries it, so a [`Client`](crate::Client)
+    /// built from that provider trusts it for every call, its JWKS fetches included.
+    ///
+    /// Only trust is added: the issuer check and the endpoint policy are the same, and there
+    /// is no switch to accept invalid certificates. A discovery given extra roots is not kept
+    /// in the process-wide cache (certificates cannot be compared, and a document vouched for
+    /// by one configuration's root must not reach one that does not trust it): fetch once and
+    /// keep the [`Provider`].
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use grantkit::oidc::Discovery;
+    /// let ca = reqwest::Certificate::from_pem(&std::fs::read("internal-ca.pem")?)?;
+    /// let provider = Discovery::new("https://sso.corp.example/realms/main")
+    ///     .root_certificate(ca)
+    ///     .fetch()
+    ///     .await?;
+    /// # let _ = provider; Ok(()) }
+    /// ```
+    pub fn root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
+        self
+    }
+
     /// Timeouts and body cap for the metadata request.
     pub fn http_options(mut self, options: HttpOptions) -> Self {
         self.http_options = options;
@@ -241,6 +271,7 @@ impl Discovery {
         // The document's own location and the address it came from, not its issuer, say
         // whether internal hosts are fair.
         provider.set_document_origin(Url::parse(&self.location).ok().as_ref(), served_from);
+        provider.set_root_certificates(self.root_certificates);
         Ok(provider)
     }
 
@@ -256,7 +287,9 @@ impl Discovery {
             .expected_issuer
             .clone()
             .unwrap_or_else(|| self.location.clone());
-        if self.cache_ttl.is_zero() {
+        // Extra roots cannot be compared, so a cache key could not keep two such discoveries
+        // (or one with roots and one without) apart.
+        if self.cache_ttl.is_zero() || !self.root_certificates.is_empty() {
             return Ok(Arc::new(self.fetch_checked(&expected).await?));
         }
         let key = (self.location.clone(), expected.clone(), self.settings_key());
@@ -294,7 +327,8 @@ impl Discovery {
     async fn fetch_checked(&self, expected: &str) -> Result<ProviderMetadata> {
         // The location is the application's choice: no address policy, only its overrides.
         let resolver = GuardedResolver::new(None, self.resolve.clone());
-        let http = Http::build(None, self.http_options.clone(), resolver)?;
+        let builder = trusting(None, &self.http_options, &self.root_certificates);
+        let http = Http::build(builder, self.http_options.clone(), resolver)?;
         let (oidc, oauth) = well_known_urls(&self.location)?;
         let response = match self.get(&http, oidc).await {
             // RFC 8414 fallback for plain OAuth servers without an OpenID configuration.
