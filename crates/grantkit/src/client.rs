@@ -633,7 +633,8 @@ impl ClientBuilder {
     /// `tls_client_auth` / `self_signed_tls_client_auth`, and for certificate-bound access
     /// tokens whatever the method. Only the token, revocation, introspection, userinfo, PAR and
     /// device authorization calls present it, at the provider's `mtls_endpoint_aliases` where
-    /// it has them; [`AuthorizedClient::new`](crate::AuthorizedClient::new) presents it too.
+    /// it has them; [`AuthorizedClient::new`](crate::AuthorizedClient::new) presents it too,
+    /// through [`Client::resource_http_client`].
     /// Those calls use a reqwest client grantkit builds (its defaults plus
     /// [`root_certificate`](ClientBuilder::root_certificate)), not
     /// [`http_client_builder`](ClientBuilder::http_client_builder)'s.
