@@ -241,4 +241,38 @@ mod tests {
         assert!(ca.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
         assert_ne!(ca.cert_pem(), cert.cert_pem);
     }
+
+    /// RFC 8705 §3's resource server: no HTTP without a client certificate of the CA; the one
+    /// presented is recorded by its thumbprint.
+    #[tokio::test]
+    async fn mtls_server_refuses_a_client_without_certificate_and_records_the_presented_one() {
+        let ca = TestCa::new().unwrap();
+        let server_cert = ca.sign("127.0.0.1", &["127.0.0.1"]).unwrap();
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let server = MtlsServer::start(&server_cert, ca.cert_pem(), app)
+            .await
+            .unwrap();
+        let root = reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap();
+        let bare = reqwest::Client::builder()
+            .tls_certs_merge([root.clone()])
+            .build()
+            .unwrap();
+        assert!(bare.get(server.url("/")).send().await.is_err());
+        assert!(server.client_thumbprints().is_empty());
+
+        let client = ca.sign("c", &[]).unwrap();
+        let identity = reqwest::Identity::from_pem(client.identity_pem().as_bytes()).unwrap();
+        let presenting = reqwest::Client::builder()
+            .tls_certs_merge([root])
+            .identity(identity)
+            .build()
+            .unwrap();
+        let answer = presenting.get(server.url("/")).send().await.unwrap();
+        assert_eq!(answer.text().await.unwrap(), "ok");
+        let der =
+            rustls::pki_types::CertificateDer::from_pem_slice(client.cert_pem.as_bytes()).unwrap();
+        let expected =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(der.as_ref()));
+        assert_eq!(server.client_thumbprints(), [expected]);
+    }
 }
