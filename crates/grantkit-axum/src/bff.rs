@@ -68,10 +68,11 @@ impl Grantkit {
         let state = Bff {
             gk: self.clone(),
             apis: Arc::new(apis),
-            // The grantkit client's own HTTP client: redirects off, so an upstream redirect
-            // goes back to the SPA as it came instead of being followed out of the
-            // allowlisted base (with the user's token, on the same origin).
-            http: self.client().http_client().reqwest().clone(),
+            // The layer's resource-server client: redirects off, so an upstream redirect goes
+            // back to the SPA as it came instead of being followed out of the allowlisted base
+            // (with the user's token, on the same origin); and the client's certificate, which
+            // a certificate-bound token (RFC 8705 §3) is refused without.
+            http: self.inner.http.clone(),
         };
         let guarded = Router::new()
             .route("/bff/user", get(user))

@@ -45,7 +45,9 @@ pub(crate) struct Inner {
     sources: Mutex<HashMap<String, (String, TokenSource)>>,
     pub(crate) customize: Option<Customize>,
     source_config: Option<SourceConfig>,
-    /// One HTTP client for the API calls of every request (connection reuse).
+    /// One HTTP client for the API calls of every request (connection reuse): the client's
+    /// [`Client::resource_http_client`], so a certificate-bound token (RFC 8705 §3) goes with
+    /// its certificate and a resource server's redirect is not followed.
     pub(crate) http: reqwest::Client,
 }
 
@@ -148,6 +150,7 @@ impl GrantkitBuilder {
     pub fn build(self) -> Result<Grantkit, SettingsError> {
         self.settings.check(self.client.redirect_uri())?;
         let token_stores = self.token_stores.unwrap_or_else(memory_token_stores);
+        let http = self.client.resource_http_client();
         Ok(Grantkit {
             inner: Arc::new(Inner {
                 client: self.client,
@@ -162,7 +165,7 @@ impl GrantkitBuilder {
                 sources: Mutex::default(),
                 customize: self.customize,
                 source_config: self.source_config,
-                http: reqwest::Client::new(),
+                http,
             }),
         })
     }

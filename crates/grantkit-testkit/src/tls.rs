@@ -1,10 +1,23 @@
 //! Certificates made at test time (rcgen) for the mutual-TLS tests: a CA, certificates it
 //! signs, and self-signed ones, as PEM text. One copy for the peer's, Keycloak's and the
-//! CLI's mTLS tests.
+//! CLI's mTLS tests. [`MtlsServer`]: a resource server on loopback that requires a client
+//! certificate and records which one it got.
 
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use base64::Engine as _;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use sha2::{Digest, Sha256};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
 
 /// A certificate and its private key, as PEM text.
 pub struct TestCert {
@@ -88,6 +101,120 @@ impl std::fmt::Debug for TestCa {
     }
 }
 
+/// A resource server of RFC 8705 §3 on `https://127.0.0.1:PORT`: TLS with `server`'s
+/// certificate, a client certificate chained to `client_ca` **required** in the handshake (one
+/// without is refused before any HTTP), an axum router behind it. It records the SHA-256
+/// thumbprint (base64url, the `x5t#S256` of RFC 8705 §3.1) of each connection's client
+/// certificate, so a test can tell which certificate a client presented.
+pub struct MtlsServer {
+    origin: String,
+    thumbprints: Arc<Mutex<Vec<String>>>,
+}
+
+impl std::fmt::Debug for MtlsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MtlsServer")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why an [`MtlsServer`] did not start (a certificate it could not read, a port).
+pub type MtlsServerError = Box<dyn std::error::Error + Send + Sync>;
+
+impl MtlsServer {
+    /// Serves `app` on 127.0.0.1:0 in the background (`server`'s certificate must name
+    /// `127.0.0.1`; see [`TestCa::sign`]).
+    pub async fn start(
+        server: &TestCert,
+        client_ca_pem: &str,
+        app: axum::Router,
+    ) -> Result<Self, MtlsServerError> {
+        let acceptor = TlsAcceptor::from(Arc::new(server_config(server, client_ca_pem)?));
+        let tcp = TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("https://{}", tcp.local_addr()?);
+        let thumbprints = Arc::new(Mutex::new(Vec::new()));
+        let listener = MtlsListener {
+            tcp,
+            acceptor,
+            thumbprints: thumbprints.clone(),
+        };
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(Self {
+            origin,
+            thumbprints,
+        })
+    }
+
+    /// `https://127.0.0.1:PORT` followed by `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
+    }
+
+    /// The thumbprints of the client certificates of the connections so far, in order.
+    pub fn client_thumbprints(&self) -> Vec<String> {
+        self.thumbprints
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+fn server_config(
+    server: &TestCert,
+    client_ca_pem: &str,
+) -> Result<rustls::ServerConfig, MtlsServerError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from_pem_slice(client_ca_pem.as_bytes())?)?;
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build()?;
+    let chain = vec![CertificateDer::from_pem_slice(server.cert_pem.as_bytes())?];
+    let key = PrivateKeyDer::from_pem_slice(server.key_pem.as_bytes())?;
+    Ok(rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)?)
+}
+
+struct MtlsListener {
+    tcp: TcpListener,
+    acceptor: TlsAcceptor,
+    thumbprints: Arc<Mutex<Vec<String>>>,
+}
+
+impl axum::serve::Listener for MtlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            // A handshake without an acceptable client certificate ends here: no HTTP served.
+            let handshake = self.acceptor.accept(tcp);
+            let Ok(Ok(tls)) = tokio::time::timeout(Duration::from_secs(5), handshake).await else {
+                continue;
+            };
+            if let Some(leaf) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+                let thumbprint = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(Sha256::digest(leaf.as_ref()));
+                self.thumbprints
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(thumbprint);
+            }
+            return (tls, addr);
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
 fn params(cn: &str, names: Vec<String>) -> Result<CertificateParams, rcgen::Error> {
     let mut params = CertificateParams::new(names)?;
     let mut dn = DistinguishedName::new();
@@ -113,5 +240,39 @@ mod tests {
         assert!(!format!("{cert:?}").contains("PRIVATE KEY"));
         assert!(ca.cert_pem().starts_with("-----BEGIN CERTIFICATE-----"));
         assert_ne!(ca.cert_pem(), cert.cert_pem);
+    }
+
+    /// RFC 8705 §3's resource server: no HTTP without a client certificate of the CA; the one
+    /// presented is recorded by its thumbprint.
+    #[tokio::test]
+    async fn mtls_server_refuses_a_client_without_certificate_and_records_the_presented_one() {
+        let ca = TestCa::new().unwrap();
+        let server_cert = ca.sign("127.0.0.1", &["127.0.0.1"]).unwrap();
+        let app = axum::Router::new().route("/", axum::routing::get(|| async { "ok" }));
+        let server = MtlsServer::start(&server_cert, ca.cert_pem(), app)
+            .await
+            .unwrap();
+        let root = reqwest::Certificate::from_pem(ca.cert_pem().as_bytes()).unwrap();
+        let bare = reqwest::Client::builder()
+            .tls_certs_merge([root.clone()])
+            .build()
+            .unwrap();
+        assert!(bare.get(server.url("/")).send().await.is_err());
+        assert!(server.client_thumbprints().is_empty());
+
+        let client = ca.sign("c", &[]).unwrap();
+        let identity = reqwest::Identity::from_pem(client.identity_pem().as_bytes()).unwrap();
+        let presenting = reqwest::Client::builder()
+            .tls_certs_merge([root])
+            .identity(identity)
+            .build()
+            .unwrap();
+        let answer = presenting.get(server.url("/")).send().await.unwrap();
+        assert_eq!(answer.text().await.unwrap(), "ok");
+        let der =
+            rustls::pki_types::CertificateDer::from_pem_slice(client.cert_pem.as_bytes()).unwrap();
+        let expected =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(der.as_ref()));
+        assert_eq!(server.client_thumbprints(), [expected]);
     }
 }

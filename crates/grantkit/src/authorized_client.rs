@@ -73,27 +73,21 @@ impl fmt::Debug for AuthorizedClient {
 }
 
 impl AuthorizedClient {
-    /// A client with its own connection pool: 30 s timeout, 10 s to connect, up to 10
-    /// redirects (reqwest drops the `Authorization` header when a redirect leaves the host).
+    /// A client over the source's
+    /// [`Client::resource_http_client`](crate::Client::resource_http_client) (one connection
+    /// pool per [`Client`]): 30 s timeout, 10 s to connect, no redirect followed (a `3xx` is
+    /// returned as the answer).
     ///
     /// When the source's [`Client`] has a TLS identity
     /// ([`ClientBuilder::tls_identity`](crate::ClientBuilder::tls_identity)), this client
     /// presents the same certificate and trusts the same extra roots, so certificate-bound
-    /// access tokens (RFC 8705 §3) work.
+    /// access tokens (RFC 8705 §3) work. A source without a client (a static token) gets the
+    /// same settings without certificate.
     pub fn new(source: TokenSource) -> Result<Self> {
-        let builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")));
-        let builder = match source.client().and_then(Client::mtls) {
-            Some(mtls) => builder
-                .tls_certs_merge(mtls.roots.iter().cloned())
-                .identity(mtls.identity.to_reqwest()?),
-            None => builder,
+        let http = match source.client() {
+            Some(client) => client.resource_http_client(),
+            None => crate::http::resource_client(None, &[])?,
         };
-        let http = builder
-            .build()
-            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self::with_client(http, source))
     }
 

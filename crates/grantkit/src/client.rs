@@ -69,6 +69,8 @@ struct Inner {
     dpop: Option<Dpop>,
     /// The client certificate and the HTTP client that presents it (RFC 8705).
     mtls: Option<Mtls>,
+    /// The HTTP client for resource servers: no redirects, the certificate and extra roots.
+    resource_http: reqwest::Client,
     /// JARM: the algorithm signed authorization responses must use.
     authorization_alg: String,
 }
@@ -179,8 +181,32 @@ impl Client {
         self.inner.mtls.as_ref().map(|m| &m.identity)
     }
 
-    pub(crate) fn mtls(&self) -> Option<&Mtls> {
-        self.inner.mtls.as_ref()
+    /// The HTTP client for calling resource servers on this client's behalf, the one
+    /// [`AuthorizedClient::new`](crate::AuthorizedClient::new) uses: a 30 s timeout, 10 s to
+    /// connect, grantkit's User-Agent, **no redirect followed** (a `3xx` comes back as the
+    /// answer), and, when the client has them, its
+    /// [`tls_identity`](ClientBuilder::tls_identity) presented (certificate-bound tokens, RFC
+    /// 8705 §3) and its [`root_certificate`](ClientBuilder::root_certificate)s trusted.
+    /// [`http_client_builder`](ClientBuilder::http_client_builder)'s settings (a proxy, say) do
+    /// not apply to it.
+    ///
+    /// Built once with the client; clones share one connection pool. Give it to
+    /// [`AuthorizedClient::with_client`](crate::AuthorizedClient::with_client) to share it
+    /// between token sources.
+    ///
+    /// ```
+    /// use grantkit::{Client, Provider};
+    ///
+    /// let provider = Provider::builder("p")
+    ///     .token_endpoint("https://p.example/token")
+    ///     .build()?;
+    /// let client = Client::builder(provider, "my-client").build()?;
+    /// let http: reqwest::Client = client.resource_http_client();
+    /// # let _ = http;
+    /// # Ok::<(), grantkit::Error>(())
+    /// ```
+    pub fn resource_http_client(&self) -> reqwest::Client {
+        self.inner.resource_http.clone()
     }
 
     /// This client's HTTP client (same pool, timeouts and body cap), for a provider crate's API
@@ -625,7 +651,8 @@ impl ClientBuilder {
     /// `tls_client_auth` / `self_signed_tls_client_auth`, and for certificate-bound access
     /// tokens whatever the method. Only the token, revocation, introspection, userinfo, PAR and
     /// device authorization calls present it, at the provider's `mtls_endpoint_aliases` where
-    /// it has them; [`AuthorizedClient::new`](crate::AuthorizedClient::new) presents it too.
+    /// it has them; [`AuthorizedClient::new`](crate::AuthorizedClient::new) presents it too,
+    /// through [`Client::resource_http_client`].
     /// Those calls use a reqwest client grantkit builds (its defaults plus
     /// [`root_certificate`](ClientBuilder::root_certificate)), not
     /// [`http_client_builder`](ClientBuilder::http_client_builder)'s.
@@ -823,6 +850,12 @@ impl ClientBuilder {
         let resolver = GuardedResolver::new(self.provider.address_policy(), self.resolve);
         let roots = self.root_certificates;
         let builder = trusting(self.http_client_builder, &self.http_options, &roots);
+        let identity = self
+            .tls_identity
+            .as_ref()
+            .map(TlsIdentity::to_reqwest)
+            .transpose()?;
+        let resource_http = crate::http::resource_client(identity, &roots)?;
         let mtls = match self.tls_identity {
             Some(identity) => Some(Mtls::build(
                 identity,
@@ -883,6 +916,7 @@ impl ClientBuilder {
                 id_tokens,
                 dpop: self.dpop,
                 mtls,
+                resource_http,
                 authorization_alg: self.authorization_alg.unwrap_or_else(|| "RS256".into()),
             }),
         })

@@ -239,6 +239,33 @@ pub(crate) fn trusting(
     Some(builder.tls_certs_merge(roots.iter().cloned()))
 }
 
+/// The reqwest client for calls to resource servers (see
+/// [`Client::resource_http_client`](crate::Client::resource_http_client)): a 30 s timeout, 10 s
+/// to connect, grantkit's User-Agent, no redirect followed, the client certificate (`identity`)
+/// and the extra `roots` when the client has them. No SSRF resolver: the application names its
+/// resource servers itself, no remote document does.
+pub(crate) fn resource_client(
+    identity: Option<reqwest::Identity>,
+    roots: &[reqwest::Certificate],
+) -> Result<reqwest::Client> {
+    // Reqwest's default policy follows up to 10 redirects and re-sends the body (307/308); it
+    // drops `Authorization` only when the host changes, so a bound token's request would go on
+    // with the certificate to wherever the resource server points.
+    let builder = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_certs_merge(roots.iter().cloned());
+    let builder = match identity {
+        Some(identity) => builder.identity(identity),
+        None => builder,
+    };
+    builder
+        .build()
+        .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))
+}
+
 /// The HTTP client grantkit's own calls go through, for a provider crate's API calls: timeouts,
 /// the body cap of [`HttpOptions`], redirects refused ([`Error::UnexpectedRedirect`]), transport
 /// failures as [`Error::Transport`] / [`Error::Timeout`] without the URL, and [`HttpResponse::error`]

@@ -127,9 +127,6 @@ fn thumbprint(der: &[u8]) -> String {
 pub(crate) struct Mtls {
     pub(crate) identity: TlsIdentity,
     pub(crate) http: Http,
-    /// The extra roots the application trusts, for [`AuthorizedClient`](crate::AuthorizedClient)'s
-    /// own HTTP client.
-    pub(crate) roots: Vec<reqwest::Certificate>,
 }
 
 /// The endpoints that take mutual TLS, with their member name in `mtls_endpoint_aliases`
@@ -199,11 +196,7 @@ impl Mtls {
             .tls_certs_merge(roots.iter().cloned())
             .identity(identity.to_reqwest()?);
         let http = Http::build(Some(builder), options, resolver)?;
-        Ok(Self {
-            identity,
-            http,
-            roots,
-        })
+        Ok(Self { identity, http })
     }
 }
 
