@@ -472,3 +472,68 @@ async fn mtls_introspection_binding_our_token_to_another_certificate_is_refused(
         .unwrap();
     assert_eq!(info.certificate_thumbprint(), Some(other.thumbprint()));
 }
+
+/// RFC 8705 §3.1 at the token endpoint: a token response whose JWT access token is bound (its
+/// own `cnf.x5t#S256`, the response saying nothing) to another certificate is
+/// `CertificateMismatch` when it arrives; bound to ours it is returned, and so is an opaque
+/// token. A fake token endpoint plays the server so the claim can name any certificate; the
+/// JWT is unsigned there, as grantkit does not verify access tokens (it cannot in general).
+#[tokio::test]
+async fn mtls_jwt_access_token_bound_to_another_certificate_is_refused_on_arrival() {
+    use base64::Engine;
+    use std::sync::{Arc, Mutex};
+    let pki = pki();
+    let other = TlsIdentity::from_pem(&pki.intruder).unwrap();
+    let access_token = Arc::new(Mutex::new(String::new()));
+    let issued = access_token.clone();
+    let app =
+        axum::Router::new().route(
+            "/token",
+            axum::routing::post(move || {
+                let token = issued.lock().unwrap().clone();
+                async move {
+                    axum::Json(serde_json::json!({"access_token": token, "token_type": "Bearer"}))
+                }
+            }),
+        );
+    let server = TestServer::start(app).await.unwrap();
+    let provider = Provider::builder("fake")
+        .token_endpoint(&format!("http://{}/token", server.addr()))
+        .build()
+        .unwrap();
+    let client = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let ours = client.tls_identity().unwrap().thumbprint().to_owned();
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let jwt_bound_to = |thumbprint: &str| {
+        let header = b64(serde_json::json!({"alg": "RS256", "typ": "at+jwt"}));
+        let claims = b64(serde_json::json!({"sub": "svc", "cnf": {"x5t#S256": thumbprint}}));
+        format!("{header}.{claims}.c2lnbmF0dXJl")
+    };
+    let token_for = |token: String| {
+        *access_token.lock().unwrap() = token;
+        client.client_credentials(["api:read"])
+    };
+
+    let e = token_for(jwt_bound_to(other.thumbprint()))
+        .await
+        .unwrap_err();
+    let Error::Mtls(MtlsError::CertificateMismatch { bound, presented }) = &e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(bound, other.thumbprint());
+    assert_eq!(presented, &ours);
+    let ok = token_for(jwt_bound_to(&ours)).await.unwrap();
+    assert_eq!(
+        jwt_claims(ok.access_token().expose())["cnf"]["x5t#S256"],
+        ours
+    );
+    let opaque = token_for("2YotnFZFEjr1zCsicMWpAA".into()).await.unwrap();
+    assert_eq!(opaque.access_token().expose(), "2YotnFZFEjr1zCsicMWpAA");
+}
