@@ -166,8 +166,20 @@ impl AuthorizedClient {
     /// Sends `request` with `token`. A DPoP-bound token gets a fresh proof, and one more try
     /// when the resource server answers with a nonce challenge.
     async fn send_with(&self, mut request: Request, token: &AccessToken) -> Result<Response> {
-        let identity = self.source.client().and_then(Client::tls_identity);
-        crate::mtls::check_binding(identity, token.token_set().extra())?;
+        let tokens = token.token_set();
+        match self.source.client() {
+            // A bound JWT access token (RFC 8705 §3.1) read as on arrival: a token put in the
+            // source or its store skipped that check.
+            Some(client) => crate::mtls::check_token_binding(
+                client.tls_identity(),
+                tokens.access_token().expose(),
+                tokens.extra(),
+            )?,
+            // A static token sent through `with_client`: the application's own HTTP client may
+            // present the certificate, which grantkit cannot see; only a token response's own
+            // binding is checked, as before.
+            None => crate::mtls::check_binding(None, tokens.extra())?,
+        }
         let replay = self.dpop(token)?.and_then(|_| request.try_clone());
         self.authorize(&mut request, token)?;
         let response = self.send_raw(request).await?;

@@ -73,6 +73,8 @@ struct Inner {
     resource_http: reqwest::Client,
     /// JARM: the algorithm signed authorization responses must use.
     authorization_alg: String,
+    /// The algorithms registered for signed userinfo and introspection, when told.
+    signed_response_algs: RegisteredAlgs,
 }
 
 impl fmt::Debug for Inner {
@@ -121,6 +123,7 @@ impl Client {
             leeway: crate::oidc::DEFAULT_ID_TOKEN_LEEWAY,
             jwks: JwksOptions::default(),
             authorization_alg: None,
+            signed_response_algs: RegisteredAlgs::default(),
         }
     }
 
@@ -285,6 +288,12 @@ impl Client {
     /// `authorization_signed_response_alg`, `RS256` by default as in the JARM specification.
     pub fn authorization_signed_response_alg(&self) -> &str {
         &self.inner.authorization_alg
+    }
+
+    /// The `userinfo_signed_response_alg` and `introspection_signed_response_alg` given to
+    /// the builder.
+    pub(crate) fn signed_response_algs(&self) -> &RegisteredAlgs {
+        &self.inner.signed_response_algs
     }
 
     /// The DPoP state (key and server nonces), when the client has a DPoP key.
@@ -596,6 +605,7 @@ pub struct ClientBuilder {
     leeway: Duration,
     jwks: JwksOptions,
     authorization_alg: Option<String>,
+    signed_response_algs: RegisteredAlgs,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -769,6 +779,35 @@ impl ClientBuilder {
         self
     }
 
+    /// The `userinfo_signed_response_alg` the client was registered with (OpenID Connect
+    /// Registration §2): signed userinfo signed with any other algorithm is refused. Without
+    /// it, the provider's [`userinfo_signing_algs`](Provider::userinfo_signing_algs). Only
+    /// asymmetric algorithms are accepted.
+    ///
+    /// ```
+    /// # let provider = grantkit::Provider::builder("op")
+    /// #     .token_endpoint("https://op.example/token")
+    /// #     .build()?;
+    /// let client = grantkit::Client::builder(provider, "rp")
+    ///     .userinfo_signed_response_alg("ES256")
+    ///     .introspection_signed_response_alg("PS256")
+    ///     .build()?;
+    /// # let _ = client; Ok::<(), grantkit::Error>(())
+    /// ```
+    pub fn userinfo_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
+        self.signed_response_algs.userinfo = Some(alg.into());
+        self
+    }
+
+    /// The `introspection_signed_response_alg` the client was registered with (RFC 9701 §6):
+    /// signed introspection answers signed with any other algorithm are refused. Without it,
+    /// the provider's [`introspection_signing_algs`](Provider::introspection_signing_algs),
+    /// `RS256` when it lists none. Only asymmetric algorithms are accepted.
+    pub fn introspection_signed_response_alg(mut self, alg: impl Into<String>) -> Self {
+        self.signed_response_algs.introspection = Some(alg.into());
+        self
+    }
+
     /// Checks the configuration and builds the client.
     pub fn build(self) -> Result<Client> {
         let method = self.auth_method.unwrap_or_else(|| self.default_method());
@@ -847,6 +886,7 @@ impl ClientBuilder {
                 )));
             }
         }
+        self.signed_response_algs.check()?;
         let resolver = GuardedResolver::new(self.provider.address_policy(), self.resolve);
         let roots = self.root_certificates;
         let builder = trusting(self.http_client_builder, &self.http_options, &roots);
@@ -918,6 +958,7 @@ impl ClientBuilder {
                 mtls,
                 resource_http,
                 authorization_alg: self.authorization_alg.unwrap_or_else(|| "RS256".into()),
+                signed_response_algs: self.signed_response_algs,
             }),
         })
     }
@@ -937,6 +978,29 @@ impl ClientBuilder {
             AuthMethod::ClientSecretBasic
         } else {
             AuthMethod::ClientSecretPost
+        }
+    }
+}
+
+/// The algorithms the client was registered with for signed responses, when the application
+/// says: `userinfo_signed_response_alg` (OpenID Connect Registration §2) and
+/// `introspection_signed_response_alg` (RFC 9701 §6).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RegisteredAlgs {
+    pub(crate) userinfo: Option<String>,
+    pub(crate) introspection: Option<String>,
+}
+
+impl RegisteredAlgs {
+    /// Refuses, at build time, an algorithm grantkit would refuse on every answer.
+    fn check(&self) -> Result<()> {
+        let given = [&self.userinfo, &self.introspection];
+        match given.into_iter().flatten().find(|alg| !crate::oidc::is_supported_alg(alg)) {
+            Some(alg) => Err(Error::Config(format!(
+                "`{}` cannot sign responses grantkit verifies: use an asymmetric algorithm (RS256, PS256, ES256, EdDSA...)",
+                crate::error::truncate(alg, 20)
+            ))),
+            None => Ok(()),
         }
     }
 }

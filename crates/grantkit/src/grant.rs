@@ -230,7 +230,11 @@ impl Client {
                 reason,
             })?;
         // RFC 8705 §3: a token bound to another certificate than ours is of no use to us.
-        crate::mtls::check_binding(self.tls_identity(), tokens.extra())?;
+        crate::mtls::check_token_binding(
+            self.tls_identity(),
+            tokens.access_token().expose(),
+            tokens.extra(),
+        )?;
         tokens.set_resources(resource_values(extra).map(str::to_owned).collect());
         Ok(tokens)
     }

@@ -51,6 +51,25 @@ pub struct Introspection {
     pub extra: Map<String, Value>,
 }
 
+impl Introspection {
+    /// The thumbprint of the certificate the token is bound to (`cnf.x5t#S256`, RFC 8705
+    /// §3.2), when the answer names one: a resource server compares it with the client
+    /// certificate the token came with.
+    ///
+    /// ```
+    /// let info: grantkit::Introspection =
+    ///     serde_json::from_str(r#"{"active":true,"cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}"#)
+    ///         .unwrap();
+    /// assert_eq!(
+    ///     info.certificate_thumbprint(),
+    ///     Some("bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2")
+    /// );
+    /// ```
+    pub fn certificate_thumbprint(&self) -> Option<&str> {
+        crate::mtls::bound_thumbprint(&self.extra)
+    }
+}
+
 fn string_or_array<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     Ok(match Option::<Value>::deserialize(d)? {
         Some(Value::String(s)) => vec![s],
@@ -135,6 +154,13 @@ impl IntrospectionRequest<'_> {
     }
 
     /// Sends the request and reads the answer.
+    ///
+    /// An answer about a token issued to this client (its `client_id` is ours) that binds the
+    /// token to another certificate than the one this client presents (`cnf.x5t#S256`, RFC
+    /// 8705 §3.2) is [`MtlsError::CertificateMismatch`](crate::error::MtlsError::CertificateMismatch)
+    /// (or [`NoIdentity`](crate::error::MtlsError::NoIdentity) without a certificate). About
+    /// another client's token it is returned as is: compare
+    /// [`Introspection::certificate_thumbprint`] with the certificate that presented it.
     pub async fn send(self) -> Result<Introspection> {
         let client = self.form.client();
         let accept = self.signed.then_some(&ACCEPT_INTROSPECTION_JWT);
@@ -142,23 +168,32 @@ impl IntrospectionRequest<'_> {
             .form
             .post_accepting(Endpoint::Introspection, self.hint, accept)
             .await?;
-        if has_media_type(&response, INTROSPECTION_JWT) {
-            let mut claims = verify(client, Kind::Introspection, response.body()).await?;
-            let members = claims.remove("token_introspection").unwrap_or_default();
-            // The serde message is not quoted: it could echo a member's value.
-            return serde_json::from_value(members).map_err(|_| Error::InvalidResponse {
-                endpoint: Endpoint::Introspection,
-                reason: "the `token_introspection` claim is not an RFC 7662 response".into(),
-            });
-        }
-        if self.signed {
+        let info = if has_media_type(&response, INTROSPECTION_JWT) {
+            read_signed(client, response.body()).await?
+        } else if self.signed {
             return Err(SignedResponseError::NotSigned {
                 endpoint: Endpoint::Introspection,
             }
             .into());
+        } else {
+            parse_json(Endpoint::Introspection, response.body())?
+        };
+        if info.client_id.as_deref() == Some(client.client_id()) {
+            crate::mtls::check_binding(client.tls_identity(), &info.extra)?;
         }
-        parse_json(Endpoint::Introspection, response.body())
+        Ok(info)
     }
+}
+
+/// The members of a verified JWT introspection answer's `token_introspection` claim.
+async fn read_signed(client: &Client, body: &[u8]) -> Result<Introspection> {
+    let mut claims = verify(client, Kind::Introspection, body).await?;
+    let members = claims.remove("token_introspection").unwrap_or_default();
+    // The serde message is not quoted: it could echo a member's value.
+    serde_json::from_value(members).map_err(|_| Error::InvalidResponse {
+        endpoint: Endpoint::Introspection,
+        reason: "the `token_introspection` claim is not an RFC 7662 response".into(),
+    })
 }
 
 #[cfg(test)]

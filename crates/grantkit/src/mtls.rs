@@ -157,21 +157,67 @@ pub(crate) fn aliased_endpoint(member: &str) -> Option<Endpoint> {
 }
 
 /// The certificate thumbprint a token response says its access token is bound to
-/// (`cnf.x5t#S256`, RFC 8705 §3.1), from its extra members, when it carries one.
+/// (`cnf.x5t#S256`), from its extra members, when it carries one. RFC 8705 defines `cnf` in a
+/// JWT access token (§3.1) and an introspection answer (§3.2), not here; some servers send it
+/// anyway, and reading it costs nothing.
 pub(crate) fn bound_thumbprint(extra: &Map<String, Value>) -> Option<&str> {
     extra.get("cnf")?.get("x5t#S256")?.as_str()
 }
 
+/// The thumbprint a JWT access token's own `cnf.x5t#S256` claim names (RFC 8705 §3.1), read
+/// from its payload WITHOUT verifying the signature: a client cannot verify an access token in
+/// general (it is the resource server's to verify, with keys and rules the client may not
+/// know). This only decides whether to refuse a token bound to another certificate; a forged
+/// claim can make grantkit refuse a token, never accept one. An opaque (or encrypted) token
+/// has nothing to read.
+fn jwt_thumbprint(access_token: &str) -> Option<String> {
+    let mut parts = access_token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("cnf")?
+        .get("x5t#S256")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Refuses an access token bound to a certificate this client does not present, whether the
+/// binding is in the token itself (a JWT's `cnf`, RFC 8705 §3.1) or in the token response's
+/// extra members. A safety check on arrival, not a verification of the token.
+pub(crate) fn check_token_binding(
+    identity: Option<&TlsIdentity>,
+    access_token: &str,
+    extra: &Map<String, Value>,
+) -> Result<()> {
+    if let Some(bound) = jwt_thumbprint(access_token) {
+        check_bound(identity, &bound)?;
+    }
+    check_binding(identity, extra)
+}
+
 /// Refuses a token bound to a certificate this client does not present: sending it would fail
 /// at the resource server, and a mismatch at issuance means the binding is not ours.
-/// `extra`: the token response's extra members ([`TokenSet::extra`](crate::TokenSet::extra)).
+/// `extra`: the token response's extra members ([`TokenSet::extra`](crate::TokenSet::extra)),
+/// or an introspection answer's (RFC 8705 §3.2).
 pub(crate) fn check_binding(
     identity: Option<&TlsIdentity>,
     extra: &Map<String, Value>,
 ) -> Result<()> {
-    let Some(bound) = bound_thumbprint(extra) else {
-        return Ok(());
-    };
+    match bound_thumbprint(extra) {
+        Some(bound) => check_bound(identity, bound),
+        None => Ok(()),
+    }
+}
+
+/// Whether `identity` is the certificate of thumbprint `bound`.
+fn check_bound(identity: Option<&TlsIdentity>, bound: &str) -> Result<()> {
     match identity {
         None => Err(MtlsError::NoIdentity.into()),
         Some(ours) if ours.thumbprint() != bound => Err(MtlsError::CertificateMismatch {
@@ -282,5 +328,50 @@ mod tests {
         );
         let e = check_binding(None, &bound(ours.thumbprint())).unwrap_err();
         assert!(matches!(e, Error::Mtls(MtlsError::NoIdentity)), "{e:?}");
+    }
+
+    /// A JWT access token, unsigned for the test: grantkit reads its payload unverified.
+    fn jwt_access_token(claims: serde_json::Value) -> String {
+        let b64 = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+        };
+        format!(
+            "{}.{}.c2ln",
+            b64(&serde_json::json!({"alg": "RS256", "typ": "at+jwt"})),
+            b64(&claims)
+        )
+    }
+
+    /// RFC 8705 §3.1 puts `cnf.x5t#S256` in a JWT access token's claims, not in the token
+    /// response: a JWT bound to another certificate is refused on arrival even when the
+    /// response says nothing; one bound to ours passes, and so does an opaque token.
+    #[test]
+    fn a_jwt_access_token_bound_to_another_certificate_is_refused_on_arrival() {
+        let ours = TlsIdentity::from_pem(identity_pem("ours")).unwrap();
+        let theirs = TlsIdentity::from_pem(identity_pem("theirs")).unwrap();
+        let bound =
+            |to: &str| jwt_access_token(serde_json::json!({"sub": "s", "cnf": { "x5t#S256": to }}));
+        let none = Map::new();
+        let e = check_token_binding(Some(&ours), &bound(theirs.thumbprint()), &none).unwrap_err();
+        assert!(
+            matches!(&e, Error::Mtls(MtlsError::CertificateMismatch { bound, presented })
+                if bound == theirs.thumbprint() && presented == ours.thumbprint()),
+            "{e:?}"
+        );
+        let e = check_token_binding(None, &bound(ours.thumbprint()), &none).unwrap_err();
+        assert!(matches!(e, Error::Mtls(MtlsError::NoIdentity)), "{e:?}");
+        check_token_binding(Some(&ours), &bound(ours.thumbprint()), &none).unwrap();
+        for opaque in [
+            "2YotnFZFEjr1zCsicMWpAA",
+            "a.b",
+            "a.b.c.d.e",
+            "x.%%%.y",
+            "x.bm90IGpzb24.y",
+        ] {
+            check_token_binding(Some(&ours), opaque, &none).unwrap();
+            check_token_binding(None, opaque, &none).unwrap();
+        }
+        let unbound = jwt_access_token(serde_json::json!({"sub": "s"}));
+        check_token_binding(None, &unbound, &none).unwrap();
     }
 }

@@ -215,6 +215,7 @@ impl TokenField {
 /// | `revocation_auth_methods`, `introspection_auth_methods` | [`AuthMethod`] names | not declared |
 /// | `default_auth_method` | an [`AuthMethod`] name | none |
 /// | `id_token_signing_algs` | strings (`"RS256"`...) | `[]` |
+/// | `userinfo_signing_algs`, `introspection_signing_algs` | strings (`"ES256"`...) | `[]` |
 /// | `quirks` | a [`Quirks`] object | [`Quirks::default`] |
 /// | `discovered_from` | `{"location": URL, "served_from": "public" \| "internal" \| "loopback"}`: set for a discovered provider | none |
 ///
@@ -268,6 +269,8 @@ pub struct Provider {
     default_auth_method: Option<AuthMethod>,
     iss_parameter_supported: bool,
     id_token_signing_algs: Vec<String>,
+    userinfo_signing_algs: Vec<String>,
+    introspection_signing_algs: Vec<String>,
     metadata: Option<Arc<ProviderMetadata>>,
     /// Set when the endpoints came from a remote discovery document: the addresses they
     /// resolve to are checked at connect time, and a saved provider read back is checked
@@ -304,6 +307,8 @@ impl Provider {
                 default_auth_method: None,
                 iss_parameter_supported: false,
                 id_token_signing_algs: Vec::new(),
+                userinfo_signing_algs: Vec::new(),
+                introspection_signing_algs: Vec::new(),
                 metadata: None,
                 origin: None,
                 quirks: Quirks::default(),
@@ -373,6 +378,18 @@ impl Provider {
     /// The algorithms the provider signs ID tokens with; empty when it did not say.
     pub fn id_token_signing_algs(&self) -> &[String] {
         &self.id_token_signing_algs
+    }
+
+    /// The algorithms the provider signs userinfo with (`userinfo_signing_alg_values_supported`,
+    /// OpenID Connect Discovery §3); empty when it did not say.
+    pub fn userinfo_signing_algs(&self) -> &[String] {
+        &self.userinfo_signing_algs
+    }
+
+    /// The algorithms the provider signs introspection answers with
+    /// (`introspection_signing_alg_values_supported`, RFC 9701 §7); empty when it did not say.
+    pub fn introspection_signing_algs(&self) -> &[String] {
+        &self.introspection_signing_algs
     }
 
     /// Whether every authorization request must be pushed (RFC 9126 §5:
@@ -579,6 +596,36 @@ impl ProviderBuilder {
         S: Into<String>,
     {
         self.provider.id_token_signing_algs = algs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The algorithms signed userinfo may be signed with (OpenID Connect Core §5.3.2), the
+    /// provider's `userinfo_signing_alg_values_supported`. Default: every asymmetric algorithm
+    /// grantkit supports (no specification names a default). `none` and HMAC are refused
+    /// whatever is listed; a client's
+    /// [`userinfo_signed_response_alg`](crate::ClientBuilder::userinfo_signed_response_alg)
+    /// takes precedence.
+    pub fn userinfo_signing_algs<I, S>(mut self, algs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.provider.userinfo_signing_algs = algs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The algorithms signed introspection answers (RFC 9701) may be signed with, the
+    /// provider's `introspection_signing_alg_values_supported`. Default: `RS256`, the default
+    /// of the client's `introspection_signed_response_alg` (RFC 9701 §6). `none` and HMAC are
+    /// refused whatever is listed; a client's
+    /// [`introspection_signed_response_alg`](crate::ClientBuilder::introspection_signed_response_alg)
+    /// takes precedence.
+    pub fn introspection_signing_algs<I, S>(mut self, algs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.provider.introspection_signing_algs = algs.into_iter().map(Into::into).collect();
         self
     }
 

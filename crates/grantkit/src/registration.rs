@@ -45,7 +45,11 @@ use crate::secret::Secret;
 /// The metadata of a client to register (RFC 7591 §2), built in reqwest's style. Every member
 /// is optional for the protocol; providers demand some (most want `redirect_uris`). Members
 /// grantkit has no method for go through [`extra`](ClientRegistration::extra).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+///
+/// `Debug` shows `jwks` as its key ids and count, and hides members whose names say they hold
+/// a secret: a private key given by mistake is refused when sending, but a log line may print
+/// the registration before that.
+#[derive(Clone, Default, PartialEq, Serialize)]
 #[must_use]
 pub struct ClientRegistration {
     #[serde(flatten)]
@@ -210,6 +214,51 @@ impl ClientRegistration {
         }
         Ok(body)
     }
+}
+
+impl fmt::Debug for ClientRegistration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: Map<String, Value> = self
+            .members
+            .iter()
+            .map(|(name, value)| (name.clone(), shown_member(name, value)))
+            .collect();
+        f.debug_struct("ClientRegistration")
+            .field("members", &shown)
+            .field("software_statement", &self.software_statement)
+            .finish()
+    }
+}
+
+/// Parts of member names that say the value is a credential (`client_secret`,
+/// `initial_access_token`, a vendor's `api_key`...). Over-matching costs a hidden value in a
+/// log line; under-matching a leaked one.
+const SECRET_LIKE: [&str; 7] = [
+    "secret",
+    "password",
+    "access_token",
+    "refresh_token",
+    "private",
+    "api_key",
+    "credential",
+];
+
+/// What `Debug` prints of a member: `jwks` as its key ids and count, secret-like ones hidden.
+fn shown_member(name: &str, value: &Value) -> Value {
+    let lower = name.to_ascii_lowercase();
+    if lower == "jwks" {
+        let keys = value.get("keys").and_then(Value::as_array);
+        let kids: Vec<Value> = keys
+            .into_iter()
+            .flatten()
+            .map(|key| key.get("kid").cloned().unwrap_or(Value::Null))
+            .collect();
+        return serde_json::json!({ "keys": kids.len(), "kids": kids });
+    }
+    if SECRET_LIKE.iter().any(|part| lower.contains(part)) {
+        return Value::String("<redacted>".into());
+    }
+    value.clone()
 }
 
 /// Members a client never sends itself (RFC 7592 §2.2 forbids the last four in an update).
@@ -614,6 +663,33 @@ mod tests {
                 "{e}"
             );
             assert!(!e.to_string().contains(value), "{e}");
+        }
+    }
+
+    /// A private JWK given to `jwks` by mistake is refused before sending, but `Debug` runs
+    /// first (a `tracing` field, a log line): it shows the key ids and their count only, and
+    /// hides members whose names say they hold a secret.
+    #[test]
+    fn registration_debug_never_prints_jwks_key_material_or_secret_like_members() {
+        let key = serde_json::json!({"kty": "EC", "kid": "k1", "crv": "P-256", "x": "xx",
+                                     "y": "yy", "d": "private-d-value"});
+        let registration = ClientRegistration::new()
+            .client_name("app")
+            .auth_method(AuthMethod::ClientSecretPost)
+            .jwks(serde_json::json!({ "keys": [key, {"kty": "oct", "k": "private-k-value"}] }))
+            .extra("vendor_api_secret", "vendor-secret-value")
+            .extra("initial_access_token", "iat-value");
+        let shown = format!("{registration:?}");
+        for hidden in [
+            "private-d-value",
+            "private-k-value",
+            "vendor-secret-value",
+            "iat-value",
+        ] {
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+        for kept in ["app", "k1", "2", "client_secret_post", "vendor_api_secret"] {
+            assert!(shown.contains(kept), "{kept} missing: {shown}");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Signed responses: JWT introspection responses (RFC 9701) and signed userinfo (OpenID Connect
 //! Core §5.3.2), verified with the issuer's JWKS through the client's ID-token verifier (the
-//! same key cache, algorithms and key-rotation re-fetch as ID tokens).
+//! same key cache and key-rotation re-fetch as ID tokens), each against its own algorithms.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +25,34 @@ pub(crate) enum Kind {
     Introspection,
     /// OpenID Connect Core §5.3.2: a signed JWT of the claims, `iss` and `aud` checked.
     Userinfo,
+}
+
+/// RFC 9701 §6: "The default, if omitted, is RS256" for `introspection_signed_response_alg`;
+/// a provider that lists no introspection algorithms signs for such a client with it.
+const INTROSPECTION_DEFAULT_ALG: &str = "RS256";
+
+/// The algorithms a signed `kind` answer may use: the one the client registered, else the
+/// provider's own list for that endpoint (never the ID tokens': a provider may sign userinfo
+/// with ES256 and ID tokens with RS256), else the specification's default. Userinfo has none
+/// (OpenID Connect Discovery §3 and Registration §2 name no default algorithm): the empty list
+/// then allows every supported asymmetric algorithm. `none` and HMAC are refused whatever the
+/// list says.
+fn allowed_algorithms(client: &Client, kind: Kind) -> Vec<String> {
+    let provider = client.provider();
+    let registered = client.signed_response_algs();
+    let (registered, published, default) = match kind {
+        Kind::Userinfo => (&registered.userinfo, provider.userinfo_signing_algs(), None),
+        Kind::Introspection => (
+            &registered.introspection,
+            provider.introspection_signing_algs(),
+            Some(INTROSPECTION_DEFAULT_ALG),
+        ),
+    };
+    match (registered, published.is_empty(), default) {
+        (Some(alg), _, _) => vec![alg.clone()],
+        (None, false, _) => published.to_vec(),
+        (None, true, default) => default.into_iter().map(str::to_owned).collect(),
+    }
 }
 
 impl Kind {
@@ -53,10 +81,14 @@ pub(crate) async fn verify(client: &Client, kind: Kind, body: &[u8]) -> Result<M
         .map(str::trim)
         .map_err(|_| refuse(crate::oidc::IdTokenError::Malformed("not UTF-8".into())))?;
     let verifier = client.require_id_token_verifier()?;
-    let claims = verifier.verified_payload(jwt).await.map_err(|e| match e {
-        Error::IdToken(source) => refuse(source),
-        other => other,
-    })?;
+    let algs = allowed_algorithms(client, kind);
+    let claims = verifier
+        .verified_payload_allowing(jwt, &algs)
+        .await
+        .map_err(|e| match e {
+            Error::IdToken(source) => refuse(source),
+            other => other,
+        })?;
     if let Kind::Introspection = kind {
         check_type(jwt)?;
     }

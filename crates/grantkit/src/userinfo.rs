@@ -91,7 +91,11 @@ impl Client {
 
     async fn userinfo_with(&self, tokens: &TokenSet, signed: bool) -> Result<UserInfo> {
         let url = self.endpoint_url(Endpoint::Userinfo)?.clone();
-        crate::mtls::check_binding(self.tls_identity(), tokens.extra())?;
+        crate::mtls::check_token_binding(
+            self.tls_identity(),
+            tokens.access_token().expose(),
+            tokens.extra(),
+        )?;
         let accept = if signed {
             USERINFO_JWT
         } else {

@@ -13,6 +13,7 @@
 use std::sync::OnceLock;
 
 use base64::Engine;
+use grantkit::error::MtlsError;
 use grantkit::mtls::TlsIdentity;
 use grantkit::oidc::Discovery;
 use grantkit::{
@@ -167,15 +168,39 @@ async fn keycloak_mtls_client_credentials_token_is_bound_and_userinfo_needs_the_
         200
     );
 
-    let bare = Client::builder(provider, "mtls-client")
+    // A client without the certificate: grantkit reads the binding from the JWT access token
+    // (RFC 8705 §3.1) and refuses to send it; sent anyway without a certificate, Keycloak
+    // refuses it too.
+    let bare = Client::builder(provider.clone(), "mtls-client")
         .auth_method(AuthMethod::None)
         .root_certificate(ca())
         .build()
         .unwrap();
     let e = bare.userinfo(&tokens).await.unwrap_err();
-    assert_oauth_error(&e, OAuthErrorCode::InvalidToken);
+    assert!(matches!(e, Error::Mtls(MtlsError::NoIdentity)), "{e:?}");
     let shown = format!("{e} {e:?}");
     assert!(!shown.contains(tokens.access_token().expose()), "{shown}");
+    let no_certificate = reqwest::Client::builder()
+        .tls_certs_merge([ca()])
+        .build()
+        .unwrap();
+    let answer = no_certificate
+        .get(provider.endpoint(Endpoint::Userinfo).unwrap().as_str())
+        .bearer_auth(tokens.access_token().expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    let challenge = answer
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default();
+    let body = answer.text().await.unwrap();
+    assert!(
+        challenge.contains("invalid_token") || body.contains("invalid_token"),
+        "{challenge} {body}"
+    );
 }
 
 /// A user's login (authorization code + PKCE through Keycloak's login page, a browser

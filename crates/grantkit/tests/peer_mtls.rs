@@ -459,4 +459,187 @@ async fn discovery_root_reaches_the_registrar_of_its_provider() {
         .await
         .unwrap();
     assert!(!registered.client_id.is_empty());
+/// The claims of a JWT access token, read without verifying (as grantkit's arrival check reads
+/// them).
+fn jwt_claims(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT access token");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// RFC 8705 §3.1: the binding of a JWT access token is its own `cnf.x5t#S256` claim, not a
+/// member of the token response. The peer issues JWT access tokens for its RFC 8707 resource
+/// servers (server.mjs `RESOURCE_SERVERS`) and binds them to the certificate
+/// (oidc-provider 9.x lib/models/formats/jwt.js puts `cnf` in the claims of a bound token);
+/// it never sends `cnf` in the token response. So the arrival check reads the token: ours
+/// passes; the same real token in a client with another certificate, or with none, is
+/// refused before it is sent anywhere.
+#[tokio::test]
+async fn mtls_jwt_access_token_binding_is_read_from_the_token_on_arrival() {
+    let Some(peer) = peer("mtls_jwt_access_token_binding_is_read_from_the_token_on_arrival") else {
+        return;
+    };
+    let provider = provider(peer).await;
+    let pki = pki();
+    let client = mtls_client(
+        provider.clone(),
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let tokens = client
+        .client_credentials_request(["api:read"])
+        .resource("https://orders.grantkit.test/")
+        .send()
+        .await
+        .unwrap();
+    assert!(tokens.extra().get("cnf").is_none(), "{:?}", tokens.extra());
+    let jwt = tokens.access_token().expose();
+    let ours = client.tls_identity().unwrap().thumbprint();
+    assert_eq!(jwt_claims(jwt)["cnf"]["x5t#S256"], ours);
+
+    let intruder = mtls_client(
+        provider.clone(),
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.intruder,
+    );
+    let stolen = TokenSet::from_access_token(jwt);
+    let e = intruder.userinfo(&stolen).await.unwrap_err();
+    let Error::Mtls(MtlsError::CertificateMismatch { bound, presented }) = &e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(bound, ours);
+    assert_eq!(presented, intruder.tls_identity().unwrap().thumbprint());
+    let bare = Client::builder(provider, "mtls-client")
+        .auth_method(AuthMethod::None)
+        .root_certificate(ca())
+        .build()
+        .unwrap();
+    let e = bare.userinfo(&stolen).await.unwrap_err();
+    assert!(matches!(e, Error::Mtls(MtlsError::NoIdentity)), "{e:?}");
+    assert!(!format!("{e} {e:?}").contains(jwt));
+}
+
+/// RFC 8705 §3.2: an introspection answer binds the token with `cnf.x5t#S256`. About a token
+/// issued to this client (`client_id` ours), a binding to another certificate is refused;
+/// about another client's token it is returned, the thumbprint readable for the resource
+/// server to compare. A fake endpoint plays the server, so the answer can name any
+/// certificate.
+#[tokio::test]
+async fn mtls_introspection_binding_our_token_to_another_certificate_is_refused() {
+    use std::sync::{Arc, Mutex};
+    let pki = pki();
+    let other = TlsIdentity::from_pem(&pki.intruder).unwrap();
+    let answer = Arc::new(Mutex::new(serde_json::Value::Null));
+    let reply = answer.clone();
+    let app = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(move || {
+            let body = reply.lock().unwrap().clone();
+            async move { axum::Json(body) }
+        }),
+    );
+    let server = TestServer::start(app).await.unwrap();
+    let provider = Provider::builder("fake")
+        .token_endpoint(&format!("http://{}/token", server.addr()))
+        .introspection_endpoint(&format!("http://{}/introspect", server.addr()))
+        .build()
+        .unwrap();
+    let client = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let ours = client.tls_identity().unwrap().thumbprint().to_owned();
+    let token = grantkit::Secret::new("introspected-TOKEN");
+    let introspect = |client_id: &str, bound: &str| {
+        *answer.lock().unwrap() = serde_json::json!({
+            "active": true, "client_id": client_id, "cnf": {"x5t#S256": bound},
+        });
+        client.introspect(&token, None)
+    };
+
+    let e = introspect("mtls-client", other.thumbprint())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Mtls(MtlsError::CertificateMismatch { bound, .. }) if bound == other.thumbprint()),
+        "{e:?}"
+    );
+    let info = introspect("mtls-client", &ours).await.unwrap();
+    assert_eq!(info.certificate_thumbprint(), Some(ours.as_str()));
+    let info = introspect("another-client", other.thumbprint())
+        .await
+        .unwrap();
+    assert_eq!(info.certificate_thumbprint(), Some(other.thumbprint()));
+}
+
+/// RFC 8705 §3.1 at the token endpoint: a token response whose JWT access token is bound (its
+/// own `cnf.x5t#S256`, the response saying nothing) to another certificate is
+/// `CertificateMismatch` when it arrives; bound to ours it is returned, and so is an opaque
+/// token. A fake token endpoint plays the server so the claim can name any certificate; the
+/// JWT is unsigned there, as grantkit does not verify access tokens (it cannot in general).
+#[tokio::test]
+async fn mtls_jwt_access_token_bound_to_another_certificate_is_refused_on_arrival() {
+    use base64::Engine;
+    use std::sync::{Arc, Mutex};
+    let pki = pki();
+    let other = TlsIdentity::from_pem(&pki.intruder).unwrap();
+    let access_token = Arc::new(Mutex::new(String::new()));
+    let issued = access_token.clone();
+    let app =
+        axum::Router::new().route(
+            "/token",
+            axum::routing::post(move || {
+                let token = issued.lock().unwrap().clone();
+                async move {
+                    axum::Json(serde_json::json!({"access_token": token, "token_type": "Bearer"}))
+                }
+            }),
+        );
+    let server = TestServer::start(app).await.unwrap();
+    let provider = Provider::builder("fake")
+        .token_endpoint(&format!("http://{}/token", server.addr()))
+        .build()
+        .unwrap();
+    let client = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki.client,
+    );
+    let ours = client.tls_identity().unwrap().thumbprint().to_owned();
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let jwt_bound_to = |thumbprint: &str| {
+        let header = b64(serde_json::json!({"alg": "RS256", "typ": "at+jwt"}));
+        let claims = b64(serde_json::json!({"sub": "svc", "cnf": {"x5t#S256": thumbprint}}));
+        format!("{header}.{claims}.c2lnbmF0dXJl")
+    };
+    let token_for = |token: String| {
+        *access_token.lock().unwrap() = token;
+        client.client_credentials(["api:read"])
+    };
+
+    let e = token_for(jwt_bound_to(other.thumbprint()))
+        .await
+        .unwrap_err();
+    let Error::Mtls(MtlsError::CertificateMismatch { bound, presented }) = &e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(bound, other.thumbprint());
+    assert_eq!(presented, &ours);
+    let ok = token_for(jwt_bound_to(&ours)).await.unwrap();
+    assert_eq!(
+        jwt_claims(ok.access_token().expose())["cnf"]["x5t#S256"],
+        ours
+    );
+    let opaque = token_for("2YotnFZFEjr1zCsicMWpAA".into()).await.unwrap();
+    assert_eq!(opaque.access_token().expose(), "2YotnFZFEjr1zCsicMWpAA");
 }

@@ -111,6 +111,13 @@ type Answer = Arc<Mutex<(String, String)>>;
 /// A provider whose JWKS holds the fixture keys `rsa-1` and `ec-256`, and whose introspection
 /// and userinfo endpoints answer whatever `answer` holds (content type, body).
 async fn fake_provider() -> (Provider, Answer) {
+    fake_provider_with(|builder| builder).await
+}
+
+/// [`fake_provider`], its builder finished by `publish` (the algorithm lists it declares).
+async fn fake_provider_with(
+    publish: impl FnOnce(grantkit::ProviderBuilder) -> grantkit::ProviderBuilder,
+) -> (Provider, Answer) {
     let answer: Answer = Arc::new(Mutex::new((String::new(), String::new())));
     let reply = |answer: Answer| {
         move || {
@@ -128,7 +135,7 @@ async fn fake_provider() -> (Provider, Answer) {
         .route("/introspect", post(reply(answer.clone())))
         .route("/userinfo", get(reply(answer.clone())));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let provider = Provider::builder("op")
+    let provider = publish(Provider::builder("op"))
         .issuer(&base)
         .token_endpoint(&format!("{base}/token"))
         .introspection_endpoint(&format!("{base}/introspect"))
@@ -291,4 +298,134 @@ async fn forged_signed_userinfo_is_refused() {
         matches!(e, SignedResponseError::AudienceMismatch { .. }),
         "{e:?}"
     );
+}
+
+/// The refusal of a JWS signed with an algorithm outside the allowed list.
+fn algorithm_refused(e: SignedResponseError, refused: &str) -> bool {
+    matches!(
+        e,
+        SignedResponseError::Signature {
+            source: IdTokenError::AlgorithmNotAllowed { ref alg, .. },
+            ..
+        } if alg == refused
+    )
+}
+
+/// OpenID Connect Discovery §3: `userinfo_signing_alg_values_supported` is the userinfo
+/// endpoint's own list, apart from `id_token_signing_alg_values_supported`. A provider signing
+/// ID tokens with RS256 and userinfo with ES256: the ES256 answer passes, an RS256 one (an
+/// algorithm the provider never uses at this endpoint) is refused.
+#[tokio::test]
+async fn signed_userinfo_is_checked_against_the_userinfo_algorithms_not_the_id_tokens() {
+    let (provider, answer) = fake_provider_with(|b| {
+        b.id_token_signing_algs(["RS256"])
+            .userinfo_signing_algs(["ES256"])
+    })
+    .await;
+    let issuer = provider.issuer().unwrap().to_owned();
+    let client = Client::builder(provider, "rp")
+        .client_secret("s")
+        .build()
+        .unwrap();
+    let tokens = TokenSet::from_access_token("at");
+    let claims = json!({"iss": issuer, "aud": "rp", "sub": "user-1"});
+    let userinfo = |key: &str| {
+        *answer.lock().unwrap() = ("application/jwt".into(), sign(key, key, None, &claims));
+        client.signed_userinfo(&tokens)
+    };
+    assert_eq!(userinfo("ec-256").await.unwrap().sub, "user-1");
+    let e = signed_error(userinfo("rsa-1").await);
+    assert!(algorithm_refused(e.clone(), "RS256"), "{e:?}");
+}
+
+/// RFC 9701 §7: `introspection_signing_alg_values_supported` is the introspection endpoint's
+/// own list; as for userinfo, the ID-token list does not stand in for it.
+#[tokio::test]
+async fn signed_introspection_is_checked_against_the_introspection_algorithms_not_the_id_tokens() {
+    let (provider, answer) = fake_provider_with(|b| {
+        b.id_token_signing_algs(["RS256"])
+            .introspection_signing_algs(["ES256"])
+    })
+    .await;
+    let issuer = provider.issuer().unwrap().to_owned();
+    let client = Client::builder(provider, "rp")
+        .client_secret("s")
+        .build()
+        .unwrap();
+    let token = grantkit::Secret::new("tok");
+    let claims = json!({"iss": issuer, "aud": "rp", "iat": now(),
+                        "token_introspection": {"active": true}});
+    let introspect = |key: &str| {
+        let jwt = sign(key, key, Some("token-introspection+jwt"), &claims);
+        *answer.lock().unwrap() = ("application/token-introspection+jwt".into(), jwt);
+        client.introspection_request(&token).signed().send()
+    };
+    assert!(introspect("ec-256").await.unwrap().active);
+    let e = signed_error(introspect("rsa-1").await);
+    assert!(algorithm_refused(e.clone(), "RS256"), "{e:?}");
+}
+
+/// The client's registered algorithm wins over the provider's lists; with neither, signed
+/// introspection falls back to RS256, the default of `introspection_signed_response_alg`
+/// (RFC 9701 §6; oidc-provider's lib/consts/client_attributes.js defaults it the same way),
+/// while signed userinfo, for which no specification names a default, takes any supported
+/// asymmetric algorithm. `none` and HMAC stay refused either way.
+#[tokio::test]
+async fn registered_signed_response_algorithms_win_and_introspection_defaults_to_rs256() {
+    let (provider, answer) =
+        fake_provider_with(|b| b.userinfo_signing_algs(["RS256", "ES256"])).await;
+    let issuer = provider.issuer().unwrap().to_owned();
+    let build = |provider: Provider, registered: bool| {
+        let builder = Client::builder(provider, "rp").client_secret("s");
+        let builder = match registered {
+            true => builder
+                .userinfo_signed_response_alg("ES256")
+                .introspection_signed_response_alg("ES256"),
+            false => builder,
+        };
+        builder.build().unwrap()
+    };
+    let registered = build(provider.clone(), true);
+    let unregistered = build(provider, false);
+    let tokens = TokenSet::from_access_token("at");
+    let info = json!({"iss": issuer, "aud": "rp", "sub": "user-1"});
+    let introspection = json!({"iss": issuer, "aud": "rp", "iat": now(),
+                               "token_introspection": {"active": true}});
+    let answer_with = |content_type: &str, jwt: String| {
+        *answer.lock().unwrap() = (content_type.into(), jwt);
+    };
+    let token = grantkit::Secret::new("tok");
+    for (client, key, ok) in [
+        (&registered, "ec-256", true),
+        (&registered, "rsa-1", false),
+        (&unregistered, "rsa-1", true),
+        (&unregistered, "ec-256", true),
+    ] {
+        answer_with("application/jwt", sign(key, key, None, &info));
+        assert_eq!(
+            client.signed_userinfo(&tokens).await.is_ok(),
+            ok,
+            "userinfo {key}"
+        );
+    }
+    for (client, key, ok) in [
+        (&registered, "ec-256", true),
+        (&registered, "rsa-1", false),
+        (&unregistered, "rsa-1", true),
+        (&unregistered, "ec-256", false),
+    ] {
+        let jwt = sign(key, key, Some("token-introspection+jwt"), &introspection);
+        answer_with("application/token-introspection+jwt", jwt);
+        let result = client.introspection_request(&token).signed().send().await;
+        assert_eq!(result.is_ok(), ok, "introspection {key}: {result:?}");
+    }
+    let provider = Provider::builder("op")
+        .token_endpoint("https://op.example/token")
+        .build()
+        .unwrap();
+    let e = Client::builder(provider, "rp")
+        .introspection_signed_response_alg("HS256")
+        .build()
+        .unwrap_err();
+    assert!(matches!(e, Error::Config(_)), "{e:?}");
 }

@@ -107,6 +107,8 @@ impl ProviderMetadata {
             .iss_parameter_supported(self.authorization_response_iss_parameter_supported)
             .require_pushed_authorization_requests(self.require_pushed_authorization_requests)
             .id_token_signing_algs(self.id_token_signing_alg_values_supported.clone())
+            .userinfo_signing_algs(self.userinfo_signing_alg_values_supported.clone())
+            .introspection_signing_algs(self.introspection_signing_alg_values_supported.clone())
             .metadata(Arc::new(self))
             .build()
     }
@@ -413,6 +415,27 @@ mod tests {
             serde_json::json!({"issuer": "https://op.example", "token_endpoint": token_endpoint}),
         )
         .unwrap()
+    }
+
+    /// Each signed response keeps its own list (OpenID Connect Discovery §3, RFC 9701 §7), and
+    /// the saved JSON form keeps them too.
+    #[test]
+    fn discovered_userinfo_and_introspection_algorithms_are_kept_apart_from_id_tokens() {
+        let meta: ProviderMetadata = serde_json::from_value(serde_json::json!({
+            "issuer": "https://op.example", "token_endpoint": "https://op.example/token",
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "userinfo_signing_alg_values_supported": ["ES256"],
+            "introspection_signing_alg_values_supported": ["PS256"],
+        }))
+        .unwrap();
+        let provider = meta.into_provider("op").unwrap();
+        let saved: Provider =
+            serde_json::from_value(serde_json::to_value(&provider).unwrap()).unwrap();
+        for p in [&provider, &saved] {
+            assert_eq!(p.id_token_signing_algs(), ["RS256"]);
+            assert_eq!(p.userinfo_signing_algs(), ["ES256"]);
+            assert_eq!(p.introspection_signing_algs(), ["PS256"]);
+        }
     }
 
     #[test]

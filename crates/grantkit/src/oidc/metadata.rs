@@ -53,6 +53,12 @@ pub struct ProviderMetadata {
     /// Algorithms the provider signs ID tokens with.
     #[serde(default)]
     pub id_token_signing_alg_values_supported: Vec<String>,
+    /// Algorithms the provider signs userinfo with (OpenID Connect Discovery §3).
+    #[serde(default)]
+    pub userinfo_signing_alg_values_supported: Vec<String>,
+    /// Algorithms the provider signs introspection answers with (RFC 9701 §7).
+    #[serde(default)]
+    pub introspection_signing_alg_values_supported: Vec<String>,
     /// PKCE methods.
     #[serde(default)]
     pub code_challenge_methods_supported: Vec<String>,

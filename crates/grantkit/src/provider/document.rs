@@ -110,6 +110,10 @@ struct ProviderDocument {
     iss_parameter_supported: bool,
     #[serde(default)]
     id_token_signing_algs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    userinfo_signing_algs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    introspection_signing_algs: Vec<String>,
     #[serde(default)]
     quirks: Quirks,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,6 +146,8 @@ impl From<&Provider> for ProviderDocument {
             default_auth_method: p.default_auth_method,
             iss_parameter_supported: p.iss_parameter_supported,
             id_token_signing_algs: p.id_token_signing_algs.clone(),
+            userinfo_signing_algs: p.userinfo_signing_algs.clone(),
+            introspection_signing_algs: p.introspection_signing_algs.clone(),
             quirks: p.quirks.clone(),
             discovered_from: p.origin.clone(),
         }
@@ -156,6 +162,8 @@ impl ProviderDocument {
             .auth_methods(self.auth_methods)
             .iss_parameter_supported(self.iss_parameter_supported)
             .id_token_signing_algs(self.id_token_signing_algs)
+            .userinfo_signing_algs(self.userinfo_signing_algs)
+            .introspection_signing_algs(self.introspection_signing_algs)
             .quirks(self.quirks);
         if let Some(issuer) = self.issuer {
             builder = builder.issuer(issuer);
