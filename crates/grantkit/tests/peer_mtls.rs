@@ -459,6 +459,8 @@ async fn discovery_root_reaches_the_registrar_of_its_provider() {
         .await
         .unwrap();
     assert!(!registered.client_id.is_empty());
+}
+
 /// The claims of a JWT access token, read without verifying (as grantkit's arrival check reads
 /// them).
 fn jwt_claims(token: &str) -> serde_json::Value {
