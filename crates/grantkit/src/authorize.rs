@@ -266,10 +266,7 @@ impl<'c> AuthorizationRequest<'c> {
     /// ([`Refusal::RequestObjectNotSupported`], [`Refusal::RequestObjectAlgorithm`]).
     ///
     /// ```
-    /// # let jwk = r#"{"kty":"EC","crv":"P-256","kid":"k1",
-    /// #   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-    /// #   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
-    /// #   "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    /// # let jwk = include_str!("../tests/fixtures/rfc7515-a3-p256.jwk.json");
     /// # let provider = grantkit::Provider::builder("p").issuer("https://p.example")
     /// #     .authorization_endpoint("https://p.example/authorize")
     /// #     .token_endpoint("https://p.example/token").build()?;

@@ -1116,10 +1116,8 @@ mod tests {
         assert!(e.to_string().contains("non-empty client secret"), "{e}");
     }
 
-    const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",
-        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-        "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
-        "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    /// RFC 7515 Appendix A.3's published example key.
+    const EC_JWK: &str = include_str!("../tests/fixtures/rfc7515-a3-p256.jwk.json");
 
     /// The assertion `authenticate` adds, as (header, claims).
     fn assertion_of(client: &Client) -> (serde_json::Value, serde_json::Value) {

@@ -478,11 +478,9 @@ mod tests {
     #[test]
     fn rfc8037_ed25519_thumbprint_and_unsupported_keys() {
         // RFC 8037 A.1's key; A.3 gives its RFC 7638 thumbprint.
-        let key = DpopKey::from_jwk(
-            r#"{"kty":"OKP","crv":"Ed25519",
-            "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
-            "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
-        )
+        let key = DpopKey::from_jwk(include_str!(
+            "../tests/fixtures/rfc8037-a1-ed25519.jwk.json"
+        ))
         .unwrap();
         assert_eq!(
             key.thumbprint(),
@@ -505,13 +503,8 @@ mod tests {
     #[test]
     fn rfc7638_thumbprint() {
         // RFC 7515 A.3's P-256 key; its thumbprint computed per RFC 7638 §3.
-        let key = DpopKey::from_jwk(
-            r#"{"kty":"EC","crv":"P-256",
-            "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-            "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
-            "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#,
-        )
-        .unwrap();
+        let key =
+            DpopKey::from_jwk(include_str!("../tests/fixtures/rfc7515-a3-p256.jwk.json")).unwrap();
         let canonical = r#"{"crv":"P-256","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
         assert_eq!(key.thumbprint(), b64(Sha256::digest(canonical.as_bytes())));
     }

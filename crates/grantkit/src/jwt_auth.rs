@@ -29,10 +29,8 @@ pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-
 /// ```
 /// use grantkit::jwt_auth::ClientKey;
 ///
-/// let jwk = r#"{"kty":"EC","crv":"P-256","kid":"k1",
-///   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-///   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
-///   "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+/// // RFC 7515 Appendix A.3's published example key: load yours from a secret store.
+/// let jwk = include_str!("../tests/fixtures/rfc7515-a3-p256.jwk.json");
 /// let key = ClientKey::from_jwk(jwk)?;
 /// assert_eq!(key.algorithm(), "ES256");
 /// assert_eq!(key.kid(), Some("k1"));
@@ -294,10 +292,8 @@ mod tests {
     use super::*;
     use base64::Engine as _;
 
-    const EC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"k1",
-        "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-        "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
-        "d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    /// RFC 7515 Appendix A.3's published example key.
+    const EC_JWK: &str = include_str!("../tests/fixtures/rfc7515-a3-p256.jwk.json");
 
     fn decode(part: &str) -> serde_json::Value {
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
