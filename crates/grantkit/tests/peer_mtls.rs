@@ -89,6 +89,24 @@ fn mtls_client(provider: Provider, id: &str, method: AuthMethod, pem: &str) -> C
         .unwrap()
 }
 
+/// `app` served as a fake provider (its `/token` and `/introspect`), and an mTLS client of it
+/// holding the test client certificate: for answers the peer never gives.
+async fn fake_server_client(app: axum::Router) -> (TestServer, Client) {
+    let server = TestServer::start(app).await.unwrap();
+    let provider = Provider::builder("fake")
+        .token_endpoint(&format!("http://{}/token", server.addr()))
+        .introspection_endpoint(&format!("http://{}/introspect", server.addr()))
+        .build()
+        .unwrap();
+    let client = mtls_client(
+        provider,
+        "mtls-client",
+        AuthMethod::TlsClientAuth,
+        &pki().client,
+    );
+    (server, client)
+}
+
 /// A login through the peer's auto-approving interaction, with a browser trusting the CA.
 async fn login(client: &Client, user: &str) -> TokenSet {
     let (url, pending) = client
@@ -326,17 +344,7 @@ async fn mtls_token_response_bound_to_another_certificate_is_refused() {
             async move { axum::Json(body) }
         }),
     );
-    let server = TestServer::start(app).await.unwrap();
-    let provider = Provider::builder("fake")
-        .token_endpoint(&format!("http://{}/token", server.addr()))
-        .build()
-        .unwrap();
-    let client = mtls_client(
-        provider,
-        "mtls-client",
-        AuthMethod::TlsClientAuth,
-        &pki.client,
-    );
+    let (_server, client) = fake_server_client(app).await;
     let e = client.client_credentials(["api:read"]).await.unwrap_err();
     assert!(
         matches!(e, Error::Mtls(MtlsError::CertificateMismatch { .. })),
@@ -545,18 +553,7 @@ async fn mtls_introspection_binding_our_token_to_another_certificate_is_refused(
             async move { axum::Json(body) }
         }),
     );
-    let server = TestServer::start(app).await.unwrap();
-    let provider = Provider::builder("fake")
-        .token_endpoint(&format!("http://{}/token", server.addr()))
-        .introspection_endpoint(&format!("http://{}/introspect", server.addr()))
-        .build()
-        .unwrap();
-    let client = mtls_client(
-        provider,
-        "mtls-client",
-        AuthMethod::TlsClientAuth,
-        &pki.client,
-    );
+    let (_server, client) = fake_server_client(app).await;
     let ours = client.tls_identity().unwrap().thumbprint().to_owned();
     let token = grantkit::Secret::new("introspected-TOKEN");
     let introspect = |client_id: &str, bound: &str| {
@@ -604,17 +601,7 @@ async fn mtls_jwt_access_token_bound_to_another_certificate_is_refused_on_arriva
                 }
             }),
         );
-    let server = TestServer::start(app).await.unwrap();
-    let provider = Provider::builder("fake")
-        .token_endpoint(&format!("http://{}/token", server.addr()))
-        .build()
-        .unwrap();
-    let client = mtls_client(
-        provider,
-        "mtls-client",
-        AuthMethod::TlsClientAuth,
-        &pki.client,
-    );
+    let (_server, client) = fake_server_client(app).await;
     let ours = client.tls_identity().unwrap().thumbprint().to_owned();
     let b64 = |v: serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
