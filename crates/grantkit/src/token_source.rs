@@ -118,13 +118,22 @@ struct RefreshState {
     dead_grant: Option<DeadGrant>,
 }
 
-/// An `invalid_grant` answer and what it was given for.
+/// An `invalid_grant` answer and the refresh token it answered. It covers every refresh with
+/// that token, for the main token or any resource: RFC 6749 §5.2 says the grant itself is
+/// invalid, expired or revoked (a resource the grant does not cover is RFC 8707's
+/// `invalid_target`, which is not recorded).
 struct DeadGrant {
     refresh_token: Secret,
-    /// The resource refreshed for; `None`: the main token. A provider may refuse one
-    /// resource alone (a consent it lacks), so such a record does not stop other refreshes.
-    resource: Option<String>,
     error: Error,
+}
+
+/// What a refresh does after `invalid_grant` when the store holds another refresh token.
+enum Rotated {
+    /// The stored set already holds what the refresh was for: use it.
+    Use(Arc<TokenSet>),
+    /// The stored set is another process's rotation without what this refresh is for (it
+    /// refreshed another resource, or the main token): refresh again with its refresh token.
+    RetryWith(TokenSet),
 }
 
 /// What a refresh is for.
@@ -146,13 +155,6 @@ impl Target<'_> {
         }
     }
 
-    fn resource(&self) -> Option<&str> {
-        match self {
-            Target::Main(_) => None,
-            Target::Resource(resource) => Some(resource),
-        }
-    }
-
     /// Whether its `invalid_grant` is recorded. A foreground main refresh hands its error to
     /// every waiter instead; a resource's refresh has no background, so its callers would
     /// each send the dead refresh token again.
@@ -162,12 +164,10 @@ impl Target<'_> {
 }
 
 impl RefreshState {
-    /// The recorded `invalid_grant` that answers a refresh of `stored` for `target`, if any.
-    fn dead_grant_for(&self, stored: &TokenSet, target: &Target<'_>) -> Option<Error> {
+    /// The recorded `invalid_grant` that answers a refresh of `stored`, if any.
+    fn dead_grant_for(&self, stored: &TokenSet) -> Option<Error> {
         let dead = self.dead_grant.as_ref()?;
-        let same_token = stored.refresh_token() == Some(&dead.refresh_token);
-        let covers = dead.resource.is_none() || dead.resource.as_deref() == target.resource();
-        (same_token && covers).then(|| dead.error.clone())
+        (stored.refresh_token() == Some(&dead.refresh_token)).then(|| dead.error.clone())
     }
 }
 
@@ -638,7 +638,7 @@ impl Inner {
         if let Some(unsaved) = state.unsaved.take() {
             self.persist_and_install(state, unsaved).await?;
         }
-        let stored = self
+        let mut stored = self
             .store
             .load()
             .await?
@@ -646,32 +646,36 @@ impl Inner {
                 store: self.store.describe(),
             })?;
         self.install(stored.clone());
-        if let Some(token) = self.usable_resource_token(resource) {
-            return Ok(token);
-        }
         let target = Target::Resource(resource);
-        if let Some(error) = state.dead_grant_for(&stored, &target) {
-            return Err(error);
-        }
-        let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
-        tracing::debug!(
-            provider = client.provider().name(),
-            "refreshing for a resource"
-        );
-        let fresh = match client
-            .refresh_request(&stored)
-            .resource(resource)
-            .send()
-            .await
-        {
-            Ok(fresh) => fresh,
-            Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
-                self.after_invalid_grant(state, &stored, &target, e).await?;
-                return self
-                    .usable_resource_token(resource)
-                    .ok_or(Error::NoRefreshToken);
+        let mut may_retry = true;
+        let fresh = loop {
+            if let Some(token) = self.usable_resource_token(resource) {
+                return Ok(token);
             }
-            Err(e) => return Err(e),
+            if let Some(error) = state.dead_grant_for(&stored) {
+                return Err(error);
+            }
+            let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
+            tracing::debug!(
+                provider = client.provider().name(),
+                "refreshing for a resource"
+            );
+            let sent = client.refresh_request(&stored).resource(resource).send();
+            match sent.await {
+                Ok(fresh) => break fresh,
+                Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
+                    let rotated = self.after_invalid_grant(state, &stored, &target, e, may_retry);
+                    match rotated.await? {
+                        Rotated::Use(_) => {
+                            return self
+                                .usable_resource_token(resource)
+                                .ok_or(Error::NoRefreshToken)
+                        }
+                        Rotated::RetryWith(now) => (stored, may_retry) = (now, false),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         };
         let merged = stored.with_resource_token(resource, fresh);
         self.persist_and_install(state, merged).await?;
@@ -706,52 +710,69 @@ impl Inner {
         }
         // Another process (or replica) may have refreshed while we waited for the lock: its
         // result is in the store, and our refresh token may already be rotated out.
-        let stored = self
+        let mut stored = self
             .store
             .load()
             .await?
             .ok_or_else(|| StoreError::NoTokens {
                 store: self.store.describe(),
             })?;
-        if !need.is_unusable(&stored, self.margin) {
-            tracing::debug!("the store holds a token refreshed elsewhere; using it");
-            return Ok(self.install(stored));
-        }
         let target = Target::Main(need);
-        if let Some(error) = state.dead_grant_for(&stored, &target) {
-            // Refused already: asking again would be refused too.
-            return Err(error);
-        }
-        let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
-        tracing::debug!(provider = client.provider().name(), "refreshing tokens");
-        let refreshed = match client.refresh(&stored).await {
-            Ok(refreshed) => refreshed,
-            Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
-                return self.after_invalid_grant(state, &stored, &target, e).await;
+        let mut may_retry = true;
+        loop {
+            if !need.is_unusable(&stored, self.margin) {
+                tracing::debug!("the store holds a token refreshed elsewhere; using it");
+                return Ok(self.install(stored));
             }
-            Err(e) => return Err(e),
-        };
-        self.persist_and_install(state, refreshed).await
+            if let Some(error) = state.dead_grant_for(&stored) {
+                // Refused already: asking again would be refused too.
+                return Err(error);
+            }
+            let client = self.client.as_ref().ok_or(Error::NoRefreshToken)?;
+            tracing::debug!(provider = client.provider().name(), "refreshing tokens");
+            match client.refresh(&stored).await {
+                Ok(refreshed) => return self.persist_and_install(state, refreshed).await,
+                Err(e) if e.oauth_code() == Some(&OAuthErrorCode::InvalidGrant) => {
+                    let rotated = self.after_invalid_grant(state, &stored, &target, e, may_retry);
+                    match rotated.await? {
+                        Rotated::Use(tokens) => return Ok(tokens),
+                        Rotated::RetryWith(now) => (stored, may_retry) = (now, false),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Rotation detection: `invalid_grant` for the stored refresh token, while the store now
-    /// holds a newer usable pair, means another process refreshed at the same time — its store
-    /// lock's lease ran out under it, or it writes without the lock. Its pair is the live one:
-    /// use it instead of logging the user out. Otherwise the error stands, and is recorded
-    /// when `target` records it.
+    /// holds another refresh token, means another process refreshed at the same time (its
+    /// store lock's lease ran out under it, or it writes without the lock), maybe for another
+    /// resource or for the main token. Its pair is the live one: use it when it already holds
+    /// what `target` wants, else refresh once more with it (`may_retry`), instead of logging
+    /// the user out. Otherwise the error stands, and is recorded when `target` records it.
     async fn after_invalid_grant(
         &self,
         state: &mut RefreshState,
         used: &TokenSet,
         target: &Target<'_>,
         error: Error,
-    ) -> Result<Arc<TokenSet>> {
+        may_retry: bool,
+    ) -> Result<Rotated> {
         if let Ok(Some(now)) = self.store.load().await {
-            if now.refresh_token() != used.refresh_token() && target.is_met_by(&now, self.margin) {
+            let rotated =
+                now.refresh_token().is_some() && now.refresh_token() != used.refresh_token();
+            if rotated && target.is_met_by(&now, self.margin) {
                 tracing::warn!(
                     "invalid_grant, but another process stored newer tokens meanwhile (concurrent refresh outside the store lock); using them"
                 );
-                return Ok(self.install(now));
+                return Ok(Rotated::Use(self.install(now)));
+            }
+            if rotated && may_retry {
+                tracing::warn!(
+                    "invalid_grant, but another process rotated the refresh token meanwhile; refreshing again with the stored one"
+                );
+                self.install(now.clone());
+                return Ok(Rotated::RetryWith(now));
             }
         }
         let recorded = used
@@ -760,7 +781,6 @@ impl Inner {
         if let Some(refresh_token) = recorded {
             state.dead_grant = Some(DeadGrant {
                 refresh_token: refresh_token.clone(),
-                resource: target.resource().map(str::to_owned),
                 error: error.clone(),
             });
         }

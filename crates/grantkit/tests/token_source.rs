@@ -359,6 +359,39 @@ async fn invalid_grant_after_a_concurrent_rotation_for_a_resource_uses_the_store
     assert_eq!(fake.token_requests(), 2, "two refreshes raced (no lock)");
 }
 
+/// The race again, but the winner refreshed for another resource: the store holds a rotated
+/// refresh token and no token for ours. The loser refreshes once more with the stored refresh
+/// token instead of reporting `invalid_grant` (a logout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_grant_after_a_rotation_for_another_resource_refreshes_with_the_stored_token() {
+    let fake = Fake::start().await;
+    fake.set_delay(Duration::from_millis(200));
+    fake.set_live_refresh_token(Some("rt-0"));
+    let shared = MemoryTokenStore::with_tokens(valid_for("at-0", Some("rt-0"), 3600));
+    let source = || async {
+        TokenSource::builder(fake.client())
+            .store(LeaseExpired(shared.clone()))
+            .build()
+            .await
+            .unwrap()
+    };
+    let (a, b) = (source().await, source().await);
+    let first = tokio::spawn(async move { a.access_token_for("https://orders.example/").await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let second = b
+        .access_token_for("https://reports.example/")
+        .await
+        .expect("b refreshes again with the stored winner's refresh token");
+    first.await.unwrap().unwrap();
+    // The fake numbers its access tokens by request: the loser's second refresh is the third.
+    assert_eq!(second.expose(), "at-3");
+    assert_eq!(
+        fake.token_requests(),
+        3,
+        "two raced, one more for the loser"
+    );
+}
+
 /// RFC 6749 §5.2: `invalid_grant` to a refresh means the refresh token is invalid, expired or
 /// revoked, so sending it again cannot succeed; it only loads the provider (and its abuse
 /// detection) once per call. `access_token_for` records it like the main refresh does.
@@ -382,15 +415,22 @@ async fn dead_grant_for_a_resource_is_not_sent_again() {
         1,
         "the recorded answer, not a request per call with the dead refresh token"
     );
-    // A provider may refuse one resource's refresh alone (a consent it lacks): the record
-    // does not stop the main refresh, and a new refresh token clears it.
-    fake.set_behaviour(Behaviour::Rotate);
-    assert_eq!(source.force_refresh().await.unwrap().expose(), "at-1");
+    // The grant is dead for every refresh with that token (RFC 6749 §5.2), the main token's
+    // too; a new refresh token in the store clears the record.
+    let e = source.force_refresh().await.unwrap_err();
+    assert!(e.is_reauthorization_required(), "{e}");
     assert_eq!(
-        source.access_token_for(RESOURCE).await.unwrap().expose(),
-        "at-2"
+        fake.token_requests(),
+        1,
+        "the main refresh sent the dead token"
     );
-    assert_eq!(fake.token_requests(), 3);
+    fake.set_behaviour(Behaviour::Rotate);
+    source
+        .set_tokens(valid_for("at-new", Some("rt-new"), 3600))
+        .await
+        .unwrap();
+    assert!(source.access_token_for(RESOURCE).await.is_ok());
+    assert_eq!(fake.token_requests(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
