@@ -133,7 +133,7 @@ enum Rotated {
     Use(Arc<TokenSet>),
     /// The stored set is another process's rotation without what this refresh is for (it
     /// refreshed another resource, or the main token): refresh again with its refresh token.
-    RetryWith(TokenSet),
+    RetryWith(Box<TokenSet>),
 }
 
 /// What a refresh is for.
@@ -671,7 +671,7 @@ impl Inner {
                                 .usable_resource_token(resource)
                                 .ok_or(Error::NoRefreshToken)
                         }
-                        Rotated::RetryWith(now) => (stored, may_retry) = (now, false),
+                        Rotated::RetryWith(now) => (stored, may_retry) = (*now, false),
                     }
                 }
                 Err(e) => return Err(e),
@@ -736,7 +736,7 @@ impl Inner {
                     let rotated = self.after_invalid_grant(state, &stored, &target, e, may_retry);
                     match rotated.await? {
                         Rotated::Use(tokens) => return Ok(tokens),
-                        Rotated::RetryWith(now) => (stored, may_retry) = (now, false),
+                        Rotated::RetryWith(now) => (stored, may_retry) = (*now, false),
                     }
                 }
                 Err(e) => return Err(e),
@@ -772,7 +772,7 @@ impl Inner {
                     "invalid_grant, but another process rotated the refresh token meanwhile; refreshing again with the stored one"
                 );
                 self.install(now.clone());
-                return Ok(Rotated::RetryWith(now));
+                return Ok(Rotated::RetryWith(Box::new(now)));
             }
         }
         let recorded = used
