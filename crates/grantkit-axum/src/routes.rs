@@ -100,10 +100,16 @@ impl Grantkit {
         cookie::set(&s.cookie_name, id, lifetime.as_secs())
     }
 
-    /// The cookie of a `form_post` login in progress.
+    /// The cookie of a login in progress kept apart from the session (form_post, step-up):
+    /// `SameSite=None` only for form_post, whose answer is a cross-site POST; in query mode the
+    /// answer is a top-level GET, which carries a `Lax` cookie.
     fn login_cookie(&self, id: &str) -> Option<HeaderValue> {
         let s = self.settings();
-        cookie::set_cross_site(&s.login_cookie_name, id, s.login_timeout.as_secs())
+        let lifetime = s.login_timeout.as_secs();
+        match s.response_mode {
+            ResponseMode::FormPost => cookie::set_cross_site(&s.login_cookie_name, id, lifetime),
+            _ => cookie::set(&s.login_cookie_name, id, lifetime),
+        }
     }
 
     /// Ends the request's login in progress and returns it: under the login cookie (a
@@ -213,12 +219,21 @@ async fn login(
     // is: the login in progress is found by its own cookie, the one a cross-site POST carries.
     // So does a step-up login in either mode: a provider answer that falls short must leave
     // the user signed in as before, not signed out.
-    let cookie = if form_post || step_up.is_some() {
+    let own_cookie = form_post || step_up.is_some();
+    let cookie = if own_cookie {
         gk.login_cookie(&id)
     } else {
         gk.session_cookie(&id, &session)
     };
-    redirect_with_cookie(url.as_str(), cookie)
+    let mut response = redirect_with_cookie(url.as_str(), cookie);
+    if !own_cookie {
+        // An abandoned step-up's cookie would otherwise be taken by this login's callback,
+        // which looks at the login cookie first, and fail it on its `state`.
+        if let Some(clear) = cookie::clear(&gk.settings().login_cookie_name) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+    }
+    response
 }
 
 /// A page whose link starts the step-up login `query` describes.
@@ -328,6 +343,9 @@ async fn verify_and_sign_in(
         ..Session::default()
     };
     let target = return_to.unwrap_or_else(|| gk.settings().after_login.clone());
+    // A login kept under its own cookie (form_post, step-up) left the session it replaces in
+    // the store: end it, or its cookie would stay a live session (session fixation).
+    let _ = gk.take_current(headers, |_| true).await;
     match gk.begin(session.clone()).await {
         Ok(id) => redirect_with_cookie(&target, gk.session_cookie(&id, &session)),
         Err(e) => store_failed(e),

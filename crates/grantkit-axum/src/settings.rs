@@ -186,7 +186,12 @@ impl Settings {
             ("backchannel_logout_path", &self.backchannel_logout_path),
         ];
         for (field, path) in paths {
-            if !path.starts_with('/') || path.contains(['?', '#']) {
+            // axum panics on a segment that starts with `:` or `*` (0.7 capture syntax), and
+            // reads `{…}` as a capture: none is a fixed route.
+            let capture = path
+                .split('/')
+                .any(|segment| segment.starts_with([':', '*']) || segment.contains(['{', '}']));
+            if !path.starts_with('/') || path.contains(['?', '#']) || capture {
                 return Err(SettingsError::InvalidPath {
                     field,
                     path: path.clone(),
@@ -271,6 +276,22 @@ mod tests {
                 ..
             })
         ));
+        for capture in ["/auth/:step", "/auth/*rest", "/auth/{step}"] {
+            let settings = Settings {
+                login_path: capture.into(),
+                ..Settings::default()
+            };
+            assert!(
+                matches!(
+                    settings.check(URI),
+                    Err(SettingsError::InvalidPath {
+                        field: "login_path",
+                        ..
+                    })
+                ),
+                "{capture}"
+            );
+        }
         let clash = Settings {
             logged_out_path: "/auth/logout".into(),
             ..Settings::default()

@@ -80,6 +80,7 @@ async fn step_up_a_stale_login_is_sent_to_log_in_again_and_auth_time_moves() {
     let login = app.url("/auth/login?return_to=%2Frecent&max_age=3");
     assert!(landed.trail.contains(&login), "{landed:?}");
     let first = claims(&browser, &app).await["auth_time"].as_u64().unwrap();
+    let before = browser.session_cookie().expect("a session cookie");
     tokio::time::sleep(Duration::from_millis(4200)).await;
     let again = browser.navigate(&app.url("/recent")).await;
     assert_eq!(again.body, "recent page", "{again:?}");
@@ -91,6 +92,17 @@ async fn step_up_a_stale_login_is_sent_to_log_in_again_and_auth_time_moves() {
     );
     let second = claims(&browser, &app).await["auth_time"].as_u64().unwrap();
     assert!(second >= first + 4, "auth_time {first} -> {second}");
+    // The step-up login ran under its own cookie; its success ended the session it replaced:
+    // the old cookie is worth nothing now (session fixation).
+    let after = browser.session_cookie().expect("a session cookie");
+    assert_ne!(after, before, "a new session id");
+    browser.plant("__Host-grantkit", &before);
+    assert_eq!(
+        browser.api(&app.url("/me")).await.status(),
+        401,
+        "the old session lives on"
+    );
+    browser.plant("__Host-grantkit", &after);
     // Fresh now: no new login.
     let fresh = browser.navigate(&app.url("/recent")).await;
     assert_eq!(fresh.trail.len(), 1, "{fresh:?}");
@@ -231,5 +243,32 @@ async fn step_up_cross_site_link_gets_a_page_not_a_redirect_loop_or_a_logout() {
         "{body}"
     );
     assert_eq!(browser.session_cookie().unwrap(), before);
+    assert_eq!(browser.api(&app.url("/me")).await.status(), 200);
+}
+
+/// A step-up login abandoned at the provider leaves its own cookie behind. A plain login
+/// started next must not have its callback meet that stale login (and fail on its `state`):
+/// the plain login clears the login cookie. In query mode that cookie is `SameSite=Lax` (the
+/// provider comes back by a top-level GET); only form_post needs `None`.
+#[tokio::test]
+async fn step_up_abandoned_does_not_break_the_next_login() {
+    let test = "step_up_abandoned_does_not_break_the_next_login";
+    let Some(app) = web::start(test, Setup::default(), routes).await else {
+        return;
+    };
+    let browser = Browser::new(&app);
+    let started = browser
+        .api(&app.url("/auth/login?return_to=%2Fstrict&max_age=60"))
+        .await;
+    assert!(started.status().is_redirection(), "{started:?}");
+    let step_up_cookie = browser
+        .set_cookie_headers()
+        .into_iter()
+        .find(|h| h.starts_with("__Host-grantkit-login=") && !h.contains("Max-Age=0"))
+        .expect("the step-up login's own cookie");
+    assert!(step_up_cookie.contains("SameSite=Lax"), "{step_up_cookie}");
+    // Abandoned: the user never finishes at the provider, and logs in plainly instead.
+    let landed = browser.login(&app).await;
+    assert_eq!(landed.body, "home", "{landed:?}");
     assert_eq!(browser.api(&app.url("/me")).await.status(), 200);
 }
