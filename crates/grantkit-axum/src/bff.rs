@@ -54,7 +54,6 @@ impl BffApis {
 struct Bff {
     gk: Grantkit,
     apis: Arc<BffApis>,
-    http: reqwest::Client,
 }
 
 impl Grantkit {
@@ -68,11 +67,6 @@ impl Grantkit {
         let state = Bff {
             gk: self.clone(),
             apis: Arc::new(apis),
-            // The layer's resource-server client: redirects off, so an upstream redirect goes
-            // back to the SPA as it came instead of being followed out of the allowlisted base
-            // (with the user's token, on the same origin); and the client's certificate, which
-            // a certificate-bound token (RFC 8705 §3) is refused without.
-            http: self.inner.http.clone(),
         };
         let guarded = Router::new()
             .route("/bff/user", get(user))
@@ -186,7 +180,11 @@ async fn proxy(
         Ok(source) => source,
         Err(e) => return upstream_error(&e),
     };
-    let client = AuthorizedClient::with_client(bff.http.clone(), source);
+    // The layer's resource-server client, as the `Authorized` extractor's: redirects off, so an
+    // upstream redirect goes back to the SPA as it came instead of being followed out of the
+    // allowlisted base (with the user's token); and the client's certificate, which a
+    // certificate-bound token (RFC 8705 §3) is refused without.
+    let client = AuthorizedClient::with_client(bff.gk.inner.http.clone(), source);
     let mut forwarded = HeaderMap::new();
     for name in FORWARDED {
         if let Some(value) = headers.get(&name) {

@@ -251,10 +251,10 @@ pub(crate) fn resource_client(
     // Reqwest's default policy follows up to 10 redirects and re-sends the body (307/308); it
     // drops `Authorization` only when the host changes, so a bound token's request would go on
     // with the certificate to wherever the resource server points.
-    let builder = reqwest::Client::builder()
+    // grantkit's defaults (connect timeout, User-Agent); reqwest's own total timeout, since
+    // these calls do not go through `Http::execute`.
+    let builder = default_builder(&HttpOptions::default())
         .timeout(Duration::from_secs(30))
-        .connect_timeout(Duration::from_secs(10))
-        .user_agent(concat!("grantkit/", env!("CARGO_PKG_VERSION")))
         .redirect(reqwest::redirect::Policy::none())
         .tls_certs_merge(roots.iter().cloned());
     let builder = match identity {
